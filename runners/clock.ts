@@ -1,0 +1,67 @@
+/**
+ * Two clocks, on purpose: durations (RTO, RPO, probe latency) come from the monotonic clock,
+ * which NTP steps cannot move; every event also carries UTC wall time for the evidence.
+ * A Clock is passed in so tests can hand in their own.
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic clock (arbitrary origin). */
+  monoMs(): number;
+  /** Wall time in milliseconds since the epoch (UTC). */
+  wallMs(): number;
+}
+
+export const systemClock: Clock = {
+  monoMs: () => Number(process.hrtime.bigint()) / 1e6,
+  wallMs: () => Date.now(),
+};
+
+/** An instant on both clocks, relative to a run's monotonic origin. */
+export interface Instant {
+  at: string;
+  mono: number;
+}
+
+export class RunClock {
+  readonly originMono: number;
+  readonly originWall: number;
+
+  constructor(private readonly clock: Clock = systemClock) {
+    this.originMono = clock.monoMs();
+    this.originWall = clock.wallMs();
+  }
+
+  /** Monotonic milliseconds since the run started. */
+  elapsed(): number {
+    return this.clock.monoMs() - this.originMono;
+  }
+
+  /**
+   * The wall time of an instant is derived from the run's origin plus monotonic elapsed
+   * time, so the UTC times in one run's evidence are mutually consistent even if the
+   * system clock is stepped mid-run.
+   */
+  now(): Instant {
+    const mono = this.elapsed();
+    return { at: new Date(this.originWall + mono).toISOString(), mono };
+  }
+
+  wallOf(mono: number): string {
+    return new Date(this.originWall + mono).toISOString();
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The RunContext travels down the call chain of one drill: clock, abort signal, undo stack,
+ * evidence sinks and progress hooks. No module keeps run state in globals.
+ */
+import type { ProbeAttempt, Phase, TimelineEvent } from '../reports/run-record.js';
+import type { LoadedScenario } from '../scenarios/load.js';
+import type { Instant, RunClock } from './clock.js';
+import type { UndoStack } from './undo.js';
+
+/** Hooks for people watching (terminal progress) and for tests; all optional. */
+export interface ProgressListener {
+  phase?(phase: Phase, at: Instant): void;
+  event?(event: TimelineEvent): void;
+  probe?(attempt: ProbeAttempt): void;
+  log?(message: string): void;
+}
+
+export interface RunContext {
+  runId: string;
+  loaded: LoadedScenario;
+  clock: RunClock;
+  /** Aborts on Ctrl+C, a tripped guardrail or maxDuration; reaches every loop and client call. */
+  signal: AbortSignal;
+  undo: UndoStack;
+  /** Records a timeline event (UTC + monotonic) in the evidence and tells listeners. */
+  record(event: string, detail?: Record<string, unknown>): Instant;
+  enterPhase(phase: Phase): void;
+  probeAttempt(attempt: ProbeAttempt): void;
+  /** Writes captured output into the bundle; returns the file name. */
+  attach(name: string, content: string): Promise<string>;
+  log(message: string): void;
+  /** Directory for drill-owned scratch data (sandboxes, restored copies). */
+  scratchRoot: string;
+}
+
+export class AbortReason extends Error {
+  constructor(
+    readonly kind: 'interrupted' | 'max-duration' | 'guardrail',
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Base backups with PostgreSQL's low-level API (pg_backup_start / file copy /
+ * pg_backup_stop), so no pg_basebackup binary is needed; and restored copies built from a
+ * base backup plus the WAL archive, the way a DBA restores by hand.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { type OsUser, chownTree } from '../../system.js';
+import { writeSettings } from './server.js';
+
+/** Contents PostgreSQL's documentation says to leave out of a base backup. */
+const EXCLUDED_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'pg_internal.init', 'standby.signal', 'recovery.signal']);
+const EMPTIED_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
+
+/** Copies a live data directory; files that vanish mid-copy are fine (WAL replay repairs). */
+export function copyDataDirectory(source: string, destination: string, top = true): void {
+  fs.mkdirSync(destination, { recursive: true, mode: 0o700 });
+  for (const entry of fs.readdirSync(source, { withFileTypes: true })) {
+    if (EXCLUDED_FILES.has(entry.name) || entry.name.startsWith('pgsql_tmp')) continue;
+    const from = path.join(source, entry.name);
+    const to = path.join(destination, entry.name);
+    try {
+      if (entry.isDirectory()) {
+        if (top && EMPTIED_DIRS.has(entry.name)) fs.mkdirSync(to, { mode: 0o700 });
+        else copyDataDirectory(from, to, false);
+      } else if (entry.isFile()) {
+        fs.copyFileSync(from, to);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+export interface BaseBackup {
+  dir: string;
+  startLsn: string;
+  stopLsn: string;
+  takenAt: string;
+}
+
+export async function takeBaseBackup(client: pg.Client, dataDir: string, destination: string, user: OsUser | undefined): Promise<BaseBackup> {
+  const takenAt = new Date().toISOString();
+  const started = await client.query<{ lsn: string }>(`SELECT pg_backup_start('drillbook', true) AS lsn`);
+  let stopped: { lsn: string; labelfile: string; spcmapfile: string | null } | undefined;
+  try {
+    copyDataDirectory(dataDir, destination);
+  } finally {
+    // Always end backup mode, even when the copy failed, or the primary stays in it.
+    const result = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
+      'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)',
+    );
+    stopped = result.rows[0];
+  }
+  fs.writeFileSync(path.join(destination, 'backup_label'), stopped!.labelfile);
+  if (stopped!.spcmapfile) fs.writeFileSync(path.join(destination, 'tablespace_map'), stopped!.spcmapfile);
+  fs.chmodSync(destination, 0o700);
+  chownTree(destination, user);
+  return { dir: destination, startLsn: started.rows[0]!.lsn, stopLsn: stopped!.lsn, takenAt };
+}
+
+export interface RestorePlan {
+  baseBackupDir: string;
+  walArchiveDir: string;
+  dataDir: string;
+  /** ISO time, or 'latest' for the end of the archive. */
+  restoreTo: string;
+  user: OsUser | undefined;
+}
+
+/**
+ * Lays out a restored copy ready to start: base backup files, a restore_command reading the
+ * archive, the recovery target, and `archive_mode = off` so the copy can never write into
+ * the production archive it reads from.
+ */
+export function prepareRestoredCopy(plan: RestorePlan): void {
+  copyDataDirectory(plan.baseBackupDir, plan.dataDir);
+  for (const name of ['backup_label', 'tablespace_map']) {
+    const from = path.join(plan.baseBackupDir, name);
+    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(plan.dataDir, name));
+  }
+  const settings: Record<string, string> = {
+    restore_command: `cp "${plan.walArchiveDir}/%f" "%p"`,
+    recovery_target_timeline: 'latest',
+    recovery_target_action: 'promote',
+    archive_mode: 'off',
+    primary_conninfo: '',
+    hot_standby: 'on',
+  };
+  if (plan.restoreTo !== 'latest') settings.recovery_target_time = plan.restoreTo;
+  writeSettings(plan.dataDir, settings, undefined);
+  fs.writeFileSync(path.join(plan.dataDir, 'recovery.signal'), '');
+  fs.chmodSync(plan.dataDir, 0o700);
+  chownTree(plan.dataDir, plan.user);
+}

@@ -1,0 +1,281 @@
+/**
+ * The engine: one drill from a validated scenario to a finalized evidence bundle. It owns
+ * the clock, the journal and undo stack, the abort signal (Ctrl+C, maxDuration), and the
+ * teardown that always runs; runners and drivers only do their part in between.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { EvidenceBundle, runDirName } from '../reports/evidence.js';
+import type { Finding, ProbeAttempt, RemediationItem, RunRecord, TimelineEvent, Phase, Outcome } from '../reports/run-record.js';
+import { RUN_RECORD_SCHEMA } from '../reports/run-record.js';
+import { parseDuration } from '../scenarios/duration.js';
+import type { LoadedScenario } from '../scenarios/load.js';
+import { type Clock, RunClock } from './clock.js';
+import { AbortReason, type ProgressListener, type RunContext } from './context.js';
+import { Journal } from './journal.js';
+import { type DrillResult, emptyDrillResult } from './measured-drill.js';
+import { measureVerdicts } from './verdicts.js';
+import { runnerFor } from './registry.js';
+import { defaultUndoRegistry } from './undo-handlers.js';
+import { UndoStack, type UndoRegistry } from './undo.js';
+import { toolInfo } from './tool.js';
+
+export interface RunOptions {
+  evidenceDir: string;
+  /** Aborts the drill (first Ctrl+C); undos still run. */
+  signal?: AbortSignal;
+  operator?: string;
+  approver?: string | null;
+  clock?: Clock;
+  listener?: ProgressListener;
+  registry?: UndoRegistry;
+  scratchRoot?: string;
+  /** How long teardown may take before it is reported incomplete. */
+  teardownTimeoutMs?: number;
+}
+
+export interface RunResult {
+  record: RunRecord;
+  runDir: string;
+  exitCode: 0 | 1 | 3 | 4;
+}
+
+export const EXIT_CODES: Record<Outcome, 0 | 1 | 3 | 4> = { passed: 0, failed: 1, aborted: 3, 'rollback-incomplete': 4 };
+
+export async function runDrill(loaded: LoadedScenario, options: RunOptions): Promise<RunResult> {
+  const runner = runnerFor(loaded.scenario.spec.type);
+  const spec = loaded.scenario.spec;
+  const runId = randomUUID();
+  const clock = new RunClock(options.clock);
+  const startedAt = clock.now();
+  const bundle = await EvidenceBundle.create(options.evidenceDir, runDirName(new Date(startedAt.at), loaded.scenario.metadata.name, runId));
+  const skeleton = recordSkeleton(loaded, runId, startedAt.at, options);
+  const journal = Journal.open(bundle.dir, { runId, scenarioFile: loaded.file, scenarioName: loaded.scenario.metadata.name, skeleton });
+  const undo = new UndoStack(journal, options.registry ?? defaultUndoRegistry());
+
+  // maxDuration is a guardrail: when it passes, the drill aborts and rolls back like Ctrl+C.
+  const guard = new AbortController();
+  const maxDurationMs = parseDuration(spec.guardrails.maxDuration) ?? 15 * 60_000;
+  const guardTimer = setTimeout(() => guard.abort(new AbortReason('max-duration', `guardrail maxDuration ${spec.guardrails.maxDuration} exceeded`)), maxDurationMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, guard.signal]) : guard.signal;
+
+  const timeline: TimelineEvent[] = [];
+  const probes: ProbeAttempt[] = [];
+  let phase: Phase = 'prepare';
+  const listener = options.listener ?? {};
+  const record = (event: string, detail?: Record<string, unknown>) => {
+    const instant = clock.now();
+    const entry: TimelineEvent = { at: instant.at, mono: Math.round(instant.mono * 1000) / 1000, event, phase, ...(detail ? { detail } : {}) };
+    timeline.push(entry);
+    bundle.appendTimeline(entry).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
+    listener.event?.(entry);
+    return instant;
+  };
+  const ctx: RunContext = {
+    runId,
+    loaded,
+    clock,
+    signal,
+    undo,
+    record,
+    enterPhase(next) {
+      phase = next;
+      journal.append({ t: 'phase', at: clock.now().at, phase: next });
+      listener.phase?.(next, clock.now());
+      record(`phase: ${next}`);
+    },
+    probeAttempt(attempt) {
+      probes.push(attempt);
+      bundle.appendProbe(attempt).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
+      listener.probe?.(attempt);
+    },
+    attach: (name, content) => bundle.writeAttachment(name, content),
+    log: (message) => listener.log?.(message),
+    scratchRoot: options.scratchRoot ?? os.tmpdir(),
+  };
+
+  const result: DrillResult = emptyDrillResult();
+  let abort: RunRecord['abort'] = null;
+  let error: string | null = null;
+  record('drill started', { scenario: loaded.scenario.metadata.name, environment: loaded.scenario.metadata.environment, type: spec.type });
+  try {
+    await runner.run(ctx, result);
+  } catch (caught) {
+    const reason = signal.aborted ? signal.reason : undefined;
+    if (reason instanceof AbortReason) {
+      abort = { reason: reason.message, at: clock.now().at };
+      record(`aborted: ${reason.message}`);
+    } else {
+      error = caught instanceof Error ? caught.message : String(caught);
+      record(`step failed: ${error}`);
+    }
+  } finally {
+    clearTimeout(guardTimer);
+  }
+
+  ctx.enterPhase('teardown');
+  const teardownSignal = AbortSignal.timeout(options.teardownTimeoutMs ?? 5 * 60_000);
+  const unwound = await undo.unwind({ signal: teardownSignal, log: ctx.log });
+  for (const u of unwound.undos) record(`undo ${u.status}: ${u.description}${u.error ? ` (${u.error})` : ''}`);
+  record(unwound.complete ? 'teardown complete' : 'teardown INCOMPLETE: manual action needed');
+
+  const endedAt = clock.now().at;
+  const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
+  journal.append({ t: 'close', at: endedAt, outcome: runRecord.outcome });
+  journal.close();
+  const { dir } = await bundle.finalize(runRecord);
+  return { record: runRecord, runDir: dir, exitCode: EXIT_CODES[runRecord.outcome] };
+}
+
+/** The parts of the RunRecord known before anything runs; the journal keeps them for `recover`. */
+export function recordSkeleton(loaded: LoadedScenario, runId: string, startedAt: string, options: Pick<RunOptions, 'operator' | 'approver'>): RunRecord {
+  const { scenario, plan, system } = loaded;
+  const spec = scenario.spec;
+  const targetRto = spec.targets?.rto ?? system.rto;
+  const targetRpo = spec.targets?.rpo ?? system.rpo;
+  return {
+    schema: RUN_RECORD_SCHEMA,
+    runId,
+    outcome: 'aborted',
+    scenario: { name: scenario.metadata.name, file: loaded.file, sha256: loaded.sha256, ...(scenario.metadata.description ? { description: scenario.metadata.description } : {}) },
+    plan: { name: plan.metadata.name, version: plan.metadata.version, file: loaded.planFile, sha256: loaded.planSha256 },
+    system: { name: system.name, tier: system.tier, owner: system.owner },
+    environment: scenario.metadata.environment,
+    type: spec.type,
+    objective: spec.objective ?? `Verify that ${system.name} recovers within its RTO (${targetRto}) and RPO (${targetRpo}) by a ${spec.type} test.`,
+    scope: spec.scope ?? `${system.name} (${scenario.metadata.environment})`,
+    startedAt,
+    endedAt: startedAt,
+    timeSource: `system clock of ${os.hostname()} (UTC); durations from the monotonic clock`,
+    operator: options.operator ?? os.userInfo().username,
+    approver: options.approver ?? null,
+    tool: toolInfo(),
+    host: os.hostname(),
+    participants: spec.participants.map((p) => ({ name: p.name, role: p.role, present: p.present })),
+    targets: {
+      rtoSeconds: (parseDuration(targetRto) ?? 0) / 1000,
+      rpoSeconds: (parseDuration(targetRpo) ?? 0) / 1000,
+      source: spec.targets?.rto || spec.targets?.rpo ? 'scenario' : 'plan',
+    },
+    measured: { rto: null, rpo: null },
+    verdict: { rto: 'not-measured', rpo: 'not-measured', rtoMarginSeconds: null, rpoMarginSeconds: null },
+    t0: null,
+    target: { driver: spec.target?.driver ?? 'none', description: '', endpoints: {} },
+    faults: [],
+    timeline: [],
+    probeSummary: { attempts: 0, failures: 0, file: 'probes.csv' },
+    checks: [],
+    dataIntegrity: { restorePoint: null, backup: null, notes: [] },
+    restoredCopy: null,
+    observations: { strengths: [], improvements: [] },
+    findings: [],
+    remediation: [],
+    teardown: { complete: false, undos: [], deletions: [], recoveredBy: null },
+    abort: null,
+    error: null,
+    attachments: [],
+    signoff: { status: 'pending', reviewer: null, decision: null },
+  };
+}
+
+export interface Completion {
+  result: DrillResult;
+  abort: RunRecord['abort'];
+  error: string | null;
+  timeline: TimelineEvent[];
+  probes: ProbeAttempt[];
+  endedAt: string;
+  teardown: RunRecord['teardown'];
+}
+
+export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pick<LoadedScenario, 'plan'> | undefined): RunRecord {
+  const { result } = done;
+  const record: RunRecord = {
+    ...skeleton,
+    endedAt: done.endedAt,
+    measured: { rto: result.rto, rpo: result.rpo },
+    t0: result.t0 ? { at: result.t0.at, mono: result.t0.mono, action: result.t0.action } : null,
+    target: { driver: skeleton.target.driver, description: result.targetDescription, endpoints: result.endpoints },
+    faults: result.faults,
+    timeline: done.timeline,
+    probeSummary: { attempts: done.probes.length, failures: done.probes.filter((p) => !p.ok).length, file: 'probes.csv' },
+    checks: result.checks,
+    dataIntegrity: { restorePoint: result.integrity.restorePoint, backup: result.integrity.backup, notes: result.integrity.notes },
+    restoredCopy: result.restoredCopy
+      ? { ...result.restoredCopy, ...(done.teardown.deletions.find((d) => d.what === 'restored copy') ? { deletion: done.teardown.deletions.find((d) => d.what === 'restored copy') } : {}) }
+      : null,
+    teardown: done.teardown,
+    abort: done.abort,
+    error: done.error ?? result.failure,
+  };
+  const verdicts = measureVerdicts(record);
+  record.verdict = verdicts;
+  const findings = deriveFindings(record);
+  record.findings = findings;
+  record.remediation = remediationFor(findings, record, loaded?.plan.spec.severity);
+  record.observations = observe(record, result);
+  record.outcome = outcomeOf(record);
+  return record;
+}
+
+function outcomeOf(record: RunRecord): Outcome {
+  if (!record.teardown.complete) return 'rollback-incomplete';
+  if (record.abort) return 'aborted';
+  const missed = record.verdict.rto === 'missed' || record.verdict.rpo === 'missed';
+  if (missed || record.error || record.checks.some((c) => !c.passed)) return 'failed';
+  return 'passed';
+}
+
+function deriveFindings(record: RunRecord): Finding[] {
+  const findings: Finding[] = [];
+  const add = (f: Omit<Finding, 'id'>) => findings.push({ id: `F-${findings.length + 1}`, ...f });
+  const targetSeverity = record.system.tier <= 1 ? 'P1' : record.system.tier === 2 ? 'P2' : 'P3';
+  if (record.verdict.rto === 'missed')
+    add({
+      kind: 'missed-target',
+      severity: targetSeverity,
+      title: 'RTO target missed',
+      detail: record.measured.rto
+        ? `measured ${record.measured.rto.seconds} s ± ${record.measured.rto.errorSeconds} s against a target of ${record.targets.rtoSeconds} s`
+        : `recovery was not observed; target ${record.targets.rtoSeconds} s`,
+    });
+  if (record.verdict.rpo === 'missed')
+    add({
+      kind: 'missed-target',
+      severity: targetSeverity,
+      title: 'RPO target missed',
+      detail: record.measured.rpo
+        ? `measured ${record.measured.rpo.seconds} s ± ${record.measured.rpo.errorSeconds} s (${record.measured.rpo.lostWrites} acknowledged writes lost) against a target of ${record.targets.rpoSeconds} s`
+        : `data loss was not measured; target ${record.targets.rpoSeconds} s`,
+    });
+  for (const check of record.checks.filter((c) => !c.passed))
+    add({ kind: 'failed-check', severity: 'P2', title: `Data check failed: ${check.name}`, detail: `expected ${check.expected}, got ${check.actual}${check.detail ? ` (${check.detail})` : ''}` });
+  if (record.error) add({ kind: 'failed-step', severity: 'P2', title: 'Drill step failed', detail: record.error });
+  if (record.abort) add({ kind: 'aborted', severity: 'P3', title: 'Drill aborted', detail: record.abort.reason });
+  for (const undo of record.teardown.undos.filter((u) => u.status !== 'done'))
+    add({ kind: 'teardown', severity: 'P1', title: 'Teardown incomplete: manual action needed', detail: `${undo.description}: ${undo.error ?? undo.status}` });
+  return findings;
+}
+
+const DEFAULT_DUE_DAYS = { P1: 7, P2: 30, P3: 90, P4: 180 } as const;
+
+function remediationFor(findings: Finding[], record: RunRecord, severity: Partial<Record<'P1' | 'P2' | 'P3' | 'P4', { dueInDays: number }>> | undefined): RemediationItem[] {
+  return findings.map((finding, index) => {
+    const days = severity?.[finding.severity]?.dueInDays ?? DEFAULT_DUE_DAYS[finding.severity];
+    const due = new Date(Date.parse(record.endedAt) + days * 86_400_000).toISOString().slice(0, 10);
+    return { id: `REM-${record.runId.slice(0, 8)}-${index + 1}`, findingId: finding.id, title: finding.title, severity: finding.severity, owner: record.system.owner, due, status: 'open' };
+  });
+}
+
+function observe(record: RunRecord, result: DrillResult): RunRecord['observations'] {
+  const strengths = [...result.strengths];
+  const improvements = [...result.improvements];
+  if (record.verdict.rto === 'met' && record.verdict.rtoMarginSeconds !== null)
+    strengths.push(`Recovered in ${record.measured.rto!.seconds} s, ${record.verdict.rtoMarginSeconds} s inside the ${record.targets.rtoSeconds} s RTO.`);
+  if (record.measured.rpo && record.measured.rpo.lostWrites === 0) strengths.push('No acknowledged write was lost.');
+  if (record.measured.rpo && record.measured.rpo.lostWrites > 0)
+    improvements.push(`${record.measured.rpo.lostWrites} acknowledged writes were lost: consider synchronous replication or a shorter archive interval if the RPO requires it.`);
+  if (record.checks.length > 0 && record.checks.every((c) => c.passed)) strengths.push(`All ${record.checks.length} data-integrity checks passed.`);
+  for (const f of record.findings.filter((f) => f.kind !== 'missed-target')) improvements.push(`${f.title}: ${f.detail}`);
+  return { strengths, improvements };
+}

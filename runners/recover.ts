@@ -1,0 +1,100 @@
+/**
+ * `drillbook recover`: finishes runs whose process died (SIGKILL, power loss, a second
+ * Ctrl+C). It reads each unfinished run's journal, runs the undos still pending (newest
+ * first), and completes that run's evidence so the interruption and its cleanup are on record.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { listRunDirs, openExisting } from '../reports/evidence.js';
+import type { RunRecord } from '../reports/run-record.js';
+import { completeRecord } from './engine.js';
+import { JOURNAL_FILE, Journal, type JournalEntry, pendingUndos, processStartTime } from './journal.js';
+import { emptyDrillResult } from './measured-drill.js';
+import { defaultUndoRegistry } from './undo-handlers.js';
+import { type UndoRegistry, runUndos } from './undo.js';
+
+export interface RecoveredRun {
+  runDir: string;
+  runId: string;
+  status: 'recovered' | 'incomplete' | 'still-running';
+  undone: number;
+  failed: { description: string; error: string }[];
+}
+
+/** True when the process that opened the journal is still alive (same pid *and* start time). */
+function ownerAlive(open: Extract<JournalEntry, { t: 'open' }>): boolean {
+  if (open.host !== os.hostname()) return false;
+  const start = processStartTime(open.pid);
+  return start !== null && start === open.processStart;
+}
+
+export async function recoverRuns(evidenceDir: string, options: { registry?: UndoRegistry; log?: (message: string) => void } = {}): Promise<RecoveredRun[]> {
+  const registry = options.registry ?? defaultUndoRegistry();
+  const log = options.log ?? (() => undefined);
+  const recovered: RecoveredRun[] = [];
+  if (!fs.existsSync(evidenceDir)) return recovered;
+  for (const runDir of await listRunDirs(evidenceDir)) {
+    const journalFile = path.join(runDir, JOURNAL_FILE);
+    if (!fs.existsSync(journalFile) || fs.existsSync(path.join(runDir, 'manifest.json'))) continue;
+    const { journal, entries } = Journal.reopen(journalFile);
+    const open = entries.find((e): e is Extract<JournalEntry, { t: 'open' }> => e.t === 'open');
+    if (!open) {
+      journal.close();
+      continue;
+    }
+    if (ownerAlive(open)) {
+      journal.close();
+      recovered.push({ runDir, runId: open.runId, status: 'still-running', undone: 0, failed: [] });
+      continue;
+    }
+    log(`recovering ${path.basename(runDir)} (run ${open.runId}, pid ${open.pid} is gone)`);
+    const pending = pendingUndos(entries);
+    const unwound = await runUndos(pending, registry, journal, { signal: AbortSignal.timeout(5 * 60_000), log }, 'recover');
+    const previous = entries
+      .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
+      .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));
+    const existing = await openExisting(runDir);
+    const at = new Date().toISOString();
+    const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
+    const timeline = [
+      ...existing.timeline,
+      { at, mono: Number.NaN, event: `run interrupted: drillbook process ${open.pid} ended without finishing; ${recoveredBy}`, phase: 'teardown' as const },
+      ...unwound.undos.map((u) => ({ at: u.at ?? at, mono: Number.NaN, event: `undo ${u.status} (by recover): ${u.description}${u.error ? ` (${u.error})` : ''}`, phase: 'teardown' as const })),
+    ].map((e) => ({ ...e, mono: Number.isFinite(e.mono) ? e.mono : -1 }));
+    for (const event of timeline.slice(existing.timeline.length)) await existing.bundle.appendTimeline(event);
+    const skeleton = open.skeleton as RunRecord;
+    const t0Event = existing.timeline.find((e) => e.event.startsWith('T0: '));
+    const result = emptyDrillResult();
+    if (t0Event) result.t0 = { at: t0Event.at, mono: t0Event.mono, action: t0Event.event.slice(4) };
+    const record = completeRecord(
+      skeleton,
+      {
+        result,
+        abort: { reason: `the drill process (pid ${open.pid}) was killed or crashed; finished by drillbook recover`, at },
+        error: null,
+        timeline,
+        probes: existing.probes,
+        endedAt: at,
+        teardown: { complete: unwound.complete, undos: [...previous, ...unwound.undos], deletions: unwound.deletions, recoveredBy },
+      },
+      undefined,
+    );
+    journal.append({ t: 'close', at, outcome: record.outcome });
+    journal.close();
+    await existing.bundle.finalize(record);
+    recovered.push({
+      runDir,
+      runId: open.runId,
+      status: unwound.complete ? 'recovered' : 'incomplete',
+      undone: unwound.undos.filter((u) => u.status === 'done').length,
+      failed: unwound.undos.filter((u) => u.status === 'failed').map((u) => ({ description: u.description, error: u.error ?? '' })),
+    });
+  }
+  return recovered;
+}
+
+function describeUndo(entries: JournalEntry[], id: number): string {
+  const undo = entries.find((e): e is Extract<JournalEntry, { t: 'undo' }> => e.t === 'undo' && e.id === id);
+  return undo?.description ?? `undo ${id}`;
+}

@@ -1,0 +1,70 @@
+/**
+ * Runners by `spec.type`, drivers by `spec.target.driver`: one contract per extension point,
+ * looked up by name, with an error that says what exists when a name is unknown.
+ */
+import type { LoadedScenario, Reporter } from '../scenarios/load.js';
+import type { TestType } from '../scenarios/schema.js';
+import type { RunContext } from './context.js';
+import { postgresDriver } from './drivers/postgres/driver.js';
+import type { Driver } from './drivers/types.js';
+import { type DrillResult, runMeasuredDrill } from './measured-drill.js';
+
+export interface Runner {
+  type: TestType;
+  /** What this runner needs beyond the schema (drivers validate their own settings). */
+  validate(loaded: LoadedScenario, report: Reporter): void;
+  run(ctx: RunContext, result: DrillResult): Promise<void>;
+}
+
+export const drivers: Record<string, Driver> = { postgres: postgresDriver };
+
+function needsTarget(loaded: LoadedScenario, report: Reporter): Driver | undefined {
+  const target = loaded.scenario.spec.target;
+  if (!target) {
+    report(['spec'], `a ${loaded.scenario.spec.type} drill needs spec.target`, { hint: 'e.g. target: { driver: postgres, sandbox: true }' });
+    return undefined;
+  }
+  return drivers[target.driver];
+}
+
+function measuredRunner(type: 'failover' | 'parallel-restore'): Runner {
+  return {
+    type,
+    validate(loaded, report) {
+      needsTarget(loaded, report)?.validate(loaded, report);
+    },
+    run(ctx, result) {
+      return runMeasuredDrill(ctx, drivers[ctx.loaded.scenario.spec.target!.driver]!, result);
+    },
+  };
+}
+
+export const runners: Partial<Record<TestType, Runner>> = {
+  failover: measuredRunner('failover'),
+  'parallel-restore': measuredRunner('parallel-restore'),
+};
+
+export class UnsupportedError extends Error {}
+
+export function runnerFor(type: TestType): Runner {
+  const runner = runners[type];
+  if (!runner) {
+    throw new UnsupportedError(
+      `no runner for spec.type ${type} in this version: runnable types are ${Object.keys(runners).join(', ')} (tabletop and simulation are planned)`,
+    );
+  }
+  return runner;
+}
+
+/** The checks the loader runs for every scenario: runner- and driver-specific settings. */
+export function scenarioChecks(loaded: LoadedScenario, report: Reporter): void {
+  const runner = runners[loaded.scenario.spec.type];
+  if (!runner) {
+    report(['spec', 'type'], `spec.type ${loaded.scenario.spec.type} cannot be run by this version of drillbook yet`, {
+      severity: 'warning',
+      hint: `runnable types: ${Object.keys(runners).join(', ')}`,
+    });
+    return;
+  }
+  runner.validate(loaded, report);
+}

@@ -1,0 +1,105 @@
+/**
+ * The undo stack. `push` writes the undo to the journal before the caller performs the
+ * change (Playwright's taskRunner pushes teardown before setup for the same reason); undos
+ * run newest-first on success, failure, abort and `drillbook recover`, each one recorded.
+ */
+import type { DeletionRecord, UndoRecord } from '../reports/run-record.js';
+import { type Journal, type PendingUndo, type UndoAction } from './journal.js';
+
+export interface UndoEnv {
+  /** Teardown has its own deadline: the drill's abort signal must not stop the cleanup. */
+  signal: AbortSignal;
+  log(message: string): void;
+}
+
+export interface UndoOutcome {
+  deletion?: DeletionRecord;
+}
+
+export type UndoHandler = (params: Record<string, unknown>, env: UndoEnv) => Promise<UndoOutcome | void>;
+
+export class UndoRegistry {
+  private readonly handlers = new Map<string, UndoHandler>();
+
+  register(type: string, handler: UndoHandler): this {
+    this.handlers.set(type, handler);
+    return this;
+  }
+
+  get(type: string): UndoHandler {
+    const handler = this.handlers.get(type);
+    if (!handler) throw new Error(`no undo handler named ${type}: was the journal written by a newer drillbook?`);
+    return handler;
+  }
+}
+
+export interface UnwindResult {
+  undos: UndoRecord[];
+  deletions: DeletionRecord[];
+  complete: boolean;
+}
+
+export class UndoStack {
+  private readonly pending: PendingUndo[] = [];
+  private readonly settled: UndoRecord[] = [];
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly registry: UndoRegistry,
+  ) {}
+
+  /** Journals the undo (fsynced) and returns its id; call it *before* making the change. */
+  push(action: UndoAction, description: string): number {
+    this.registry.get(action.type); // fail before the change if nothing could undo it
+    const id = this.journal.registerUndo(action, description);
+    this.pending.push({ id, action, description });
+    return id;
+  }
+
+  /** The change reverted itself (e.g. a timed pause ended): nothing is left to undo. */
+  settle(id: number, note: string): void {
+    const index = this.pending.findIndex((p) => p.id === id);
+    if (index < 0) return;
+    const [entry] = this.pending.splice(index, 1);
+    const at = new Date().toISOString();
+    this.journal.append({ t: 'undone', at, id, status: 'done', by: 'run', detail: note });
+    this.settled.push({ id, description: `${entry!.description} (${note})`, status: 'done', at, by: 'run' });
+  }
+
+  /** Runs every pending undo now, newest first. */
+  async unwind(env: UndoEnv, by: 'run' | 'recover' = 'run'): Promise<UnwindResult> {
+    const toRun = [...this.pending].reverse();
+    this.pending.length = 0;
+    const result = await runUndos(toRun, this.registry, this.journal, env, by);
+    return { ...result, undos: [...this.settled, ...result.undos] };
+  }
+}
+
+/** Runs undos in the given order; one failing undo does not stop the others. */
+export async function runUndos(
+  undos: PendingUndo[],
+  registry: UndoRegistry,
+  journal: Journal,
+  env: UndoEnv,
+  by: 'run' | 'recover',
+): Promise<UnwindResult> {
+  const records: UndoRecord[] = [];
+  const deletions: DeletionRecord[] = [];
+  for (const undo of undos) {
+    const at = new Date().toISOString();
+    try {
+      env.log(`undo: ${undo.description}`);
+      const outcome = await registry.get(undo.action.type)(undo.action.params, env);
+      if (outcome?.deletion) deletions.push(outcome.deletion);
+      const failedCheck = outcome?.deletion?.verification.find((v) => !v.passed);
+      if (failedCheck) throw new Error(`deletion not verified: ${failedCheck.check}`);
+      journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'done', by, detail: outcome ?? null });
+      records.push({ id: undo.id, description: undo.description, status: 'done', at, by });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'failed', by, error: message });
+      records.push({ id: undo.id, description: undo.description, status: 'failed', at, by, error: message });
+    }
+  }
+  return { undos: records, deletions, complete: records.every((r) => r.status === 'done') };
+}

@@ -1,0 +1,11 @@
+import type { RunRecord } from '../reports/run-record.js';
+import { verdictOf } from './measure.js';
+
+/** Verdict per target: met or missed, with the margin (target − measured, in seconds). */
+export function measureVerdicts(record: Pick<RunRecord, 'measured' | 'targets' | 't0'>): RunRecord['verdict'] {
+  // Nothing was disrupted: there is no recovery to judge.
+  if (!record.t0) return { rto: 'not-measured', rpo: 'not-measured', rtoMarginSeconds: null, rpoMarginSeconds: null };
+  const rto = verdictOf(record.measured.rto?.seconds, record.targets.rtoSeconds);
+  const rpo = verdictOf(record.measured.rpo?.seconds, record.targets.rpoSeconds);
+  return { rto: rto.verdict, rpo: rpo.verdict, rtoMarginSeconds: rto.margin, rpoMarginSeconds: rpo.margin };
+}

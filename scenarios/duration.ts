@@ -1,0 +1,38 @@
+/**
+ * Durations are strings such as `250ms`, `90s`, `15m`, `1h30m`, `7d` (SPEC). Units must
+ * appear from largest to smallest, each at most once, so `1h30m` parses and `30m1h` does not.
+ */
+const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
+type Unit = keyof typeof UNIT_MS;
+const ORDER: Unit[] = ['d', 'h', 'm', 's', 'ms'];
+const PART = /(\d+(?:\.\d+)?)(ms|d|h|m|s)/y;
+
+/** Milliseconds for a duration string, or undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  PART.lastIndex = 0;
+  let total = 0;
+  let lastRank = -1;
+  while (PART.lastIndex < trimmed.length) {
+    const match = PART.exec(trimmed);
+    if (!match) return undefined;
+    const rank = ORDER.indexOf(match[2] as Unit);
+    if (rank <= lastRank) return undefined;
+    lastRank = rank;
+    total += Number(match[1]) * UNIT_MS[match[2] as Unit];
+  }
+  return Number.isFinite(total) ? total : undefined;
+}
+
+/** A short human form: 1.25 s, 850 ms, 15 m 0 s, 2 d 3 h. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  const sign = ms < 0 ? '-' : '';
+  const abs = Math.abs(ms);
+  if (abs < 1_000) return `${sign}${Math.round(abs)} ms`;
+  if (abs < 60_000) return `${sign}${(abs / 1_000).toFixed(2)} s`;
+  if (abs < 3_600_000) return `${sign}${Math.floor(abs / 60_000)} m ${Math.round((abs % 60_000) / 1_000)} s`;
+  if (abs < 86_400_000) return `${sign}${Math.floor(abs / 3_600_000)} h ${Math.round((abs % 3_600_000) / 60_000)} m`;
+  return `${sign}${Math.floor(abs / 86_400_000)} d ${Math.round((abs % 86_400_000) / 3_600_000)} h`;
+}

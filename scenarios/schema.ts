@@ -1,0 +1,242 @@
+/**
+ * The drillbook language, v1: the single source of truth for ContinuityPlan and Scenario
+ * files. The JSON Schema (`drillbook schema`) is generated from these definitions, and the
+ * loader maps every zod issue back to a file position. Objects are strict so a misspelt key
+ * is an error with a "did you mean" hint rather than a silently ignored setting.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+export const API_VERSION = 'drillbook.dev/v1';
+
+export const Duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, {
+    message: 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d',
+  })
+  .describe('A duration such as 250ms, 90s, 15m, 1h30m or 7d');
+
+/** Secrets are named, never inline, and never written to evidence. */
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().min(1).describe('Environment variable holding the secret') }),
+    z.strictObject({ file: z.string().min(1).describe('File holding the secret, relative to the scenario') }),
+  ],
+  { error: 'secrets are never inline: name them as { env: NAME } or { file: ./path }' },
+);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const DnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63 characters)');
+
+const Metadata = z.strictObject({
+  name: DnsLabel,
+  description: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+// ---------------------------------------------------------------- ContinuityPlan
+
+export const TestType = z.enum(['tabletop', 'simulation', 'parallel-restore', 'failover']);
+export type TestType = z.infer<typeof TestType>;
+
+export const PlanSystem = z.strictObject({
+  name: DnsLabel,
+  description: z.string().optional(),
+  tier: z.number().int().min(1).max(4),
+  rto: Duration,
+  rpo: Duration,
+  owner: z.string().min(1),
+  dependsOn: z.array(z.string()).optional(),
+});
+
+const TierPolicy = z.partialRecord(TestType, Duration);
+
+export const ContinuityPlan = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ContinuityPlan'),
+  metadata: z.strictObject({
+    name: DnsLabel,
+    version: z.union([z.string(), z.number()]).transform(String),
+    owner: z.string().optional(),
+    description: z.string().optional(),
+  }),
+  spec: z.strictObject({
+    systems: z.array(PlanSystem).min(1),
+    // partialRecord: zod 4's record with enum keys demands every key, but a plan lists only
+    // the tiers it has a policy for.
+    testPolicy: z.partialRecord(z.enum(['1', '2', '3', '4']), TierPolicy).optional(),
+    severity: z
+      .partialRecord(z.enum(['P1', 'P2', 'P3', 'P4']), z.strictObject({ dueInDays: z.number().int().positive() }))
+      .optional(),
+  }),
+});
+export type ContinuityPlan = z.infer<typeof ContinuityPlan>;
+
+// ---------------------------------------------------------------- PostgreSQL target
+
+export const PgEndpoint = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535),
+  database: z.string().default('postgres'),
+  user: z.string().default('postgres'),
+  password: SecretRef.optional(),
+  dataDir: z
+    .string()
+    .optional()
+    .describe('Data directory on this host; lets process faults find the postmaster'),
+});
+export type PgEndpoint = z.infer<typeof PgEndpoint>;
+
+export const PostgresTarget = z.strictObject({
+  driver: z.literal('postgres'),
+  sandbox: z
+    .boolean()
+    .default(false)
+    .describe('Build the production stand-in (primary, standby, WAL archive, workload) in a temporary directory'),
+  workload: z
+    .strictObject({ ordersPerSecond: z.number().positive().max(1000).default(20), seedOrders: z.number().int().min(0).default(2000) })
+    .optional()
+    .describe('Sandbox only: the steady synthetic write workload'),
+  primary: PgEndpoint.optional(),
+  standby: PgEndpoint.optional(),
+  backup: z
+    .strictObject({
+      baseBackupDir: z.string().describe('A base backup: a data directory copy with its backup_label'),
+      walArchiveDir: z.string().describe('The WAL archive (what archive_command writes)'),
+    })
+    .optional(),
+  binDir: z.string().optional().describe('PostgreSQL binaries for restored copies; defaults to the embedded ones'),
+  runAs: z.string().optional().describe('OS user that owns restored copies when drillbook runs as root'),
+});
+export type PostgresTarget = z.infer<typeof PostgresTarget>;
+
+export const Target = z.discriminatedUnion('driver', [PostgresTarget], {
+  error: 'unknown driver: supported drivers are postgres',
+});
+export type Target = z.infer<typeof Target>;
+
+// ---------------------------------------------------------------- faults, recovery, probes, checks
+
+const CommandFault = z.strictObject({
+  type: z.literal('command'),
+  command: z.string().min(1).describe('Shell command that causes the disruption'),
+  undo: z.string().optional().describe('Shell command that reverses it; registered before the fault runs'),
+  timeout: Duration.default('60s'),
+});
+const KillPrimaryFault = z.strictObject({
+  type: z.literal('kill-primary'),
+  signal: z.enum(['SIGKILL', 'SIGQUIT', 'SIGTERM']).default('SIGKILL'),
+});
+const PausePrimaryFault = z.strictObject({
+  type: z.literal('pause-primary'),
+  duration: Duration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
+});
+export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault], {
+  error: 'unknown fault type: use command, kill-primary or pause-primary',
+});
+export type Fault = z.infer<typeof Fault>;
+
+export const Recovery = z.strictObject({
+  action: z
+    .enum(['promote', 'command', 'none'])
+    .describe('promote: pg_promote() on the standby; command: your own (e.g. patronictl); none: the system heals itself'),
+  command: z.string().optional(),
+  after: Duration.default('0s').describe('Wait this long after detection before acting (operator reaction time)'),
+  timeout: Duration.default('60s'),
+});
+export type Recovery = z.infer<typeof Recovery>;
+
+export const Probes = z.strictObject({
+  interval: Duration.default('250ms'),
+  timeout: Duration.default('2s').describe('One probe attempt gives up after this long'),
+  stableFor: z.number().int().min(0).max(100).default(2),
+  maxWait: Duration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
+  endpoint: z
+    .enum(['primary', 'standby', 'restored'])
+    .optional()
+    .describe('Where the recovery probe writes; defaults by type (failover with promotion: standby)'),
+  heartbeat: z
+    .strictObject({
+      interval: Duration.default('100ms'),
+      warmup: Duration.default('2s').describe('Heartbeats written before T0'),
+    })
+    .default({ interval: '100ms', warmup: '2s' }),
+});
+export type Probes = z.infer<typeof Probes>;
+
+const RowCountCheck = z.strictObject({
+  type: z.literal('row-count'),
+  name: z.string().min(1),
+  table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be a plain (optionally schema-qualified) table name'),
+  min: z.number().int().min(0).optional(),
+  compareWithSource: z.boolean().default(false).describe('Parallel restore: equal to the source up to the restore point'),
+  key: z.string().optional().describe('Monotonic key column bounding the comparison (e.g. id)'),
+});
+const ChecksumCheck = z.strictObject({
+  type: z.literal('checksum'),
+  name: z.string().min(1),
+  table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be a plain (optionally schema-qualified) table name'),
+  key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe('Monotonic key column: the copy and the source are compared up to its maximum in the copy'),
+  columns: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).min(1),
+});
+const SqlCheck = z.strictObject({
+  type: z.literal('sql'),
+  name: z.string().min(1),
+  query: z.string().min(1),
+  expect: z.union([z.string(), z.number(), z.boolean()]).transform(String).describe('Expected value of the first column of the first row'),
+});
+export const Check = z.discriminatedUnion('type', [RowCountCheck, ChecksumCheck, SqlCheck], {
+  error: 'unknown check type: use row-count, checksum or sql',
+});
+export type Check = z.infer<typeof Check>;
+
+export const Restore = z.strictObject({
+  restoreTo: z
+    .union([z.literal('latest'), z.iso.datetime({ offset: true })])
+    .default('latest')
+    .describe('latest, or an ISO 8601 time to recover to'),
+  keep: Duration.optional().describe('Keep the restored copy this long after the run (needs a reason)'),
+  reason: z.string().optional(),
+  masking: z.string().optional().describe('Masking applied to the copy (recorded in evidence)'),
+  access: z.string().optional().describe('Who could reach the copy (recorded in evidence)'),
+});
+
+export const Guardrails = z.strictObject({
+  maxDuration: Duration.default('15m').describe('Abort and roll back when the drill runs longer'),
+});
+
+export const Participant = z.strictObject({ name: z.string().min(1), role: z.string().min(1), present: z.boolean().default(true) });
+
+export const Schedule = z.strictObject({ cron: z.string().min(1), timezone: z.string().optional() });
+
+export const Scenario = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Scenario'),
+  metadata: Metadata.extend({
+    system: z.string().min(1).describe('A system of the plan'),
+    environment: z.string().min(1).describe('production, staging, sandbox, … (printed prominently in evidence)'),
+  }),
+  spec: z.strictObject({
+    type: TestType,
+    plan: z.string().min(1).describe('Path to the ContinuityPlan, relative to this file'),
+    objective: z.string().optional(),
+    scope: z.string().optional(),
+    targets: z.strictObject({ rto: Duration.optional(), rpo: Duration.optional() }).optional(),
+    schedule: Schedule.optional(),
+    participants: z.array(Participant).default([]),
+    target: Target.optional(),
+    faults: z.array(Fault).default([]),
+    recovery: Recovery.optional(),
+    probes: Probes.default({ interval: '250ms', timeout: '2s', stableFor: 2, maxWait: '5m', heartbeat: { interval: '100ms', warmup: '2s' } }),
+    checks: z.array(Check).default([]),
+    restore: Restore.optional(),
+    guardrails: Guardrails.default({ maxDuration: '15m' }),
+  }),
+});
+export type Scenario = z.infer<typeof Scenario>;
+export type ScenarioSpec = Scenario['spec'];
+
+export const DOCUMENT_KINDS = { Scenario, ContinuityPlan } as const;
+export type DocumentKind = keyof typeof DOCUMENT_KINDS;
