@@ -30,6 +30,8 @@ export interface ProbeAttempt {
   ok: boolean;
   latencyMs: number;
   error?: string;
+  /** The attempt was cut at the probe timeout (no answer), rather than refused or answered with an error. */
+  timedOut?: boolean;
 }
 
 export interface Measurement {

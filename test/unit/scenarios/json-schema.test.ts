@@ -1,0 +1,32 @@
+import { describe, it, expect } from 'vitest';
+import { jsonSchema } from '../../../scenarios/json-schema.js';
+
+describe('jsonSchema', () => {
+  it('is valid JSON with the Scenario properties', () => {
+    const schema = JSON.parse(JSON.stringify(jsonSchema('Scenario'))) as {
+      properties: Record<string, unknown>;
+      required: string[];
+      additionalProperties: boolean;
+    };
+    expect(Object.keys(schema.properties)).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    expect(schema.required).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    expect(schema.additionalProperties).toBe(false);
+    const spec = schema.properties['spec'] as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(spec.properties)).toEqual(expect.arrayContaining(['type', 'plan', 'targets', 'schedule', 'target', 'faults', 'probes', 'checks']));
+    // io: 'input' — fields with defaults are optional for the person writing the file.
+    expect(spec.required).toEqual(['type', 'plan']);
+  });
+
+  it('lets a plan list only some tiers', () => {
+    const plan = jsonSchema('ContinuityPlan') as { properties: { spec: { properties: { testPolicy: { required?: string[] } } } } };
+    expect(plan.properties.spec.properties.testPolicy.required).toBeUndefined();
+  });
+
+  it('covers both kinds when no kind is given', () => {
+    const schema = JSON.parse(JSON.stringify(jsonSchema())) as { oneOf: Array<{ $ref: string }>; $defs: Record<string, { $schema?: string; properties: { kind: { const: string } } }> };
+    expect(schema.oneOf.map((option) => option.$ref)).toEqual(['#/$defs/Scenario', '#/$defs/ContinuityPlan']);
+    expect(schema.$defs['Scenario']!.properties.kind.const).toBe('Scenario');
+    expect(schema.$defs['ContinuityPlan']!.properties.kind.const).toBe('ContinuityPlan');
+    expect(schema.$defs['Scenario']!.$schema).toBeUndefined();
+  });
+});
