@@ -19,14 +19,25 @@ export interface RtoInput {
 }
 
 /**
+ * The latest instant a failed attempt proves the service was still down. A refused
+ * connection or an error answer proves it when the answer came (the attempt's end); a
+ * timeout proves only that the attempt was not served from its start, since a server that
+ * recovered mid-attempt may still leave that one connection hanging (e.g. a lost SYN).
+ */
+export function outageEvidenceAt(failure: ProbeAttempt): number {
+  return failure.timedOut ? failure.startMono : failure.endMono;
+}
+
+/**
  * Measured RTO = T_recovered − T0, T_recovered being the end of the first successful probe of
  * the stable run (the service was certainly usable then). The true recovery instant lies
- * after the start of the last failed attempt (or T0), which gives the error bound: about
- * one interval plus the probe's own latency.
+ * after the last evidence of outage (or T0), which gives the error bound: one interval
+ * plus the probe's own latency when failures are refusals or errors, up to the probe
+ * timeout plus latency when the outage makes attempts hang.
  */
 export function measureRto(input: RtoInput): RtoMeasurement {
   const recoveredMono = Math.max(input.recovered.endMono, input.completedMono ?? -Infinity);
-  const lowerBound = Math.max(input.t0Mono, input.lastFailureBefore?.startMono ?? input.t0Mono);
+  const lowerBound = Math.max(input.t0Mono, input.lastFailureBefore ? outageEvidenceAt(input.lastFailureBefore) : input.t0Mono);
   return {
     seconds: round((recoveredMono - input.t0Mono) / 1000),
     errorSeconds: round((input.recovered.endMono - lowerBound) / 1000),

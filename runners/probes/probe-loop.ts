@@ -66,14 +66,14 @@ async function attemptOnce(options: ProbeLoopOptions, n: number): Promise<ProbeA
   const onOuterAbort = () => attemptAbort.abort(options.signal.reason);
   options.signal.addEventListener('abort', onOuterAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
+  const timeoutError = new Error(`timed out after ${options.timeoutMs} ms`);
   try {
     await Promise.race([
       options.probe(n, attemptAbort.signal),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          const error = new Error(`timed out after ${options.timeoutMs} ms`);
-          attemptAbort.abort(error);
-          reject(error);
+          attemptAbort.abort(timeoutError);
+          reject(timeoutError);
         }, options.timeoutMs);
       }),
     ]);
@@ -82,7 +82,8 @@ async function attemptOnce(options: ProbeLoopOptions, n: number): Promise<ProbeA
   } catch (error) {
     const end = clock.elapsed();
     const message = error instanceof Error ? error.message : String(error);
-    return { probe: options.name, startedAt: start.at, startMono: start.mono, endMono: end, ok: false, latencyMs: end - start.mono, error: message };
+    const timedOut = error === timeoutError;
+    return { probe: options.name, startedAt: start.at, startMono: start.mono, endMono: end, ok: false, latencyMs: end - start.mono, error: message, ...(timedOut ? { timedOut } : {}) };
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener('abort', onOuterAbort);

@@ -256,7 +256,9 @@ class PostgresSession implements DriverSession {
       const onAbort = () => discard(client);
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        client = await connect(settings, ms(this.ctx.loaded.scenario.spec.probes.timeout));
+        // The probe loop owns the attempt timeout (and tells a timeout from a refusal); the
+        // driver's own connect timeout only backs it up.
+        client = await connect(settings, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000);
         // A real, durable write: it fails on a server in recovery or read-only.
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now());
