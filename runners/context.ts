@@ -25,6 +25,8 @@ export interface RunContext {
   /** Records a timeline event (UTC + monotonic) in the evidence and tells listeners. */
   record(event: string, detail?: Record<string, unknown>): Instant;
   enterPhase(phase: Phase): void;
+  /** Journals T0 (fsynced) the instant it is taken. */
+  markT0(t0: Instant & { action: string }): void;
   probeAttempt(attempt: ProbeAttempt): void;
   /** Writes captured output into the bundle; returns the file name. */
   attach(name: string, content: string): Promise<string>;

@@ -84,6 +84,9 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       listener.phase?.(next, clock.now());
       record(`phase: ${next}`);
     },
+    markT0(t0) {
+      journal.append({ t: 't0', at: t0.at, mono: t0.mono, action: t0.action });
+    },
     probeAttempt(attempt) {
       probes.push(attempt);
       bundle.appendProbe(attempt).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));

@@ -32,6 +32,8 @@ export type JournalEntry =
   | { t: 'undo'; at: string; id: number; action: UndoAction; description: string }
   | { t: 'undone'; at: string; id: number; status: 'done' | 'failed'; by: 'run' | 'recover'; error?: string; detail?: unknown }
   | { t: 'phase'; at: string; phase: string }
+  /** T0 is journaled (fsynced) too: a drill killed right after it must still show when it struck. */
+  | { t: 't0'; at: string; mono: number; action: string }
   | { t: 'close'; at: string; outcome: string };
 
 /** Start time of a process as the kernel reports it, so a reused pid is not taken for our run. */

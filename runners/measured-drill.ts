@@ -79,6 +79,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       const instant = ctx.clock.now();
       t0 = { ...instant, action };
       result.t0 = t0;
+      ctx.markT0(t0);
       ctx.record(`T0: ${action}`, { t0: true });
       return instant;
     };

@@ -57,16 +57,19 @@ export async function recoverRuns(evidenceDir: string, options: { registry?: Und
     const existing = await openExisting(runDir);
     const at = new Date().toISOString();
     const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
+    // The timeline is written asynchronously; T0 is also in the fsynced journal.
+    const journaledT0 = entries.find((e): e is Extract<JournalEntry, { t: 't0' }> => e.t === 't0');
+    const t0Lost = journaledT0 && !existing.timeline.some((e) => e.event.startsWith('T0: '));
     const timeline = [
       ...existing.timeline,
+      ...(t0Lost ? [{ at: journaledT0.at, mono: journaledT0.mono, event: `T0: ${journaledT0.action}`, phase: 'disrupt' as const }] : []),
       { at, mono: Number.NaN, event: `run interrupted: drillbook process ${open.pid} ended without finishing; ${recoveredBy}`, phase: 'teardown' as const },
       ...unwound.undos.map((u) => ({ at: u.at ?? at, mono: Number.NaN, event: `undo ${u.status} (by recover): ${u.description}${u.error ? ` (${u.error})` : ''}`, phase: 'teardown' as const })),
     ].map((e) => ({ ...e, mono: Number.isFinite(e.mono) ? e.mono : -1 }));
     for (const event of timeline.slice(existing.timeline.length)) await existing.bundle.appendTimeline(event);
     const skeleton = open.skeleton as RunRecord;
-    const t0Event = existing.timeline.find((e) => e.event.startsWith('T0: '));
     const result = emptyDrillResult();
-    if (t0Event) result.t0 = { at: t0Event.at, mono: t0Event.mono, action: t0Event.event.slice(4) };
+    if (journaledT0) result.t0 = { at: journaledT0.at, mono: journaledT0.mono, action: journaledT0.action };
     const record = completeRecord(
       skeleton,
       {

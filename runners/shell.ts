@@ -2,7 +2,6 @@
  * User-supplied commands (faults, recovery actions, runbook steps) run through zx with a
  * timeout and the drill's abort signal; their output is captured into the evidence bundle.
  */
-import { $ } from 'zx';
 
 export interface CommandResult {
   command: string;
@@ -15,6 +14,8 @@ export interface CommandResult {
 
 export async function runCommand(command: string, options: { cwd: string; timeoutMs: number; signal?: AbortSignal; env?: NodeJS.ProcessEnv }): Promise<CommandResult> {
   const started = performance.now();
+  // Loaded on first use: `drillbook validate` never needs a shell and should start fast.
+  const { $ } = await import('zx');
   const result = await $({
     cwd: options.cwd,
     timeout: options.timeoutMs,

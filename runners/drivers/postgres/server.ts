@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { sleep } from '../../clock.js';
 import { type OsUser, chownTree, processAlive, processesMentioning, signal } from '../../system.js';
 import type { PgBinaries } from './binaries.js';
@@ -75,7 +75,8 @@ export async function startServer(
 
 /** Opens a connection, or throws; `timeoutMs` bounds connect + authentication. */
 export async function connect(settings: ConnectionSettings, timeoutMs = 2_000): Promise<pg.Client> {
-  const client = new pg.Client({ ...settings, connectionTimeoutMillis: timeoutMs, statement_timeout: Math.max(timeoutMs, 5_000) });
+  const { default: pgModule } = await import('pg'); // lazy: validate and plan never connect
+  const client = new pgModule.Client({ ...settings, connectionTimeoutMillis: timeoutMs, statement_timeout: Math.max(timeoutMs, 5_000) });
   client.on('error', () => undefined); // a server killed mid-drill must not crash drillbook
   await client.connect();
   return client;
