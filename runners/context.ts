@@ -31,6 +31,10 @@ export interface RunContext {
   /** Writes captured output into the bundle; returns the file name. */
   attach(name: string, content: string): Promise<string>;
   log(message: string): void;
+  /** Declares a secret value resolved during the run: it is masked in everything recorded. */
+  addSecret(value: string | undefined): void;
+  /** The text with every declared secret value masked. */
+  redact(text: string): string;
   /** Directory for drill-owned scratch data (sandboxes, restored copies). */
   scratchRoot: string;
 }

@@ -63,9 +63,16 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   const probes: ProbeAttempt[] = [];
   let phase: Phase = 'prepare';
   const listener = options.listener ?? {};
+  const secrets = new Set<string>();
+  const redact = (text: string) => {
+    let masked = text;
+    for (const secret of secrets) masked = masked.replaceAll(secret, '[secret]');
+    return masked;
+  };
   const record = (event: string, detail?: Record<string, unknown>) => {
     const instant = clock.now();
-    const entry: TimelineEvent = { at: instant.at, mono: Math.round(instant.mono * 1000) / 1000, event, phase, ...(detail ? { detail } : {}) };
+    const safeDetail = detail ? (JSON.parse(redact(JSON.stringify(detail))) as Record<string, unknown>) : undefined;
+    const entry: TimelineEvent = { at: instant.at, mono: Math.round(instant.mono * 1000) / 1000, event: redact(event), phase, ...(safeDetail ? { detail: safeDetail } : {}) };
     timeline.push(entry);
     bundle.appendTimeline(entry).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
     listener.event?.(entry);
@@ -92,8 +99,13 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       bundle.appendProbe(attempt).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
       listener.probe?.(attempt);
     },
-    attach: (name, content) => bundle.writeAttachment(name, content),
-    log: (message) => listener.log?.(message),
+    attach: (name, content) => bundle.writeAttachment(name, redact(content)),
+    log: (message) => listener.log?.(redact(message)),
+    addSecret(value) {
+      // Very short values would mask ordinary text; they are not secrets worth the name.
+      if (value && value.length >= 4) secrets.add(value);
+    },
+    redact,
     scratchRoot: options.scratchRoot ?? os.tmpdir(),
   };
 
@@ -109,7 +121,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       abort = { reason: reason.message, at: clock.now().at };
       record(`aborted: ${reason.message}`);
     } else {
-      error = caught instanceof Error ? caught.message : String(caught);
+      error = redact(caught instanceof Error ? caught.message : String(caught));
       record(`step failed: ${error}`);
     }
   } finally {
@@ -123,6 +135,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   record(unwound.complete ? 'teardown complete' : 'teardown INCOMPLETE: manual action needed');
 
   const endedAt = clock.now().at;
+  result.failure = result.failure === null ? null : redact(result.failure);
   const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
   journal.append({ t: 'close', at: endedAt, outcome: runRecord.outcome });
   journal.close();

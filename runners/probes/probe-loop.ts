@@ -72,8 +72,9 @@ async function attemptOnce(options: ProbeLoopOptions, n: number): Promise<ProbeA
       options.probe(n, attemptAbort.signal),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          attemptAbort.abort(timeoutError);
+          // Reject first: the race must settle as a timeout, not as the abort it causes.
           reject(timeoutError);
+          attemptAbort.abort(timeoutError);
         }, options.timeoutMs);
       }),
     ]);

@@ -18,6 +18,8 @@ export interface TestServer extends ConnectionSettings {
 
 export interface TestCluster {
   root: string;
+  /** The WAL archive, when started with `archive: true`. */
+  archiveDir?: string;
   password: string;
   passwordEnv: string;
   primary: TestServer;
@@ -34,7 +36,7 @@ export function sharedTempDir(prefix: string): string {
   return dir;
 }
 
-export async function startTestCluster(options: { standbyPrimaryPort?: (primaryPort: number) => Promise<number>; withStandby?: boolean } = {}): Promise<TestCluster> {
+export async function startTestCluster(options: { standbyPrimaryPort?: (primaryPort: number) => Promise<number>; withStandby?: boolean; archive?: boolean } = {}): Promise<TestCluster> {
   const binaries = await pgBinaries();
   const user = databaseUser();
   const root = sharedTempDir('drillbook-test-cluster-');
@@ -56,6 +58,13 @@ export async function startTestCluster(options: { standbyPrimaryPort?: (primaryP
   const primaryDir = path.join(root, 'primary');
   await initCluster(binaries, primaryDir, password, user);
   writeSettings(primaryDir, { wal_level: 'replica', max_wal_senders: 5, wal_keep_size: '64MB', hot_standby: 'on' }, user);
+  let archiveDir: string | undefined;
+  if (options.archive) {
+    archiveDir = path.join(root, 'archive');
+    fs.mkdirSync(archiveDir, { mode: 0o700 });
+    chownTree(archiveDir, user);
+    writeSettings(primaryDir, { archive_mode: 'on', archive_command: `test ! -f "${archiveDir}/%f" && cp "%p" "${archiveDir}/%f"`, archive_timeout: '1s' }, user);
+  }
   const primary = await start(primaryDir);
 
   let standby: TestServer | undefined;
@@ -76,6 +85,7 @@ export async function startTestCluster(options: { standbyPrimaryPort?: (primaryP
 
   return {
     root,
+    archiveDir,
     password,
     passwordEnv,
     primary,

@@ -67,6 +67,20 @@ export interface RestorePlan {
   /** ISO time, or 'latest' for the end of the archive. */
   restoreTo: string;
   user: OsUser | undefined;
+  /**
+   * A file listing the archive's WAL files at the restore request. When given, the copy
+   * replays only those: a parallel restore must not profit from WAL that production went on
+   * archiving after T0, which a real disaster would never have delivered.
+   */
+  archiveListFile?: string;
+}
+
+/** Writes the names of the files in the archive now, for `RestorePlan.archiveListFile`. */
+export function snapshotArchive(walArchiveDir: string, listFile: string): { files: number; newest: string | null } {
+  const names = fs.readdirSync(walArchiveDir).filter((name) => !name.startsWith('.')).sort();
+  fs.writeFileSync(listFile, names.length > 0 ? `${names.join('\n')}\n` : '');
+  const segments = names.filter((name) => /^[0-9A-F]{24}$/.test(name));
+  return { files: names.length, newest: segments.at(-1) ?? null };
 }
 
 /**
@@ -75,13 +89,10 @@ export interface RestorePlan {
  * the production archive it reads from.
  */
 export function prepareRestoredCopy(plan: RestorePlan): void {
-  copyDataDirectory(plan.baseBackupDir, plan.dataDir);
-  for (const name of ['backup_label', 'tablespace_map']) {
-    const from = path.join(plan.baseBackupDir, name);
-    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(plan.dataDir, name));
-  }
+  copyDataDirectory(plan.baseBackupDir, plan.dataDir); // backup_label and tablespace_map included
+  const copy = `cp "${plan.walArchiveDir}/%f" "%p"`;
   const settings: Record<string, string> = {
-    restore_command: `cp "${plan.walArchiveDir}/%f" "%p"`,
+    restore_command: plan.archiveListFile ? `grep -qxF "%f" "${plan.archiveListFile}" && ${copy}` : copy,
     recovery_target_timeline: 'latest',
     recovery_target_action: 'promote',
     archive_mode: 'off',

@@ -18,7 +18,7 @@ import { describeSecret, resolveSecret } from '../../secrets.js';
 import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
 import { type OsUser, databaseUser, freePort, signal as sendSignal } from '../../system.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
-import { type BaseBackup, prepareRestoredCopy } from './backup.js';
+import { type BaseBackup, prepareRestoredCopy, snapshotArchive } from './backup.js';
 import { type PgBinaries, pgBinaries } from './binaries.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, postmasterPid, serverProcesses, startServer } from './server.js';
@@ -176,6 +176,7 @@ class PostgresSession implements DriverSession {
         ordersPerSecond: this.target.workload?.ordersPerSecond ?? 20,
         seedOrders: this.target.workload?.seedOrders ?? 2000,
       });
+      this.ctx.addSecret(this.sandbox.primary.password);
       this.settings.primary = this.sandbox.primary;
       if (this.sandbox.standby) this.settings.standby = this.sandbox.standby;
       this.primaryDataDir = this.sandbox.primary.dataDir;
@@ -207,7 +208,9 @@ class PostgresSession implements DriverSession {
   }
 
   private endpointSettings(endpoint: PgEndpoint): ConnectionSettings {
-    return { host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, password: resolveSecret(endpoint.password, this.baseDir) };
+    const password = resolveSecret(endpoint.password, this.baseDir);
+    this.ctx.addSecret(password);
+    return { host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, password };
   }
 
   endpoints(): Partial<Record<EndpointName, string>> {
@@ -377,9 +380,12 @@ class PostgresSession implements DriverSession {
       { type: 'postgres.destroy-copy', params: { dir, dataDir, port, keepMs } },
       keepMs > 0 ? `destroy the restored copy in ${dir} after ${restore.keep} (${restore.reason})` : `destroy the restored copy in ${dir} (port ${port}) and verify`,
     );
-    markT0(`restore requested: ${path.basename(baseBackupDir)} + WAL archive → ${restore.restoreTo}`);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    prepareRestoredCopy({ baseBackupDir, walArchiveDir, dataDir, restoreTo: restore.restoreTo, user });
+    const archiveListFile = path.join(dir, 'archive-at-t0.list');
+    markT0(`restore requested: ${path.basename(baseBackupDir)} + WAL archive → ${restore.restoreTo}`);
+    const archive = snapshotArchive(walArchiveDir, archiveListFile);
+    ctx.record('WAL archive as of T0', { files: archive.files, newestSegment: archive.newest });
+    prepareRestoredCopy({ baseBackupDir, walArchiveDir, dataDir, restoreTo: restore.restoreTo, user, archiveListFile });
     if (user) fs.chownSync(dir, user.uid, user.gid);
     const server = await startServer(binaries, { dataDir, port, logFile: path.join(dir, 'restore.log'), user });
     fs.writeFileSync(`${dataDir}.pgid`, String(server.pid));
@@ -429,7 +435,8 @@ class PostgresSession implements DriverSession {
       notes.push(`sandbox WAL archive: ${this.sandbox.archiveDir} (archive_timeout 2s)`);
       notes.push(`synthetic workload: ${this.sandbox.workload.written} orders written, ${this.sandbox.workload.failed} failed during the drill`);
     }
-    if (this.restored) notes.push(`restored copy recovered to ${this.restorePoint}; archive_mode off on the copy`);
+    if (this.restored)
+      notes.push(`restored copy recovered to ${this.restorePoint} using only the WAL archived before T0 (archive-at-t0.list); archive_mode off on the copy`);
     const backup = this.restored ? this.restored.record.baseBackup : null;
     return { backup, notes };
   }

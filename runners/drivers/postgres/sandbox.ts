@@ -83,7 +83,6 @@ export async function buildSandbox(ctx: RunContext, binaries: PgBinaries, user: 
     const standbyDir = path.join(root, 'standby');
     const standbyPort = await freePort();
     copyDataDirectory(baseBackup.dir, standbyDir);
-    fs.copyFileSync(path.join(baseBackup.dir, 'backup_label'), path.join(standbyDir, 'backup_label'));
     writeSettings(
       standbyDir,
       {

@@ -1,0 +1,101 @@
+/**
+ * The driver pointed at an existing self-managed PostgreSQL (here, servers the test starts):
+ * user-supplied fault and recovery commands with their output captured, secrets masked in
+ * everything the drill records, and a parallel restore from a real base backup + WAL archive
+ * whose copy is destroyed and the destruction verified.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { takeBaseBackup } from '../../runners/drivers/postgres/backup.js';
+import { connect } from '../../runners/drivers/postgres/server.js';
+import { runDrill } from '../../runners/engine.js';
+import { databaseUser, isPortFree, processesMentioning } from '../../runners/system.js';
+import { loadForRun, writeScenario } from '../helpers/drill-files.js';
+import { type TestCluster, sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('an existing PostgreSQL server', () => {
+  let cluster: TestCluster;
+  let work: string;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ archive: true });
+    work = sharedTempDir('drillbook-existing-');
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs command faults and recovery, captures their output and masks secrets', async () => {
+    const pidFile = path.join(cluster.primary.dataDir, 'postmaster.pid');
+    const file = writeScenario(path.join(work, 'commands'), 'command-failover', {
+      type: 'failover',
+      target: { driver: 'postgres', primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv } } },
+      faults: [{ type: 'command', command: `echo "connecting with $${cluster.passwordEnv}"; kill -STOP $(head -1 ${pidFile})`, undo: `kill -CONT $(head -1 ${pidFile})` }],
+      recovery: { action: 'command', command: `kill -CONT $(head -1 ${pidFile})`, after: '500ms' },
+      probes: { interval: '100ms', timeout: '400ms', stableFor: 2, maxWait: '30s', heartbeat: { interval: '100ms', warmup: '300ms' } },
+    });
+    const evidence = path.join(work, 'evidence-commands');
+    const result = await runDrill(await loadForRun(file), { evidenceDir: evidence, scratchRoot: work });
+    expect(result.record.outcome, result.record.error ?? '').toBe('passed');
+    const captured = fs.readFileSync(path.join(result.runDir, 'attachments', 'fault-command.txt'), 'utf8');
+    expect(captured).toContain('connecting with [secret]');
+    for (const f of filesUnder(evidence)) expect(fs.readFileSync(f, 'utf8'), f).not.toContain(cluster.password);
+    // Detection (first failed probe) comes before the recovery command, which comes before recovery.
+    const phases = result.record.measured.rto!.phases.map((p) => p.secondsAfterT0);
+    expect(phases).toEqual([...phases].sort((a, b) => a - b));
+    expect(result.record.measured.rto!.seconds).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('restores a base backup + WAL archive into a copy that matches the source, then destroys it', async () => {
+    const admin = await connect(cluster.primary);
+    const backupDir = path.join(work, 'base-backup');
+    try {
+      await admin.query('CREATE TABLE orders (id bigserial PRIMARY KEY, customer text NOT NULL, amount_cents int NOT NULL)');
+      await admin.query("INSERT INTO orders (customer, amount_cents) SELECT 'c' || g, g FROM generate_series(1, 5000) g");
+      await takeBaseBackup(admin, cluster.primary.dataDir, backupDir, databaseUser());
+      await admin.query("INSERT INTO orders (customer, amount_cents) SELECT 'late' || g, g FROM generate_series(1, 1000) g");
+      await admin.query('SELECT pg_switch_wal()');
+    } finally {
+      await admin.end();
+    }
+    const file = writeScenario(path.join(work, 'restore'), 'existing-restore', {
+      type: 'parallel-restore',
+      target: {
+        driver: 'postgres',
+        primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv } },
+        backup: { baseBackupDir: backupDir, walArchiveDir: cluster.archiveDir },
+      },
+      restore: { restoreTo: 'latest', masking: 'none: synthetic test data' },
+      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '1500ms' } },
+      checks: [
+        { type: 'row-count', name: 'orders up to the restore point', table: 'orders', key: 'id', compareWithSource: true, min: 6000 },
+        { type: 'checksum', name: 'orders checksum', table: 'orders', key: 'id', columns: ['id', 'customer', 'amount_cents'] },
+      ],
+    });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence-restore'), scratchRoot: work });
+    const { record } = result;
+    expect(record.outcome, record.error ?? JSON.stringify(record.checks)).toBe('passed');
+    expect(record.checks.map((c) => c.passed)).toEqual([true, true]);
+    expect(Number(record.checks[0]!.actual)).toBeGreaterThanOrEqual(6000);
+    const copy = record.restoredCopy!;
+    expect(copy.masking).toBe('none: synthetic test data');
+    expect(copy.deletion!.verification.every((v) => v.passed)).toBe(true);
+    expect(await isPortFree(copy.port)).toBe(true);
+    expect(fs.readdirSync(work).filter((d) => d.startsWith('drillbook-restore-'))).toEqual([]);
+    expect(processesMentioning(path.join(work, 'drillbook-restore-'))).toEqual([]);
+    // The source kept running and no drill rows were left in it.
+    const check = await connect(cluster.primary);
+    try {
+      const { rows } = await check.query('SELECT count(*)::int AS n FROM drillbook_heartbeat WHERE run_id = $1', [record.runId]);
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await check.end();
+    }
+  });
+});
