@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Drills start real PostgreSQL processes; two cores are shared, so keep files in series
     // where they start servers (see test/integration) and give them room.
     testTimeout: 120_000,
