@@ -113,12 +113,14 @@ export function probeTimelineSvg(input: ProbeTimelineInput): string {
   const rowEnds: number[] = [];
   const placed = markers.map((marker) => {
     const label = truncateLabel(`${marker.label} ${formatSeconds(marker.seconds)}`, 40);
-    const startX = x(marker.seconds) + 3;
     const textWidth = label.length * 6.2;
+    // Labels run right of their marker, or left of it where they would leave the chart.
+    const anchorEnd = x(marker.seconds) + 3 + textWidth > width - 4;
+    const startX = anchorEnd ? x(marker.seconds) - 3 - textWidth : x(marker.seconds) + 3;
     let row = rowEnds.findIndex((end) => end < startX);
     if (row === -1) row = rowEnds.length;
     rowEnds[row] = startX + textWidth + 6;
-    return { marker, label, row };
+    return { marker, label, row, anchorEnd };
   });
   const labelRows = Math.max(1, rowEnds.length);
   const top = 14 + labelRows * 14;
@@ -162,13 +164,15 @@ export function probeTimelineSvg(input: ProbeTimelineInput): string {
     );
   }
 
-  for (const { marker, label, row } of placed) {
+  for (const { marker, label, row, anchorEnd } of placed) {
     const mx = n(x(marker.seconds));
     const color = marker.kind === 'recovered' ? COLORS.ok : marker.kind === 't0' ? COLORS.failed : COLORS.marker;
     const labelY = 12 + row * 14;
     parts.push(
       `<line x1="${mx}" y1="${labelY + 2}" x2="${mx}" y2="${axisY}" stroke="${color}" stroke-width="${marker.kind === 'phase' ? 1 : 2}"/>`,
-      `<text x="${n(x(marker.seconds) + 3)}" y="${labelY}" fill="${color}">${escapeXml(label)}</text>`,
+      anchorEnd
+        ? `<text x="${n(x(marker.seconds) - 3)}" y="${labelY}" text-anchor="end" fill="${color}">${escapeXml(label)}</text>`
+        : `<text x="${n(x(marker.seconds) + 3)}" y="${labelY}" fill="${color}">${escapeXml(label)}</text>`,
     );
   }
 

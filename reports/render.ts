@@ -184,8 +184,9 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
   const markers: TimelineMarker[] = [];
   if (t0) markers.push({ label: 'T0', seconds: 0, kind: 't0' });
   for (const phase of rto?.phases ?? []) {
-    if (/recovered/i.test(phase.name)) continue; // drawn once, below, from the measurement itself
-    markers.push({ label: phase.name, seconds: phase.secondsAfterT0, kind: 'phase' });
+    if (/recovered/i.test(phase.name) || phase.name.startsWith('T0')) continue; // drawn once, from the measurement itself
+    // Short chart labels: the full phase names are in the phases table.
+    markers.push({ label: phase.name.replace(/\s*\(.*\)$/, ''), seconds: phase.secondsAfterT0, kind: 'phase' });
   }
   if (rto) markers.push({ label: 'recovered', seconds: rto.seconds, kind: 'recovered' });
 
