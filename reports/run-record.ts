@@ -56,6 +56,11 @@ export interface RpoMeasurement extends Measurement {
   newestPresentSeq: number | null;
   newestPresentAt: string | null;
   missingSeqs: number[];
+  /**
+   * True when no acknowledged heartbeat survived: the loss window began before the first
+   * heartbeat, so `seconds` is only a lower bound and no verdict of "met" can follow from it.
+   */
+  lowerBoundOnly: boolean;
 }
 
 export interface CheckResult {

@@ -237,7 +237,7 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
 function outcomeOf(record: RunRecord): Outcome {
   if (!record.teardown.complete) return 'rollback-incomplete';
   if (record.abort) return 'aborted';
-  const missed = record.verdict.rto === 'missed' || record.verdict.rpo === 'missed';
+  const missed = record.verdict.rto === 'missed' || record.verdict.rpo === 'missed' || Boolean(record.measured.rpo?.lowerBoundOnly && record.t0);
   if (missed || record.error || record.checks.some((c) => !c.passed)) return 'failed';
   return 'passed';
 }
@@ -254,6 +254,13 @@ function deriveFindings(record: RunRecord): Finding[] {
       detail: record.measured.rto
         ? `measured ${record.measured.rto.seconds} s ± ${record.measured.rto.errorSeconds} s against a target of ${record.targets.rtoSeconds} s`
         : `recovery was not observed; target ${record.targets.rtoSeconds} s`,
+    });
+  if (record.measured.rpo?.lowerBoundOnly && record.verdict.rpo !== 'missed')
+    add({
+      kind: 'missed-target',
+      severity: targetSeverity,
+      title: 'RPO not established',
+      detail: `no acknowledged heartbeat survived in the recovered data: the loss window is at least ${record.measured.rpo.seconds} s but its start is unknown; lengthen probes.heartbeat.warmup beyond the backup or archive interval`,
     });
   if (record.verdict.rpo === 'missed')
     add({

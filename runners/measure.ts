@@ -69,7 +69,8 @@ export function measureRpo(input: RpoInput): RpoMeasurement {
   const presentAcked = acked.filter((h) => input.present.has(h.seq));
   const newest = presentAcked.at(-1);
   const firstLostAfterNewest = missing.find((h) => !newest || h.seq > newest.seq);
-  const windowStartMono = newest?.sentMono ?? 0;
+  // With no survivor the window began before the first heartbeat: report what is known.
+  const windowStartMono = newest?.sentMono ?? acked[0]?.sentMono ?? input.t0Mono;
   const gap = newest && firstLostAfterNewest ? firstLostAfterNewest.ackMono - newest.sentMono : 0;
   return {
     seconds: round((input.t0Mono - windowStartMono) / 1000),
@@ -81,6 +82,7 @@ export function measureRpo(input: RpoInput): RpoMeasurement {
     newestPresentSeq: newest?.seq ?? null,
     newestPresentAt: newest?.clientTime ?? null,
     missingSeqs: missing.map((h) => h.seq).slice(0, 1000),
+    lowerBoundOnly: newest === undefined,
   };
 }
 

@@ -107,7 +107,10 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
         },
       );
     }
-    const recovery = await probeLoop(ctx, session, recoveryEndpoint, 'recovery', { maxWaitMs: ms(probes.maxWait) });
+    // A restored copy is confirmed by its data checks, which start at its first success;
+    // the `stableFor` confirming writes follow them (below) instead of delaying them.
+    const restoring = spec.type === 'parallel-restore';
+    const recovery = await probeLoop(ctx, session, recoveryEndpoint, 'recovery', { maxWaitMs: ms(probes.maxWait), ...(restoring ? { stableFor: 0 } : {}) });
     await recoveryAction;
     if (!recovery.recovered) {
       result.failure ??= `${recoveryEndpoint} did not accept the write probe within ${probes.maxWait} of T0`;
@@ -115,7 +118,10 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       result.improvements.push(`Recovery did not complete within ${probes.maxWait}: the runbook or automation needs work before the RTO can be met.`);
       return;
     }
-    phases.push({ name: `endpoint ready (${recoveryEndpoint} accepted ${probes.stableFor + 1} consecutive writes)`, mono: recovery.recovered.endMono });
+    phases.push({
+      name: restoring ? `endpoint ready (${recoveryEndpoint} accepted a write)` : `endpoint ready (${recoveryEndpoint} accepted ${probes.stableFor + 1} consecutive writes)`,
+      mono: recovery.recovered.endMono,
+    });
     ctx.record('endpoint ready', { endpoint: recoveryEndpoint, latencyMs: Math.round(recovery.recovered.latencyMs) });
 
     ctx.enterPhase('verify');
@@ -133,8 +139,17 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     const checked = ctx.record(checksPassed ? 'data checks passed' : 'data checks failed', { passed: result.checks.filter((c) => c.passed).length, total: result.checks.length });
     if (checksPassed && result.checks.length > 0) phases.push({ name: 'data checks passed', mono: checked.mono });
 
+    if (restoring && probes.stableFor > 0) {
+      const confirmation = await probeLoop(ctx, session, recoveryEndpoint, 'confirmation', {
+        maxWaitMs: probes.stableFor * (interval + ms(probes.timeout)),
+        stableFor: probes.stableFor - 1,
+      });
+      if (confirmation.attempts.some((a) => !a.ok)) result.failure ??= `the restored copy failed a write after its checks: it did not stay up`;
+      else ctx.record('restored copy stable', { confirmingWrites: confirmation.attempts.length });
+    }
+
     // Parallel restore: the copy counts as recovered once it both answers and holds good data.
-    const restoreNeedsChecks = spec.type === 'parallel-restore';
+    const restoreNeedsChecks = restoring;
     result.rto = measureRto({
       t0Mono,
       recovered: recovery.recovered,
@@ -143,7 +158,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       intervalMs: interval,
       stableFor: probes.stableFor,
       method: restoreNeedsChecks
-        ? `restore request → restored copy accepted a write probe (${probes.stableFor} more in a row, every ${probes.interval}) and passed ${result.checks.length} data checks`
+        ? `restore request → restored copy accepted a write probe (every ${probes.interval}) and passed ${result.checks.length} data checks; ${probes.stableFor} more writes confirmed it afterwards`
         : `fault → first of ${probes.stableFor + 1} consecutive successful writes on the ${recoveryEndpoint} (fresh connection every ${probes.interval})`,
       wallOf: (mono) => ctx.clock.wallOf(mono),
       phases,
@@ -182,7 +197,7 @@ function probeLoop(
   session: DriverSession,
   endpoint: EndpointName,
   name: string,
-  options: { maxWaitMs: number; stopOnFailure?: boolean },
+  options: { maxWaitMs: number; stopOnFailure?: boolean; stableFor?: number },
 ): Promise<ProbeLoopResult> {
   const probes = ctx.loaded.scenario.spec.probes;
   return runProbeLoop({
@@ -191,7 +206,7 @@ function probeLoop(
     clock: ctx.clock,
     intervalMs: ms(probes.interval),
     timeoutMs: ms(probes.timeout),
-    stableFor: options.stopOnFailure ? Number.MAX_SAFE_INTEGER : probes.stableFor,
+    stableFor: options.stopOnFailure ? Number.MAX_SAFE_INTEGER : (options.stableFor ?? probes.stableFor),
     maxWaitMs: options.maxWaitMs,
     signal: ctx.signal,
     onAttempt: (attempt: ProbeAttempt) => ctx.probeAttempt(attempt),

@@ -93,3 +93,34 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+}
+
+/** Every process with its parent and process group, from /proc. */
+export function listProcesses(): ProcessInfo[] {
+  const processes: ProcessInfo[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command name, which may itself hold spaces.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      processes.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return processes;
+}
+
+export function isPostgresProcess(pid: number): boolean {
+  try {
+    return path.basename(fs.readlinkSync(`/proc/${pid}/exe`)) === 'postgres';
+  } catch {
+    return false;
+  }
+}

@@ -6,6 +6,9 @@ export function measureVerdicts(record: Pick<RunRecord, 'measured' | 'targets' |
   // Nothing was disrupted: there is no recovery to judge.
   if (!record.t0) return { rto: 'not-measured', rpo: 'not-measured', rtoMarginSeconds: null, rpoMarginSeconds: null };
   const rto = verdictOf(record.measured.rto?.seconds, record.targets.rtoSeconds);
-  const rpo = verdictOf(record.measured.rpo?.seconds, record.targets.rpoSeconds);
+  const measuredRpo = record.measured.rpo;
+  let rpo = verdictOf(measuredRpo?.seconds, record.targets.rpoSeconds);
+  // A lower bound within the target proves nothing; one beyond it proves a miss.
+  if (measuredRpo?.lowerBoundOnly && rpo.verdict === 'met') rpo = { verdict: 'not-measured', margin: null };
   return { rto: rto.verdict, rpo: rpo.verdict, rtoMarginSeconds: rto.margin, rpoMarginSeconds: rpo.margin };
 }

@@ -100,6 +100,7 @@ export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord
         newestPresentSeq: 45,
         newestPresentAt: wallAt(T0_MONO - 400),
         missingSeqs: [46, 47, 48],
+        lowerBoundOnly: false,
       },
     },
     verdict: { rto: 'met', rpo: 'met', rtoMarginSeconds: 887.66, rpoMarginSeconds: 59.6 },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { sleep } from '../../clock.js';
-import { type OsUser, chownTree, processAlive, processesMentioning, signal } from '../../system.js';
+import { type OsUser, chownTree, isPostgresProcess, listProcesses, processAlive, processesMentioning, signal } from '../../system.js';
 import type { PgBinaries } from './binaries.js';
 
 const execFileAsync = promisify(execFile);
@@ -114,43 +114,15 @@ export function postmasterPid(dataDir: string): number | undefined {
 
 /** A postmaster and the backends it forked (by parent pid), postmaster first. */
 export function serverProcesses(postmaster: number): number[] {
-  const children: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === postmaster) children.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return [postmaster, ...children];
-}
-
-function isPostgresProcess(pid: number): boolean {
-  try {
-    return path.basename(fs.readlinkSync(`/proc/${pid}/exe`)) === 'postgres';
-  } catch {
-    return false;
-  }
+  return [postmaster, ...listProcesses().filter((p) => p.ppid === postmaster).map((p) => p.pid)];
 }
 
 /** Pids in a process group (the postmaster and every backend it forked). */
 export function processGroupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Only PostgreSQL processes: a stale group id must never take an unrelated process down.
-      if (Number(fields[2]) === pgid && isPostgresProcess(Number(entry))) members.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return members;
+  // Only PostgreSQL processes: a stale group id must never take an unrelated process down.
+  return listProcesses()
+    .filter((p) => p.pgid === pgid && isPostgresProcess(p.pid))
+    .map((p) => p.pid);
 }
 
 /** The process group drillbook noted when it started the server (survives a SIGKILLed postmaster). */

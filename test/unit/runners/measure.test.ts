@@ -70,6 +70,7 @@ describe('measureRpo', () => {
     const rpo = measureRpo({ t0Mono: 2000, acked, present: new Set([999]), intervalMs: 100, method: 'm' });
     expect(rpo.lostWrites).toBe(20);
     expect(rpo.newestPresentSeq).toBeNull();
+    expect(rpo.lowerBoundOnly).toBe(true); // the window began before the first heartbeat
     expect(rpo.seconds).toBe(2);
   });
 });
