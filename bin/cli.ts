@@ -142,6 +142,53 @@ function buildProgram(): Command {
     });
 
   program
+    .command('verify')
+    .description('check the hashes of a run (or every run of an evidence dir) and the ledger chain (0 intact, 1 not)')
+    .argument('<dir>', 'an evidence directory or one run directory')
+    .action(async (dir: string) => {
+      const fs = await import('node:fs');
+      const { listRunDirs, verifyBundle, verifyLedger } = await import('../reports/evidence.js');
+      if (!fs.existsSync(dir)) {
+        err(`${dir}: no such directory`);
+        throw new Exit(EXIT.invalid);
+      }
+      const isRun = fs.existsSync(path.join(dir, 'run.json')) || fs.existsSync(path.join(dir, 'manifest.json'));
+      const evidenceDir = isRun ? path.dirname(path.resolve(dir)) : dir;
+      let intact = true;
+      for (const runDir of isRun ? [dir] : await listRunDirs(dir)) {
+        const bundle = await verifyBundle(runDir);
+        if (!fs.existsSync(path.join(runDir, 'manifest.json')) && fs.existsSync(path.join(runDir, 'journal.jsonl'))) {
+          out(`${runDir}: unfinished run (no manifest yet): run drillbook recover`);
+          intact = false;
+          continue;
+        }
+        const issues = [
+          ...bundle.problems,
+          ...bundle.changed.map((f) => `changed: ${f}`),
+          ...bundle.missing.map((f) => `missing: ${f}`),
+          ...bundle.unlisted.map((f) => `not in the manifest: ${f}`),
+        ];
+        if (issues.length === 0) out(`${runDir}: intact (manifest sha256 ${bundle.manifestSha256})`);
+        else {
+          intact = false;
+          err(`${runDir}: NOT INTACT`);
+          for (const issue of issues) err(`  - ${issue}`);
+        }
+      }
+      if (fs.existsSync(path.join(evidenceDir, 'ledger.jsonl'))) {
+        const ledger = await verifyLedger(evidenceDir, { checkManifests: true });
+        if (ledger.ok) out(`${ledger.ledgerFile}: chain intact (${ledger.entries} runs)`);
+        else {
+          intact = false;
+          err(`${ledger.ledgerFile}: CHAIN BROKEN`);
+          for (const problem of ledger.problems) err(`  - line ${problem.line}: ${problem.message}`);
+        }
+      }
+      out('signatures: not in this version (planned)');
+      if (!intact) throw new Exit(EXIT.findings);
+    });
+
+  program
     .command('recover')
     .description('finish the undo/teardown of interrupted runs from their journals (0 done, 4 manual action needed)')
     .option('--evidence <dir>', 'evidence directory', 'evidence')

@@ -143,5 +143,16 @@ describe('drillbook run', () => {
     expect(fs.readdirSync(path.join(runDir, 'exports')).sort()).toEqual(['report.html', 'report.md', 'run.json']);
     expect((await verifyBundle(runDir)).ok).toBe(true);
     expect((await runCli(['report', path.join(work, 'no-such-run')])).code).toBe(2);
+
+    const verified = await runCli(['verify', evidence]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/chain intact \(1 runs\)/);
+    const timeline = path.join(runDir, 'timeline.jsonl');
+    const bytes = fs.readFileSync(timeline);
+    bytes[10] = bytes[10]! ^ 0x01;
+    fs.writeFileSync(timeline, bytes);
+    const tampered = await runCli(['verify', runDir]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toContain('changed: timeline.jsonl');
   });
 });
