@@ -291,7 +291,7 @@ async function runOne(
       m ? `${m.seconds.toFixed(2)} s ± ${m.errorSeconds.toFixed(2)} s vs target ${target} s: ${verdict.toUpperCase()}` : `not measured (target ${target} s)`;
     out(`outcome: ${record.outcome.toUpperCase()}`);
     out(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
-    out(`  RPO ${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
+    out(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
     for (const check of record.checks) out(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);
     if (record.error) out(`  problem: ${record.error}`);
     if (!record.teardown.complete) {

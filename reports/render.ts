@@ -167,7 +167,8 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
     {
       name: 'RPO',
       target: targetText(record.targets.rpoSeconds),
-      measured: rpo ? formatSeconds(rpo.seconds) : measuredMissingText(record, record.verdict.rpo),
+      // With no surviving heartbeat only a lower bound of the loss window is known.
+      measured: rpo ? `${rpo.lowerBoundOnly ? '≥ ' : ''}${formatSeconds(rpo.seconds)}` : measuredMissingText(record, record.verdict.rpo),
       bound: rpo ? `± ${formatSeconds(rpo.errorSeconds)}` : '—',
       verdict: verdictText(record.verdict.rpo),
       verdictClass: record.verdict.rpo,

@@ -7,7 +7,9 @@ export function measureVerdicts(record: Pick<RunRecord, 'measured' | 'targets' |
   if (!record.t0) return { rto: 'not-measured', rpo: 'not-measured', rtoMarginSeconds: null, rpoMarginSeconds: null };
   const rto = verdictOf(record.measured.rto?.seconds, record.targets.rtoSeconds);
   const measuredRpo = record.measured.rpo;
-  let rpo = verdictOf(measuredRpo?.seconds, record.targets.rpoSeconds);
+  // No RPO figure (a deliberate point-in-time target, or the drill never got to verify):
+  // nothing to judge. A missing RTO, by contrast, means recovery was never observed.
+  let rpo: ReturnType<typeof verdictOf> = measuredRpo ? verdictOf(measuredRpo.seconds, record.targets.rpoSeconds) : { verdict: 'not-measured', margin: null };
   // A lower bound within the target proves nothing; one beyond it proves a miss.
   if (measuredRpo?.lowerBoundOnly && rpo.verdict === 'met') rpo = { verdict: 'not-measured', margin: null };
   return { rto: rto.verdict, rpo: rpo.verdict, rtoMarginSeconds: rto.margin, rpoMarginSeconds: rpo.margin };

@@ -64,13 +64,14 @@ describe('an existing PostgreSQL server', () => {
     } finally {
       await admin.end();
     }
+    const target = {
+      driver: 'postgres',
+      primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv } },
+      backup: { baseBackupDir: backupDir, walArchiveDir: cluster.archiveDir },
+    };
     const file = writeScenario(path.join(work, 'restore'), 'existing-restore', {
       type: 'parallel-restore',
-      target: {
-        driver: 'postgres',
-        primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv } },
-        backup: { baseBackupDir: backupDir, walArchiveDir: cluster.archiveDir },
-      },
+      target,
       restore: { restoreTo: 'latest', masking: 'none: synthetic test data' },
       probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '1500ms' } },
       checks: [
@@ -89,6 +90,32 @@ describe('an existing PostgreSQL server', () => {
     expect(await isPortFree(copy.port)).toBe(true);
     expect(fs.readdirSync(work).filter((d) => d.startsWith('drillbook-restore-'))).toEqual([]);
     expect(processesMentioning(path.join(work, 'drillbook-restore-'))).toEqual([]);
+    expect(record.measured.rpo!.lowerBoundOnly).toBe(false);
+
+    // Point in time: a batch committed after the target must not be in the copy.
+    const source = await connect(cluster.primary);
+    let target2: string;
+    try {
+      target2 = (await source.query<{ at: string }>("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS at")).rows[0]!.at;
+      await new Promise((r) => setTimeout(r, 300));
+      await source.query("INSERT INTO orders (customer, amount_cents) SELECT 'after-target' || g, g FROM generate_series(1, 500) g");
+      await source.query('SELECT pg_switch_wal()');
+    } finally {
+      await source.end();
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // archive_timeout 1s: the segment reaches the archive
+    const pitrFile = writeScenario(path.join(work, 'pitr'), 'existing-pitr', {
+      type: 'parallel-restore',
+      target,
+      restore: { restoreTo: target2 },
+      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '200ms' } },
+      checks: [{ type: 'sql', name: 'nothing committed after the target', query: "SELECT count(*) FROM orders WHERE customer LIKE 'after-target%'", expect: 0 }],
+    });
+    const pitr = await runDrill(await loadForRun(pitrFile), { evidenceDir: path.join(work, 'evidence-restore'), scratchRoot: work });
+    expect(pitr.record.outcome, pitr.record.error ?? JSON.stringify(pitr.record.checks)).toBe('passed');
+    expect(pitr.record.restoredCopy!.restorePoint).toBe(target2);
+    expect(pitr.record.measured.rpo).toBeNull();
+
     // The source kept running and no drill rows were left in it.
     const check = await connect(cluster.primary);
     try {

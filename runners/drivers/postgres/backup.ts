@@ -99,7 +99,8 @@ export function prepareRestoredCopy(plan: RestorePlan): void {
     primary_conninfo: '',
     hot_standby: 'on',
   };
-  if (plan.restoreTo !== 'latest') settings.recovery_target_time = plan.restoreTo;
+  // PostgreSQL's recovery_target_time refuses ISO 8601's `T` and `Z`: give it its own form.
+  if (plan.restoreTo !== 'latest') settings.recovery_target_time = plan.restoreTo.replace('T', ' ').replace(/Z$/i, '+00');
   writeSettings(plan.dataDir, settings, undefined);
   fs.writeFileSync(path.join(plan.dataDir, 'recovery.signal'), '');
   fs.chmodSync(plan.dataDir, 0o700);

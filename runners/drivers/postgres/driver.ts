@@ -24,6 +24,7 @@ import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, postmasterPid, serverProcesses, startServer } from './server.js';
 
 const HEARTBEAT_TABLE = 'drillbook_heartbeat';
+const MAX_LOG_CHARS = 256 * 1024;
 const PROBE_TABLE = 'drillbook_probe';
 
 function ms(duration: string): number {
@@ -160,6 +161,7 @@ class PostgresSession implements DriverSession {
   private heartbeatClients: pg.Client[] = [];
   private restored: RestoredCopy | undefined;
   private restorePoint: string | null = null;
+  private restoredDataDir: string | undefined;
 
   constructor(private readonly ctx: RunContext) {
     this.target = postgresTarget(ctx.loaded);
@@ -390,6 +392,7 @@ class PostgresSession implements DriverSession {
     const server = await startServer(binaries, { dataDir, port, logFile: path.join(dir, 'restore.log'), user });
     fs.writeFileSync(`${dataDir}.pgid`, String(server.pid));
     const source = this.settings.primary!;
+    this.restoredDataDir = dataDir;
     this.settings.restored = { host: '127.0.0.1', port, database: source.database, user: source.user, password: source.password };
     this.restorePoint = restore.restoreTo;
     this.restored = {
@@ -445,7 +448,28 @@ class PostgresSession implements DriverSession {
     for (const client of this.heartbeatClients) discard(client);
     this.heartbeatClients = [];
     await this.sandbox?.workload.stop();
+    await this.attachServerLogs();
   }
+
+  /** The server logs of drill-owned servers go into the bundle: they show what recovery did. */
+  private async attachServerLogs(): Promise<void> {
+    const logs: [string, string][] = [];
+    if (this.restoredDataDir) logs.push(['restored-copy.log', path.join(path.dirname(this.restoredDataDir), 'restore.log')]);
+    if (this.sandbox) {
+      logs.push(['sandbox-primary.log', path.join(this.sandbox.root, 'primary.log')]);
+      if (this.sandbox.standby) logs.push(['sandbox-standby.log', path.join(this.sandbox.root, 'standby.log')]);
+    }
+    for (const [name, file] of logs) {
+      try {
+        const text = fs.readFileSync(file, 'utf8');
+        const tail = text.length > MAX_LOG_CHARS ? `[… first ${text.length - MAX_LOG_CHARS} characters left out]\n${text.slice(-MAX_LOG_CHARS)}` : text;
+        await this.ctx.attach(name, tail);
+      } catch {
+        // a log that was never written (the server did not start) has nothing to add
+      }
+    }
+  }
+
 }
 
 function describeBackup(backup: BaseBackup): string {
