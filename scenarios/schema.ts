@@ -5,15 +5,18 @@
  * is an error with a "did you mean" hint rather than a silently ignored setting.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
 
 export const API_VERSION = 'drillbook.dev/v1';
 
+/**
+ * Units largest first, each at most once. A pattern (not only a refinement) so the exported
+ * JSON Schema lets editors flag a bad duration as it is typed.
+ */
+export const DURATION_PATTERN = /^(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$/;
+
 export const Duration = z
   .string()
-  .refine((text) => parseDuration(text) !== undefined, {
-    message: 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d',
-  })
+  .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
   .describe('A duration such as 250ms, 90s, 15m, 1h30m or 7d');
 
 /** Secrets are named, never inline, and never written to evidence. */

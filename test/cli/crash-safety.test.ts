@@ -87,6 +87,10 @@ describe('crash safety', () => {
   it('Ctrl+C during the drill rolls back and exits 3', async () => {
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });
     await drill.waitFor('T0:');
+    // recover must leave a drill whose process is alive alone.
+    const meanwhile = await runCli(['recover', '--evidence', evidence]);
+    expect(meanwhile.code).toBe(0);
+    expect(meanwhile.stdout).toMatch(/still running/);
     drill.child.kill('SIGINT');
     const result = await drill.done;
     expect(result.code, result.stdout + result.stderr).toBe(3);

@@ -126,3 +126,37 @@ describe('an existing PostgreSQL server', () => {
     }
   });
 });
+
+describe('guardrails', () => {
+  let cluster: TestCluster;
+  let work: string;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    work = sharedTempDir('drillbook-guardrail-');
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('aborts a drill that outlives maxDuration and undoes its fault', async () => {
+    const file = writeScenario(path.join(work, 'slow'), 'too-slow', {
+      type: 'failover',
+      target: { driver: 'postgres', primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv }, dataDir: cluster.primary.dataDir } },
+      faults: [{ type: 'pause-primary', duration: '60s' }],
+      recovery: { action: 'none' },
+      probes: { interval: '100ms', timeout: '300ms', stableFor: 1, maxWait: '2m', heartbeat: { interval: '100ms', warmup: '200ms' } },
+      guardrails: { maxDuration: '3s' },
+    });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    expect(result.exitCode).toBe(3);
+    expect(result.record.outcome).toBe('aborted');
+    expect(result.record.abort?.reason).toMatch(/maxDuration 3s/);
+    expect(result.record.teardown.undos.find((u) => u.description.startsWith('SIGCONT'))?.status).toBe('done');
+    // The paused server answers again: the undo really ran.
+    const client = await connect(cluster.primary, 2_000);
+    await client.query('SELECT 1');
+    await client.end();
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, parseDuration } from '../../../scenarios/duration.js';
+import { DURATION_PATTERN } from '../../../scenarios/schema.js';
+
+describe('durations', () => {
+  it.each([
+    ['250ms', 250],
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['1h30m', 5_400_000],
+    ['7d', 604_800_000],
+    ['1.5s', 1_500],
+    ['1m30s250ms', 90_250],
+    ['0s', 0],
+  ])('%s is %i ms, and the schema pattern agrees', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+    expect(DURATION_PATTERN.test(text)).toBe(true);
+  });
+
+  it.each(['', '15', '15 minutes', '30m1h', '1h1h', 'ms', '-5s', '5sec', '1.s'])('rejects %j, in the parser and the pattern alike', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+    expect(DURATION_PATTERN.test(text)).toBe(false);
+  });
+
+  it('formats for people', () => {
+    expect(formatDuration(850)).toBe('850 ms');
+    expect(formatDuration(1_250)).toBe('1.25 s');
+    expect(formatDuration(5_400_000)).toBe('1 h 30 m');
+  });
+});
