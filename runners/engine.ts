@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { EvidenceBundle, runDirName } from '../reports/evidence.js';
-import type { Finding, ProbeAttempt, RemediationItem, RunRecord, TimelineEvent, Phase, Outcome } from '../reports/run-record.js';
+import type { DeletionRecord, Finding, Outcome, Phase, ProbeAttempt, RemediationItem, RestoredCopyRecord, RunRecord, TimelineEvent } from '../reports/run-record.js';
 import { RUN_RECORD_SCHEMA } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { LoadedScenario } from '../scenarios/load.js';
@@ -217,9 +217,7 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
     probeSummary: { attempts: done.probes.length, failures: done.probes.filter((p) => !p.ok).length, file: 'probes.csv' },
     checks: result.checks,
     dataIntegrity: { restorePoint: result.integrity.restorePoint, backup: result.integrity.backup, notes: result.integrity.notes },
-    restoredCopy: result.restoredCopy
-      ? { ...result.restoredCopy, ...(done.teardown.deletions.find((d) => d.what === 'restored copy') ? { deletion: done.teardown.deletions.find((d) => d.what === 'restored copy') } : {}) }
-      : null,
+    restoredCopy: result.restoredCopy ? withDeletion(result.restoredCopy, done.teardown.deletions) : null,
     teardown: done.teardown,
     abort: done.abort,
     error: done.error ?? result.failure,
@@ -232,6 +230,12 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
   record.observations = observe(record, result);
   record.outcome = outcomeOf(record);
   return record;
+}
+
+/** The copy's record, with how its destruction was verified once teardown did it. */
+function withDeletion(copy: RestoredCopyRecord, deletions: DeletionRecord[]): RestoredCopyRecord {
+  const deletion = deletions.find((d) => d.what === 'restored copy');
+  return deletion ? { ...copy, deletion } : copy;
 }
 
 function outcomeOf(record: RunRecord): Outcome {

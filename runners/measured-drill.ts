@@ -3,7 +3,7 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ProbeAttempt, RpoMeasurement, RtoMeasurement } from '../reports/run-record.js';
+import type { CheckResult, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
@@ -26,7 +26,7 @@ export interface DrillResult {
   endpoints: Record<string, string>;
   targetDescription: string;
   integrity: { backup: string | null; notes: string[]; restorePoint: string | null };
-  restoredCopy: import('../reports/run-record.js').RestoredCopyRecord | null;
+  restoredCopy: RestoredCopyRecord | null;
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;

@@ -2,7 +2,7 @@
  * The driver contract: what a runner needs from a target, whatever the technology. A driver
  * is looked up by `spec.target.driver`; RDS and Kubernetes drivers implement the same shape.
  */
-import type { CheckResult, DeletionRecord, RestoredCopyRecord } from '../../reports/run-record.js';
+import type { CheckResult, RestoredCopyRecord } from '../../reports/run-record.js';
 import type { Check, Fault, Recovery, Scenario } from '../../scenarios/schema.js';
 import type { LoadedScenario, Reporter } from '../../scenarios/load.js';
 import type { Instant } from '../clock.js';
@@ -58,4 +58,3 @@ export interface Driver {
   open(ctx: RunContext): Promise<DriverSession>;
 }
 
-export type { DeletionRecord };

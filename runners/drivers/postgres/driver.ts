@@ -187,7 +187,8 @@ class PostgresSession implements DriverSession {
       this.settings.primary = this.endpointSettings(this.target.primary!);
       if (this.target.standby) this.settings.standby = this.endpointSettings(this.target.standby);
       this.primaryDataDir = this.target.primary!.dataDir;
-      this.description = `PostgreSQL ${endpointLabel(this.target.primary!)}${this.target.standby ? ` → standby ${endpointLabel(this.target.standby)}` : ''}`;
+      // The evidence names how credentials were supplied, never their values.
+      this.description = `PostgreSQL ${endpointLabel(this.target.primary!)} (password ${describeSecret(this.target.primary!.password)})${this.target.standby ? ` → standby ${endpointLabel(this.target.standby)} (password ${describeSecret(this.target.standby.password)})` : ''}`;
       this.ctx.undo.push(
         {
           type: 'postgres.delete-run-rows',
@@ -516,4 +517,3 @@ async function runCheck(check: Check, copy: pg.Client, source: pg.Client | undef
   }
 }
 
-export { describeSecret };
