@@ -44,6 +44,16 @@ export function makeProbes(): ProbeAttempt[] {
   return attempts;
 }
 
+const copyDeletion = {
+  what: 'restored PostgreSQL data directory',
+  location: 'drill-runner-01:/var/lib/drillbook/restore-7f3c2a91',
+  destroyedAt: wallAt(29_500),
+  verification: [
+    { check: 'data directory no longer exists', passed: true },
+    { check: 'port 54331 refuses connections', passed: true },
+  ],
+};
+
 export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord {
   const probes = makeProbes();
   const base: RunRecord = {
@@ -131,15 +141,7 @@ export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord
       restorePoint: '2026-11-26T16:59:58.000Z',
       baseBackup: 'base backup 2026-11-26T03:00:00Z',
       kept: null,
-      deletion: {
-        what: 'restored PostgreSQL data directory',
-        location: 'drill-runner-01:/var/lib/drillbook/restore-7f3c2a91',
-        destroyedAt: wallAt(29_500),
-        verification: [
-          { check: 'data directory no longer exists', passed: true },
-          { check: 'port 54331 refuses connections', passed: true },
-        ],
-      },
+      deletion: copyDeletion,
     },
     observations: {
       strengths: ['Standby promotion was issued 1.1 s after T0 by automation.'],
@@ -157,17 +159,7 @@ export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord
         { id: 2, description: 'drop restored copy at port 54331', status: 'done', at: wallAt(29_500), by: 'run' },
         { id: 1, description: 'restart the stopped primary as a standby', status: 'done', at: wallAt(29_900), by: 'run' },
       ],
-      deletions: [
-        {
-          what: 'restored PostgreSQL data directory',
-          location: 'drill-runner-01:/var/lib/drillbook/restore-7f3c2a91',
-          destroyedAt: wallAt(29_500),
-          verification: [
-            { check: 'data directory no longer exists', passed: true },
-            { check: 'port 54331 refuses connections', passed: true },
-          ],
-        },
-      ],
+      deletions: [copyDeletion],
       recoveredBy: null,
     },
     abort: null,
