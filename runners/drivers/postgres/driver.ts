@@ -4,6 +4,7 @@
  * against an existing self-managed server described in the scenario.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import type { CheckResult } from '../../../reports/run-record.js';
@@ -399,7 +400,7 @@ class PostgresSession implements DriverSession {
     this.restored = {
       endpoint: 'restored',
       record: {
-        location: `${dataDir} on ${process.env.HOSTNAME ?? 'this host'}, 127.0.0.1:${port}`,
+        location: `${dataDir} on ${os.hostname()}, 127.0.0.1:${port}`,
         port,
         access: restore.access ?? `listening on 127.0.0.1 only; reachable by local users holding the ${user ? `${user.name} OS account or the ` : ''}database password of the source`,
         masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
