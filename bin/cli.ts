@@ -3,6 +3,7 @@
  * owns the process signals, prints, and maps results to the exit codes SPEC fixes. Heavy
  * modules are imported per command so `drillbook validate` starts fast.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
@@ -146,7 +147,6 @@ function buildProgram(): Command {
     .description('check the hashes of a run (or every run of an evidence dir) and the ledger chain (0 intact, 1 not)')
     .argument('<dir>', 'an evidence directory or one run directory')
     .action(async (dir: string) => {
-      const fs = await import('node:fs');
       const { listRunDirs, verifyBundle, verifyLedger } = await import('../reports/evidence.js');
       if (!fs.existsSync(dir)) {
         err(`${dir}: no such directory`);
@@ -193,10 +193,19 @@ function buildProgram(): Command {
     .description('finish the undo/teardown of interrupted runs from their journals (0 done, 4 manual action needed)')
     .option('--evidence <dir>', 'evidence directory', 'evidence')
     .action(async (options: { evidence: string }) => {
-      const { recoverRuns } = await import('../runners/recover.js');
+      const { recoverRuns, runDueDeferred } = await import('../runners/recover.js');
       const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`) });
-      if (runs.length === 0) out(`nothing to recover in ${options.evidence}`);
+      const deferred = fs.existsSync(options.evidence) ? await runDueDeferred(options.evidence, { log: (m) => out(`  ${m}`) }) : [];
+      if (runs.length === 0 && deferred.length === 0) out(`nothing to recover in ${options.evidence}`);
       let incomplete = false;
+      for (const d of deferred) {
+        if (d.status === 'kept') out(`run ${d.runId}: kept as declared until ${d.notBefore}: ${d.description}`);
+        else if (d.status === 'done') out(`run ${d.runId}: deferred undo done (recorded in deferred.jsonl): ${d.description}`);
+        else {
+          incomplete = true;
+          err(`run ${d.runId}: MANUAL ACTION NEEDED: ${d.description}: ${d.error}`);
+        }
+      }
       for (const run of runs) {
         if (run.status === 'still-running') out(`${run.runDir}: still running (its process is alive), left alone`);
         else if (run.status === 'recovered') out(`${run.runDir}: recovered (${run.undone} undo${run.undone === 1 ? '' : 's'} run); evidence completed`);

@@ -93,7 +93,8 @@ export interface RemediationItem {
 export interface UndoRecord {
   id: number;
   description: string;
-  status: 'done' | 'failed' | 'pending';
+  /** `deferred`: a declared keep (restore.keep); `drillbook recover` runs it once the keep has passed. */
+  status: 'done' | 'failed' | 'pending' | 'deferred';
   at?: string;
   error?: string;
   /** `run` when the drill undid it itself, `recover` when `drillbook recover` did. */

@@ -12,6 +12,7 @@ import { parseDuration } from '../scenarios/duration.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import { type Clock, RunClock } from './clock.js';
 import { AbortReason, type ProgressListener, type RunContext } from './context.js';
+import { appendDeferred } from './deferred.js';
 import { Journal } from './journal.js';
 import { type DrillResult, emptyDrillResult } from './measured-drill.js';
 import { measureVerdicts } from './verdicts.js';
@@ -130,7 +131,11 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
 
   ctx.enterPhase('teardown');
   const teardownSignal = AbortSignal.timeout(options.teardownTimeoutMs ?? 5 * 60_000);
-  const unwound = await undo.unwind({ signal: teardownSignal, log: ctx.log });
+  const unwound = await undo.unwind({
+    signal: teardownSignal,
+    log: ctx.log,
+    defer: (pending, notBefore) => appendDeferred(options.evidenceDir, { t: 'deferred', at: clock.now().at, runId, runDir: bundle.dir, undo: pending, notBefore }),
+  });
   for (const u of unwound.undos) record(`undo ${u.status}: ${u.description}${u.error ? ` (${u.error})` : ''}`);
   record(unwound.complete ? 'teardown complete' : 'teardown INCOMPLETE: manual action needed');
 

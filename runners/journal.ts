@@ -30,7 +30,7 @@ export type JournalEntry =
       skeleton: unknown;
     }
   | { t: 'undo'; at: string; id: number; action: UndoAction; description: string }
-  | { t: 'undone'; at: string; id: number; status: 'done' | 'failed'; by: 'run' | 'recover'; error?: string; detail?: unknown }
+  | { t: 'undone'; at: string; id: number; status: 'done' | 'failed' | 'deferred'; by: 'run' | 'recover'; error?: string; detail?: unknown }
   | { t: 'phase'; at: string; phase: string }
   /** T0 is journaled (fsynced) too: a drill killed right after it must still show when it struck. */
   | { t: 't0'; at: string; mono: number; action: string }

@@ -9,10 +9,51 @@ import path from 'node:path';
 import { listRunDirs, openExisting } from '../reports/evidence.js';
 import type { RunRecord } from '../reports/run-record.js';
 import { completeRecord } from './engine.js';
-import { JOURNAL_FILE, Journal, type JournalEntry, pendingUndos, processStartTime } from './journal.js';
+import { appendDeferred, outstandingDeferred } from './deferred.js';
+import { JOURNAL_FILE, Journal, type JournalEntry, type PendingUndo, pendingUndos, processStartTime } from './journal.js';
 import { emptyDrillResult } from './measured-drill.js';
 import { defaultUndoRegistry } from './undo-handlers.js';
 import { type UndoRegistry, runUndos } from './undo.js';
+
+export interface DeferredResult {
+  runId: string;
+  description: string;
+  status: 'done' | 'failed' | 'kept';
+  notBefore: string;
+  error?: string;
+}
+
+/**
+ * Carries out the deferred undos whose keep has passed (a kept restored copy), recording
+ * each result — with its deletion verification — in the deferred register.
+ */
+export async function runDueDeferred(evidenceDir: string, options: { registry?: UndoRegistry; log?: (message: string) => void } = {}): Promise<DeferredResult[]> {
+  const registry = options.registry ?? defaultUndoRegistry();
+  const results: DeferredResult[] = [];
+  for (const entry of outstandingDeferred(evidenceDir)) {
+    const base = { runId: entry.runId, description: entry.undo.description, notBefore: entry.notBefore };
+    if (Date.now() < Date.parse(entry.notBefore)) {
+      results.push({ ...base, status: 'kept' });
+      continue;
+    }
+    try {
+      const outcome = await registry.get(entry.undo.action.type)(entry.undo.action.params, { signal: AbortSignal.timeout(5 * 60_000), log: options.log ?? (() => undefined) });
+      if (outcome?.deferredUntil) {
+        results.push({ ...base, notBefore: outcome.deferredUntil, status: 'kept' });
+        continue;
+      }
+      const failedCheck = outcome?.deletion?.verification.find((v) => !v.passed);
+      if (failedCheck) throw new Error(`deletion not verified: ${failedCheck.check}`);
+      appendDeferred(evidenceDir, { t: 'done', at: new Date().toISOString(), runId: entry.runId, id: entry.undo.id, ...(outcome?.deletion ? { deletion: outcome.deletion } : {}) });
+      results.push({ ...base, status: 'done' });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      appendDeferred(evidenceDir, { t: 'failed', at: new Date().toISOString(), runId: entry.runId, id: entry.undo.id, error: message });
+      results.push({ ...base, status: 'failed', error: message });
+    }
+  }
+  return results;
+}
 
 export interface RecoveredRun {
   runDir: string;
@@ -50,7 +91,9 @@ export async function recoverRuns(evidenceDir: string, options: { registry?: Und
     }
     log(`recovering ${path.basename(runDir)} (run ${open.runId}, pid ${open.pid} is gone)`);
     const pending = pendingUndos(entries);
-    const unwound = await runUndos(pending, registry, journal, { signal: AbortSignal.timeout(5 * 60_000), log }, 'recover');
+    const defer = (undo: PendingUndo, notBefore: string) =>
+      appendDeferred(evidenceDir, { t: 'deferred', at: new Date().toISOString(), runId: open.runId, runDir, undo, notBefore });
+    const unwound = await runUndos(pending, registry, journal, { signal: AbortSignal.timeout(5 * 60_000), log, defer }, 'recover');
     const previous = entries
       .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
       .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import type { DeletionRecord } from '../reports/run-record.js';
 import type { PgEndpoint } from '../scenarios/schema.js';
-import { sleep } from './clock.js';
 import { connect, stopServer } from './drivers/postgres/server.js';
 import { resolveSecret } from './secrets.js';
 import { formatCommandResult, runCommand } from './shell.js';
@@ -37,10 +36,10 @@ export function defaultUndoRegistry(): UndoRegistry {
       for (const pid of params.pids as number[]) signal(pid, 'SIGCONT');
     })
     .register('postgres.destroy-copy', async (params, env) => {
-      const keepMs = Number(params.keepMs ?? 0);
-      if (keepMs > 0) {
-        env.log(`keeping the restored copy for ${keepMs} ms as declared`);
-        await sleep(keepMs, env.signal);
+      const keepUntil = typeof params.keepUntil === 'string' ? params.keepUntil : null;
+      if (keepUntil && Date.now() < Date.parse(keepUntil)) {
+        env.log(`keeping the restored copy until ${keepUntil} as declared`);
+        return { deferredUntil: keepUntil };
       }
       await stopServer(String(params.dataDir));
       return { deletion: await verifiedRemoval('restored copy', String(params.dir), Number(params.port)) };

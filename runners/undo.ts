@@ -10,10 +10,14 @@ export interface UndoEnv {
   /** Teardown has its own deadline: the drill's abort signal must not stop the cleanup. */
   signal: AbortSignal;
   log(message: string): void;
+  /** Hands an undo that must wait (a declared keep) to the deferred register. */
+  defer?(undo: PendingUndo, notBefore: string): void;
 }
 
 export interface UndoOutcome {
   deletion?: DeletionRecord;
+  /** Not yet: the change is kept on purpose until this instant (ISO). */
+  deferredUntil?: string;
 }
 
 export type UndoHandler = (params: Record<string, unknown>, env: UndoEnv) => Promise<UndoOutcome | void>;
@@ -90,6 +94,12 @@ export async function runUndos(
     try {
       env.log(`undo: ${undo.description}`);
       const outcome = await registry.get(undo.action.type)(undo.action.params, env);
+      if (outcome?.deferredUntil) {
+        env.defer?.(undo, outcome.deferredUntil);
+        journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'deferred', by, detail: outcome });
+        records.push({ id: undo.id, description: `${undo.description} — kept until ${outcome.deferredUntil}`, status: 'deferred', at, by });
+        continue;
+      }
       if (outcome?.deletion) deletions.push(outcome.deletion);
       const failedCheck = outcome?.deletion?.verification.find((v) => !v.passed);
       if (failedCheck) throw new Error(`deletion not verified: ${failedCheck.check}`);
@@ -101,5 +111,6 @@ export async function runUndos(
       records.push({ id: undo.id, description: undo.description, status: 'failed', at, by, error: message });
     }
   }
-  return { undos: records, deletions, complete: records.every((r) => r.status === 'done') };
+  // A deferred undo is not a failure: it was declared, and the deferred register holds it.
+  return { undos: records, deletions, complete: records.every((r) => r.status === 'done' || r.status === 'deferred') };
 }

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { takeBaseBackup } from '../../runners/drivers/postgres/backup.js';
+import { archiveSettings, takeBaseBackup } from '../../runners/drivers/postgres/backup.js';
 import { pgBinaries } from '../../runners/drivers/postgres/binaries.js';
 import { type ConnectionSettings, connect, initCluster, startServer, stopServer, waitUntilAccepting, writeSettings } from '../../runners/drivers/postgres/server.js';
 import { chownTree, databaseUser, freePort } from '../../runners/system.js';
@@ -63,7 +63,7 @@ export async function startTestCluster(options: { standbyPrimaryPort?: (primaryP
     archiveDir = path.join(root, 'archive');
     fs.mkdirSync(archiveDir, { mode: 0o700 });
     chownTree(archiveDir, user);
-    writeSettings(primaryDir, { archive_mode: 'on', archive_command: `test ! -f "${archiveDir}/%f" && cp "%p" "${archiveDir}/%f"`, archive_timeout: '1s' }, user);
+    writeSettings(primaryDir, archiveSettings(archiveDir, '1s'), user);
   }
   const primary = await start(primaryDir);
 

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBaseBackup } from '../../runners/drivers/postgres/backup.js';
 import { connect } from '../../runners/drivers/postgres/server.js';
 import { runDrill } from '../../runners/engine.js';
+import { outstandingDeferred } from '../../runners/deferred.js';
+import { runDueDeferred } from '../../runners/recover.js';
+import { verifyBundle } from '../../reports/evidence.js';
 import { databaseUser, isPortFree, processesMentioning } from '../../runners/system.js';
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
@@ -115,6 +118,32 @@ describe('an existing PostgreSQL server', () => {
     expect(pitr.record.outcome, pitr.record.error ?? JSON.stringify(pitr.record.checks)).toBe('passed');
     expect(pitr.record.restoredCopy!.restorePoint).toBe(target2);
     expect(pitr.record.measured.rpo).toBeNull();
+
+    // A declared keep: the copy outlives the run until its deadline, then `recover` destroys
+    // it and records the verified deletion in the deferred register.
+    const evidence = path.join(work, 'evidence-keep');
+    const keepFile = writeScenario(path.join(work, 'keep'), 'existing-keep', {
+      type: 'parallel-restore',
+      target,
+      restore: { restoreTo: 'latest', keep: '3s', reason: 'forensic comparison by the DBA team' },
+      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '1500ms' } },
+    });
+    const kept = await runDrill(await loadForRun(keepFile), { evidenceDir: evidence, scratchRoot: work });
+    expect(kept.exitCode, kept.record.error ?? '').toBe(0);
+    expect(kept.record.teardown.undos.find((u) => u.description.startsWith('destroy the restored copy'))?.status).toBe('deferred');
+    const keptPort = kept.record.restoredCopy!.port;
+    expect(await isPortFree(keptPort), 'the kept copy is still serving').toBe(false);
+    expect((await runDueDeferred(evidence)).map((d) => d.status)).toEqual(['kept']);
+    const [entry] = outstandingDeferred(evidence);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(entry!.notBefore) - Date.now() + 50)));
+    const due = await runDueDeferred(evidence);
+    expect(due.map((d) => d.status)).toEqual(['done']);
+    expect(await isPortFree(keptPort)).toBe(true);
+    expect(fs.readdirSync(work).filter((d) => d.startsWith('drillbook-restore-'))).toEqual([]);
+    const register = fs.readFileSync(path.join(evidence, 'deferred.jsonl'), 'utf8');
+    expect(register).toMatch(/"t":"done".*"verification"/);
+    expect(await runDueDeferred(evidence)).toEqual([]);
+    expect((await verifyBundle(kept.runDir)).ok).toBe(true);
 
     // The source kept running and no drill rows were left in it.
     const check = await connect(cluster.primary);

@@ -33,6 +33,15 @@ export function copyDataDirectory(source: string, destination: string, top = tru
   }
 }
 
+/** WAL archiving into a directory, never overwriting a segment already archived. */
+export function archiveSettings(archiveDir: string, archiveTimeout: string): Record<string, string> {
+  return {
+    archive_mode: 'on',
+    archive_command: `test ! -f "${archiveDir}/%f" && cp "%p" "${archiveDir}/%f"`,
+    archive_timeout: archiveTimeout,
+  };
+}
+
 export interface BaseBackup {
   dir: string;
   startLsn: string;

@@ -117,7 +117,7 @@ export const postgresDriver: Driver = {
       items.push({
         action: `restore ${target.sandbox ? 'the sandbox base backup' : target.backup!.baseBackupDir} + WAL archive to ${spec.restore?.restoreTo ?? 'latest'} into a scratch copy`,
         touches: 'a new directory under the system temp dir; a PostgreSQL server on a free 127.0.0.1 port (archive_mode off: it never writes to the archive)',
-        undo: spec.restore?.keep ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}), then destroyed` : 'stop the copy, delete its directory, verify process gone, directory gone, port free',
+        undo: spec.restore?.keep ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` destroys it and verifies` : 'stop the copy, delete its directory, verify process gone, directory gone, port free',
       });
     }
     return items;
@@ -380,9 +380,12 @@ class PostgresSession implements DriverSession {
     const dataDir = path.join(dir, 'data');
     const port = await freePort();
     const keepMs = restore.keep ? ms(restore.keep) : 0;
+    // A declared keep is a deadline, not a wait: teardown defers the destruction and
+    // `drillbook recover` carries it out once the deadline has passed.
+    const keepUntil = keepMs > 0 ? new Date(Date.now() + keepMs).toISOString() : null;
     ctx.undo.push(
-      { type: 'postgres.destroy-copy', params: { dir, dataDir, port, keepMs } },
-      keepMs > 0 ? `destroy the restored copy in ${dir} after ${restore.keep} (${restore.reason})` : `destroy the restored copy in ${dir} (port ${port}) and verify`,
+      { type: 'postgres.destroy-copy', params: { dir, dataDir, port, keepUntil } },
+      keepUntil ? `destroy the restored copy in ${dir} (port ${port}) after ${restore.keep} (${restore.reason}) and verify` : `destroy the restored copy in ${dir} (port ${port}) and verify`,
     );
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const archiveListFile = path.join(dir, 'archive-at-t0.list');
@@ -406,7 +409,7 @@ class PostgresSession implements DriverSession {
         masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
         restorePoint: restore.restoreTo,
         baseBackup: this.sandbox ? describeBackup(this.sandbox.baseBackup) : baseBackupDir,
-        kept: restore.keep ? `${restore.keep}: ${restore.reason ?? ''}` : null,
+        kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; destroyed then by drillbook recover, recorded in deferred.jsonl` : null,
       },
     };
     return this.restored;

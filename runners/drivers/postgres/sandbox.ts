@@ -10,7 +10,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { RunContext } from '../../context.js';
 import { type OsUser, chownTree, freePort } from '../../system.js';
-import { type BaseBackup, copyDataDirectory, takeBaseBackup } from './backup.js';
+import { type BaseBackup, archiveSettings, copyDataDirectory, takeBaseBackup } from './backup.js';
 import type { PgBinaries } from './binaries.js';
 import { type ConnectionSettings, connect, initCluster, startServer, waitUntilAccepting, writeSettings } from './server.js';
 
@@ -49,11 +49,9 @@ export async function buildSandbox(ctx: RunContext, binaries: PgBinaries, user: 
     primaryDir,
     {
       wal_level: 'replica',
-      archive_mode: 'on',
-      archive_command: `test ! -f "${archiveDir}/%f" && cp "%p" "${archiveDir}/%f"`,
       // A real archive ships a segment when it fills or after archive_timeout; the sandbox
       // uses a short timeout so the parallel-restore RPO is seconds, as it would be tuned.
-      archive_timeout: '2s',
+      ...archiveSettings(archiveDir, '2s'),
       max_wal_senders: 5,
       wal_keep_size: '128MB',
       hot_standby: 'on',
