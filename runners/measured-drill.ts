@@ -126,11 +126,15 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
 
     ctx.enterPhase('verify');
     const pointInTime = restoring && spec.restore && spec.restore.restoreTo !== 'latest';
-    if (pointInTime) {
+    // The heartbeat read and the data checks are independent reads: run them side by side.
+    const [present, checks] = await Promise.all([
+      pointInTime ? Promise.resolve(undefined) : session.presentHeartbeats(recoveryEndpoint),
+      session.runChecks(spec.checks, recoveryEndpoint, ctx),
+    ]);
+    if (present === undefined) {
       // Data after the requested time is left out on purpose: there is no loss to measure.
       ctx.record(`RPO not measured: the restore targets ${spec.restore!.restoreTo} on purpose`);
     } else {
-      const present = await session.presentHeartbeats(recoveryEndpoint);
       result.rpo = measureRpo({
         t0Mono,
         acked: heartbeat.acked,
@@ -140,7 +144,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       });
       ctx.record('heartbeats read', { acknowledged: result.rpo.acknowledged, lost: result.rpo.lostWrites });
     }
-    result.checks = await session.runChecks(spec.checks, recoveryEndpoint, ctx);
+    result.checks = checks;
     const checksPassed = result.checks.every((c) => c.passed);
     const checked = ctx.record(checksPassed ? 'data checks passed' : 'data checks failed', { passed: result.checks.filter((c) => c.passed).length, total: result.checks.length });
     if (checksPassed && result.checks.length > 0) phases.push({ name: 'data checks passed', mono: checked.mono });
