@@ -76,7 +76,7 @@ describe('an existing PostgreSQL server', () => {
       type: 'parallel-restore',
       target,
       restore: { restoreTo: 'latest', masking: 'none: synthetic test data' },
-      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '1500ms' } },
+      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '3s' } },
       checks: [
         { type: 'row-count', name: 'orders up to the restore point', table: 'orders', key: 'id', compareWithSource: true, min: 6000 },
         { type: 'checksum', name: 'orders checksum', table: 'orders', key: 'id', columns: ['id', 'customer', 'amount_cents'] },
@@ -126,7 +126,7 @@ describe('an existing PostgreSQL server', () => {
       type: 'parallel-restore',
       target,
       restore: { restoreTo: 'latest', keep: '3s', reason: 'forensic comparison by the DBA team' },
-      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '1500ms' } },
+      probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '3s' } },
     });
     const kept = await runDrill(await loadForRun(keepFile), { evidenceDir: evidence, scratchRoot: work });
     expect(kept.exitCode, kept.record.error ?? '').toBe(0);
