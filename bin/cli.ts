@@ -8,35 +8,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
 import type { LoadedScenario } from '../scenarios/load.js';
-
-const EXIT = { ok: 0, findings: 1, invalid: 2, aborted: 3, incomplete: 4, forced: 130 } as const;
-
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const err = (line = '') => process.stderr.write(`${line}\n`);
-
-async function scenarioChecks() {
-  return [(await import('../runners/registry.js')).scenarioChecks];
-}
-
-/** Loads a scenario for plan/run; prints every problem and exits 2 when there are any. */
-async function loadOrExit(file: string): Promise<LoadedScenario> {
-  const { loadScenario } = await import('../scenarios/load.js');
-  const diagnostics = new Diagnostics();
-  const loaded = await loadScenario(file, diagnostics, { checks: await scenarioChecks() });
-  const text = diagnostics.format();
-  if (text) err(text);
-  if (!loaded || diagnostics.hasErrors()) {
-    err(`${file}: ${diagnostics.summary()}`);
-    throw new Exit(EXIT.invalid);
-  }
-  return loaded;
-}
+import { EXIT, Exit, err, loadOrExit, out, scenarioChecks } from './cli-common.js';
 
 function buildProgram(): Command {
   const program = new Command('drillbook')
@@ -240,6 +212,9 @@ function buildProgram(): Command {
       const worst = Math.max(...results.map((r) => r.code));
       throw new Exit(worst);
     });
+
+  // Command groups owned by their own modules (bin/commands/*.ts), one line each.
+  // [command-modules]
 
   return program;
 }

@@ -72,22 +72,46 @@ export interface CheckResult {
   detail?: string;
 }
 
+export type Severity = 'P1' | 'P2' | 'P3' | 'P4';
+
+export type FindingKind =
+  | 'missed-target'
+  | 'failed-check'
+  | 'failed-step'
+  | 'aborted'
+  | 'teardown'
+  | 'checklist-item'
+  | 'objective-rating'
+  | 'improvement';
+
+/**
+ * What a later run of the same system must show before an item from this finding may be
+ * closed as verified: that target met, or that check passed. Absent for findings a person
+ * closes with a note (a tabletop checklist item, an area for improvement).
+ */
+export type VerifiableBy = { target: 'rto' | 'rpo' } | { check: string };
+
 export interface Finding {
   id: string;
   title: string;
-  kind: 'missed-target' | 'failed-check' | 'failed-step' | 'aborted' | 'teardown';
-  severity: 'P1' | 'P2' | 'P3' | 'P4';
+  kind: FindingKind;
+  severity: Severity;
   detail: string;
+  verifiable?: VerifiableBy;
 }
 
 export interface RemediationItem {
   id: string;
   findingId: string;
   title: string;
-  severity: 'P1' | 'P2' | 'P3' | 'P4';
+  /** The corrective action proposed (editable in the register). */
+  correctiveAction: string;
+  severity: Severity;
   owner: string;
+  /** YYYY-MM-DD, from the severity's SLA in the plan. */
   due: string;
   status: 'open' | 'closed';
+  verifiable?: VerifiableBy;
 }
 
 export interface UndoRecord {

@@ -259,6 +259,7 @@ function deriveFindings(record: RunRecord): Finding[] {
     add({
       kind: 'missed-target',
       severity: targetSeverity,
+      verifiable: { target: 'rto' },
       title: 'RTO target missed',
       detail: record.measured.rto
         ? `measured ${record.measured.rto.seconds} s ± ${record.measured.rto.errorSeconds} s against a target of ${record.targets.rtoSeconds} s`
@@ -268,6 +269,7 @@ function deriveFindings(record: RunRecord): Finding[] {
     add({
       kind: 'missed-target',
       severity: targetSeverity,
+      verifiable: { target: 'rpo' },
       title: 'RPO not established',
       detail: `no acknowledged heartbeat survived in the recovered data: the loss window is at least ${record.measured.rpo.seconds} s but its start is unknown; lengthen probes.heartbeat.warmup beyond the backup or archive interval`,
     });
@@ -275,13 +277,14 @@ function deriveFindings(record: RunRecord): Finding[] {
     add({
       kind: 'missed-target',
       severity: targetSeverity,
+      verifiable: { target: 'rpo' },
       title: 'RPO target missed',
       detail: record.measured.rpo
         ? `measured ${record.measured.rpo.seconds} s ± ${record.measured.rpo.errorSeconds} s (${record.measured.rpo.lostWrites} acknowledged writes lost) against a target of ${record.targets.rpoSeconds} s`
         : `data loss was not measured; target ${record.targets.rpoSeconds} s`,
     });
   for (const check of record.checks.filter((c) => !c.passed))
-    add({ kind: 'failed-check', severity: 'P2', title: `Data check failed: ${check.name}`, detail: `expected ${check.expected}, got ${check.actual}${check.detail ? ` (${check.detail})` : ''}` });
+    add({ kind: 'failed-check', severity: 'P2', verifiable: { check: check.name }, title: `Data check failed: ${check.name}`, detail: `expected ${check.expected}, got ${check.actual}${check.detail ? ` (${check.detail})` : ''}` });
   if (record.error) add({ kind: 'failed-step', severity: 'P2', title: 'Drill step failed', detail: record.error });
   if (record.abort) add({ kind: 'aborted', severity: 'P3', title: 'Drill aborted', detail: record.abort.reason });
   for (const undo of record.teardown.undos.filter((u) => u.status !== 'done'))
@@ -295,8 +298,31 @@ function remediationFor(findings: Finding[], record: RunRecord, severity: Partia
   return findings.map((finding, index) => {
     const days = severity?.[finding.severity]?.dueInDays ?? DEFAULT_DUE_DAYS[finding.severity];
     const due = new Date(Date.parse(record.endedAt) + days * 86_400_000).toISOString().slice(0, 10);
-    return { id: `REM-${record.runId.slice(0, 8)}-${index + 1}`, findingId: finding.id, title: finding.title, severity: finding.severity, owner: record.system.owner, due, status: 'open' };
+    return {
+      id: `REM-${record.runId.slice(0, 8)}-${index + 1}`,
+      findingId: finding.id,
+      title: finding.title,
+      correctiveAction: correctiveActionFor(finding),
+      severity: finding.severity,
+      owner: record.system.owner,
+      due,
+      status: 'open',
+      ...(finding.verifiable ? { verifiable: finding.verifiable } : {}),
+    };
   });
+}
+
+function correctiveActionFor(finding: Finding): string {
+  switch (finding.kind) {
+    case 'missed-target':
+      return `Find what limits ${finding.verifiable && 'target' in finding.verifiable ? finding.verifiable.target.toUpperCase() : 'recovery'}, fix it, and re-run the drill to show the target met`;
+    case 'failed-check':
+      return 'Find why the recovered data differs, fix the backup or restore path, and re-run the drill to show the check passing';
+    case 'teardown':
+      return 'Remove the left-over drill resources by hand, record it, and fix the undo that failed';
+    default:
+      return `Address: ${finding.title}`;
+  }
 }
 
 function observe(record: RunRecord, result: DrillResult): RunRecord['observations'] {

@@ -5,33 +5,13 @@
  * is an error with a "did you mean" hint rather than a silently ignored setting.
  */
 import { z } from 'zod';
+import { DnsLabel, Duration, SecretRef } from './primitives.js';
+import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
+import { RdsFaults, RdsTarget } from './schema-rds.js';
+
+export { Duration, DURATION_PATTERN, SecretRef } from './primitives.js';
 
 export const API_VERSION = 'drillbook.dev/v1';
-
-/**
- * Units largest first, each at most once. A pattern (not only a refinement) so the exported
- * JSON Schema lets editors flag a bad duration as it is typed.
- */
-export const DURATION_PATTERN = /^(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$/;
-
-export const Duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
-  .describe('A duration such as 250ms, 90s, 15m, 1h30m or 7d');
-
-/** Secrets are named, never inline, and never written to evidence. */
-export const SecretRef = z.union(
-  [
-    z.strictObject({ env: z.string().min(1).describe('Environment variable holding the secret') }),
-    z.strictObject({ file: z.string().min(1).describe('File holding the secret, relative to the scenario') }),
-  ],
-  { error: 'secrets are never inline: name them as { env: NAME } or { file: ./path }' },
-);
-export type SecretRef = z.infer<typeof SecretRef>;
-
-const DnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63 characters)');
 
 const Metadata = z.strictObject({
   name: DnsLabel,
@@ -115,8 +95,8 @@ export const PostgresTarget = z.strictObject({
 });
 export type PostgresTarget = z.infer<typeof PostgresTarget>;
 
-export const Target = z.discriminatedUnion('driver', [PostgresTarget], {
-  error: 'unknown driver: supported drivers are postgres',
+export const Target = z.discriminatedUnion('driver', [PostgresTarget, RdsTarget, KubernetesTarget], {
+  error: 'unknown driver: supported drivers are postgres, rds and kubernetes',
 });
 export type Target = z.infer<typeof Target>;
 
@@ -136,7 +116,7 @@ const PausePrimaryFault = z.strictObject({
   type: z.literal('pause-primary'),
   duration: Duration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
-export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault], {
+export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...RdsFaults, ...KubernetesFaults], {
   error: 'unknown fault type: use command, kill-primary or pause-primary',
 });
 export type Fault = z.infer<typeof Fault>;

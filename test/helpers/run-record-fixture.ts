@@ -151,7 +151,7 @@ export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord
       { id: 'F-1', title: 'Acknowledged writes lost on failover', kind: 'missed-target', severity: 'P3', detail: '3 heartbeats acknowledged before T0 were missing on the standby.' },
     ],
     remediation: [
-      { id: 'R-2026-001', findingId: 'F-1', title: 'Evaluate synchronous_commit=remote_apply for orders', severity: 'P3', owner: 'team-payments', due: '2027-01-25', status: 'open' },
+      { id: 'R-2026-001', findingId: 'F-1', correctiveAction: 'Re-run the drill after the fix', title: 'Evaluate synchronous_commit=remote_apply for orders', severity: 'P3', owner: 'team-payments', due: '2027-01-25', status: 'open' },
     ],
     teardown: {
       complete: true,

@@ -148,7 +148,7 @@ describe('loadScenario', () => {
     const { errors } = await loadScenarioText(scenario);
     const hints = Object.fromEntries(errors.map((e) => [e.path, e.hint]));
     expect(hints['spec.type']).toContain('did you mean `failover`?');
-    expect(hints['spec.target.driver']).toBe('valid values: `postgres`');
+    expect(hints['spec.target.driver']).toBe('valid values: `postgres`, `rds` or `kubernetes`');
     expect(hints['spec.faults[0].type']).toBe('did you mean `kill-primary`?');
     expect(hints['spec.recovery.action']).toBe('one of `promote`, `command` or `none`');
     expect(errors).toHaveLength(4);

@@ -1,0 +1,31 @@
+/**
+ * The small shared vocabulary of every drillbook file (durations, secret references, names),
+ * kept apart from schema.ts so driver-specific schemas (schema-rds.ts, schema-kubernetes.ts)
+ * can use it without a cycle.
+ */
+import { z } from 'zod';
+
+/**
+ * Units largest first, each at most once. A pattern (not only a refinement) so the exported
+ * JSON Schema lets editors flag a bad duration as it is typed.
+ */
+export const DURATION_PATTERN = /^(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$/;
+
+export const Duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
+  .describe('A duration such as 250ms, 90s, 15m, 1h30m or 7d');
+
+/** Secrets are named, never inline, and never written to evidence. */
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().min(1).describe('Environment variable holding the secret') }),
+    z.strictObject({ file: z.string().min(1).describe('File holding the secret, relative to the scenario') }),
+  ],
+  { error: 'secrets are never inline: name them as { env: NAME } or { file: ./path }' },
+);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+export const DnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63 characters)');
