@@ -1,0 +1,269 @@
+/**
+ * `drillbook remediation list|show|update|close|reopen|export`: the remediation register in
+ * `<evidence dir>/remediation.jsonl`. Bad ids and arguments: one clear message, exit 2, and
+ * the register is not touched (the library validates everything before it writes).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { RegisterItem, RegisterEvent } from '../../reports/remediation.js';
+import { EXIT, Exit, err, out } from '../cli-common.js';
+
+interface EvidenceOption {
+  evidence: string;
+}
+
+interface ListOptions extends EvidenceOption {
+  system?: string;
+  status?: 'open' | 'closed';
+  overdue?: boolean;
+  json?: boolean;
+}
+
+const defaultBy = (): string => {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+};
+
+function evidenceOption(): Option {
+  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl').default('evidence');
+}
+
+function requireEvidenceDir(dir: string): void {
+  if (!fs.existsSync(dir)) {
+    err(`--evidence: ${dir}: no such directory`);
+    throw new Exit(EXIT.invalid);
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    err(`--evidence: ${dir} is not a directory`);
+    throw new Exit(EXIT.invalid);
+  }
+}
+
+/** Run a library call; its RegisterError/EvidenceError becomes one line on stderr and exit 2. */
+async function orExit<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'RegisterError' || name === 'EvidenceError') {
+      err(`${what}: ${(error as Error).message}`);
+      throw new Exit(EXIT.invalid);
+    }
+    throw error;
+  }
+}
+
+async function loadItems(evidenceDir: string): Promise<RegisterItem[]> {
+  const { readRegister } = await import('../../reports/remediation.js');
+  const { items, warnings } = await orExit('remediation', () => readRegister(evidenceDir));
+  for (const warning of warnings) err(`warning: ${warning}`);
+  return items;
+}
+
+/** Terminal-safe text: no control characters from a record reach the terminal. */
+const plain = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+
+function statusText(item: RegisterItem): string {
+  if (item.status === 'closed') return item.verifiedBy ? 'closed ✓' : 'closed';
+  return item.overdue ? 'OVERDUE' : 'open';
+}
+
+function printTable(items: RegisterItem[]): void {
+  const header = ['ID', 'SEV', 'STATUS', 'DUE', 'OWNER', 'SYSTEM', 'TITLE'];
+  const rows = items.map((i) => [i.id, i.severity, statusText(i), i.due, i.owner, i.system, i.title].map(plain));
+  const widths = header.map((h, c) => Math.min(c === 6 ? 80 : 40, Math.max(h.length, ...rows.map((r) => r[c]!.length))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (cell.length > widths[c]! ? `${cell.slice(0, widths[c]! - 1)}…` : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  out(line(header));
+  for (const row of rows) out(line(row));
+}
+
+function describeEvent(event: RegisterEvent): string {
+  switch (event.type) {
+    case 'opened':
+      return `opened by ${event.by} from run ${event.runId} (${event.scenario}, ${event.testType}${event.environment ? `, ${event.environment}` : ''})`;
+    case 'updated': {
+      const changes = Object.entries(event.changes).map(([field, value]) => `${field} ${JSON.stringify(event.previous[field as keyof typeof event.previous] ?? '')} → ${JSON.stringify(value)}`);
+      return `updated by ${event.by}: ${changes.join(', ')}; note: ${event.note}`;
+    }
+    case 'closed':
+      return `closed by ${event.by}${event.verification ? `, verified by run ${event.verification.runId} (${event.verification.shows})` : event.verifiedBy ? `, verified by run ${event.verifiedBy}` : ''}; note: ${event.note}`;
+    case 'reopened':
+      return `reopened by ${event.by}; note: ${event.note}`;
+  }
+}
+
+async function printItem(item: RegisterItem): Promise<void> {
+  const { verifiableText } = await import('../../reports/remediation.js');
+  const field = (label: string, value: string) => out(`  ${`${label}:`.padEnd(19)}${plain(value)}`);
+  out(`${item.id}  ${statusText(item).toUpperCase()}`);
+  field('title', item.title);
+  field('system', item.system);
+  field('severity', item.severity);
+  field('owner', item.owner);
+  field('due', `${item.due}${item.overdue ? ' (overdue)' : ''}`);
+  field('corrective action', item.correctiveAction);
+  field('opened', `${item.openedAt} by run ${item.runId} (${item.scenario}, ${item.type})`);
+  field('finding', item.findingId);
+  field('closes with', item.verifiable ? `--verified-by RUN_ID: a later run of ${item.system} with ${verifiableText(item.verifiable)}` : 'a note (--verified-by optional)');
+  if (item.status === 'closed') {
+    field('closed', `${item.closedAt ?? ''}${item.verifiedBy ? `, verified by run ${item.verifiedBy}` : ''}`);
+    field('close note', item.closeNote ?? '');
+    if (item.verification) field('verification', `${item.verification.shows} (${item.verification.dir}, manifest sha256 ${item.verification.manifestSha256})`);
+  }
+  out('History:');
+  for (const event of item.history) out(`  ${event.at}  ${plain(describeEvent(event))}`);
+}
+
+export function registerRemediation(program: Command): void {
+  const remediation = program.command('remediation').description('the remediation register: list, show, update, close, reopen, export (0 / 2)');
+
+  remediation
+    .command('list')
+    .description('list remediation items (a table, or --json)')
+    .addOption(evidenceOption())
+    .option('--system <name>', 'only this system')
+    .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))
+    .option('--overdue', 'only open items past their due date')
+    .option('--json', 'print the items as JSON')
+    .action(async (options: ListOptions) => {
+      requireEvidenceDir(options.evidence);
+      const { filterItems } = await import('../../reports/remediation.js');
+      const items = filterItems(await loadItems(options.evidence), {
+        ...(options.system !== undefined ? { system: options.system } : {}),
+        ...(options.status !== undefined ? { status: options.status } : {}),
+        overdue: options.overdue === true,
+      });
+      if (options.json) {
+        out(JSON.stringify(items, null, 2));
+        return;
+      }
+      if (items.length === 0) {
+        out(`no remediation items${options.system || options.status || options.overdue ? ' match' : ''} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        return;
+      }
+      printTable(items);
+      const open = items.filter((i) => i.status === 'open').length;
+      const overdue = items.filter((i) => i.overdue).length;
+      out(`${items.length} item${items.length === 1 ? '' : 's'}: ${open} open (${overdue} overdue), ${items.length - open} closed`);
+    });
+
+  remediation
+    .command('show')
+    .description('one item with its history')
+    .argument('<id>')
+    .addOption(evidenceOption())
+    .option('--json', 'print the item as JSON')
+    .action(async (id: string, options: EvidenceOption & { json?: boolean }) => {
+      requireEvidenceDir(options.evidence);
+      const items = await loadItems(options.evidence);
+      const item = items.find((i) => i.id === id) ?? items.find((i) => i.id.toLowerCase() === id.toLowerCase());
+      if (!item) {
+        err(`remediation show: no remediation item ${JSON.stringify(id)} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        throw new Exit(EXIT.invalid);
+      }
+      if (options.json) out(JSON.stringify(item, null, 2));
+      else await printItem(item);
+    });
+
+  remediation
+    .command('update')
+    .description('change the owner, due date, severity or corrective action of an open item, with a note')
+    .argument('<id>')
+    .addOption(evidenceOption())
+    .option('--owner <name>', 'new owner')
+    .option('--due <YYYY-MM-DD>', 'new due date')
+    .option('--severity <P1..P4>', 'new severity')
+    .option('--action <text>', 'new corrective action')
+    .requiredOption('--note <text>', 'why (recorded in the history)')
+    .option('--by <name>', 'who makes the change (default: the OS user)')
+    .action(async (id: string, options: EvidenceOption & { owner?: string; due?: string; severity?: string; action?: string; note: string; by?: string }) => {
+      requireEvidenceDir(options.evidence);
+      const { updateItem } = await import('../../reports/remediation.js');
+      const item = await orExit(`remediation update ${id}`, () =>
+        updateItem(options.evidence, id, {
+          ...(options.owner !== undefined ? { owner: options.owner } : {}),
+          ...(options.due !== undefined ? { due: options.due } : {}),
+          ...(options.severity !== undefined ? { severity: options.severity } : {}),
+          ...(options.action !== undefined ? { correctiveAction: options.action } : {}),
+          note: options.note,
+          by: options.by ?? defaultBy(),
+        }),
+      );
+      out(`updated ${item.id}: ${item.severity}, owner ${plain(item.owner)}, due ${item.due}${item.overdue ? ' (overdue)' : ''}`);
+    });
+
+  remediation
+    .command('close')
+    .description('close an item; one from a measured target or data check needs --verified-by a later qualifying run')
+    .argument('<id>')
+    .addOption(evidenceOption())
+    .requiredOption('--note <text>', 'what was done (recorded in the history)')
+    .option('--verified-by <run id>', 'a later run of the same system that shows the fix (a unique prefix is enough)')
+    .option('--by <name>', 'who closes it (default: the OS user)')
+    .action(async (id: string, options: EvidenceOption & { note: string; verifiedBy?: string; by?: string }) => {
+      requireEvidenceDir(options.evidence);
+      const { closeItem } = await import('../../reports/remediation.js');
+      const item = await orExit(`remediation close ${id}`, () =>
+        closeItem(options.evidence, id, {
+          note: options.note,
+          by: options.by ?? defaultBy(),
+          ...(options.verifiedBy !== undefined ? { verifiedBy: options.verifiedBy } : {}),
+        }),
+      );
+      out(`closed ${item.id}${item.verification ? `, verified by run ${item.verification.runId}: ${plain(item.verification.shows)}` : ''}`);
+    });
+
+  remediation
+    .command('reopen')
+    .description('reopen a closed item (the fix did not hold), with a note')
+    .argument('<id>')
+    .addOption(evidenceOption())
+    .requiredOption('--note <text>', 'why (recorded in the history)')
+    .option('--by <name>', 'who reopens it (default: the OS user)')
+    .action(async (id: string, options: EvidenceOption & { note: string; by?: string }) => {
+      requireEvidenceDir(options.evidence);
+      const { reopenItem } = await import('../../reports/remediation.js');
+      const item = await orExit(`remediation reopen ${id}`, () => reopenItem(options.evidence, id, { note: options.note, by: options.by ?? defaultBy() }));
+      out(`reopened ${item.id}`);
+    });
+
+  remediation
+    .command('export')
+    .description('export the register as CSV (one row per item) or JSON (items with history)')
+    .addOption(evidenceOption())
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).makeOptionMandatory())
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--system <name>', 'only this system')
+    .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))
+    .action(async (options: EvidenceOption & { format: 'csv' | 'json'; out?: string; system?: string; status?: 'open' | 'closed' }) => {
+      requireEvidenceDir(options.evidence);
+      const { filterItems } = await import('../../reports/remediation.js');
+      const { registerToCsv, registerToJson } = await import('../../reports/remediation-export.js');
+      const items = filterItems(await loadItems(options.evidence), {
+        ...(options.system !== undefined ? { system: options.system } : {}),
+        ...(options.status !== undefined ? { status: options.status } : {}),
+      });
+      const text = options.format === 'csv' ? registerToCsv(items) : registerToJson(items);
+      if (options.out === undefined) {
+        process.stdout.write(text);
+        return;
+      }
+      const target = path.resolve(options.out);
+      if (!fs.existsSync(path.dirname(target))) {
+        err(`--out: ${path.dirname(options.out)}: no such directory`);
+        throw new Exit(EXIT.invalid);
+      }
+      const { writeFileAtomic } = await import('../../reports/evidence-files.js');
+      await writeFileAtomic(target, text);
+      out(`wrote ${items.length} item${items.length === 1 ? '' : 's'} to ${options.out}`);
+    });
+}

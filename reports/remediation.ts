@@ -1,0 +1,682 @@
+/**
+ * The remediation register: `<evidence dir>/remediation.jsonl`, an append-only event log of
+ * the items findings opened (`opened`), what people changed (`updated`), and how each was
+ * closed (`closed`, with the run that verified it) or reopened. The current state of an item
+ * is derived from its events; nothing is ever rewritten, so the history an auditor asks for
+ * ("found when, fixed how, re-tested by which run") is the file itself.
+ *
+ * Crash and concurrency model: every append is one `write` of whole lines followed by fsync,
+ * made under the same kind of exclusive lock file the ledger uses (`remediation.lock`), so
+ * writers in several processes never interleave or lose events. Each line carries the sha256
+ * of its own content: a line torn by a crash mid-append (or edited by hand) is detected,
+ * skipped with a warning, and never hides the lines around it. An append that finds the file
+ * ending without a newline starts on a fresh line, so a torn tail cannot swallow a new event.
+ */
+import { mkdir, open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock, listRunDirs, verifyBundle } from './evidence.js';
+import { fsyncDirectory, pathExists, readRunRecord, sha256Hex } from './evidence-files.js';
+import type { EarlierItemRecord, RemediationItem, RunRecord, Severity, VerifiableBy } from './run-record.js';
+
+export const REMEDIATION_FILE = 'remediation.jsonl';
+export const REMEDIATION_LOCK_FILE = 'remediation.lock';
+export const REGISTER_EVENT_VERSION = 1;
+export const SEVERITIES: readonly Severity[] = ['P1', 'P2', 'P3', 'P4'];
+
+/** Invalid input to the register (unknown id, bad date, unqualified run…); nothing was written. */
+export class RegisterError extends Error {
+  override readonly name = 'RegisterError';
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+
+interface EventBase {
+  v: typeof REGISTER_EVENT_VERSION;
+  /** The register id of the item the event is about. */
+  id: string;
+  /** UTC, ISO 8601 with milliseconds. */
+  at: string;
+  by: string;
+}
+
+export interface OpenedEvent extends EventBase {
+  type: 'opened';
+  /** The item as the run recorded it (its `id` is the run's; the register id is `id` above). */
+  item: RemediationItem;
+  system: string;
+  runId: string;
+  runStartedAt: string;
+  scenario: string;
+  testType: string;
+  environment: string;
+}
+
+export type EditableField = 'owner' | 'due' | 'severity' | 'correctiveAction';
+export const EDITABLE_FIELDS: readonly EditableField[] = ['owner', 'due', 'severity', 'correctiveAction'];
+
+export interface UpdatedEvent extends EventBase {
+  type: 'updated';
+  changes: Partial<Record<EditableField, string>>;
+  previous: Partial<Record<EditableField, string>>;
+  note: string;
+}
+
+/** What the verifying run showed, recorded with the close so the check can be repeated. */
+export interface VerificationRecord {
+  runId: string;
+  /** The run directory, relative to the evidence directory. */
+  dir: string;
+  startedAt: string;
+  manifestSha256: string;
+  /** e.g. "RTO met: 12.3 s against a target of 900 s", "check `orders row count` passed". */
+  shows: string;
+}
+
+export interface ClosedEvent extends EventBase {
+  type: 'closed';
+  note: string;
+  /** The full run id of the run that verified the fix, or null when closed with a note only. */
+  verifiedBy: string | null;
+  verification: VerificationRecord | null;
+}
+
+export interface ReopenedEvent extends EventBase {
+  type: 'reopened';
+  note: string;
+}
+
+export type RegisterEvent = OpenedEvent | UpdatedEvent | ClosedEvent | ReopenedEvent;
+
+export interface RegisterItem {
+  id: string;
+  /** The item id inside its run's run.json (equal to `id` unless two runs used the same one). */
+  itemId: string;
+  findingId: string;
+  system: string;
+  runId: string;
+  scenario: string;
+  type: string;
+  environment: string;
+  title: string;
+  correctiveAction: string;
+  severity: Severity;
+  owner: string;
+  due: string;
+  status: 'open' | 'closed';
+  /** Open and due before today (UTC). */
+  overdue: boolean;
+  openedAt: string;
+  closedAt?: string;
+  closeNote?: string;
+  verifiedBy?: string | null;
+  verification?: VerificationRecord | null;
+  verifiable?: VerifiableBy;
+  history: RegisterEvent[];
+}
+
+export interface RegisterReadResult {
+  items: RegisterItem[];
+  /** Damaged or out-of-place lines that were skipped; the other lines were read. */
+  warnings: string[];
+}
+
+export function registerFile(evidenceDir: string): string {
+  return path.join(evidenceDir, REMEDIATION_FILE);
+}
+
+/** `line` of the register: the event followed by the sha256 of the event's own JSON. */
+export function encodeEvent(event: RegisterEvent): string {
+  const json = JSON.stringify(event);
+  return `${JSON.stringify({ ...event, sha256: sha256Hex(json) })}\n`;
+}
+
+type DecodeResult = { event: RegisterEvent } | { problem: string };
+
+/** Parse one line and check its checksum and shape. */
+export function decodeEvent(line: string): DecodeResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { problem: 'not valid JSON (torn by a crash mid-append?)' };
+  }
+  if (!isObject(parsed) || typeof parsed.sha256 !== 'string') return { problem: 'no checksum' };
+  // The checksum was computed over the event's JSON without it; rest keeps the key order.
+  const { sha256, ...rest } = parsed;
+  if (sha256Hex(JSON.stringify(rest)) !== sha256) return { problem: 'checksum mismatch (the line was damaged or edited)' };
+  const shapeProblem = eventShapeProblem(rest);
+  if (shapeProblem) return { problem: shapeProblem };
+  return { event: rest as unknown as RegisterEvent };
+}
+
+function eventShapeProblem(value: Record<string, unknown>): string | undefined {
+  if (value.v !== REGISTER_EVENT_VERSION) return `unsupported event version ${JSON.stringify(value.v)}`;
+  for (const key of ['id', 'at', 'by'] as const) if (typeof value[key] !== 'string') return `${key} must be a string`;
+  switch (value.type) {
+    case 'opened': {
+      const item = value.item;
+      if (!isObject(item)) return 'opened: item must be an object';
+      for (const key of ['id', 'title', 'correctiveAction', 'owner', 'due'] as const) {
+        if (typeof item[key] !== 'string') return `opened: item.${key} must be a string`;
+      }
+      if (!SEVERITIES.includes(item.severity as Severity)) return 'opened: item.severity must be P1–P4';
+      for (const key of ['system', 'runId', 'runStartedAt', 'scenario', 'testType'] as const) {
+        if (typeof value[key] !== 'string') return `opened: ${key} must be a string`;
+      }
+      return undefined;
+    }
+    case 'updated':
+      if (!isObject(value.changes) || !isObject(value.previous) || typeof value.note !== 'string') return 'updated: changes, previous and note are required';
+      return undefined;
+    case 'closed':
+      if (typeof value.note !== 'string' || (value.verifiedBy !== null && typeof value.verifiedBy !== 'string')) return 'closed: note and verifiedBy are required';
+      return undefined;
+    case 'reopened':
+      if (typeof value.note !== 'string') return 'reopened: note is required';
+      return undefined;
+    default:
+      return `unknown event type ${JSON.stringify(value.type)}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+/** The register's events, in file order, with a warning per skipped line. */
+export async function readEvents(evidenceDir: string): Promise<{ events: RegisterEvent[]; warnings: string[] }> {
+  const file = registerFile(evidenceDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [] };
+    throw new RegisterError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const events: RegisterEvent[] = [];
+  const warnings: string[] = [];
+  const lines = text.split('\n');
+  const endsWithNewline = lines[lines.length - 1] === '';
+  if (endsWithNewline) lines.pop();
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    const decoded = decodeEvent(line);
+    if ('event' in decoded) events.push(decoded.event);
+    else {
+      const incomplete = !endsWithNewline && index === lines.length - 1 ? '; the last line is incomplete' : '';
+      warnings.push(`${file}:${index + 1}: skipped a damaged line: ${decoded.problem}${incomplete}`);
+    }
+  });
+  return { events, warnings };
+}
+
+/** Fold events into items: the current state, with every event kept as history. */
+export function deriveItems(events: RegisterEvent[], now: Date = new Date()): RegisterReadResult {
+  const items = new Map<string, RegisterItem>();
+  const warnings: string[] = [];
+  const today = now.toISOString().slice(0, 10);
+  for (const event of events) {
+    if (event.type === 'opened') {
+      if (items.has(event.id)) {
+        warnings.push(`item ${event.id} is opened twice; the second opening (run ${event.runId}) was ignored`);
+        continue;
+      }
+      const { item } = event;
+      items.set(event.id, {
+        id: event.id,
+        itemId: item.id,
+        findingId: typeof item.findingId === 'string' ? item.findingId : '',
+        system: event.system,
+        runId: event.runId,
+        scenario: event.scenario,
+        type: event.testType,
+        environment: typeof event.environment === 'string' ? event.environment : '',
+        title: item.title,
+        correctiveAction: item.correctiveAction,
+        severity: item.severity,
+        owner: item.owner,
+        due: item.due,
+        status: item.status === 'closed' ? 'closed' : 'open',
+        overdue: false,
+        openedAt: event.at,
+        ...(item.verifiable ? { verifiable: item.verifiable } : {}),
+        history: [event],
+      });
+      continue;
+    }
+    const item = items.get(event.id);
+    if (!item) {
+      warnings.push(`a ${event.type} event at ${event.at} names item ${event.id}, which the register never opened; ignored`);
+      continue;
+    }
+    item.history.push(event);
+    if (event.type === 'updated') {
+      for (const field of EDITABLE_FIELDS) {
+        const value = event.changes[field];
+        if (typeof value !== 'string') continue;
+        if (field === 'severity') {
+          if (SEVERITIES.includes(value as Severity)) item.severity = value as Severity;
+        } else item[field] = value;
+      }
+    } else if (event.type === 'closed') {
+      item.status = 'closed';
+      item.closedAt = event.at;
+      item.closeNote = event.note;
+      item.verifiedBy = event.verifiedBy;
+      item.verification = event.verification ?? null;
+    } else {
+      item.status = 'open';
+      delete item.closedAt;
+      delete item.closeNote;
+      delete item.verifiedBy;
+      delete item.verification;
+    }
+  }
+  const list = [...items.values()];
+  for (const item of list) item.overdue = item.status === 'open' && item.due < today;
+  return { items: list, warnings };
+}
+
+/** The register as it stands; a missing file is an empty register. */
+export async function readRegister(evidenceDir: string, opts: { now?: Date } = {}): Promise<RegisterReadResult> {
+  const { events, warnings } = await readEvents(evidenceDir);
+  const derived = deriveItems(events, opts.now);
+  return { items: derived.items, warnings: [...warnings, ...derived.warnings] };
+}
+
+/**
+ * For a run's report (AAR/IP): the items opened by earlier runs of the same system, with
+ * their status in the register now (closed and verified by which run, open, overdue).
+ */
+export async function earlierItemsFor(
+  evidenceDir: string,
+  record: Pick<RunRecord, 'runId' | 'startedAt' | 'system'>,
+  opts: { now?: Date } = {},
+): Promise<{ items: EarlierItemRecord[]; warnings: string[] }> {
+  const { items, warnings } = await readRegister(evidenceDir, opts);
+  const startedAt = Date.parse(record.startedAt);
+  const earlier = items.filter((item) => {
+    if (item.system !== record.system.name || item.runId === record.runId) return false;
+    const opened = item.history[0] as OpenedEvent;
+    return Date.parse(opened.runStartedAt) < startedAt;
+  });
+  return {
+    items: earlier.map((item) => ({
+      id: item.id,
+      runId: item.runId,
+      title: item.title,
+      severity: item.severity,
+      owner: item.owner,
+      due: item.due,
+      status: item.status,
+      overdue: item.overdue,
+      verifiedBy: item.verifiedBy ?? null,
+      closedAt: item.closedAt ?? null,
+    })),
+    warnings,
+  };
+}
+
+export interface RegisterFilter {
+  system?: string;
+  status?: 'open' | 'closed';
+  overdue?: boolean;
+}
+
+export function filterItems(items: RegisterItem[], filter: RegisterFilter): RegisterItem[] {
+  return items.filter(
+    (item) =>
+      (filter.system === undefined || item.system === filter.system) &&
+      (filter.status === undefined || item.status === filter.status) &&
+      (!filter.overdue || item.overdue),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+/**
+ * Append whole lines in one write + fsync under the register lock. `prepare` runs under the
+ * lock with the events as they are now and returns the lines to write (or throws, and then
+ * nothing is written).
+ */
+async function appendUnderLock<T>(
+  evidenceDir: string,
+  prepare: (events: RegisterEvent[]) => { lines: string[]; result: T },
+): Promise<T> {
+  const release = await acquireLock(path.join(evidenceDir, REMEDIATION_LOCK_FILE), {});
+  try {
+    const { events } = await readEvents(evidenceDir);
+    const { lines, result } = prepare(events);
+    if (lines.length === 0) return result;
+    const file = registerFile(evidenceDir);
+    const created = !(await pathExists(file));
+    const handle = await open(file, 'a+', 0o644);
+    try {
+      // A crash mid-append can leave a last line without its newline: start on a fresh
+      // line so the torn one stays alone (and skipped) instead of swallowing this event.
+      const { size } = await handle.stat();
+      let prefix = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      await handle.appendFile(prefix + lines.join(''));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (created) await fsyncDirectory(evidenceDir);
+    return result;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Open the remediation items of a run in the register. Idempotent: an item already opened
+ * for this run (same run id and item id) is not opened again.
+ */
+export async function recordRunItems(evidenceDir: string, record: RunRecord, opts: { now?: Date } = {}): Promise<void> {
+  if (record.remediation.length === 0) return;
+  for (const item of record.remediation) {
+    const problem = itemProblem(item);
+    if (problem) throw new RegisterError(`run ${record.runId}: remediation item ${JSON.stringify(item.id)}: ${problem}`);
+  }
+  await mkdir(evidenceDir, { recursive: true });
+  await appendUnderLock(evidenceDir, (events) => {
+    const opened = events.filter((e): e is OpenedEvent => e.type === 'opened');
+    const takenIds = new Set(opened.map((e) => e.id));
+    const alreadyRecorded = new Set(opened.filter((e) => e.runId === record.runId).map((e) => e.item.id));
+    const at = (opts.now ?? new Date()).toISOString();
+    const lines: string[] = [];
+    for (const item of record.remediation) {
+      if (alreadyRecorded.has(item.id)) continue;
+      // Ids are meant to be unique across runs; if one is not, qualify it with the run.
+      let id = item.id;
+      if (takenIds.has(id)) id = `${item.id}@${record.runId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
+      for (let n = 2; takenIds.has(id); n++) id = `${item.id}@${record.runId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}-${n}`;
+      takenIds.add(id);
+      alreadyRecorded.add(item.id);
+      const event: OpenedEvent = {
+        v: REGISTER_EVENT_VERSION,
+        type: 'opened',
+        id,
+        at,
+        by: record.operator,
+        item: { ...item },
+        system: record.system.name,
+        runId: record.runId,
+        runStartedAt: record.startedAt,
+        scenario: record.scenario.name,
+        testType: record.type,
+        environment: record.environment,
+      };
+      lines.push(encodeEvent(event));
+    }
+    return { lines, result: undefined };
+  });
+}
+
+export interface ItemUpdate {
+  owner?: string;
+  due?: string;
+  severity?: string;
+  correctiveAction?: string;
+  note: string;
+  by: string;
+}
+
+/** Change owner, due date, severity or corrective action of an open item, with a note. */
+export async function updateItem(evidenceDir: string, id: string, update: ItemUpdate, opts: { now?: Date } = {}): Promise<RegisterItem> {
+  const changesAsked: Partial<Record<EditableField, string>> = {};
+  const problems: string[] = [];
+  if (update.owner !== undefined) {
+    const owner = update.owner.trim();
+    const p = singleLineProblem('owner', owner, 200);
+    if (p) problems.push(p);
+    else changesAsked.owner = owner;
+  }
+  if (update.due !== undefined) {
+    const p = dateProblem(update.due.trim());
+    if (p) problems.push(`due: ${p}`);
+    else changesAsked.due = update.due.trim();
+  }
+  if (update.severity !== undefined) {
+    const severity = update.severity.trim().toUpperCase();
+    if (!SEVERITIES.includes(severity as Severity)) problems.push(`severity: ${JSON.stringify(update.severity)} is not one of ${SEVERITIES.join(', ')}`);
+    else changesAsked.severity = severity;
+  }
+  if (update.correctiveAction !== undefined) {
+    const action = update.correctiveAction.trim();
+    const p = textProblem('corrective action', action, 2000);
+    if (p) problems.push(p);
+    else changesAsked.correctiveAction = action;
+  }
+  problems.push(...noteAndByProblems(update.note, update.by));
+  if (Object.keys(changesAsked).length === 0 && problems.length === 0) {
+    problems.push('nothing to change: give at least one of owner, due, severity or corrective action');
+  }
+  if (problems.length > 0) throw new RegisterError(problems.join('; '));
+
+  return appendUnderLock(evidenceDir, (events) => {
+    const item = findItem(deriveItems(events, opts.now).items, id);
+    if (item.status === 'closed') throw new RegisterError(`item ${item.id} is closed; reopen it before changing it`);
+    const changes: Partial<Record<EditableField, string>> = {};
+    const previous: Partial<Record<EditableField, string>> = {};
+    for (const field of EDITABLE_FIELDS) {
+      const value = changesAsked[field];
+      if (value === undefined || value === item[field]) continue;
+      changes[field] = value;
+      previous[field] = item[field];
+    }
+    if (Object.keys(changes).length === 0) throw new RegisterError(`item ${item.id} already has these values; nothing to change`);
+    const event: UpdatedEvent = {
+      v: REGISTER_EVENT_VERSION,
+      type: 'updated',
+      id: item.id,
+      at: (opts.now ?? new Date()).toISOString(),
+      by: update.by.trim(),
+      changes,
+      previous,
+      note: update.note.trim(),
+    };
+    return { lines: [encodeEvent(event)], result: deriveItems([...events, event], opts.now).items.find((i) => i.id === item.id)! };
+  });
+}
+
+export interface ItemClose {
+  note: string;
+  by: string;
+  /** A run id (or a unique prefix of one, at least 4 characters) from the evidence directory. */
+  verifiedBy?: string;
+}
+
+/**
+ * Close an item. One that a run can verify (a measured target, a data check) closes only
+ * with `verifiedBy` naming a later run of the same system, found in this evidence
+ * directory, whose bundle verifies and whose record shows that target met or that check
+ * passed: checked here, not trusted.
+ */
+export async function closeItem(evidenceDir: string, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
+  const problems = noteAndByProblems(close.note, close.by);
+  const verifiedByArg = close.verifiedBy?.trim();
+  if (verifiedByArg !== undefined && verifiedByArg.length < 4) problems.push('verified-by: give the run id (at least its first 4 characters)');
+  if (problems.length > 0) throw new RegisterError(problems.join('; '));
+
+  const before = findItem((await readRegister(evidenceDir, opts)).items, id);
+  if (before.status === 'closed') throw new RegisterError(`item ${before.id} is already closed`);
+  const openedEvent = before.history[0] as OpenedEvent;
+  let verification: VerificationRecord | null = null;
+  if (before.verifiable && verifiedByArg === undefined) {
+    throw new RegisterError(
+      `item ${before.id} can only be closed with --verified-by RUN_ID: a later run of ${before.system} whose record shows ${verifiableText(before.verifiable)}`,
+    );
+  }
+  if (verifiedByArg !== undefined) {
+    verification = await qualifyRun(evidenceDir, verifiedByArg, before, openedEvent.runStartedAt);
+  }
+
+  return appendUnderLock(evidenceDir, (events) => {
+    const item = findItem(deriveItems(events, opts.now).items, before.id);
+    if (item.status === 'closed') throw new RegisterError(`item ${item.id} is already closed`);
+    const event: ClosedEvent = {
+      v: REGISTER_EVENT_VERSION,
+      type: 'closed',
+      id: item.id,
+      at: (opts.now ?? new Date()).toISOString(),
+      by: close.by.trim(),
+      note: close.note.trim(),
+      verifiedBy: verification?.runId ?? null,
+      verification,
+    };
+    return { lines: [encodeEvent(event)], result: deriveItems([...events, event], opts.now).items.find((i) => i.id === item.id)! };
+  });
+}
+
+/** Reopen a closed item (the fix did not hold), with a note. */
+export async function reopenItem(evidenceDir: string, id: string, reopen: { note: string; by: string }, opts: { now?: Date } = {}): Promise<RegisterItem> {
+  const problems = noteAndByProblems(reopen.note, reopen.by);
+  if (problems.length > 0) throw new RegisterError(problems.join('; '));
+  return appendUnderLock(evidenceDir, (events) => {
+    const item = findItem(deriveItems(events, opts.now).items, id);
+    if (item.status !== 'closed') throw new RegisterError(`item ${item.id} is open; only a closed item can be reopened`);
+    const event: ReopenedEvent = {
+      v: REGISTER_EVENT_VERSION,
+      type: 'reopened',
+      id: item.id,
+      at: (opts.now ?? new Date()).toISOString(),
+      by: reopen.by.trim(),
+      note: reopen.note.trim(),
+    };
+    return { lines: [encodeEvent(event)], result: deriveItems([...events, event], opts.now).items.find((i) => i.id === item.id)! };
+  });
+}
+
+/** What a verifying run must show, in words. */
+export function verifiableText(verifiable: VerifiableBy): string {
+  return 'target' in verifiable ? `the ${verifiable.target.toUpperCase()} target met` : `the check \`${verifiable.check}\` passed`;
+}
+
+/**
+ * Find the run `runIdOrPrefix` in the evidence directory and check it qualifies to verify
+ * `item`: same system, started after the item's run, bundle intact, and (for a verifiable
+ * item) the target met or the check passed.
+ */
+async function qualifyRun(evidenceDir: string, runIdOrPrefix: string, item: RegisterItem, itemRunStartedAt: string): Promise<VerificationRecord> {
+  const runDirs = (await pathExists(evidenceDir)) ? await listRunDirs(evidenceDir) : [];
+  const candidates: { dir: string; record: RunRecord }[] = [];
+  for (const dir of runDirs) {
+    let record: RunRecord;
+    try {
+      record = await readRunRecord(dir);
+    } catch {
+      continue; // an unfinished or damaged run cannot verify anything
+    }
+    if (record.runId === runIdOrPrefix) {
+      candidates.splice(0, candidates.length, { dir, record });
+      break;
+    }
+    if (record.runId.startsWith(runIdOrPrefix)) candidates.push({ dir, record });
+  }
+  const refuse = (why: string) => new RegisterError(`cannot close ${item.id} as verified by run ${runIdOrPrefix}: ${why}`);
+  if (candidates.length === 0) throw refuse(`no run with that id in ${evidenceDir}`);
+  if (candidates.length > 1) {
+    throw refuse(`the prefix matches ${candidates.length} runs (${candidates.map((c) => c.record.runId).join(', ')}); give more of the id`);
+  }
+  const { dir, record } = candidates[0]!;
+  if (record.system.name !== item.system) throw refuse(`it is a run of ${record.system.name}, not of ${item.system}`);
+  if (record.runId === item.runId) throw refuse('it is the run that opened the item; a later run must show the fix');
+  const started = Date.parse(record.startedAt);
+  if (!(started > Date.parse(itemRunStartedAt))) {
+    throw refuse(`it started at ${record.startedAt}, not after the run that opened the item (${itemRunStartedAt})`);
+  }
+  let shows = `run of ${record.system.name} (${record.type}, ${record.outcome})`;
+  if (item.verifiable) {
+    if ('target' in item.verifiable) {
+      const target = item.verifiable.target;
+      const verdict = record.verdict[target];
+      if (verdict !== 'met') throw refuse(`its record shows the ${target.toUpperCase()} target ${verdict}, not met`);
+      const measured = record.measured[target];
+      const targetSeconds = target === 'rto' ? record.targets.rtoSeconds : record.targets.rpoSeconds;
+      shows = `${target.toUpperCase()} met${measured ? `: ${measured.seconds} s ± ${measured.errorSeconds} s` : ''} against a target of ${targetSeconds} s`;
+    } else {
+      const name = item.verifiable.check;
+      const check = record.checks.find((c) => c.name === name);
+      if (!check) throw refuse(`its record has no check named \`${name}\``);
+      if (!check.passed) throw refuse(`its record shows the check \`${name}\` failed (expected ${check.expected}, got ${check.actual})`);
+      shows = `check \`${name}\` passed (expected ${check.expected}, got ${check.actual})`;
+    }
+  }
+  // Last, and whatever the record claims: a run.json that no longer matches its manifest
+  // proves nothing.
+  const bundle = await verifyBundle(dir);
+  if (!bundle.ok) {
+    const issues = [...bundle.problems, ...bundle.changed.map((f) => `changed: ${f}`), ...bundle.missing.map((f) => `missing: ${f}`), ...bundle.unlisted.map((f) => `not in the manifest: ${f}`)];
+    throw refuse(`its evidence bundle ${path.basename(dir)} does not verify (${issues.join('; ')})`);
+  }
+  return { runId: record.runId, dir: path.basename(dir), startedAt: record.startedAt, manifestSha256: bundle.manifestSha256!, shows };
+}
+
+function findItem(items: RegisterItem[], id: string): RegisterItem {
+  const wanted = id.trim();
+  const item = items.find((i) => i.id === wanted) ?? items.find((i) => i.id.toLowerCase() === wanted.toLowerCase());
+  if (item) return item;
+  const near = items.filter((i) => i.id.toLowerCase().includes(wanted.toLowerCase())).slice(0, 3);
+  const hint = near.length > 0 ? ` (did you mean ${near.map((i) => i.id).join(', ')}?)` : items.length === 0 ? ' (the register is empty)' : '';
+  throw new RegisterError(`no remediation item ${JSON.stringify(wanted)} in the register${hint}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+function singleLineProblem(what: string, value: string, max: number): string | undefined {
+  if (value === '') return `${what} must not be empty`;
+  if (value.length > max) return `${what} is longer than ${max} characters`;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return `${what} must be one line of text without control characters`;
+  return undefined;
+}
+
+function textProblem(what: string, value: string, max: number): string | undefined {
+  if (value === '') return `${what} must not be empty`;
+  if (value.length > max) return `${what} is longer than ${max} characters`;
+  if (CONTROL_CHARS.test(value)) return `${what} must not contain control characters`;
+  return undefined;
+}
+
+function noteAndByProblems(note: string | undefined, by: string | undefined): string[] {
+  const problems: string[] = [];
+  const noteProblem = textProblem('note', (note ?? '').trim(), 4000);
+  if (noteProblem) problems.push(noteProblem === 'note must not be empty' ? 'a note is required: say what was done and why' : noteProblem);
+  const byProblem = singleLineProblem('by', (by ?? '').trim(), 200);
+  if (byProblem) problems.push(byProblem);
+  return problems;
+}
+
+/** Undefined when `value` is a real calendar date written YYYY-MM-DD. */
+export function dateProblem(value: string): string | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return `${JSON.stringify(value)} is not a date: write YYYY-MM-DD, e.g. 2027-01-31`;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    return `${value} is not a calendar date`;
+  }
+  return undefined;
+}
+
+function itemProblem(item: RemediationItem): string | undefined {
+  if (typeof item.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/.test(item.id)) return 'id must be letters, digits, ".", "_", "-" (at most 100)';
+  if (typeof item.title !== 'string' || item.title.trim() === '') return 'title is required';
+  if (!SEVERITIES.includes(item.severity)) return `severity must be one of ${SEVERITIES.join(', ')}`;
+  const due = dateProblem(item.due);
+  if (due) return `due: ${due}`;
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
