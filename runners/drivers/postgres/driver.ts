@@ -83,6 +83,10 @@ export const postgresDriver: Driver = {
     }
     if (spec.type === 'parallel-restore' && spec.faults.length > 0)
       report(at('faults'), 'a parallel-restore drill leaves production running: it takes no faults');
+    for (const [index, fault] of spec.faults.entries()) {
+      if (!['command', 'kill-primary', 'pause-primary'].includes(fault.type))
+        report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the postgres driver`, { hint: 'postgres faults: command, kill-primary, pause-primary' });
+    }
     if (spec.recovery?.action === 'command' && !spec.recovery.command) report(at('recovery', 'command'), 'recovery.action command needs recovery.command');
     if (spec.recovery?.action === 'promote' && spec.type !== 'failover') report(at('recovery', 'action'), 'promote applies to failover drills only');
     for (const [index, check] of spec.checks.entries()) {
@@ -147,7 +151,98 @@ function describeFaultPlan(fault: Fault, primary: string): PlanItem {
       return { action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' };
     case 'command':
       return { action: `run fault command: ${fault.command}`, touches: 'what the command touches', undo: fault.undo ? `run: ${fault.undo}` : 'none declared' };
+    default:
+      return { action: `${fault.type}: not a postgres fault (refused by validate)`, touches: 'nothing', undo: 'none' };
   }
+}
+
+// ---------------------------------------------------------------- SQL shared with other drivers
+// The probe, heartbeat and check SQL any PostgreSQL-speaking target uses (the RDS driver
+// imports these): one implementation, so every driver measures the same way.
+
+/** Creates the heartbeat and probe tables on a writable endpoint if they are missing. */
+export async function ensureDrillTables(settings: ConnectionSettings): Promise<void> {
+  const admin = await connect(settings);
+  try {
+    await admin.query(`CREATE TABLE IF NOT EXISTS ${HEARTBEAT_TABLE} (run_id text NOT NULL, seq integer NOT NULL, client_time timestamptz NOT NULL, PRIMARY KEY (run_id, seq))`);
+    await admin.query(`CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A real, durable write through a fresh connection each attempt; `settings` is read per attempt. */
+export function sqlWriteProbe(settings: () => ConnectionSettings, runId: string, connectTimeoutMs: number): ProbeFn {
+  const runIdLiteral = quoteLiteral(runId);
+  return async (attempt, signal) => {
+    let client: pg.Client | undefined;
+    const onAbort = () => discard(client);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // The probe loop owns the attempt timeout (and tells a timeout from a refusal); the
+      // driver's own connect timeout only backs it up.
+      client = await connect(settings(), connectTimeoutMs);
+      // A real, durable write: it fails on a server in recovery or read-only.
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO ${PROBE_TABLE} (run_id, attempt) VALUES (${runIdLiteral}, ${Number(attempt)})`,
+      );
+      await client.end();
+      client = undefined;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      discard(client);
+    }
+  };
+}
+
+/** A heartbeat sink on one held connection; the caller discards `client` when done. */
+export async function openHeartbeatSink(settings: ConnectionSettings, runId: string): Promise<{ sink: HeartbeatSink; client: pg.Client }> {
+  const client = await connect(settings);
+  return {
+    client,
+    sink: {
+      write: async (seq, clientTime) => {
+        await client.query(`INSERT INTO ${HEARTBEAT_TABLE} (run_id, seq, client_time) VALUES ($1, $2, $3)`, [runId, seq, clientTime]);
+      },
+    },
+  };
+}
+
+/** The heartbeat seqs of a run present at an endpoint. */
+export async function readPresentHeartbeats(settings: ConnectionSettings, runId: string): Promise<Set<number>> {
+  const client = await connect(settings, 5_000);
+  try {
+    const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [HEARTBEAT_TABLE]);
+    if (!exists.rows[0]?.present) return new Set();
+    const { rows } = await client.query<{ seq: number }>(`SELECT seq FROM ${HEARTBEAT_TABLE} WHERE run_id = $1`, [runId]);
+    return new Set(rows.map((r) => r.seq));
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs data checks on `copy`; checks that compare with the source connect to `source()` lazily. */
+export async function runSqlChecks(checks: Check[], copy: ConnectionSettings, source: () => ConnectionSettings, signal: AbortSignal): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const client = await connect(copy, 5_000);
+  let sourceClient: pg.Client | undefined;
+  try {
+    for (const check of checks) {
+      signal.throwIfAborted();
+      try {
+        const needsSource = check.type === 'checksum' || (check.type === 'row-count' && check.compareWithSource);
+        if (needsSource && !sourceClient) sourceClient = await connect(source(), 5_000);
+        results.push(await runCheck(check, client, sourceClient));
+      } catch (error) {
+        results.push({ name: check.name, type: check.type, passed: false, expected: 'check runs', actual: 'error', detail: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+    await sourceClient?.end().catch(() => undefined);
+  }
+  return results;
 }
 
 class PostgresSession implements DriverSession {
@@ -202,13 +297,7 @@ class PostgresSession implements DriverSession {
         `delete this run's heartbeat and probe rows on ${endpointLabel(this.target.primary!)}`,
       );
     }
-    const admin = await connect(this.settings.primary!);
-    try {
-      await admin.query(`CREATE TABLE IF NOT EXISTS ${HEARTBEAT_TABLE} (run_id text NOT NULL, seq integer NOT NULL, client_time timestamptz NOT NULL, PRIMARY KEY (run_id, seq))`);
-      await admin.query(`CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
-    } finally {
-      await admin.end();
-    }
+    await ensureDrillTables(this.settings.primary!);
   }
 
   private endpointSettings(endpoint: PgEndpoint): ConnectionSettings {
@@ -256,51 +345,17 @@ class PostgresSession implements DriverSession {
   }
 
   writeProbe(name: EndpointName): ProbeFn {
-    const runId = quoteLiteral(this.ctx.runId);
-    return async (attempt, signal) => {
-      const settings = this.endpoint(name);
-      let client: pg.Client | undefined;
-      const onAbort = () => discard(client);
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        // The probe loop owns the attempt timeout (and tells a timeout from a refusal); the
-        // driver's own connect timeout only backs it up.
-        client = await connect(settings, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000);
-        // A real, durable write: it fails on a server in recovery or read-only.
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now());
-           INSERT INTO ${PROBE_TABLE} (run_id, attempt) VALUES (${runId}, ${Number(attempt)})`,
-        );
-        await client.end();
-        client = undefined;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        discard(client);
-      }
-    };
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000);
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
-    const client = await connect(this.endpoint(name));
+    const { sink, client } = await openHeartbeatSink(this.endpoint(name), this.ctx.runId);
     this.heartbeatClients.push(client);
-    const runId = this.ctx.runId;
-    return {
-      write: async (seq, clientTime) => {
-        await client.query(`INSERT INTO ${HEARTBEAT_TABLE} (run_id, seq, client_time) VALUES ($1, $2, $3)`, [runId, seq, clientTime]);
-      },
-    };
+    return sink;
   }
 
-  async presentHeartbeats(name: EndpointName): Promise<Set<number>> {
-    const client = await connect(this.endpoint(name), 5_000);
-    try {
-      const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [HEARTBEAT_TABLE]);
-      if (!exists.rows[0]?.present) return new Set();
-      const { rows } = await client.query<{ seq: number }>(`SELECT seq FROM ${HEARTBEAT_TABLE} WHERE run_id = $1`, [this.ctx.runId]);
-      return new Set(rows.map((r) => r.seq));
-    } finally {
-      await client.end();
-    }
+  presentHeartbeats(name: EndpointName): Promise<Set<number>> {
+    return readPresentHeartbeats(this.endpoint(name), this.ctx.runId);
   }
 
   async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
@@ -338,6 +393,8 @@ class PostgresSession implements DriverSession {
         if (!commandSucceeded(result)) throw new Error(`fault command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
         return { description: `fault command exited 0 (output in ${file})` };
       }
+      default:
+        throw new Error(`fault ${fault.type} is not a postgres fault`);
     }
   }
 
@@ -415,26 +472,8 @@ class PostgresSession implements DriverSession {
     return this.restored;
   }
 
-  async runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
-    const results: CheckResult[] = [];
-    const client = await connect(this.endpoint(name), 5_000);
-    let source: pg.Client | undefined;
-    try {
-      for (const check of checks) {
-        ctx.signal.throwIfAborted();
-        try {
-          const needsSource = check.type === 'checksum' || (check.type === 'row-count' && check.compareWithSource);
-          if (needsSource && !source) source = await connect(this.endpoint('primary'), 5_000);
-          results.push(await runCheck(check, client, source));
-        } catch (error) {
-          results.push({ name: check.name, type: check.type, passed: false, expected: 'check runs', actual: 'error', detail: error instanceof Error ? error.message : String(error) });
-        }
-      }
-    } finally {
-      await client.end().catch(() => undefined);
-      await source?.end().catch(() => undefined);
-    }
-    return results;
+  runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
+    return runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal);
   }
 
   integrityNotes(): { backup: string | null; notes: string[] } {

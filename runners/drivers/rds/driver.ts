@@ -1,0 +1,624 @@
+/**
+ * The AWS RDS driver: failover drills (Multi-AZ instance or cluster failover, reboot, stop)
+ * and parallel restores (point in time or snapshot, instance or Aurora cluster) into an
+ * isolated, tagged copy that teardown deletes and verifies gone.
+ *
+ * The RTO clock is always the client-side SQL probe through the endpoint the user declares
+ * (the same probe, heartbeat and check SQL as the postgres driver, imported from it). RDS
+ * states and events are secondary evidence only: they lag what clients see by seconds to
+ * minutes. Credentials and region come from the standard AWS provider chain.
+ */
+import path from 'node:path';
+import type { DBCluster, DBInstance, Event } from '@aws-sdk/client-rds';
+import type pg from 'pg';
+import type { CheckResult, RpoMeasurement } from '../../../reports/run-record.js';
+import { parseDuration } from '../../../scenarios/duration.js';
+import type { LoadedScenario } from '../../../scenarios/load.js';
+import type { RdsFault, RdsSqlEndpoint, RdsTarget } from '../../../scenarios/schema-rds.js';
+import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
+import type { Instant } from '../../clock.js';
+import type { RunContext } from '../../context.js';
+import type { HeartbeatSink } from '../../probes/heartbeat.js';
+import { type ProbeFn, runProbeLoop } from '../../probes/probe-loop.js';
+import { describeSecret, resolveSecret } from '../../secrets.js';
+import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
+import { discard, ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, runSqlChecks, sqlWriteProbe } from '../postgres/driver.js';
+import type { ConnectionSettings } from '../postgres/server.js';
+import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
+import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
+
+const ms = (text: string | undefined) => (text ? (parseDuration(text) ?? 0) : 0);
+
+function rdsTarget(loaded: LoadedScenario): RdsTarget {
+  return loaded.scenario.spec.target as RdsTarget;
+}
+
+function resourceOf(target: RdsTarget): { kind: 'instance' | 'cluster'; id: string } {
+  return target.cluster ? { kind: 'cluster', id: target.cluster } : { kind: 'instance', id: target.instance ?? '' };
+}
+
+function isRdsFault(fault: Fault): fault is RdsFault {
+  return fault.type === 'rds-failover' || fault.type === 'rds-reboot' || fault.type === 'rds-stop';
+}
+
+/** The copy's identifier: short, valid for RDS (letter first, no double hyphen), unique per run. */
+export function copyIdentifier(sourceId: string, runId: string): string {
+  return `drillbook-${sourceId.slice(0, 30).replace(/-+$/, '')}-${runId.slice(0, 8)}`;
+}
+
+function endpointLabel(e: RdsSqlEndpoint, fallback: string): string {
+  return `${e.user}@${e.host ?? fallback}${e.port ? `:${e.port}` : ''}/${e.database}`;
+}
+
+/** Builds the driver; tests pass a mocked client and a short sleep. */
+export function createRdsDriver(input: RdsDepsInput = {}): Driver {
+  const deps = resolveDeps(input);
+  return {
+    name: 'rds',
+
+    validate(loaded, report) {
+      const spec = loaded.scenario.spec;
+      const target = rdsTarget(loaded);
+      const at = (...p: (string | number)[]) => ['spec', ...p];
+      if (!target.instance === !target.cluster)
+        report(at('target'), 'declare exactly one of target.instance or target.cluster', { hint: 'instance: <DB instance identifier> or cluster: <DB cluster identifier>' });
+      for (const [index, fault] of spec.faults.entries()) {
+        if (!isRdsFault(fault)) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: 'rds faults: rds-failover, rds-reboot, rds-stop' });
+        if (fault.type === 'rds-failover' && fault.targetInstance && !target.cluster)
+          report(at('faults', index, 'targetInstance'), 'targetInstance applies to cluster failover only');
+      }
+      if (spec.type === 'failover') {
+        if (spec.faults.length === 0) report(at('faults'), 'a failover drill needs at least one fault', { hint: 'e.g. faults: [ { type: rds-failover } ]' });
+        if (!target.production) report(at('target'), 'a failover drill needs target.production: the SQL endpoint the RTO probe writes through', { hint: 'production: { user: drillbook, password: { env: PGPASSWORD } } (host defaults to the endpoint RDS reports)' });
+        if (spec.recovery?.action === 'promote') report(at('recovery', 'action'), 'promote is a postgres action: RDS fails over by itself', { hint: 'recovery: { action: none }' });
+      }
+      if (spec.recovery?.action === 'command' && !spec.recovery.command) report(at('recovery', 'command'), 'recovery.action command needs recovery.command');
+      if ((spec.probes.endpoint ?? 'primary') === 'standby' && !target.standby) report(at('probes', 'endpoint'), 'no target.standby is declared');
+      if (target.standby && (!target.standby.host || !target.standby.port)) report(at('target', 'standby'), 'target.standby needs host and port (RDS reports no endpoint for it)');
+      if (spec.probes.endpoint === 'restored' && spec.type !== 'parallel-restore') report(at('probes', 'endpoint'), 'the restored endpoint exists in parallel-restore drills only');
+      if (spec.type === 'parallel-restore') {
+        if (spec.faults.length > 0) report(at('faults'), 'a parallel-restore drill leaves production running: it takes no faults');
+        if (!target.copy) report(at('target'), 'parallel-restore needs target.copy (subnetGroup, securityGroups, probe)', { hint: 'the copy goes into an isolated DB subnet group, never public' });
+        if (target.copy?.snapshot && spec.restore && spec.restore.restoreTo !== 'latest')
+          report(at('restore', 'restoreTo'), 'a snapshot restore recovers to the snapshot: leave restore.restoreTo at latest', { hint: 'or drop target.copy.snapshot for a point-in-time restore' });
+        if (target.cluster && !target.copy?.instanceClass) report(at('target', 'copy', 'instanceClass'), 'a cluster copy needs instanceClass for its member instance', { hint: 'e.g. instanceClass: db.r6g.large' });
+        if (spec.restore?.keep && !spec.restore.reason) report(at('restore', 'reason'), 'a kept copy needs a reason (recorded in evidence)');
+      }
+      for (const [index, check] of spec.checks.entries()) {
+        const comparesWithSource = check.type === 'checksum' || (check.type === 'row-count' && check.compareWithSource);
+        if (comparesWithSource && spec.type !== 'parallel-restore') report(at('checks', index), 'comparing with the source applies to parallel-restore only');
+        if (comparesWithSource && !target.production) report(at('checks', index), 'comparing with the source needs target.production (the source SQL endpoint)');
+        if (check.type === 'row-count' && check.compareWithSource && !check.key) report(at('checks', index, 'key'), 'compareWithSource needs key (a monotonic column such as id)');
+      }
+    },
+
+    plan(loaded) {
+      return planItems(loaded, null);
+    },
+
+    async planLive(loaded, signal) {
+      const target = rdsTarget(loaded);
+      const d = await deps();
+      const { kind, id } = resourceOf(target);
+      const facts: LiveFacts = { source: kind === 'instance' ? await describeInstance(d, id, signal) : await describeCluster(d, id, signal) };
+      if (target.copy) {
+        const groups = await call(d, signal, (o) => d.client.send(new d.sdk.DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: target.copy!.subnetGroup }), o)).catch((error: unknown) => {
+          facts.subnetGroupError = describeError(error);
+          return undefined;
+        });
+        facts.subnetGroup = groups?.DBSubnetGroups?.[0];
+        if (target.copy.snapshot) facts.snapshot = await findSnapshot(d, kind, id, target.copy.snapshot, signal).catch((error: unknown) => describeError(error));
+      }
+      return planItems(loaded, facts);
+    },
+
+    async open(ctx) {
+      const session = new RdsSession(ctx, await deps());
+      try {
+        await session.prepare();
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+      return session;
+    },
+  };
+}
+
+export const rdsDriver: Driver = createRdsDriver();
+
+interface LiveFacts {
+  source: DBInstance | DBCluster | undefined;
+  subnetGroup?: { DBSubnetGroupName?: string; VpcId?: string; Subnets?: unknown[] } | undefined;
+  subnetGroupError?: string;
+  snapshot?: { id: string; createdAt: string } | string;
+}
+
+function describeSource(kind: 'instance' | 'cluster', id: string, source: DBInstance | DBCluster | undefined): string {
+  if (!source) return `DB ${kind} ${id}: NOT FOUND in this account/region`;
+  if (kind === 'instance') {
+    const i = source as DBInstance;
+    return `DB instance ${id} (${i.Engine} ${i.EngineVersion ?? ''}, ${i.DBInstanceStatus}, Multi-AZ ${i.MultiAZ ? `yes: ${i.AvailabilityZone} → standby ${i.SecondaryAvailabilityZone ?? '?'}` : 'no'})`;
+  }
+  const c = source as DBCluster;
+  const members = (c.DBClusterMembers ?? []).map((m) => `${m.DBInstanceIdentifier}${m.IsClusterWriter ? ' (writer)' : ''}`).join(', ');
+  return `DB cluster ${id} (${c.Engine} ${c.EngineVersion ?? ''}, ${c.Status}; members ${members || 'none'})`;
+}
+
+function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanItem[] {
+  const spec = loaded.scenario.spec;
+  const target = rdsTarget(loaded);
+  const { kind, id } = resourceOf(target);
+  const resource = live ? describeSource(kind, id, live.source) : `DB ${kind} ${id}`;
+  const items: PlanItem[] = [];
+  items.push({ action: `read-only: Describe${kind === 'instance' ? 'DBInstances' : 'DBClusters'} ${id}; DescribeEvents for the run's window (secondary evidence)`, touches: resource, undo: 'none needed (read-only)' });
+  if (target.production)
+    items.push({ action: "create drillbook_heartbeat and drillbook_probe if missing; write this run's heartbeat and probe rows", touches: `SQL ${endpointLabel(target.production, `the ${kind} endpoint`)}`, undo: "delete this run's rows" });
+  for (const fault of spec.faults) {
+    if (fault.type === 'rds-failover')
+      items.push(
+        kind === 'instance'
+          ? { action: `RebootDBInstance ${id} with ForceFailover: true (Multi-AZ failover)`, touches: resource, undo: 'none possible: the standby becomes the primary; teardown waits until the instance is available' }
+          : { action: `FailoverDBCluster ${id}${fault.targetInstance ? ` to ${fault.targetInstance}` : ''}`, touches: resource, undo: 'none possible: a reader becomes the writer; teardown waits until the cluster is available' },
+      );
+    if (fault.type === 'rds-reboot')
+      items.push({ action: `RebootDBInstance ${kind === 'instance' ? id : `(the writer of ${id})`} without failover`, touches: resource, undo: 'teardown waits until it is available' });
+    if (fault.type === 'rds-stop')
+      items.push({ action: `Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`, touches: resource, undo: `Start${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}, then wait until available (registered before the stop)` });
+  }
+  if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
+  if (spec.type === 'parallel-restore' && target.copy) {
+    const copy = target.copy;
+    const copyId = `${copyIdentifier(id, '00000000')}`.replace(/-00000000$/, '-<run id>');
+    const snapshot = live?.snapshot ? (typeof live.snapshot === 'string' ? `snapshot lookup failed: ${live.snapshot}` : `snapshot ${live.snapshot.id} (${live.snapshot.createdAt})`) : copy.snapshot ? `snapshot ${copy.snapshot}` : null;
+    const restorePoint = snapshot ?? (spec.restore?.restoreTo && spec.restore.restoreTo !== 'latest' ? `point in time ${spec.restore.restoreTo}` : `latest restorable time${live?.source && 'LatestRestorableTime' in live.source && live.source.LatestRestorableTime ? ` (now ${live.source.LatestRestorableTime.toISOString()})` : ''}`);
+    const subnet = live ? (live.subnetGroup ? `subnet group ${live.subnetGroup.DBSubnetGroupName} (VPC ${live.subnetGroup.VpcId}, ${live.subnetGroup.Subnets?.length ?? 0} subnets)` : `subnet group ${copy.subnetGroup}: ${live.subnetGroupError ?? 'not found'}`) : `subnet group ${copy.subnetGroup}`;
+    items.push({
+      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${kind === 'cluster' ? ` plus member instance ${copyId}-1 (${copy.instanceClass})` : ''}`,
+      touches: `${subnet}; security groups ${copy.securityGroups.join(', ')}; not publicly accessible; tagged drillbook:run-id and drillbook:drill=true`,
+      undo: spec.restore?.keep
+        ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` deletes it and verifies`
+        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind === 'cluster' ? '; member instance first' : ''}) and wait until RDS answers not found (registered before the restore request)`,
+    });
+  }
+  return items;
+}
+
+async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<{ id: string; createdAt: string }> {
+  const snapshots =
+    kind === 'instance'
+      ? ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBSnapshotsCommand(wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted }), o))).DBSnapshots ?? []).map((s) => ({
+          id: s.DBSnapshotIdentifier ?? '',
+          status: s.Status,
+          createdAt: s.SnapshotCreateTime,
+        }))
+      : ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBClusterSnapshotsCommand(wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted }), o))).DBClusterSnapshots ?? []).map((s) => ({
+          id: s.DBClusterSnapshotIdentifier ?? '',
+          status: s.Status,
+          createdAt: s.SnapshotCreateTime,
+        }));
+  const usable = snapshots.filter((s) => s.status === 'available' && s.createdAt).sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
+  const chosen = usable[0];
+  if (!chosen) throw new Error(wanted === 'latest' ? `no available snapshot of DB ${kind} ${sourceId}` : `snapshot ${wanted} is not available`);
+  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString() };
+}
+
+class RdsSession implements DriverSession {
+  description = '';
+  private readonly target: RdsTarget;
+  private readonly baseDir: string;
+  private readonly resource: { kind: 'instance' | 'cluster'; id: string };
+  private readonly settings: Partial<Record<EndpointName, ConnectionSettings>> = {};
+  private source: DBInstance | DBCluster | undefined;
+  private heartbeatClients: pg.Client[] = [];
+  private readonly stopPolling = new AbortController();
+  private poller: Promise<void> | undefined;
+  private copy: { kind: 'instance' | 'cluster'; id: string; member?: string; status: string; endpoint?: { host: string; port: number }; failure?: string } | undefined;
+  private restorePoint: { at: string; method: string } | null = null;
+  private snapshotUsed: string | null = null;
+  private readonly eventSources: { id: string; type: 'db-instance' | 'db-cluster' }[] = [];
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly deps: RdsDeps,
+  ) {
+    this.target = rdsTarget(ctx.loaded);
+    this.baseDir = path.dirname(ctx.loaded.file);
+    this.resource = resourceOf(this.target);
+    this.eventSources.push({ id: this.resource.id, type: this.resource.kind === 'instance' ? 'db-instance' : 'db-cluster' });
+  }
+
+  private get log() {
+    return (message: string) => this.ctx.log(message);
+  }
+
+  async prepare(): Promise<void> {
+    const { kind, id } = this.resource;
+    this.source = kind === 'instance' ? await describeInstance(this.deps, id, this.ctx.signal, this.log) : await describeCluster(this.deps, id, this.ctx.signal, this.log);
+    if (!this.source) throw new Error(`DB ${kind} ${id} was not found in this account and region (credentials and region come from the AWS provider chain)`);
+    const region = await this.region();
+    this.description = `AWS RDS ${describeSource(kind, id, this.source)} in ${region}`;
+    if (this.target.production) {
+      this.settings.primary = this.sqlSettings(this.target.production, this.sourceEndpoint());
+      this.description += `; SQL ${endpointLabel(this.target.production, this.settings.primary.host)} (password ${describeSecret(this.target.production.password)})`;
+      this.ctx.undo.push(
+        {
+          type: 'postgres.delete-run-rows',
+          params: {
+            endpoints: [{ host: this.settings.primary.host, port: this.settings.primary.port, database: this.target.production.database, user: this.target.production.user, password: this.target.production.password ?? null }],
+            baseDir: this.baseDir,
+            runId: this.ctx.runId,
+          },
+        },
+        `delete this run's heartbeat and probe rows on ${this.settings.primary.host}:${this.settings.primary.port}`,
+      );
+      await ensureDrillTables(this.settings.primary);
+    }
+    if (this.target.standby) {
+      if (!this.target.standby.host || !this.target.standby.port) throw new Error('target.standby needs host and port');
+      this.settings.standby = this.sqlSettings(this.target.standby, undefined);
+    }
+    this.ctx.record('RDS target described (read-only)', { source: describeSource(kind, id, this.source), region });
+  }
+
+  private async region(): Promise<string> {
+    try {
+      const region = await this.deps.client.config.region();
+      return region ? `region ${region}` : 'the region of the AWS provider chain';
+    } catch {
+      return 'the region of the AWS provider chain';
+    }
+  }
+
+  private sourceEndpoint(): { host: string; port: number } | undefined {
+    const s = this.source as (DBInstance & DBCluster) | undefined;
+    if (!s) return undefined;
+    if (this.resource.kind === 'instance') return s.Endpoint?.Address ? { host: s.Endpoint.Address, port: s.Endpoint.Port ?? 5432 } : undefined;
+    return s.Endpoint ? { host: s.Endpoint as unknown as string, port: s.Port ?? 5432 } : undefined;
+  }
+
+  private sqlSettings(declared: RdsSqlEndpoint, reported: { host: string; port: number } | undefined): ConnectionSettings {
+    const host = declared.host ?? reported?.host;
+    const port = declared.port ?? reported?.port;
+    if (!host || !port) throw new Error('no SQL endpoint host/port declared and RDS reports none yet');
+    const password = resolveSecret(declared.password, this.baseDir);
+    this.ctx.addSecret(password);
+    return { host, port, database: declared.database, user: declared.user, password };
+  }
+
+  endpoints(): Partial<Record<EndpointName, string>> {
+    const labels: Partial<Record<EndpointName, string>> = {};
+    for (const [name, s] of Object.entries(this.settings)) labels[name as EndpointName] = `${s.user}@${s.host}:${s.port}/${s.database}`;
+    if (this.copy && !this.settings.restored) {
+      const probe = this.target.copy!.probe;
+      labels.restored = probe.host
+        ? `${probe.user}@${probe.host}:${probe.port ?? this.sourceEndpoint()?.port ?? 5432}/${probe.database} (declared, to DB ${this.copy.kind} ${this.copy.id})`
+        : `${probe.user}@<endpoint RDS reports for DB ${this.copy.kind} ${this.copy.id}>/${probe.database}`;
+    }
+    return labels;
+  }
+
+  private endpoint(name: EndpointName): ConnectionSettings {
+    if (name === 'restored') return this.restoredSettings();
+    const settings = this.settings[name];
+    if (!settings) throw new Error(`no ${name} SQL endpoint is declared in target`);
+    return settings;
+  }
+
+  private restoredSettings(): ConnectionSettings {
+    if (this.settings.restored) return this.settings.restored;
+    const copy = this.copy;
+    if (!copy) throw new Error('no restored copy in this drill');
+    if (copy.failure) throw new Error(`the restore failed: the copy is in status ${copy.failure}`);
+    const declared = this.target.copy!.probe;
+    // Without a declared host (a tunnel) there is nothing to connect to until RDS reports
+    // the copy's endpoint; the probe fails fast meanwhile, so it stays the RTO clock.
+    if (!declared.host && !copy.endpoint) throw new Error(`the copy has no endpoint yet (RDS status ${copy.status})`);
+    this.settings.restored = this.sqlSettings(declared, copy.endpoint);
+    return this.settings.restored;
+  }
+
+  async confirmSteadyState(ctx: RunContext): Promise<string[]> {
+    const { kind, id } = this.resource;
+    const now = kind === 'instance' ? await describeInstance(this.deps, id, ctx.signal, this.log) : await describeCluster(this.deps, id, ctx.signal, this.log);
+    const status = (now as DBInstance | undefined)?.DBInstanceStatus ?? (now as DBCluster | undefined)?.Status;
+    if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}, not available: nothing was disrupted`);
+    this.source = now;
+    const facts = [`RDS reports DB ${kind} ${id} available`];
+    for (const fault of ctx.loaded.scenario.spec.faults) {
+      if (fault.type !== 'rds-failover') continue;
+      if (kind === 'instance' && !(now as DBInstance).MultiAZ) throw new Error(`DB instance ${id} is not Multi-AZ: a forced failover needs a standby (nothing was disrupted)`);
+      if (kind === 'cluster' && ((now as DBCluster).DBClusterMembers ?? []).length < 2) throw new Error(`DB cluster ${id} has fewer than two members: there is nothing to fail over to (nothing was disrupted)`);
+      facts.push(kind === 'instance' ? `Multi-AZ: primary in ${(now as DBInstance).AvailabilityZone}, standby in ${(now as DBInstance).SecondaryAvailabilityZone ?? 'another AZ'}` : `cluster members: ${((now as DBCluster).DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier).join(', ')}`);
+    }
+    return facts;
+  }
+
+  writeProbe(name: EndpointName): ProbeFn {
+    const timeoutMs = ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000;
+    if (name === 'primary' && !this.settings.primary) {
+      // No production SQL endpoint (a restore drill): steady state is the source being
+      // available as RDS reports it; nothing is written.
+      return async (_attempt, signal) => {
+        const { kind, id } = this.resource;
+        const now = kind === 'instance' ? await describeInstance(this.deps, id, signal) : await describeCluster(this.deps, id, signal);
+        const status = (now as DBInstance | undefined)?.DBInstanceStatus ?? (now as DBCluster | undefined)?.Status;
+        if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}`);
+      };
+    }
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, timeoutMs);
+  }
+
+  async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
+    if (name === 'primary' && !this.settings.primary)
+      return {
+        write: async () => {
+          throw new Error('no production SQL endpoint: no heartbeat is written (the RPO comes from the restore point)');
+        },
+      };
+    const { sink, client } = await openHeartbeatSink(this.endpoint(name), this.ctx.runId);
+    this.heartbeatClients.push(client);
+    return sink;
+  }
+
+  presentHeartbeats(name: EndpointName): Promise<Set<number>> {
+    return readPresentHeartbeats(this.endpoint(name), this.ctx.runId);
+  }
+
+  async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
+    if (!isRdsFault(fault)) throw new Error(`fault ${fault.type} is not an rds fault`);
+    const { kind, id } = this.resource;
+    const d = this.deps;
+    let description: string;
+    switch (fault.type) {
+      case 'rds-failover': {
+        ctx.undo.push({ type: 'rds.wait-available', params: { kind, id } }, `wait until DB ${kind} ${id} is available after the failover`);
+        if (kind === 'instance') {
+          markT0(`RebootDBInstance ${id} ForceFailover=true`);
+          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: id, ForceFailover: true }), o), this.log);
+          description = `Multi-AZ failover of DB instance ${id} requested (RebootDBInstance ForceFailover)`;
+        } else {
+          markT0(`FailoverDBCluster ${id}${fault.targetInstance ? ` → ${fault.targetInstance}` : ''}`);
+          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.FailoverDBClusterCommand({ DBClusterIdentifier: id, ...(fault.targetInstance ? { TargetDBInstanceIdentifier: fault.targetInstance } : {}) }), o), this.log);
+          description = `failover of DB cluster ${id} requested (FailoverDBCluster${fault.targetInstance ? ` to ${fault.targetInstance}` : ''})`;
+        }
+        break;
+      }
+      case 'rds-reboot': {
+        const instance = kind === 'instance' ? id : (((this.source as DBCluster).DBClusterMembers ?? []).find((m) => m.IsClusterWriter)?.DBInstanceIdentifier ?? '');
+        if (!instance) throw new Error(`DB cluster ${id} has no writer to reboot`);
+        ctx.undo.push({ type: 'rds.wait-available', params: { kind: 'instance', id: instance } }, `wait until DB instance ${instance} is available after the reboot`);
+        markT0(`RebootDBInstance ${instance}`);
+        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: instance, ForceFailover: false }), o), this.log);
+        description = `reboot of DB instance ${instance} requested (no failover)`;
+        break;
+      }
+      case 'rds-stop': {
+        ctx.undo.push({ type: 'rds.start', params: { kind, id } }, `start DB ${kind} ${id} again and wait until it is available`);
+        markT0(`Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`);
+        if (kind === 'instance') await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBInstanceCommand({ DBInstanceIdentifier: id }), o), this.log);
+        else await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBClusterCommand({ DBClusterIdentifier: id }), o), this.log);
+        description = `stop of DB ${kind} ${id} requested`;
+        break;
+      }
+    }
+    await this.awaitOutage(ctx);
+    return { description };
+  }
+
+  /**
+   * A provider-side fault takes effect seconds after the request. Until the client sees it
+   * (a failed write through the production endpoint), a "recovered" probe would measure
+   * nothing, so the fault counts as in effect once a probe fails.
+   */
+  private async awaitOutage(ctx: RunContext): Promise<void> {
+    if (!this.settings.primary) return;
+    const probes = ctx.loaded.scenario.spec.probes;
+    const loop = await runProbeLoop({
+      name: 'fault-effect:primary',
+      probe: this.writeProbe('primary'),
+      clock: ctx.clock,
+      intervalMs: ms(probes.interval),
+      timeoutMs: ms(probes.timeout),
+      stableFor: Number.MAX_SAFE_INTEGER,
+      maxWaitMs: ms(probes.maxWait),
+      signal: ctx.signal,
+      onAttempt: (attempt) => ctx.probeAttempt(attempt),
+      stopWhen: (attempt) => !attempt.ok,
+    });
+    const failure = loop.attempts.find((a) => !a.ok);
+    if (!failure) throw new Error(`no client saw the fault within ${probes.maxWait}: every write through the production endpoint succeeded`);
+    ctx.record('outage observed by the client (first failed write through the production endpoint)', { error: failure.error });
+  }
+
+  async recover(recovery: Recovery, ctx: RunContext): Promise<string> {
+    switch (recovery.action) {
+      case 'none':
+        return 'no recovery action: RDS fails over or restarts by itself';
+      case 'command': {
+        const result = await runCommand(recovery.command!, { cwd: this.baseDir, timeoutMs: ms(recovery.timeout), signal: ctx.signal });
+        const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
+        if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
+        return `recovery command exited 0 (output in ${file})`;
+      }
+      default:
+        throw new Error(`recovery action ${recovery.action} does not apply to RDS`);
+    }
+  }
+
+  async requestRestore(restore: NonNullable<Scenario['spec']['restore']>, ctx: RunContext, markT0: (action: string) => Instant): Promise<RestoredCopy> {
+    const copySpec = this.target.copy!;
+    const { kind, id: sourceId } = this.resource;
+    const d = this.deps;
+    const copyId = copyIdentifier(sourceId, ctx.runId);
+    const member = kind === 'cluster' ? `${copyId}-1` : undefined;
+    const keepMs = ms(restore.keep);
+    const keepUntil = keepMs > 0 ? new Date(Date.now() + keepMs).toISOString() : null;
+    const snapshot = copySpec.snapshot ? await findSnapshot(d, kind, sourceId, copySpec.snapshot, ctx.signal) : null;
+    const isolation = { DBSubnetGroupName: copySpec.subnetGroup, VpcSecurityGroupIds: copySpec.securityGroups, Tags: drillTags(ctx.runId, ctx.loaded.scenario.metadata.name) };
+    // Registered before the request: a crash right after it leaves the deletion in the journal.
+    ctx.undo.push(
+      { type: 'rds.delete-copy', params: { kind, id: copyId, instances: member ? [member] : [], keepUntil, runId: ctx.runId } },
+      keepUntil ? `delete the restored copy DB ${kind} ${copyId} after ${restore.keep} (${restore.reason}) and verify` : `delete the restored copy DB ${kind} ${copyId}${member ? ` and its member ${member}` : ''}, and verify it is gone`,
+    );
+    this.copy = { kind, id: copyId, member, status: 'requested' };
+    this.eventSources.push({ id: copyId, type: kind === 'instance' ? 'db-instance' : 'db-cluster' }, ...(member ? [{ id: member, type: 'db-instance' as const }] : []));
+
+    let engine = (this.source as DBInstance | DBCluster | undefined)?.Engine;
+    if (snapshot) {
+      this.snapshotUsed = `${kind === 'instance' ? 'DB snapshot' : 'DB cluster snapshot'} ${snapshot.id} (created ${snapshot.createdAt})`;
+      this.restorePoint = { at: snapshot.createdAt, method: `snapshot ${snapshot.id} creation time (SnapshotCreateTime)` };
+      markT0(`restore requested: ${snapshot.id} → DB ${kind} ${copyId}`);
+      if (kind === 'instance')
+        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: copyId, DBSnapshotIdentifier: snapshot.id, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...isolation }), o), this.log);
+      else {
+        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: copyId, SnapshotIdentifier: snapshot.id, Engine: engine, ...isolation }), o), this.log);
+        engine = out.DBCluster?.Engine ?? engine;
+      }
+    } else {
+      const latest = restore.restoreTo === 'latest';
+      if (latest) {
+        // The restore point of "latest" is the LatestRestorableTime as RDS reports it at T0.
+        const now = kind === 'instance' ? await describeInstance(d, sourceId, ctx.signal, this.log) : await describeCluster(d, sourceId, ctx.signal, this.log);
+        const lrt = now?.LatestRestorableTime;
+        this.restorePoint = lrt ? { at: lrt.toISOString(), method: 'LatestRestorableTime read from RDS at T0' } : null;
+      } else {
+        this.restorePoint = { at: new Date(restore.restoreTo).toISOString(), method: 'the declared restore time' };
+      }
+      const when = latest ? { UseLatestRestorableTime: true } : kind === 'instance' ? { RestoreTime: new Date(restore.restoreTo) } : { RestoreToTime: new Date(restore.restoreTo) };
+      markT0(`restore requested: DB ${kind} ${sourceId} at ${latest ? 'latest restorable time' : restore.restoreTo} → ${copyId}`);
+      if (kind === 'instance')
+        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: sourceId, TargetDBInstanceIdentifier: copyId, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...when, ...isolation }), o), this.log);
+      else {
+        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: sourceId, DBClusterIdentifier: copyId, ...when, ...isolation }), o), this.log);
+        engine = out.DBCluster?.Engine ?? engine;
+      }
+    }
+    if (member) {
+      await call(d, ctx.signal, (o) =>
+        d.client.send(new d.sdk.CreateDBInstanceCommand({ DBInstanceIdentifier: member, DBClusterIdentifier: copyId, Engine: engine, DBInstanceClass: copySpec.instanceClass, PubliclyAccessible: false, Tags: isolation.Tags }), o),
+      this.log);
+    }
+    ctx.record('restore requested from RDS', { copy: copyId, kind, member: member ?? null, restorePoint: this.restorePoint?.at ?? null, restorePointFrom: this.restorePoint?.method ?? null });
+    this.poller = this.pollCopy();
+    const region = await this.region();
+    return {
+      endpoint: 'restored',
+      record: {
+        location: `RDS DB ${kind} ${copyId}${member ? ` (member instance ${member})` : ''} in ${region}; subnet group ${copySpec.subnetGroup}`,
+        port: copySpec.probe.port ?? this.sourceEndpoint()?.port ?? 5432,
+        access: restore.access ?? `not publicly accessible; reachable only inside subnet group ${copySpec.subnetGroup} through security groups ${copySpec.securityGroups.join(', ')}, by holders of the source's database credentials`,
+        masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
+        restorePoint: this.restorePoint ? `${this.restorePoint.at} (${this.restorePoint.method})` : restore.restoreTo,
+        baseBackup: this.snapshotUsed ?? `automated backups of DB ${kind} ${sourceId} (point-in-time restore)`,
+        kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover, recorded in deferred.jsonl` : null,
+      },
+    };
+  }
+
+  /** Follows the copy's RDS status in the background (backoff, capped at pollInterval): its endpoint, or a failed restore. */
+  private async pollCopy(): Promise<void> {
+    const copy = this.copy!;
+    const signal = AbortSignal.any([this.ctx.signal, this.stopPolling.signal]);
+    const maxMs = ms(this.target.pollInterval) || 10_000;
+    let reportedAvailable = false;
+    for (let wait = 1_000; !signal.aborted; wait = Math.min(maxMs, wait * 2)) {
+      try {
+        let status: string | undefined;
+        if (copy.kind === 'instance') {
+          const i = await describeInstance(this.deps, copy.id, signal, this.log);
+          status = i?.DBInstanceStatus ?? 'not found';
+          if (i?.Endpoint?.Address) copy.endpoint = { host: i.Endpoint.Address, port: i.Endpoint.Port ?? 5432 };
+        } else {
+          const c = await describeCluster(this.deps, copy.id, signal, this.log);
+          const m = copy.member ? await describeInstance(this.deps, copy.member, signal, this.log) : undefined;
+          status = c?.Status ?? 'not found';
+          if (m?.DBInstanceStatus && FAILED_STATUSES.has(m.DBInstanceStatus)) status = m.DBInstanceStatus;
+          if (c?.Endpoint) copy.endpoint = { host: c.Endpoint, port: c.Port ?? 5432 };
+          if (status === 'available' && m?.DBInstanceStatus !== 'available') status = `cluster available, member ${m?.DBInstanceStatus ?? 'not found'}`;
+        }
+        if (status !== copy.status) this.ctx.record(`RDS reports the copy ${copy.id}: ${status} (secondary evidence)`);
+        copy.status = status;
+        if (FAILED_STATUSES.has(status)) {
+          copy.failure = status;
+          this.ctx.record(`restore failed: RDS put the copy ${copy.id} in status ${status}`);
+          return;
+        }
+        if (status === 'available' && !reportedAvailable) {
+          reportedAvailable = true;
+          return;
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        this.ctx.log(`polling the copy failed: ${describeError(error)}`);
+      }
+      await this.deps.sleep(wait, signal).catch(() => undefined);
+    }
+  }
+
+  runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
+    return runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal);
+  }
+
+  restorePointRpo(t0: Instant): RpoMeasurement | null {
+    const spec = this.ctx.loaded.scenario.spec;
+    // With a heartbeat writer on production, a point-in-time "latest" restore is measured by heartbeats.
+    if (this.settings.primary && !this.snapshotUsed) return null;
+    if (!this.restorePoint || (spec.restore && spec.restore.restoreTo !== 'latest')) return null;
+    const seconds = Math.round((Date.parse(t0.at) - Date.parse(this.restorePoint.at))) / 1000;
+    return {
+      seconds,
+      errorSeconds: 1,
+      lostWrites: 0,
+      method: `restore point: T0 (the restore request, drillbook's clock) − ${this.restorePoint.method} (${this.restorePoint.at}, RDS's clock, second precision); lost writes are not counted without a heartbeat writer on production`,
+      heartbeatInterval: 0,
+      acknowledged: 0,
+      newestPresentSeq: null,
+      newestPresentAt: this.restorePoint.at,
+      missingSeqs: [],
+      lowerBoundOnly: false,
+    };
+  }
+
+  integrityNotes(): { backup: string | null; notes: string[] } {
+    const notes: string[] = [];
+    if (this.copy) {
+      notes.push(`copy ${this.copy.id} created not publicly accessible in subnet group ${this.target.copy!.subnetGroup}, tagged drillbook:run-id=${this.ctx.runId} and drillbook:drill=true`);
+      if (this.restorePoint) notes.push(`restore point ${this.restorePoint.at}: ${this.restorePoint.method}`);
+      notes.push(`last RDS status of the copy: ${this.copy.status}`);
+    }
+    return { backup: this.snapshotUsed ?? (this.copy ? `automated backups of DB ${this.resource.kind} ${this.resource.id}` : null), notes };
+  }
+
+  async close(): Promise<void> {
+    this.stopPolling.abort();
+    await this.poller?.catch(() => undefined);
+    for (const client of this.heartbeatClients) discard(client);
+    this.heartbeatClients = [];
+    await this.recordEvents();
+  }
+
+  /** DescribeEvents for the run's window: what RDS says happened, kept as secondary evidence. */
+  private async recordEvents(): Promise<void> {
+    const start = new Date(this.ctx.clock.originWall - 60_000);
+    const end = new Date(Date.now() + 1_000);
+    const signal = AbortSignal.timeout(20_000);
+    const events: (Event & { source: string })[] = [];
+    for (const source of this.eventSources) {
+      try {
+        const out = await call(this.deps, signal, (o) => this.deps.client.send(new this.deps.sdk.DescribeEventsCommand({ SourceIdentifier: source.id, SourceType: source.type, StartTime: start, EndTime: end }), o), this.log);
+        for (const event of out.Events ?? []) events.push({ ...event, source: source.id });
+      } catch (error) {
+        this.ctx.record(`RDS events for ${source.id} could not be read: ${describeError(error)}`);
+      }
+    }
+    events.sort((a, b) => (a.Date?.getTime() ?? 0) - (b.Date?.getTime() ?? 0));
+    for (const event of events)
+      this.ctx.record(`RDS event (secondary evidence): ${event.SourceIdentifier ?? event.source}: ${event.Message ?? ''}`, {
+        rdsEventAt: event.Date?.toISOString() ?? null,
+        categories: event.EventCategories ?? [],
+        sourceType: event.SourceType ?? null,
+      });
+    if (events.length > 0) await this.ctx.attach('rds-events.json', JSON.stringify(events, null, 2));
+  }
+}
