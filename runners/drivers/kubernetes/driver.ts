@@ -1,0 +1,558 @@
+/**
+ * The Kubernetes driver: chaos faults against workloads (pod-delete, deployment-scale,
+ * node-drain, network-partition) with a declared blast radius, and parallel restores through
+ * Velero into a scratch namespace. The RTO clock is the user-level HTTP probe; the workload's
+ * readiness (watched, not polled) and Velero's phases go to the timeline as secondary evidence.
+ * Stateless workloads have no heartbeat: this driver measures no RPO.
+ */
+import path from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import type { CheckResult } from '../../../reports/run-record.js';
+import { parseDuration } from '../../../scenarios/duration.js';
+import type { LoadedScenario } from '../../../scenarios/load.js';
+import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
+import { KUBERNETES_FAULT_TYPES, type KubernetesFault, type KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
+import { sleep, type Instant } from '../../clock.js';
+import type { RunContext } from '../../context.js';
+import type { ProbeFn } from '../../probes/probe-loop.js';
+import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
+import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
+import { api, type ClusterRef, clusterLabel, connectCluster, KubeApiError, type KubeClients, statusOf } from './client.js';
+import { denyAllPolicy, type FaultResolution, isPodReady, listPods, networkPolicyName, resolveFault, RUN_LABEL } from './faults.js';
+import { parseSelector } from './selector.js';
+import { kubernetesUndoHandlers } from './undo.js';
+import { ObjectWatch } from './watch.js';
+
+const ms = (text: string) => parseDuration(text) ?? 0;
+const VELERO_TERMINAL = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation']);
+
+function kubernetesTarget(loaded: LoadedScenario): KubernetesTarget {
+  return loaded.scenario.spec.target as KubernetesTarget;
+}
+
+function isKubernetesFault(fault: Fault): fault is Fault & KubernetesFault {
+  return (KUBERNETES_FAULT_TYPES as readonly string[]).includes(fault.type);
+}
+
+export function clusterRefOf(loaded: LoadedScenario): ClusterRef {
+  const target = kubernetesTarget(loaded);
+  return {
+    kubeconfig: target.kubeconfig ? path.resolve(path.dirname(loaded.file), target.kubeconfig) : null,
+    context: target.context ?? null,
+  };
+}
+
+/** A fault refused by its blast radius (or a safety rule) before anything was changed. */
+export class BlastRadiusError extends Error {}
+
+function refusalMessage(resolutions: FaultResolution[]): string | null {
+  const refused = resolutions.map((r, i) => ({ r, i })).filter(({ r }) => r.refusal);
+  if (refused.length === 0) return null;
+  return `refused before any change: ${refused.map(({ r, i }) => `faults[${i}] ${r.fault.type}: ${r.refusal}`).join('; ')}`;
+}
+
+function describeFault(fault: KubernetesFault, namespace: string | undefined): string {
+  const ns = fault.namespace ?? namespace ?? '(namespace?)';
+  const radius = [fault.maxPods !== undefined ? `maxPods ${fault.maxPods}` : '', fault.maxPercent !== undefined ? `maxPercent ${fault.maxPercent}` : ''].filter(Boolean).join(', ');
+  const revert = 'duration' in fault && fault.duration ? `, reverted after ${fault.duration}` : '';
+  switch (fault.type) {
+    case 'pod-delete':
+      return `delete ${fault.count ?? 'all'} pod(s) ${fault.selector} in ${ns} (blast radius ${radius})`;
+    case 'deployment-scale':
+      return `scale deployment ${ns}/${fault.deployment} to ${fault.replicas} (pods ${fault.selector}, blast radius ${radius}${revert})`;
+    case 'node-drain':
+      return `cordon node ${fault.node} and evict its pods, honouring PodDisruptionBudgets (only pods ${fault.selector} in ${ns}; blast radius ${radius}${revert})`;
+    case 'network-partition':
+      return `deny-all NetworkPolicy (${fault.direction}) on pods ${fault.selector} in ${ns} (blast radius ${radius}${revert})`;
+  }
+}
+
+function undoOf(fault: KubernetesFault): string {
+  switch (fault.type) {
+    case 'pod-delete':
+      return 'none possible for a deleted pod: teardown confirms its controller brought as many ready pods back';
+    case 'deployment-scale':
+      return 'scale back to the replica count read before the fault';
+    case 'node-drain':
+      return 'uncordon the node';
+    case 'network-partition':
+      return 'delete the NetworkPolicy (only if it carries this run’s label)';
+  }
+}
+
+export const kubernetesDriver: Driver = {
+  name: 'kubernetes',
+
+  validate(loaded, report) {
+    const spec = loaded.scenario.spec;
+    const target = kubernetesTarget(loaded);
+    const at = (...p: (string | number)[]) => ['spec', ...p];
+    if (!target.probe)
+      report(at('target'), 'the kubernetes driver needs target.probe: the user-level HTTP probe that measures the RTO (and confirms the steady state)', {
+        hint: 'probe: { url: http://checkout.shop.svc/healthz, expectStatus: 200 }',
+      });
+    for (const [index, fault] of spec.faults.entries()) {
+      if (!isKubernetesFault(fault)) {
+        report(at('faults', index, 'type'), `fault ${fault.type} is not a kubernetes fault`, { hint: `use one of ${KUBERNETES_FAULT_TYPES.join(', ')}` });
+        continue;
+      }
+      if (!fault.namespace && !target.namespace) report(at('faults', index), `${fault.type} needs a namespace (on the fault or target.namespace)`);
+      try {
+        parseSelector(fault.selector);
+      } catch (error) {
+        report(at('faults', index, 'selector'), error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (spec.type === 'failover') {
+      if (spec.faults.length === 0) report(at('faults'), 'a failover drill needs at least one fault', { hint: 'e.g. faults: [ { type: pod-delete, selector: app=checkout, maxPods: 1 } ]' });
+      if (spec.recovery?.action === 'promote') report(at('recovery', 'action'), 'promote is a PostgreSQL recovery: use none (Kubernetes heals itself) or command');
+      if (spec.recovery?.action === 'command' && !spec.recovery.command) report(at('recovery', 'command'), 'recovery.action command needs recovery.command');
+    }
+    if (spec.type === 'parallel-restore') {
+      if (!target.velero) report(at('target'), 'a parallel-restore drill on Kubernetes needs target.velero (backup, sourceNamespace, probe)');
+      if (spec.faults.length > 0) report(at('faults'), 'a parallel-restore drill leaves production running: it takes no faults');
+      if (spec.restore && spec.restore.restoreTo !== 'latest') report(at('restore', 'restoreTo'), 'a Velero restore restores its named backup: restoreTo must be latest');
+      if (spec.restore?.keep && !spec.restore.reason) report(at('restore', 'reason'), 'keep needs a reason (recorded in the evidence)');
+    }
+    for (const [index, check] of spec.checks.entries())
+      report(at('checks', index), `${check.type} checks need a database: the kubernetes driver checks the workload's ready replicas (target.workload) and the Velero phase itself`);
+    if (spec.probes.endpoint === 'standby') report(at('probes', 'endpoint'), 'the kubernetes driver has no standby endpoint');
+  },
+
+  plan(loaded) {
+    const spec = loaded.scenario.spec;
+    const target = kubernetesTarget(loaded);
+    const items: PlanItem[] = [];
+    const cluster = target.kubeconfig ? `cluster of ${target.kubeconfig}${target.context ? ` (context ${target.context})` : ''}` : `cluster of the default kubeconfig${target.context ? ` (context ${target.context})` : ''}`;
+    if (target.probe) items.push({ action: `probe GET ${target.probe.url} (expect ${target.probe.expectStatus}) every ${spec.probes.interval}`, touches: 'nothing (read-only)', undo: 'none needed' });
+    if (target.workload) items.push({ action: `watch deployment ${target.namespace ?? '?'}/${target.workload.deployment} readiness`, touches: 'nothing (read-only)', undo: 'none needed' });
+    for (const fault of spec.faults) if (isKubernetesFault(fault)) items.push({ action: describeFault(fault, target.namespace), touches: `${cluster}; \`drillbook plan\` resolves the exact pods live`, undo: undoOf(fault) });
+    if (spec.type === 'parallel-restore' && target.velero) {
+      const v = target.velero;
+      items.push({
+        action: `create Velero Restore of backup ${v.backup} (${v.sourceNamespace} → ${v.restoreNamespace ?? 'drillbook-<run id>'}) in namespace ${v.namespace}`,
+        touches: `${cluster}: a new scratch namespace and the objects of the backup in it`,
+        undo: spec.restore?.keep ? `kept ${spec.restore.keep} (${spec.restore.reason ?? 'no reason'}); then \`drillbook recover\` deletes it and verifies` : 'delete the Restore and the scratch namespace; wait until the namespace is gone; record the deletion',
+      });
+    }
+    return items;
+  },
+
+  async planLive(loaded, signal) {
+    const target = kubernetesTarget(loaded);
+    const ref = clusterRefOf(loaded);
+    const clients = await connectCluster(ref);
+    const items: PlanItem[] = [];
+    for (const [index, fault] of loaded.scenario.spec.faults.entries()) {
+      signal?.throwIfAborted();
+      if (!isKubernetesFault(fault)) continue;
+      const resolution = await resolveFault(clients, fault, target.namespace);
+      items.push({
+        action: `faults[${index}] ${describeFault(fault, target.namespace)}${resolution.refusal ? ` — WOULD BE REFUSED: ${resolution.refusal}` : ''}`,
+        touches: `${clusterLabel(clients, ref)}: ${resolution.touches.length > 0 ? resolution.touches.join('; ') : 'nothing'} (${resolution.podsTouched} of ${resolution.matched.length} matched pods)`,
+        undo: undoOf(fault),
+      });
+    }
+    if (loaded.scenario.spec.type === 'parallel-restore' && target.velero) {
+      const v = target.velero;
+      const backup = await api(`reading Velero Backup ${v.namespace}/${v.backup}`, () =>
+        clients.custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', name: v.backup }),
+      ).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+      const phase = (backup as { status?: { phase?: string } }).status?.phase;
+      items.push({
+        action: `restore Velero backup ${v.backup}${phase ? ` (phase ${phase})` : ''}${'error' in (backup as object) ? ` — ${(backup as { error: string }).error}` : ''}`,
+        touches: `${clusterLabel(clients, ref)}: new namespace ${v.restoreNamespace ?? 'drillbook-<run id>'} (mapped from ${v.sourceNamespace})`,
+        undo: 'delete the Restore and the namespace; verify the namespace is gone',
+      });
+    }
+    return items;
+  },
+
+  async open(ctx) {
+    const session = new KubernetesSession(ctx);
+    try {
+      await session.prepare();
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  },
+};
+
+/** The undo registry entries this driver journals (registered in runners/undo-handlers.ts). */
+export { kubernetesUndoHandlers };
+
+class KubernetesSession implements DriverSession {
+  readonly probeNoun = 'HTTP request';
+  description = '';
+  private readonly target: KubernetesTarget;
+  private readonly ref: ClusterRef;
+  private clients!: KubeClients;
+  private expectedReady: number | undefined;
+  private readiness: ObjectWatch<k8s.V1Deployment> | undefined;
+  private restoredReadiness: ObjectWatch<k8s.V1Deployment> | undefined;
+  private faultIndex = 0;
+  private scratchNamespace: string | undefined;
+  private restore: { name: string; phase: string | null; object: VeleroRestore | undefined } | undefined;
+  private readonly notes: string[] = [];
+  /** Ends the timers of timed faults when the session closes: teardown's undo takes over. */
+  private readonly closing = new AbortController();
+
+  constructor(private readonly ctx: RunContext) {
+    this.target = kubernetesTarget(ctx.loaded);
+    this.ref = clusterRefOf(ctx.loaded);
+  }
+
+  private get params() {
+    return { cluster: this.ref };
+  }
+
+  async prepare(): Promise<void> {
+    this.clients = await connectCluster(this.ref);
+    const cluster = clusterLabel(this.clients, this.ref);
+    this.description = `Kubernetes ${cluster}${this.target.namespace ? `, namespace ${this.target.namespace}` : ''}${this.target.workload ? `, deployment ${this.target.workload.deployment}` : ''}`;
+    if (this.target.workload) {
+      const namespace = this.requireNamespace();
+      const deployment = await api(`reading deployment ${namespace}/${this.target.workload.deployment}`, () =>
+        this.clients.apps.readNamespacedDeployment({ name: this.target.workload!.deployment, namespace }),
+      );
+      this.expectedReady = deployment.spec?.replicas ?? 0;
+    }
+    // Refuse the whole drill up front when a fault's selection is larger than declared: a
+    // refusal after the first fault would already have disrupted something.
+    const resolutions: FaultResolution[] = [];
+    for (const fault of this.ctx.loaded.scenario.spec.faults) if (isKubernetesFault(fault)) resolutions.push(await resolveFault(this.clients, fault, this.target.namespace));
+    const refusal = refusalMessage(resolutions);
+    if (refusal) throw new BlastRadiusError(refusal);
+    for (const r of resolutions) this.ctx.record(`blast radius checked: ${r.fault.type} would touch ${r.podsTouched} of ${r.matched.length} pods (${r.fault.selector} in ${r.namespace})`, { touches: r.touches });
+    if (this.ctx.loaded.scenario.spec.type === 'parallel-restore' && this.target.velero) {
+      const v = this.target.velero;
+      this.scratchNamespace = v.restoreNamespace ?? `drillbook-${this.ctx.runId.slice(0, 8)}`;
+      try {
+        await this.clients.core.readNamespace({ name: this.scratchNamespace });
+        throw new BlastRadiusError(`the scratch namespace ${this.scratchNamespace} already exists: drillbook deletes it at teardown, so it must be new`);
+      } catch (error) {
+        if (error instanceof BlastRadiusError) throw error;
+        if (statusOf(error) !== 404) throw new Error(`checking that namespace ${this.scratchNamespace} does not exist: ${statusOf(error) ?? String(error)}`);
+      }
+      const backup = (await api(`reading Velero Backup ${v.namespace}/${v.backup}`, () =>
+        this.clients.custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', name: v.backup }),
+      )) as { status?: { phase?: string; completionTimestamp?: string } };
+      this.notes.push(`Velero backup ${v.backup} (namespace ${v.sourceNamespace}), phase ${backup.status?.phase ?? 'unknown'}, completed ${backup.status?.completionTimestamp ?? 'unknown'}`);
+    }
+  }
+
+  private requireNamespace(fault?: KubernetesFault): string {
+    const namespace = fault?.namespace ?? this.target.namespace;
+    if (!namespace) throw new Error('no namespace: set target.namespace');
+    return namespace;
+  }
+
+  endpoints(): Partial<Record<EndpointName, string>> {
+    const endpoints: Partial<Record<EndpointName, string>> = {};
+    if (this.target.probe) endpoints.primary = this.url('primary');
+    if (this.scratchNamespace && this.target.velero) endpoints.restored = this.url('restored');
+    return endpoints;
+  }
+
+  private url(endpoint: EndpointName): string {
+    if (endpoint === 'restored') {
+      if (!this.target.velero || !this.scratchNamespace) throw new Error('no restored endpoint in this drill');
+      return this.target.velero.probe.url.replaceAll('{namespace}', this.scratchNamespace);
+    }
+    if (!this.target.probe) throw new Error('no target.probe declared');
+    return this.target.probe.url.replaceAll('{namespace}', this.target.namespace ?? '');
+  }
+
+  async confirmSteadyState(ctx: RunContext): Promise<string[]> {
+    if (!this.target.workload || this.expectedReady === undefined) return [];
+    await this.watchReadiness(ctx);
+    const deployment = await this.readiness!.until(() => true, 30_000, ctx.signal, `deployment ${this.target.workload.deployment} readiness`);
+    const ready = deployment.status?.readyReplicas ?? 0;
+    if (ready < this.expectedReady) throw new Error(`deployment ${this.target.workload.deployment} has ${ready} of ${this.expectedReady} replicas ready before the drill: steady state not reached, nothing was disrupted`);
+    return [`deployment ${this.target.workload.deployment}: ${ready}/${this.expectedReady} replicas ready`];
+  }
+
+  /** Readiness changes of the workload go to the timeline as they happen (watch stream). */
+  private async watchReadiness(ctx: RunContext): Promise<void> {
+    if (this.readiness || !this.target.workload) return;
+    const namespace = this.requireNamespace();
+    const name = this.target.workload.deployment;
+    let last: number | undefined;
+    this.readiness = new ObjectWatch<k8s.V1Deployment>(this.clients, `/apis/apps/v1/namespaces/${namespace}/deployments`, name, (d, type) => {
+      const ready = d.status?.readyReplicas ?? 0;
+      if (ready === last && type !== 'DELETED') return;
+      last = ready;
+      ctx.record(`readiness: deployment ${name} ${ready}/${d.spec?.replicas ?? '?'} ready`, { readyReplicas: ready, replicas: d.spec?.replicas ?? null, source: 'watch', resourceVersion: d.metadata?.resourceVersion ?? null });
+    });
+    await this.readiness.start();
+  }
+
+  writeProbe(endpoint: EndpointName): ProbeFn {
+    const expect = endpoint === 'restored' ? this.target.velero!.probe.expectStatus : (this.target.probe?.expectStatus ?? 200);
+    return async (_attempt, signal) => {
+      const url = this.url(endpoint);
+      const response = await fetch(url, { signal, redirect: 'manual', headers: { 'user-agent': 'drillbook-probe' } });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status !== expect) throw new Error(`HTTP ${response.status} (expected ${expect})`);
+    };
+  }
+
+  async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
+    if (!isKubernetesFault(fault)) throw new Error(`fault ${fault.type} is not a kubernetes fault`);
+    const index = this.faultIndex++;
+    await this.watchReadiness(ctx);
+    // The selection may have changed since prepare: resolve again, right before acting.
+    const resolution = await resolveFault(this.clients, fault, this.target.namespace);
+    if (resolution.refusal) throw new BlastRadiusError(`refused before any change: faults[${index}] ${fault.type}: ${resolution.refusal}`);
+    const namespace = resolution.namespace;
+    const cluster = this.params.cluster;
+    switch (fault.type) {
+      case 'pod-delete': {
+        const pods = resolution.detail.pods ?? [];
+        const readyBefore = resolution.matched.filter((p) => p.ready).length;
+        ctx.undo.push(
+          { type: 'kubernetes.await-pods-ready', params: { cluster, namespace, selector: fault.selector, expectedReady: readyBefore, timeoutMs: this.readyTimeoutMs() } },
+          `confirm ${readyBefore} pods ${fault.selector} in ${namespace} are ready again (deleted pods are re-created by their controller)`,
+        );
+        markT0(`delete ${pods.length} pod(s) ${fault.selector} in ${namespace}`);
+        const gracePeriodSeconds = fault.gracePeriod !== undefined ? Math.round(ms(fault.gracePeriod) / 1000) : undefined;
+        for (const pod of pods) {
+          await api(`deleting pod ${namespace}/${pod.name}`, () =>
+            this.clients.core.deleteNamespacedPod({ name: pod.name, namespace, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
+          ).catch((error: unknown) => {
+            if (!(error instanceof KubeApiError && error.status === 404)) throw error; // gone already
+          });
+        }
+        return { description: `deleted ${pods.length} pod(s): ${pods.map((p) => p.name).join(', ')}` };
+      }
+      case 'deployment-scale': {
+        const previous = resolution.detail.previousReplicas ?? 0;
+        const params = { cluster, namespace, deployment: fault.deployment, replicas: previous };
+        const id = ctx.undo.push({ type: 'kubernetes.scale-deployment', params }, `scale deployment ${namespace}/${fault.deployment} back to ${previous} replicas`);
+        markT0(`scale deployment ${namespace}/${fault.deployment} ${previous} → ${fault.replicas}`);
+        await api(`scaling deployment ${namespace}/${fault.deployment}`, () =>
+          this.clients.apps.patchNamespacedDeploymentScale({ name: fault.deployment, namespace, body: { spec: { replicas: fault.replicas } } }, this.clients.mergePatch),
+        );
+        return { description: `deployment ${namespace}/${fault.deployment} scaled ${previous} → ${fault.replicas}`, ...this.revertAfter(fault.duration, id, 'kubernetes.scale-deployment', params, `scaled back to ${previous}`) };
+      }
+      case 'node-drain': {
+        const node = fault.node;
+        const params = { cluster, node };
+        const id = ctx.undo.push({ type: 'kubernetes.uncordon', params }, `uncordon node ${node}`);
+        markT0(`cordon and drain node ${node}`);
+        await api(`cordoning node ${node}`, () => this.clients.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, this.clients.mergePatch));
+        ctx.record(`node ${node} cordoned`);
+        const evicted = await this.evict(resolution.detail.pods ?? [], ms(fault.evictionTimeout), ctx);
+        return { description: `node ${node} cordoned, ${evicted} pod(s) evicted`, ...this.revertAfter(fault.duration, id, 'kubernetes.uncordon', params, 'uncordoned') };
+      }
+      case 'network-partition': {
+        const name = networkPolicyName(ctx.runId, index);
+        const params = { cluster, namespace, name, runId: ctx.runId };
+        const id = ctx.undo.push({ type: 'kubernetes.delete-network-policy', params }, `delete NetworkPolicy ${namespace}/${name}`);
+        markT0(`deny-all NetworkPolicy ${name} on pods ${fault.selector} in ${namespace}`);
+        await api(`creating NetworkPolicy ${namespace}/${name}`, () =>
+          this.clients.networking.createNamespacedNetworkPolicy({ namespace, body: denyAllPolicy(name, ctx.runId, fault.selector, fault.direction) }),
+        );
+        return {
+          description: `NetworkPolicy ${namespace}/${name} denies ${fault.direction === 'both' ? 'ingress and egress' : fault.direction} of ${resolution.podsTouched} pod(s) ${fault.selector}`,
+          ...this.revertAfter(fault.duration, id, 'kubernetes.delete-network-policy', params, 'policy deleted'),
+        };
+      }
+    }
+  }
+
+  private readyTimeoutMs(): number {
+    return this.target.workload ? ms(this.target.workload.readyTimeout) : 120_000;
+  }
+
+  /** Evicts each pod through the Eviction API so PodDisruptionBudgets are honoured; 429 means try again later. */
+  private async evict(pods: { namespace: string; name: string }[], timeoutMs: number, ctx: RunContext): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let evicted = 0;
+    for (const pod of pods) {
+      for (let attempt = 1; ; attempt++) {
+        ctx.signal.throwIfAborted();
+        try {
+          await this.clients.core.createNamespacedPodEviction({
+            name: pod.name,
+            namespace: pod.namespace,
+            body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } },
+          });
+          evicted++;
+          ctx.record(`evicted pod ${pod.namespace}/${pod.name}`, attempt > 1 ? { attempts: attempt } : undefined);
+          break;
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404) break; // gone already
+          if (status !== 429) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: the API server answered ${status ?? String(error)}`);
+          if (attempt === 1) ctx.record(`eviction of ${pod.namespace}/${pod.name} refused by a PodDisruptionBudget (429): retrying`);
+          if (Date.now() > deadline) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: a PodDisruptionBudget kept refusing it (429) for ${Math.round(timeoutMs / 1000)} s`);
+          await sleep(500, ctx.signal);
+        }
+      }
+    }
+    return evicted;
+  }
+
+  /** A fault with a duration is reverted by its own undo, early; the journal entry is then settled. */
+  private revertAfter(duration: string | undefined, id: number, type: string, params: Record<string, unknown>, note: string): Pick<FaultEffect, 'ended'> {
+    if (!duration) return {};
+    const ctx = this.ctx;
+    const ended = sleep(ms(duration), AbortSignal.any([ctx.signal, this.closing.signal]))
+      .then(async () => {
+        await kubernetesUndoHandlers[type]!(params, { signal: AbortSignal.timeout(60_000), log: ctx.log });
+        ctx.record(`fault ended after ${duration}: ${note}`);
+        ctx.undo.settle(id, `${note} after ${duration}`);
+      })
+      .catch((error: unknown) => {
+        // Left pending: teardown runs the undo again.
+        if (!ctx.signal.aborted && !this.closing.signal.aborted) ctx.record(`fault revert after ${duration} failed (teardown retries): ${error instanceof Error ? error.message : String(error)}`);
+      });
+    return { ended };
+  }
+
+  async recover(recovery: Recovery, ctx: RunContext): Promise<string> {
+    if (recovery.action === 'command') {
+      const result = await runCommand(recovery.command!, { cwd: path.dirname(ctx.loaded.file), timeoutMs: ms(recovery.timeout), signal: ctx.signal });
+      const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
+      if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
+      return `recovery command exited 0 (output in ${file})`;
+    }
+    return 'no recovery action: Kubernetes is expected to heal the workload itself';
+  }
+
+  async requestRestore(restore: NonNullable<Scenario['spec']['restore']>, ctx: RunContext, markT0: (action: string) => Instant): Promise<RestoredCopy> {
+    const v = this.target.velero;
+    if (!v || !this.scratchNamespace) throw new Error('parallel-restore needs target.velero');
+    const scratch = this.scratchNamespace;
+    const name = `drillbook-${ctx.runId.slice(0, 8)}`;
+    const cluster = this.params.cluster;
+    const keepUntil = restore.keep ? new Date(Date.now() + ms(restore.keep)).toISOString() : null;
+    // Undos first: the namespace (deleted last), then the Restore object (deleted first).
+    ctx.undo.push(
+      { type: 'kubernetes.delete-namespace', params: { cluster, namespace: scratch, keepUntil, timeoutMs: 5 * 60_000 } },
+      keepUntil ? `delete the scratch namespace ${scratch} after ${restore.keep} (${restore.reason}) and verify it is gone` : `delete the scratch namespace ${scratch} and verify it is gone`,
+    );
+    ctx.undo.push({ type: 'kubernetes.delete-velero-restore', params: { cluster, namespace: v.namespace, name } }, `delete Velero Restore ${v.namespace}/${name}`);
+    this.restore = { name, phase: null, object: undefined };
+    const watch = new ObjectWatch<VeleroRestore>(this.clients, `/apis/velero.io/v1/namespaces/${v.namespace}/restores`, name, (object) => {
+      const phase = object.status?.phase ?? 'New';
+      if (phase === this.restore!.phase) return;
+      this.restore!.phase = phase;
+      this.restore!.object = object;
+      // Velero's own timestamps are secondary evidence: they are not the RTO clock.
+      ctx.record(`velero restore ${name}: phase ${phase}`, {
+        source: 'watch',
+        startTimestamp: object.status?.startTimestamp ?? null,
+        completionTimestamp: object.status?.completionTimestamp ?? null,
+        warnings: object.status?.warnings ?? 0,
+        errors: object.status?.errors ?? 0,
+      });
+    });
+    const body: VeleroRestore = {
+      apiVersion: 'velero.io/v1',
+      kind: 'Restore',
+      metadata: { name, namespace: v.namespace, labels: { [RUN_LABEL]: ctx.runId, 'app.kubernetes.io/managed-by': 'drillbook' } },
+      spec: { backupName: v.backup, includedNamespaces: [v.sourceNamespace], namespaceMapping: { [v.sourceNamespace]: scratch } },
+    };
+    markT0(`Velero restore of backup ${v.backup} requested (${v.sourceNamespace} → ${scratch})`);
+    await api(`creating Velero Restore ${v.namespace}/${name}`, () =>
+      this.clients.custom.createNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'restores', body }),
+    );
+    try {
+      await watch.start();
+      const done = await watch.until((r) => VELERO_TERMINAL.has(r.status?.phase ?? ''), ms(v.timeout), ctx.signal, `Velero Restore ${name} terminal phase`);
+      this.restore.object = done;
+      this.restore.phase = done.status?.phase ?? null;
+    } finally {
+      watch.stop();
+    }
+    if (this.restore.phase === 'Failed' || this.restore.phase === 'FailedValidation')
+      throw new Error(`Velero Restore ${name} ended ${this.restore.phase}${this.restore.object?.status?.failureReason ? `: ${this.restore.object.status.failureReason}` : ''}`);
+    if (this.target.workload) {
+      const deployment = this.target.workload.deployment;
+      this.restoredReadiness = new ObjectWatch<k8s.V1Deployment>(this.clients, `/apis/apps/v1/namespaces/${scratch}/deployments`, deployment, (d) =>
+        ctx.record(`readiness: restored deployment ${scratch}/${deployment} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? '?'} ready`, { source: 'watch' }),
+      );
+      await this.restoredReadiness.start();
+    }
+    return {
+      endpoint: 'restored',
+      record: {
+        location: `namespace ${scratch} on ${clusterLabel(this.clients, this.ref)}`,
+        port: 0,
+        access: restore.access ?? `anyone with access to namespace ${scratch} in this cluster (its RBAC) and through ${this.url('restored')}`,
+        masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
+        restorePoint: `Velero backup ${v.backup}`,
+        baseBackup: `Velero backup ${v.namespace}/${v.backup} of namespace ${v.sourceNamespace}`,
+        kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover` : null,
+      },
+    };
+  }
+
+  async runChecks(_checks: Check[], endpoint: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
+    const results: CheckResult[] = [];
+    if (endpoint === 'restored' && this.restore) {
+      const status = this.restore.object?.status;
+      results.push({
+        name: 'Velero restore completed',
+        type: 'velero-phase',
+        passed: this.restore.phase === 'Completed',
+        expected: 'Completed',
+        actual: `${this.restore.phase ?? 'unknown'} (${status?.warnings ?? 0} warnings, ${status?.errors ?? 0} errors)`,
+        detail: `Restore ${this.restore.name}${status?.progress ? `: ${status.progress.itemsRestored ?? '?'} of ${status.progress.totalItems ?? '?'} items restored` : ''}`,
+      });
+    }
+    const watch = endpoint === 'restored' ? this.restoredReadiness : this.readiness;
+    if (this.target.workload && this.expectedReady !== undefined && watch) {
+      const namespace = endpoint === 'restored' ? this.scratchNamespace! : this.requireNamespace();
+      const name = `${namespace}/${this.target.workload.deployment}`;
+      const expected = this.expectedReady;
+      try {
+        const d = await watch.until((d) => (d.status?.readyReplicas ?? 0) >= expected, ms(this.target.workload.readyTimeout), ctx.signal, `deployment ${name} ready replicas`);
+        results.push({ name: `deployment ${name} ready replicas`, type: 'ready-replicas', passed: true, expected: `≥ ${expected} (watched)`, actual: String(d.status?.readyReplicas ?? 0) });
+      } catch (error) {
+        if (ctx.signal.aborted) throw error;
+        const actual = watch.latest?.status?.readyReplicas ?? 0;
+        results.push({ name: `deployment ${name} ready replicas`, type: 'ready-replicas', passed: false, expected: `≥ ${expected} within ${this.target.workload.readyTimeout}`, actual: String(actual), detail: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return results;
+  }
+
+  integrityNotes(): { backup: string | null; notes: string[] } {
+    const notes = [...this.notes];
+    if (this.restore?.object?.status) {
+      const s = this.restore.object.status;
+      notes.push(`Velero Restore ${this.restore.name}: ${s.phase ?? 'unknown'}, started ${s.startTimestamp ?? '?'}, completed ${s.completionTimestamp ?? '?'} (Velero's clock, secondary evidence)`);
+    }
+    notes.push('stateless workload: no heartbeat is written, so no RPO is measured by this driver');
+    return { backup: this.target.velero ? `Velero backup ${this.target.velero.namespace}/${this.target.velero.backup}` : null, notes };
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    this.readiness?.stop();
+    this.restoredReadiness?.stop();
+  }
+}
+
+interface VeleroRestore {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: Record<string, unknown>;
+  status?: {
+    phase?: string;
+    startTimestamp?: string;
+    completionTimestamp?: string;
+    warnings?: number;
+    errors?: number;
+    failureReason?: string;
+    progress?: { totalItems?: number; itemsRestored?: number };
+  };
+}
+
+export { isPodReady, listPods };

@@ -1,0 +1,151 @@
+/**
+ * The Kubernetes undos, by journal name. Each needs only its params (a ClusterRef plus what
+ * to revert), so `drillbook recover` can run it in a fresh process after a crash. Each is
+ * idempotent: an object already gone, a node already schedulable, is success.
+ */
+import type { DeletionRecord } from '../../../reports/run-record.js';
+import type { UndoHandler } from '../../undo.js';
+import { api, type ClusterRef, connectCluster, statusOf } from './client.js';
+import { isPodReady, listPods, RUN_LABEL } from './faults.js';
+
+function clusterOf(params: Record<string, unknown>): ClusterRef {
+  const cluster = (params.cluster ?? {}) as Partial<ClusterRef>;
+  return { kubeconfig: cluster.kubeconfig ?? null, context: cluster.context ?? null };
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('teardown deadline passed'));
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), reject(new Error('teardown deadline passed'))), { once: true });
+  });
+}
+
+const POLL_MS = 250;
+
+export const kubernetesUndoHandlers: Record<string, UndoHandler> = {
+  /** deployment-scale: put the replica count back to what it was before the fault. */
+  'kubernetes.scale-deployment': async (params, env) => {
+    const clients = await connectCluster(clusterOf(params));
+    const name = String(params.deployment);
+    const namespace = String(params.namespace);
+    const replicas = Number(params.replicas);
+    await api(`restoring deployment ${namespace}/${name} to ${replicas} replicas`, () =>
+      clients.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, clients.mergePatch),
+    );
+    const scale = await api(`reading the scale of deployment ${namespace}/${name}`, () => clients.apps.readNamespacedDeploymentScale({ name, namespace }));
+    if (scale.spec?.replicas !== replicas) throw new Error(`deployment ${namespace}/${name} has ${scale.spec?.replicas} replicas after the restore, not ${replicas}`);
+    env.log(`deployment ${namespace}/${name} back to ${replicas} replicas`);
+  },
+
+  /** node-drain: make the node schedulable again. */
+  'kubernetes.uncordon': async (params, env) => {
+    const clients = await connectCluster(clusterOf(params));
+    const name = String(params.node);
+    await api(`uncordoning node ${name}`, () => clients.core.patchNode({ name, body: { spec: { unschedulable: false } } }, clients.mergePatch));
+    const node = await api(`reading node ${name}`, () => clients.core.readNode({ name }));
+    if (node.spec?.unschedulable) throw new Error(`node ${name} is still unschedulable after the uncordon`);
+    env.log(`node ${name} schedulable again`);
+  },
+
+  /** network-partition: delete the deny policy (only ours: it carries the run's label). */
+  'kubernetes.delete-network-policy': async (params, env) => {
+    const clients = await connectCluster(clusterOf(params));
+    const name = String(params.name);
+    const namespace = String(params.namespace);
+    try {
+      const policy = await clients.networking.readNamespacedNetworkPolicy({ name, namespace });
+      if (policy.metadata?.labels?.[RUN_LABEL] !== String(params.runId))
+        throw new Error(`NetworkPolicy ${namespace}/${name} does not carry this run's ${RUN_LABEL} label: left in place`);
+      await api(`deleting NetworkPolicy ${namespace}/${name}`, () => clients.networking.deleteNamespacedNetworkPolicy({ name, namespace }));
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    try {
+      await clients.networking.readNamespacedNetworkPolicy({ name, namespace });
+      throw new Error(`NetworkPolicy ${namespace}/${name} still exists after its deletion`);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    env.log(`NetworkPolicy ${namespace}/${name} deleted`);
+  },
+
+  /**
+   * pod-delete: a deleted pod cannot be brought back, but its controller re-creates it. The
+   * undo confirms that happened — as many ready pods as before the fault — and fails (manual
+   * action needed) when it did not.
+   */
+  'kubernetes.await-pods-ready': async (params, env) => {
+    const clients = await connectCluster(clusterOf(params));
+    const namespace = String(params.namespace);
+    const selector = String(params.selector);
+    const expected = Number(params.expectedReady);
+    const deadline = Date.now() + Number(params.timeoutMs ?? 120_000);
+    for (;;) {
+      const ready = (await listPods(clients, namespace, selector)).filter(isPodReady).length;
+      if (ready >= expected) {
+        env.log(`${ready} pods ${selector} ready in ${namespace} (${expected} before the fault)`);
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`only ${ready} of ${expected} pods ${selector} in namespace ${namespace} are ready again: check their controller`);
+      await wait(POLL_MS, env.signal);
+    }
+  },
+
+  'kubernetes.delete-velero-restore': async (params, env) => {
+    const clients = await connectCluster(clusterOf(params));
+    const name = String(params.name);
+    const namespace = String(params.namespace);
+    try {
+      await clients.custom.deleteNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace, plural: 'restores', name });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw new Error(`deleting Velero Restore ${namespace}/${name}: the API server answered ${statusOf(error) ?? String(error)}`);
+    }
+    env.log(`Velero Restore ${namespace}/${name} deleted`);
+  },
+
+  /** parallel-restore: delete the scratch namespace, wait until it is gone, record the deletion. */
+  'kubernetes.delete-namespace': async (params, env) => {
+    const keepUntil = typeof params.keepUntil === 'string' ? params.keepUntil : null;
+    if (keepUntil && Date.now() < Date.parse(keepUntil)) {
+      env.log(`keeping namespace ${String(params.namespace)} until ${keepUntil} as declared`);
+      return { deferredUntil: keepUntil };
+    }
+    const clients = await connectCluster(clusterOf(params));
+    const name = String(params.namespace);
+    const timeoutMs = Number(params.timeoutMs ?? 5 * 60_000);
+    let requested = true;
+    try {
+      await clients.core.deleteNamespace({ name });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw new Error(`deleting namespace ${name}: the API server answered ${statusOf(error) ?? String(error)}`);
+      requested = false; // never created (the restore failed early) or already gone
+    }
+    // Deletion is asynchronous: the namespace stays Terminating until its objects are gone.
+    const deadline = Date.now() + timeoutMs;
+    let gone = false;
+    let phase = 'unknown';
+    while (!gone) {
+      try {
+        const ns = await clients.core.readNamespace({ name });
+        phase = ns.status?.phase ?? 'unknown';
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+        gone = true;
+        break;
+      }
+      if (Date.now() > deadline) break;
+      await wait(POLL_MS, env.signal);
+    }
+    const deletion: DeletionRecord = {
+      what: 'restored copy',
+      location: `namespace ${name} on ${clients.server}`,
+      destroyedAt: new Date().toISOString(),
+      verification: [
+        { check: requested ? `namespace ${name} deleted (DELETE accepted)` : `namespace ${name} did not exist at teardown`, passed: true },
+        { check: `namespace ${name} no longer exists (GET answers 404)${gone ? '' : `; still ${phase} after ${Math.round(timeoutMs / 1000)} s`}`, passed: gone },
+      ],
+    };
+    return { deletion };
+  },
+};

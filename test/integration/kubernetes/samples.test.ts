@@ -1,0 +1,62 @@
+/** The Kubernetes sample scenarios load and pass the driver's own checks (STYLE practice 4). */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kubernetesDriver } from '../../../runners/drivers/kubernetes/driver.js';
+import { scenarioChecks } from '../../../runners/registry.js';
+import { Diagnostics } from '../../../scenarios/diagnostics.js';
+import { loadScenario } from '../../../scenarios/load.js';
+
+const SAMPLES = path.join(import.meta.dirname, '../../../scenarios/samples');
+const FILES = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('checkout-k8s-') && f.endsWith('.yaml'));
+
+describe('kubernetes samples', () => {
+  it('a database check in a kubernetes drill is reported by the driver', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
+    try {
+      fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
+      const text = fs
+        .readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8')
+        .replace('  guardrails:', '  checks: [ { type: sql, name: x, query: "select 1", expect: 1 } ]\n  guardrails:');
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
+      const diagnostics = new Diagnostics();
+      await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
+      expect(diagnostics.format()).toMatch(/bad\.yaml:\d+:\d+: spec\.checks\[0\]: sql checks need a database/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exist for failover and parallel restore', () => {
+    expect(FILES.sort()).toEqual(['checkout-k8s-failover.yaml', 'checkout-k8s-restore.yaml']);
+  });
+
+  it.each(FILES)('%s is valid, with its driver checks', async (file) => {
+    const diagnostics = new Diagnostics();
+    const loaded = await loadScenario(path.join(SAMPLES, file), diagnostics, { checks: [scenarioChecks] });
+    expect(diagnostics.format()).toBe('');
+    expect(loaded?.scenario.spec.target?.driver).toBe('kubernetes');
+    // The static plan names every action and its undo without touching a cluster.
+    const plan = kubernetesDriver.plan(loaded!);
+    expect(plan.length).toBeGreaterThan(0);
+    for (const item of plan) expect(item.undo.length).toBeGreaterThan(0);
+  });
+
+  it('reports a fault without a blast radius at its line', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
+    try {
+      fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
+      const text = fs
+        .readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8')
+        .replace('{ type: pod-delete, selector: app=orders-api, maxPods: 6 }', '{ type: pod-delete, selector: app=orders-api }');
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
+      const diagnostics = new Diagnostics();
+      await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
+      const output = diagnostics.format();
+      expect(output).toMatch(/bad\.yaml:30:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
