@@ -108,7 +108,7 @@ describe('EvidenceBundle', () => {
     const files = (await readdir(bundle.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
     const relative = files.map((e) => path.relative(bundle.dir, path.join(e.parentPath, e.name)).split(path.sep).join('/')).sort();
     expect(relative).toEqual(
-      ['attachments/pg_ctl-promote.log', 'manifest.json', 'probes.csv', 'report.html', 'report.md', 'run.json', 'timeline.jsonl'].sort(),
+      ['SHA256SUMS', 'attachments/pg_ctl-promote.log', 'manifest.json', 'probes.csv', 'report.html', 'report.md', 'run.json', 'timeline.jsonl'].sort(),
     );
 
     const manifestText = await readFile(path.join(bundle.dir, 'manifest.json'), 'utf8');
@@ -116,7 +116,7 @@ describe('EvidenceBundle', () => {
     const manifest = JSON.parse(manifestText) as Manifest;
     expect(manifest.schema).toBe('drillbook.dev/manifest/v1');
     expect(manifest.runId).toBe(record.runId);
-    expect(manifest.files.map((f) => f.path)).toEqual(relative.filter((p) => p !== 'manifest.json'));
+    expect(manifest.files.map((f) => f.path)).toEqual(relative.filter((p) => p !== 'manifest.json' && p !== 'SHA256SUMS'));
     for (const entry of manifest.files) {
       const content = await readFile(path.join(bundle.dir, entry.path));
       expect(entry.sha256).toBe(sha256(content));

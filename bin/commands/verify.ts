@@ -1,0 +1,75 @@
+/**
+ * `drillbook verify <evidence dir | run dir> [--trust PUBKEY.pem ...]`: every file hash,
+ * SHA256SUMS, every signature (bundles, ledger lines, sign-offs) and the whole ledger chain,
+ * naming exactly what fails. Exit 0 intact, 1 not intact, 2 bad usage.
+ */
+import type { Command } from 'commander';
+import { EXIT, Exit, err, out } from '../cli-common.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check every file hash, every signature and the whole ledger chain of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
+    .argument('<dir>', 'an evidence directory or one run directory')
+    .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
+    .action(async (dir: string, options: { trust: string[] }) => {
+      const { readTrustedKeys } = await import('../../reports/signing.js');
+      const { EvidenceError, formatProblem, verifyEvidence } = await import('../../reports/evidence.js');
+      let result;
+      let trust;
+      try {
+        trust = await readTrustedKeys(options.trust);
+        result = await verifyEvidence(dir, { trust });
+      } catch (error) {
+        if (error instanceof EvidenceError) {
+          err(error.message);
+          throw new Exit(EXIT.invalid);
+        }
+        throw error;
+      }
+
+      for (const run of result.runs) {
+        const own = result.problems.filter((p) => p.subject === run.name);
+        if (run.status === 'intact') {
+          const signature = run.signature.status === 'signed' ? `signed by key ${run.signature.keyId}` : 'unsigned (hashes and chain checked; no signature)';
+          const signoffs = run.signoffs > 0 ? `, ${run.signoffs} sign-off${run.signoffs === 1 ? '' : 's'}` : '';
+          out(`${run.runDir}: intact, ${signature}${signoffs} (manifest sha256 ${run.manifestSha256})`);
+        } else {
+          err(`${run.runDir}: ${run.status === 'unfinished' ? 'UNFINISHED' : 'NOT INTACT'}`);
+          for (const problem of own) err(`  - ${problem.message}`);
+        }
+      }
+      const ledgerProblems = result.problems.filter((p) => p.subject === 'ledger.jsonl');
+      if (result.ledger) {
+        if (ledgerProblems.length === 0) {
+          const signoffs = result.ledger.signoffs.length;
+          out(`${result.ledger.ledgerFile}: chain intact (${result.ledger.runs.length} runs${signoffs > 0 ? `, ${signoffs} sign-off${signoffs === 1 ? '' : 's'}` : ''})`);
+        } else {
+          err(`${result.ledger.ledgerFile}: CHAIN BROKEN`);
+          for (const problem of ledgerProblems) {
+            const located = problem.line === undefined || problem.message.startsWith(`line ${problem.line} `);
+            err(`  - ${located ? '' : `line ${problem.line}: `}${problem.message}`);
+          }
+        }
+      } else for (const problem of ledgerProblems) err(formatProblem(problem));
+      for (const note of result.notes) out(`note: ${note}`);
+
+      const finished = result.runs.filter((r) => r.status !== 'unfinished');
+      const signed = finished.filter((r) => r.signature.status === 'signed');
+      const unsigned = finished.filter((r) => r.signature.status === 'unsigned');
+      const failed = finished.length - signed.length - unsigned.length;
+      const keys = [...new Set(signed.map((r) => r.signature.keyId))];
+      out(
+        `signatures: ${signed.length} signed${keys.length > 0 ? ` (key${keys.length === 1 ? '' : 's'} ${keys.join(', ')})` : ''}, ${unsigned.length} unsigned` +
+          (failed > 0 ? `, ${failed} invalid or untrusted` : '') +
+          (trust.length > 0 ? `; pinned: ${trust.map((k) => `${k.keyId} (${k.source})`).join(', ')}` : ''),
+      );
+      if (!result.ok) {
+        err(`verify: NOT INTACT: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`);
+        throw new Exit(EXIT.findings);
+      }
+      out('verify: intact');
+    });
+}
