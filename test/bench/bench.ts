@@ -7,6 +7,8 @@
  *   3. `drillbook validate` cold start on the samples
  *   4. peak RSS of `drillbook run` on the sample drills
  *   5. hostile input (alias bomb, 20 MB file, __proto__ key)
+ *   6. evidence at scale: verify, site and coverage over 10,000 synthetic runs
+ *      (`npm run bench -- --only scale` runs it alone and updates only its part of BENCHMARKS.md)
  *
  * Every server and temp dir it creates is removed in `finally` blocks.
  */
@@ -506,6 +508,231 @@ async function benchHostile(): Promise<HostileRun[]> {
   }
 }
 
+// ------------------------------------------------------------------ 6. evidence at scale
+
+const SCALE_RUNS = 10_000;
+const SCALE_SYSTEMS = 20;
+const SCALE_SECTION_TITLE = '## 6. Evidence at scale';
+/** Summary rows of this section start with this, so `--only scale` can replace them in place. */
+const SCALE_ROW_PREFIX = 'evidence at scale:';
+
+interface ScaleResult {
+  summary: { name: string; goal: string; value: string; ok: boolean }[];
+  section: string;
+}
+
+/**
+ * 10,000 synthetic runs, each a complete bundle as `finalize` leaves it. Finalizing each for
+ * real takes ~75 ms (two Handlebars renders and a dozen fsyncs), so one real bundle is
+ * finalized with EvidenceBundle and the rest are written the same way without the fsyncs:
+ * own run.json (system, type, outcome, dates, figures vary), the template's timeline,
+ * probes and reports, a manifest and SHA256SUMS built like finalize builds them (same keys,
+ * same file list), and the ledger chained line by line. `drillbook verify` over the whole
+ * directory is the check that they are what finalize would write.
+ */
+async function benchScale(): Promise<ScaleResult> {
+  const { EvidenceBundle, checksumsText, runDirName } = await import('../../reports/evidence.js');
+  const { sha256Hex } = await import('../../reports/evidence-files.js');
+  const { makeProbes, makeRunRecord } = await import('../helpers/run-record-fixture.js');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-bench-scale-'));
+  ownRoots.add(root);
+  const evidence = path.join(root, 'evidence');
+  const siteDir = path.join(root, 'site');
+  try {
+    // Deterministic pseudo-random variation (mulberry32).
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const systems = Array.from({ length: SCALE_SYSTEMS }, (_, i) => ({ name: `system-${String(i + 1).padStart(2, '0')}`, tier: (i % 4) + 1 }));
+    const types = ['failover', 'parallel-restore', 'tabletop'] as const;
+    const start = Date.parse('2025-01-01T00:00:00.000Z');
+    const span = 700 * 86_400_000;
+    const variant = (i: number) => {
+      const base = makeRunRecord();
+      const system = systems[i % systems.length]!;
+      const type = types[Math.floor(random() * types.length)]!;
+      const roll = random();
+      const outcome = roll < 0.9 ? 'passed' : roll < 0.97 ? 'failed' : 'aborted';
+      const startedMs = start + Math.floor((i / SCALE_RUNS) * span);
+      const rto = type === 'tabletop' || outcome === 'aborted' ? null : 5 + random() * (outcome === 'failed' ? 60 : 20);
+      const rpo = type === 'tabletop' || outcome === 'aborted' ? null : random() * 3;
+      const record = {
+        ...base,
+        runId: `${i.toString(16).padStart(8, '0')}-4b6e-4d1a-9c2f-${Math.floor(random() * 2 ** 40).toString(16).padStart(12, '0')}`,
+        outcome,
+        scenario: { ...base.scenario, name: `${system.name}-${type}` },
+        system: { name: system.name, tier: system.tier, owner: `${system.name}-team` },
+        type,
+        startedAt: new Date(startedMs).toISOString(),
+        endedAt: new Date(startedMs + 31_000).toISOString(),
+        targets: { rtoSeconds: 30, rpoSeconds: 5, source: 'plan' as const },
+        measured: { rto: rto === null ? null : { ...base.measured.rto!, seconds: rto }, rpo: rpo === null ? null : { ...base.measured.rpo!, seconds: rpo } },
+        verdict: {
+          rto: rto === null ? ('not-measured' as const) : rto <= 30 ? ('met' as const) : ('missed' as const),
+          rpo: rpo === null ? ('not-measured' as const) : rpo <= 5 ? ('met' as const) : ('missed' as const),
+          rtoMarginSeconds: rto === null ? null : 30 - rto,
+          rpoMarginSeconds: rpo === null ? null : 5 - rpo,
+        },
+      };
+      return record as typeof base;
+    };
+
+    // The template: one bundle finalized for real.
+    const generateStarted = performance.now();
+    const first = variant(0);
+    const firstDir = runDirName(new Date(first.startedAt), first.scenario.name, first.runId);
+    const bundle = await EvidenceBundle.create(evidence, firstDir, { now: () => new Date(first.endedAt) });
+    for (const event of first.timeline) await bundle.appendTimeline(event);
+    for (const probe of makeProbes()) await bundle.appendProbe(probe);
+    await bundle.finalize(first);
+    const templateDir = path.join(evidence, firstDir);
+    const templateManifest = JSON.parse(fs.readFileSync(path.join(templateDir, 'manifest.json'), 'utf8')) as Record<string, unknown> & { files: { path: string }[] };
+    const listed = templateManifest.files.map((f) => f.path);
+    const shared = new Map(listed.filter((p) => p !== 'run.json').map((p) => [p, fs.readFileSync(path.join(templateDir, p))] as const));
+    const sharedHashes = new Map([...shared].map(([p, content]) => [p, { sha256: sha256Hex(content), bytes: content.byteLength }] as const));
+    const withChecksums = fs.existsSync(path.join(templateDir, 'SHA256SUMS'));
+    const ledgerLines = fs.readFileSync(path.join(evidence, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
+    const ledgerKeys = Object.keys(JSON.parse(ledgerLines[0]!) as object);
+
+    let prevLine = ledgerLines[0]!;
+    const pending: Promise<void>[] = [];
+    const ledger: string[] = [prevLine];
+    for (let i = 1; i < SCALE_RUNS; i++) {
+      const record = variant(i);
+      const dir = runDirName(new Date(record.startedAt), record.scenario.name, record.runId);
+      const runJson = `${JSON.stringify(record, null, 2)}\n`;
+      const files = listed.map((p) => ({ path: p, ...(p === 'run.json' ? { sha256: sha256Hex(runJson), bytes: Buffer.byteLength(runJson) } : sharedHashes.get(p)!) }));
+      const manifest: Record<string, unknown> = {};
+      for (const key of Object.keys(templateManifest)) {
+        manifest[key] = key === 'runId' ? record.runId : key === 'createdAt' ? record.endedAt : key === 'files' ? files : templateManifest[key];
+      }
+      const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+      const manifestSha256 = sha256Hex(manifestText);
+      const values: Record<string, unknown> = { seq: i + 1, runId: record.runId, dir, manifestSha256, at: record.endedAt, prev: sha256Hex(prevLine) };
+      const entry: Record<string, unknown> = {};
+      for (const key of ledgerKeys) entry[key] = values[key];
+      prevLine = JSON.stringify(entry);
+      ledger.push(prevLine);
+      const target = path.join(evidence, dir);
+      pending.push(
+        (async () => {
+          await fs.promises.mkdir(target);
+          await Promise.all([
+            fs.promises.writeFile(path.join(target, 'run.json'), runJson),
+            ...[...shared].map(([p, content]) => fs.promises.writeFile(path.join(target, p), content)),
+            ...(withChecksums ? [fs.promises.writeFile(path.join(target, 'SHA256SUMS'), checksumsText([...files, { path: 'manifest.json', sha256: manifestSha256 }]))] : []),
+          ]);
+          await fs.promises.writeFile(path.join(target, 'manifest.json'), manifestText);
+        })(),
+      );
+      if (pending.length >= 64) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    fs.writeFileSync(path.join(evidence, 'ledger.jsonl'), `${ledger.join('\n')}\n`);
+    const generateMs = performance.now() - generateStarted;
+    const runBytes = fs.readdirSync(templateDir).reduce((sum, f) => sum + fs.statSync(path.join(templateDir, f)).size, 0);
+    log(`  generated ${SCALE_RUNS} bundles in ${f1(generateMs / 1000)} s (${f0(runBytes / 1024)} KiB each)`);
+
+    const plan = path.join(root, 'plan.yaml');
+    fs.writeFileSync(
+      plan,
+      [
+        'apiVersion: drillbook.dev/v1',
+        'kind: ContinuityPlan',
+        'metadata: { name: bench-plan, version: "1" }',
+        'spec:',
+        '  systems:',
+        ...systems.map((s) => `    - { name: ${s.name}, tier: ${s.tier}, rto: 30s, rpo: 5s, owner: ${s.name}-team }`),
+        '  testPolicy:',
+        '    "1": { tabletop: 365d, parallel-restore: 90d, failover: 180d }',
+        '    "2": { tabletop: 365d, parallel-restore: 180d }',
+        '    "3": { tabletop: 365d, parallel-restore: 365d }',
+        '    "4": { tabletop: 365d }',
+        '',
+      ].join('\n'),
+    );
+    const now = new Date(start + span + 86_400_000).toISOString();
+    const loadBefore = loadavg();
+    // Warm the page cache the way a second run on any machine would be.
+    await runCli(['coverage', '--plan', plan, '--evidence', evidence, '--now', now], { timeoutMs: 120_000 });
+
+    const verify = await runCli(['verify', evidence], { pollMs: 50, timeoutMs: 300_000 });
+    log(`  verify: exit ${verify.code}, ${f0(verify.wallMs)} ms, peak ${f1(verify.peakHwmKb / 1024)} MB`);
+    const site = await runCli(['site', evidence, siteDir, '--plan', plan, '--now', now], { pollMs: 50, timeoutMs: 300_000 });
+    const siteBytes = fs.existsSync(siteDir) ? fs.statSync(path.join(siteDir, 'index.html')).size : 0;
+    log(`  site: exit ${site.code}, ${f0(site.wallMs)} ms, peak ${f1(site.peakHwmKb / 1024)} MB`);
+    const coverage = await runCli(['coverage', '--plan', plan, '--evidence', evidence, '--now', now], { pollMs: 50, timeoutMs: 120_000 });
+    log(`  coverage: exit ${coverage.code}, ${f0(coverage.wallMs)} ms, peak ${f1(coverage.peakHwmKb / 1024)} MB`);
+
+    const lastLine = (text: string) => mdEscape((text.trimEnd().split('\n').at(-1) ?? '').replace(root, '<tmp>').slice(0, 200));
+    const verifyOk = verify.code === 0 && verify.wallMs < 5000;
+    const siteOk = site.code === 0 && site.wallMs < 10_000 && site.peakHwmKb / 1024 < 300;
+    const coverageOk = (coverage.code === 0 || coverage.code === 1) && coverage.wallMs < 2000;
+    const summary = [
+      { name: `${SCALE_ROW_PREFIX} \`drillbook verify\` over ${SCALE_RUNS.toLocaleString('en')} runs`, goal: 'exit 0, < 5 s', value: `exit ${verify.code}, ${f1(verify.wallMs / 1000)} s`, ok: verifyOk },
+      { name: `${SCALE_ROW_PREFIX} \`drillbook site\` over ${SCALE_RUNS.toLocaleString('en')} runs`, goal: '< 10 s, peak RSS < 300 MB', value: `exit ${site.code}, ${f1(site.wallMs / 1000)} s, ${f1(site.peakHwmKb / 1024)} MB`, ok: siteOk },
+      { name: `${SCALE_ROW_PREFIX} \`drillbook coverage\` over ${SCALE_RUNS.toLocaleString('en')} runs`, goal: '< 2 s', value: `exit ${coverage.code}, ${f2(coverage.wallMs / 1000)} s`, ok: coverageOk },
+    ];
+    const section = [
+      `${SCALE_SECTION_TITLE} (${SCALE_RUNS.toLocaleString('en')} runs)`,
+      '',
+      `${SCALE_RUNS.toLocaleString('en')} synthetic runs of ${SCALE_SYSTEMS} systems (tiers 1–4) over 700 days, ~90 % passed, 7 % failed, 3 % aborted;`,
+      `each a complete bundle (${f0(runBytes / 1024)} KiB: run.json, timeline, probes, report.html/.md, manifest${withChecksums ? ', SHA256SUMS' : ''}) with a chained ledger.`,
+      'One bundle is finalized by `EvidenceBundle`; the others are written like it without fsyncs (their run.json varies;',
+      'timeline, probes and reports are the template\'s), generated in',
+      `${f1(generateMs / 1000)} s. \`verify\` exiting 0 is the check that they are exactly what finalize writes.`,
+      'Each command is one fresh `node bin/drillbook.js` process (wall time from spawn to exit, Node start-up included), after one',
+      'untimed `coverage` that warms the page cache; peak RSS is `/proc/<pid>/status` VmHWM sampled every 50 ms. MB = 2^20 bytes.',
+      `Measured ${new Date().toISOString()}; load average (1 / 5 / 15 min) before the timed commands: ${loadBefore}, after: ${loadavg()}.`,
+      '',
+      '| command | wall time | peak RSS | exit code | goal | verdict |',
+      '|---|---|---|---|---|---|',
+      `| \`drillbook verify <evidence>\` (every hash, manifest and ledger line) | ${f1(verify.wallMs / 1000)} s | ${f1(verify.peakHwmKb / 1024)} MB | ${verify.code} | exit 0, < 5 s | ${verdict(verifyOk)} |`,
+      `| \`drillbook site <evidence> <out> --plan\` (index, ${SCALE_RUNS.toLocaleString('en')} reports copied, coverage, trends, remediation) | ${f1(site.wallMs / 1000)} s | ${f1(site.peakHwmKb / 1024)} MB | ${site.code} | < 10 s, < 300 MB | ${verdict(siteOk)} |`,
+      `| \`drillbook coverage --plan --evidence\` (table) | ${f2(coverage.wallMs / 1000)} s | ${f1(coverage.peakHwmKb / 1024)} MB | ${coverage.code} | < 2 s | ${verdict(coverageOk)} |`,
+      '',
+      `The site's index.html is ${f0(siteBytes / 1024)} KiB. Last line of output — verify: "${lastLine(verify.stdout + verify.stderr) || '—'}";`,
+      `coverage: "${lastLine(coverage.stdout) || '—'}" (exit 0 = all covered, 1 = gaps: either is an answer, not an error).`,
+      '',
+      'Run this section alone with `npm run bench -- --only scale`: it replaces this section and its summary rows in BENCHMARKS.md',
+      'and leaves the other sections as they are.',
+    ].join('\n');
+    return { summary, section };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** `--only scale`: run section 6 alone and splice it into the existing BENCHMARKS.md. */
+async function mainScaleOnly(): Promise<void> {
+  log('evidence at scale (alone)');
+  const scale = await benchScale();
+  const rows = scale.summary.map((s) => `| ${s.name} | ${s.goal} | ${s.value} | ${verdict(s.ok)} |`);
+  let doc = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '# drillbook benchmarks\n\n## Summary\n\n| figure | goal | measured | verdict |\n|---|---|---|---|\n\n';
+  const lines = doc.split('\n').filter((line) => !line.startsWith(`| ${SCALE_ROW_PREFIX}`));
+  const summaryAt = lines.findIndex((line) => line === '## Summary');
+  if (summaryAt >= 0) {
+    let end = summaryAt + 1;
+    while (end < lines.length && !lines[end]!.startsWith('|')) end++;
+    while (end < lines.length && lines[end]!.startsWith('|')) end++;
+    lines.splice(end, 0, ...rows);
+  }
+  doc = lines.join('\n');
+  const sectionAt = doc.indexOf(`${SCALE_SECTION_TITLE}`);
+  if (sectionAt >= 0) {
+    const next = doc.indexOf('\n## ', sectionAt + 1);
+    doc = `${doc.slice(0, sectionAt)}${scale.section}\n${next >= 0 ? doc.slice(next) : ''}`;
+  } else {
+    doc = `${doc.trimEnd()}\n\n${scale.section}\n`;
+  }
+  fs.writeFileSync(OUT, doc.endsWith('\n') ? doc : `${doc}\n`);
+  log(`updated section 6 of ${OUT}`);
+}
+
 // ------------------------------------------------------------------ report
 
 function mdEscape(text: string): string {
@@ -736,6 +963,13 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
+  // 6
+  log('6/6 evidence at scale');
+  const scale = await benchScale();
+  loads.push(`after evidence at scale: ${loadavg()}`);
+  summary.push(...scale.summary);
+  sections.push(scale.section);
+
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [
     '# drillbook benchmarks',
@@ -766,8 +1000,12 @@ async function main(): Promise<void> {
 }
 
 let exitCode = 0;
+// `npm run bench -- --only scale` runs section 6 alone (see mainScaleOnly).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 try {
-  await main();
+  if (only === 'scale') await mainScaleOnly();
+  else if (only !== undefined) throw new Error(`--only ${only}: unknown section (known: scale)`);
+  else await main();
 } catch (error) {
   console.error(`[bench] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   exitCode = 1;
