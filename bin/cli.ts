@@ -4,11 +4,20 @@
  * modules are imported per command so `drillbook validate` starts fast.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import { EXIT, Exit, err, loadOrExit, out, scenarioChecks } from './cli-common.js';
+import { registerRemediation } from './commands/remediation.js';
+import { registerCoverage } from './commands/coverage.js';
+import { registerReport } from './commands/report.js';
+import { registerSite } from './commands/site.js';
+import { registerSchedule } from './commands/schedule.js';
+import { registerVerify } from './commands/verify.js';
+import { registerKeys } from './commands/keys.js';
+import { registerSignoff } from './commands/signoff.js';
 
 function buildProgram(): Command {
   const program = new Command('drillbook')
@@ -36,8 +45,8 @@ function buildProgram(): Command {
   program
     .command('schema')
     .description('print the JSON Schema of the drillbook files (for editors)')
-    .addOption(new Option('--kind <kind>', 'one kind only').choices(['Scenario', 'ContinuityPlan']))
-    .action(async (options: { kind?: 'Scenario' | 'ContinuityPlan' }) => {
+    .addOption(new Option('--kind <kind>', 'one kind only').choices(['Scenario', 'ContinuityPlan', 'ExerciseAnswers']))
+    .action(async (options: { kind?: 'Scenario' | 'ContinuityPlan' | 'ExerciseAnswers' }) => {
       const { jsonSchema } = await import('../scenarios/json-schema.js');
       out(JSON.stringify(jsonSchema(options.kind), null, 2));
     });
@@ -46,7 +55,8 @@ function buildProgram(): Command {
     .command('plan')
     .description('dry run: what the drill would touch, its faults, blast radius, targets and teardown; touches nothing')
     .argument('<scenario>')
-    .action(async (file: string) => {
+    .option('--offline', 'do not resolve resources live (no API calls at all)')
+    .action(async (file: string, options: { offline?: boolean }) => {
       const loaded = await loadOrExit(file);
       const { drivers, runnerFor } = await import('../runners/registry.js');
       const { scenario, system } = loaded;
@@ -62,7 +72,27 @@ function buildProgram(): Command {
         return;
       }
       const driver = spec.target ? drivers[spec.target.driver] : undefined;
-      const items = driver?.plan(loaded) ?? [];
+      let items = driver?.plan(loaded) ?? [];
+      if (driver?.planLive && !options.offline) {
+        // Resolved live and read-only: exactly which resources each fault would touch now.
+        try {
+          items = await driver.planLive(loaded, AbortSignal.timeout(30_000));
+          out('Resources resolved live (read-only calls only).');
+        } catch (error) {
+          out(`Could not resolve resources live (${(error as Error).message}); showing the declared plan.`);
+        }
+      }
+      if (spec.type === 'tabletop') {
+        out(`Exercise: ${spec.modules.length} modules, ${spec.modules.reduce((n, m) => n + m.injects.length, 0)} injects, ${spec.objectives.length} objectives rated P/S/M/U; nothing is touched.`);
+      }
+      if (spec.type === 'simulation') {
+        items = spec.steps.map((step) => ({
+          action: `${step.command ? `run: ${step.command}` : `manual: ${step.manual}`} (owner ${step.owner}, expected ${step.expected})`,
+          touches: step.command ? 'what the command touches' : 'done by a person',
+          undo: step.undo ? `run: ${step.undo}` : 'none declared',
+        }));
+      }
+      for (const condition of spec.guardrails.abortIf) out(`Abort condition: ${condition.name} (checked every ${spec.probes.interval}; ${condition.failures} consecutive failures abort and roll back)`);
       out('');
       out('Would do, in order (each undo is journaled before its action):');
       items.forEach((item, index) => {
@@ -83,90 +113,31 @@ function buildProgram(): Command {
     .option('--confirm <name>', 'required for environment production: the scenario name')
     .option('--approver <name>', 'who approved a production drill (default: the operator)')
     .option('--operator <name>', 'who runs the drill (default: the OS user)')
-    .option('--answers <file>', 'recorded answers (tabletop; not in this version)')
+    .option('--answers <file>', 'replay a recorded tabletop or walkthrough session (kind ExerciseAnswers)')
+    .option('--resume <run id>', 'continue a paused tabletop exercise (its run id or a unique prefix)')
+    .option('--sign-key <ref>', 'sign the evidence with an Ed25519 key: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)')
     .option('-v, --verbose', 'print every probe attempt and undo step')
-    .action(async (file: string, options: { evidence: string; confirm?: string; approver?: string; operator?: string; answers?: string; verbose?: boolean }) => {
+    .action(async (file: string, options: RunCommandOptions) => {
       const loaded = await loadOrExit(file);
       const code = await runOne(loaded, options);
       throw new Exit(code);
     });
 
   program
-    .command('report')
-    .description('re-render a run from its run.json (into <run dir>/exports unless --out)')
-    .argument('<run dir>')
-    .option('--format <formats>', 'comma-separated: html,md,json', 'html,md')
-    .option('--out <dir>', 'output directory')
-    .action(async (runDir: string, options: { format: string; out?: string }) => {
-      const formats = options.format.split(',').map((f) => f.trim()).filter(Boolean);
-      const supported = ['html', 'md', 'json'];
-      const unknown = formats.filter((f) => !supported.includes(f));
-      if (unknown.length > 0) {
-        err(`--format: ${unknown.join(', ')} not supported in this version (supported: ${supported.join(', ')})`);
-        throw new Exit(EXIT.invalid);
-      }
-      const { rerender } = await import('../reports/render.js');
-      try {
-        for (const written of await rerender(runDir, formats as ('html' | 'md' | 'json')[], options.out)) out(written);
-      } catch (error) {
-        err(`${runDir}: ${(error as Error).message}`);
-        throw new Exit(EXIT.invalid);
-      }
-    });
-
-  program
-    .command('verify')
-    .description('check the hashes of a run (or every run of an evidence dir) and the ledger chain (0 intact, 1 not)')
-    .argument('<dir>', 'an evidence directory or one run directory')
-    .action(async (dir: string) => {
-      const { listRunDirs, verifyBundle, verifyLedger } = await import('../reports/evidence.js');
-      if (!fs.existsSync(dir)) {
-        err(`${dir}: no such directory`);
-        throw new Exit(EXIT.invalid);
-      }
-      const isRun = fs.existsSync(path.join(dir, 'run.json')) || fs.existsSync(path.join(dir, 'manifest.json'));
-      const evidenceDir = isRun ? path.dirname(path.resolve(dir)) : dir;
-      let intact = true;
-      for (const runDir of isRun ? [dir] : await listRunDirs(dir)) {
-        const bundle = await verifyBundle(runDir);
-        if (!fs.existsSync(path.join(runDir, 'manifest.json')) && fs.existsSync(path.join(runDir, 'journal.jsonl'))) {
-          out(`${runDir}: unfinished run (no manifest yet): run drillbook recover`);
-          intact = false;
-          continue;
-        }
-        const issues = [
-          ...bundle.problems,
-          ...bundle.changed.map((f) => `changed: ${f}`),
-          ...bundle.missing.map((f) => `missing: ${f}`),
-          ...bundle.unlisted.map((f) => `not in the manifest: ${f}`),
-        ];
-        if (issues.length === 0) out(`${runDir}: intact (manifest sha256 ${bundle.manifestSha256})`);
-        else {
-          intact = false;
-          err(`${runDir}: NOT INTACT`);
-          for (const issue of issues) err(`  - ${issue}`);
-        }
-      }
-      if (fs.existsSync(path.join(evidenceDir, 'ledger.jsonl'))) {
-        const ledger = await verifyLedger(evidenceDir, { checkManifests: true });
-        if (ledger.ok) out(`${ledger.ledgerFile}: chain intact (${ledger.entries} runs)`);
-        else {
-          intact = false;
-          err(`${ledger.ledgerFile}: CHAIN BROKEN`);
-          for (const problem of ledger.problems) err(`  - line ${problem.line}: ${problem.message}`);
-        }
-      }
-      out('signatures: not in this version (planned)');
-      if (!intact) throw new Exit(EXIT.findings);
-    });
-
-  program
     .command('recover')
     .description('finish the undo/teardown of interrupted runs from their journals (0 done, 4 manual action needed)')
     .option('--evidence <dir>', 'evidence directory', 'evidence')
-    .action(async (options: { evidence: string }) => {
+    .option('--sign-key <ref>', 'sign the bundles recover completes: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)')
+    .action(async (options: { evidence: string; signKey?: string }) => {
       const { recoverRuns, runDueDeferred } = await import('../runners/recover.js');
-      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`) });
+      let signingKey: import('node:crypto').KeyObject | undefined;
+      try {
+        signingKey = await (await import('../reports/signing.js')).resolveSigningKey(options.signKey);
+      } catch (error) {
+        err(`--sign-key: ${(error as Error).message}`);
+        throw new Exit(EXIT.invalid);
+      }
+      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`), ...(signingKey ? { signingKey } : {}) });
       const deferred = fs.existsSync(options.evidence) ? await runDueDeferred(options.evidence, { log: (m) => out(`  ${m}`) }) : [];
       if (runs.length === 0 && deferred.length === 0) out(`nothing to recover in ${options.evidence}`);
       let incomplete = false;
@@ -180,6 +151,8 @@ function buildProgram(): Command {
       }
       for (const run of runs) {
         if (run.status === 'still-running') out(`${run.runDir}: still running (its process is alive), left alone`);
+        else if (run.status === 'paused') out(`${run.runDir}: paused tabletop exercise, left for drillbook run <scenario> --resume ${run.runId.slice(0, 8)}`);
+        else if (run.runId === 'rds-orphan-sweep') out(`RDS orphan sweep: ${run.undone} drill cop${run.undone === 1 ? 'y' : 'ies'} of finished runs deleted (recorded in ${path.join(run.runDir, 'rds-sweep.jsonl')})`);
         else if (run.status === 'recovered') out(`${run.runDir}: recovered (${run.undone} undo${run.undone === 1 ? '' : 's'} run); evidence completed`);
         else {
           incomplete = true;
@@ -192,41 +165,140 @@ function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('real drills against a local embedded PostgreSQL sandbox; evidence in ./evidence')
+    .description('real drills against a local embedded PostgreSQL sandbox, plus the sample tabletop and walkthrough replayed; evidence in ./evidence')
     .option('--evidence <dir>', 'evidence directory', 'evidence')
     .option('-v, --verbose', 'print every probe attempt and undo step')
     .action(async (options: { evidence: string; verbose?: boolean }) => {
       const { packageRoot } = await import('../reports/paths.js');
       const samples = path.join(packageRoot(), 'scenarios', 'samples');
-      const files = ['orders-db-failover.yaml', 'orders-db-restore.yaml'].map((f) => path.join(samples, f));
-      const results: { file: string; code: number; line: string }[] = [];
-      for (const file of files) {
-        out(`\n=== ${path.relative(process.cwd(), file)} ===`);
+      const drills: { scenario: string; answers?: string }[] = [
+        { scenario: 'orders-db-failover.yaml' },
+        { scenario: 'orders-db-restore.yaml' },
+        { scenario: 'ransomware-tabletop.yaml', answers: 'ransomware-tabletop.answers.yaml' },
+        { scenario: 'lose-primary-region-walkthrough.yaml', answers: 'lose-primary-region-walkthrough.answers.yaml' },
+      ];
+      const results: { code: number; line: string }[] = [];
+      for (const drill of drills) {
+        const file = path.join(samples, drill.scenario);
+        out(`\n=== ${path.relative(process.cwd(), file)}${drill.answers ? ' (replaying its recorded session)' : ''} ===`);
         const loaded = await loadOrExit(file);
         const summary: string[] = [];
-        const code = await runOne(loaded, { evidence: options.evidence, verbose: options.verbose }, summary);
-        results.push({ file, code, line: summary.join(' ') });
+        const code = await runOne(loaded, { evidence: options.evidence, verbose: options.verbose, ...(drill.answers ? { answers: path.join(samples, drill.answers) } : {}) }, summary);
+        results.push({ code, line: summary.join(' ') });
       }
       out('\nDemo results:');
       for (const r of results) out(`  ${r.line}`);
+      out(`\nEvidence: ${path.resolve(options.evidence)} (open the report.html of each run; drillbook verify ${options.evidence} checks them)`);
+      // Findings are what drills are for: the demo succeeds when every drill completed and
+      // cleaned up (exit 0 or 1); an abort, an incomplete teardown or a refusal fails it.
       const worst = Math.max(...results.map((r) => r.code));
-      throw new Exit(worst);
+      throw new Exit(worst <= EXIT.findings ? EXIT.ok : worst);
     });
 
   // Command groups owned by their own modules (bin/commands/*.ts), one line each.
   // [command-modules]
+  registerVerify(program);
+  registerKeys(program);
+  registerSignoff(program);
+  registerSchedule(program);
+  registerReport(program);
+  registerCoverage(program);
+  registerSite(program);
+  registerRemediation(program);
 
   return program;
 }
 
-async function runOne(
-  loaded: LoadedScenario,
-  options: { evidence: string; confirm?: string; approver?: string; operator?: string; answers?: string; verbose?: boolean },
-  summary: string[] = [],
-): Promise<number> {
+interface RunCommandOptions {
+  evidence: string;
+  confirm?: string;
+  approver?: string;
+  operator?: string;
+  answers?: string;
+  resume?: string;
+  signKey?: string;
+  verbose?: boolean;
+}
+
+/** The run directory of a paused exercise, by run id or a unique prefix of it. */
+async function findPausedRun(evidenceDir: string, runId: string): Promise<string> {
+  const { listRunDirs } = await import('../reports/evidence.js');
+  const { JOURNAL_FILE, readJournal } = await import('../runners/journal.js');
+  const matches: string[] = [];
+  for (const dir of fs.existsSync(evidenceDir) ? await listRunDirs(evidenceDir) : []) {
+    const journal = path.join(dir, JOURNAL_FILE);
+    if (fs.existsSync(path.join(dir, 'manifest.json')) || !fs.existsSync(journal)) continue;
+    const open = readJournal(journal).find((e) => e.t === 'open');
+    if (open && open.t === 'open' && open.runId.startsWith(runId)) matches.push(dir);
+  }
+  if (matches.length === 1) return matches[0]!;
+  throw new Error(matches.length === 0 ? `no paused exercise with run id ${runId} in ${evidenceDir}` : `run id ${runId} is ambiguous: ${matches.length} paused runs match`);
+}
+
+/** Where local evidence lives for an --evidence value (an S3 target is staged in the temp dir). */
+function evidenceDirFor(value: string): string {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
+  return match ? path.join(os.tmpdir(), 'drillbook-s3-staging', match[1]!, match[2] || '_') : value;
+}
+
+async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summary: string[] = []): Promise<number> {
   const { scenario } = loaded;
+  const type = scenario.spec.type;
+  const isExercise = type === 'tabletop' || type === 'simulation';
+  if ((options.answers || options.resume) && !isExercise) {
+    err(`${options.answers ? '--answers' : '--resume'} is for tabletop and simulation exercises; ${scenario.metadata.name} is a ${type} drill`);
+    return EXIT.invalid;
+  }
+  if (options.resume && type !== 'tabletop') {
+    err('--resume continues a paused tabletop; a walkthrough is rolled back when interrupted and run again');
+    return EXIT.invalid;
+  }
+  if (options.answers && options.resume) {
+    err('--answers and --resume cannot be combined: a replay runs from start to end');
+    return EXIT.invalid;
+  }
+  let answers: import('../scenarios/load.js').LoadedAnswers | undefined;
   if (options.answers) {
-    err('--answers replays tabletop sessions, which this version cannot run yet');
+    const { loadAnswers } = await import('../scenarios/load.js');
+    const diagnostics = new Diagnostics();
+    answers = await loadAnswers(options.answers, diagnostics, loaded);
+    const text = diagnostics.format();
+    if (text) err(text);
+    if (!answers || diagnostics.hasErrors()) {
+      err(`${options.answers}: ${diagnostics.summary()}`);
+      return EXIT.invalid;
+    }
+  }
+  let resumeDir: string | undefined;
+  if (options.resume) {
+    try {
+      resumeDir = await findPausedRun(evidenceDirFor(options.evidence), options.resume);
+    } catch (error) {
+      err((error as Error).message);
+      return EXIT.invalid;
+    }
+  }
+  // Evidence goes to a local directory, or to S3 (staged locally, uploaded once sealed).
+  const { parseEvidenceTarget, describeEvidenceTarget } = await import('../reports/upload-s3.js');
+  let evidenceTarget: import('../reports/upload-s3.js').EvidenceTarget;
+  try {
+    evidenceTarget = parseEvidenceTarget(options.evidence);
+  } catch (error) {
+    err(`--evidence: ${(error as Error).message}`);
+    return EXIT.invalid;
+  }
+  const evidenceDir = path.resolve(evidenceDirFor(options.evidence));
+  let signingKey: import('node:crypto').KeyObject | undefined;
+  try {
+    signingKey = await (await import('../reports/signing.js')).resolveSigningKey(options.signKey);
+  } catch (error) {
+    err(`--sign-key: ${(error as Error).message}`);
+    return EXIT.invalid;
+  }
+  const needsPeople = type === 'tabletop' || (type === 'simulation' && scenario.spec.steps.some((s) => s.manual));
+  const live = isExercise && !answers && needsPeople;
+  if (live && !process.stdin.isTTY) {
+    err(`${scenario.metadata.name} needs people: run it at a terminal, or replay a recorded session with --answers FILE`);
     return EXIT.invalid;
   }
   const { runDrill } = await import('../runners/engine.js');
@@ -265,17 +337,47 @@ async function runOne(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const listener = progressListener(process.stderr, { verbose: options.verbose });
+  // A live exercise owns the terminal: no status line under the prompts.
+  const listener = progressListener(process.stderr, { verbose: options.verbose, plain: live });
   out(`drill ${scenario.metadata.name}: ${scenario.spec.type} of ${loaded.system.name} — ENVIRONMENT ${scenario.metadata.environment.toUpperCase()}`);
   try {
-    const result = await runDrill(loaded, { evidenceDir: path.resolve(options.evidence), signal: interrupt.signal, operator, approver, listener });
+    const facilitator = live ? new (await import('./facilitate.js')).TerminalFacilitator(operator) : undefined;
+    const result = await runDrill(loaded, {
+      evidenceDir,
+      signal: interrupt.signal,
+      operator,
+      approver,
+      listener,
+      ...(facilitator ? { facilitator } : {}),
+      ...(answers ? { answers } : {}),
+      ...(resumeDir ? { resume: { runDir: resumeDir } } : {}),
+      ...(signingKey ? { signingKey } : {}),
+    });
     listener.stop();
     const { record } = result;
+    if (result.paused) {
+      out(`exercise PAUSED: every answer so far is kept in ${path.join(result.runDir, 'journal.jsonl')}`);
+      out(`resume with: drillbook run ${path.relative(process.cwd(), loaded.file)} --evidence ${options.evidence} --resume ${record.runId.slice(0, 8)}`);
+      return EXIT.aborted;
+    }
+    if (evidenceTarget.kind === 's3') {
+      const { uploadBundle } = await import('../reports/upload-s3.js');
+      try {
+        const uploaded = await uploadBundle(result.runDir, evidenceTarget);
+        out(`uploaded ${uploaded.objects.length} objects to ${describeEvidenceTarget(evidenceTarget)}`);
+      } catch (error) {
+        err(`EVIDENCE NOT UPLOADED to ${describeEvidenceTarget(evidenceTarget)}: ${(error as Error).message}`);
+        err(`the sealed bundle stays in ${result.runDir}: upload it by hand or re-run the upload`);
+        return EXIT.incomplete;
+      }
+    }
+    if (record.exercise) printExercise(record);
+    if (record.walkthrough) printWalkthrough(record);
     const fmt = (m: { seconds: number; errorSeconds: number } | null, target: number | null, verdict: string) =>
       m ? `${m.seconds.toFixed(2)} s ± ${m.errorSeconds.toFixed(2)} s vs target ${target} s: ${verdict.toUpperCase()}` : `not measured (target ${target} s)`;
     out(`outcome: ${record.outcome.toUpperCase()}`);
-    out(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
-    out(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
+    if (!isExercise) out(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
+    if (!isExercise) out(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo && record.measured.rpo.acknowledged > 0 ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
     for (const check of record.checks) out(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);
     if (record.error) out(`  problem: ${record.error}`);
     if (!record.teardown.complete) {
@@ -283,9 +385,13 @@ async function runOne(
       for (const u of record.teardown.undos.filter((u) => u.status !== 'done')) err(`  - ${u.description}: ${u.error ?? u.status}`);
     }
     out(`evidence: ${path.join(result.runDir, 'report.html')}`);
-    summary.push(
-      `${record.outcome.toUpperCase().padEnd(8)} ${scenario.metadata.name}: RTO ${record.measured.rto ? `${record.measured.rto.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rto}), RPO ${record.measured.rpo ? `${record.measured.rpo.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rpo}) → ${path.relative(process.cwd(), path.join(result.runDir, 'report.html'))}`,
-    );
+    const report = path.relative(process.cwd(), path.join(result.runDir, 'report.html'));
+    const measured = record.exercise
+      ? `objectives ${record.exercise.objectives.map((o) => `${o.id}=${o.rating}`).join(' ')}, ${record.findings.length} findings`
+      : record.walkthrough
+        ? `walkthrough estimate ${record.walkthrough.estimate.seconds.toFixed(0)}s vs RTO ${record.walkthrough.estimate.rtoTargetSeconds}s (not a measured RTO), ${record.findings.length} findings`
+        : `RTO ${record.measured.rto ? `${record.measured.rto.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rto}), RPO ${record.measured.rpo ? `${record.measured.rpo.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rpo})`;
+    summary.push(`${record.outcome.toUpperCase().padEnd(8)} ${scenario.metadata.name}: ${measured} → ${report}`);
     return result.exitCode;
   } finally {
     listener.stop();
@@ -294,7 +400,24 @@ async function runOne(
   }
 }
 
+function printExercise(record: import('../reports/run-record.js').RunRecord): void {
+  const exercise = record.exercise!;
+  out(`  objectives: ${exercise.objectives.map((o) => `${o.id} ${o.rating}`).join(', ')}`);
+  const items = exercise.injects.flatMap((i) => i.items);
+  out(`  checklist: ${items.filter((i) => i.status === 'done').length} done, ${items.filter((i) => i.status === 'partial').length} partial, ${items.filter((i) => i.status === 'missed').length} missed`);
+  out(`  findings: ${record.findings.length}; remediation items opened: ${record.remediation.length}`);
+}
+
+function printWalkthrough(record: import('../reports/run-record.js').RunRecord): void {
+  const w = record.walkthrough!;
+  for (const s of w.steps) out(`  step ${s.id}: ${s.status}${s.elapsedSeconds !== null ? ` ${s.elapsedSeconds} s` : ''} (expected ${s.expectedSeconds} s)`);
+  out(`  ${w.estimate.label}: ${w.estimate.seconds} s vs RTO ${w.estimate.rtoTargetSeconds} s${w.estimate.withinRto === null ? '' : w.estimate.withinRto ? ' (within)' : ' (OVER)'}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
+  // drillbook supports Node 20 (see package.json engines); the AWS SDK's notice about its own
+  // Node support policy would only clutter every RDS drill's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

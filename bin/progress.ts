@@ -5,7 +5,9 @@
 import type { ProgressListener } from '../runners/context.js';
 import type { Phase, ProbeAttempt, TimelineEvent } from '../reports/run-record.js';
 
-export function progressListener(stream: NodeJS.WriteStream, options: { verbose?: boolean } = {}): ProgressListener & { stop(): void } {
+export function progressListener(stream: NodeJS.WriteStream, options: { verbose?: boolean; plain?: boolean } = {}): ProgressListener & { stop(): void } {
+  // A live exercise owns the terminal (its prompts are the progress): stay out of the way.
+  if (options.plain) return { stop() {} };
   const tty = Boolean(stream.isTTY) && process.env.CI !== 'true';
   const started = Date.now();
   let phase: Phase | 'starting' = 'starting';

@@ -198,6 +198,8 @@ export interface TargetBar {
   errorSeconds: number;
   targetSeconds: number | null;
   verdict: Verdict;
+  /** How the reference line is named (default "target"; a walkthrough step's is "expected"). */
+  targetWord?: string;
 }
 
 /** One row per objective: the measured bar with its error whisker against the target line. */
@@ -236,13 +238,13 @@ export function targetBarsSvg(bars: TargetBar[], width = 900): string {
           `<line x1="${high}" y1="${y + 11}" x2="${high}" y2="${y + 21}" stroke="${COLORS.text}" stroke-width="1.5"/>`,
         );
       }
-      summary = `${formatSeconds(measured)} ± ${formatSeconds(error)}`;
+      summary = error > 0 ? `${formatSeconds(measured)} ± ${formatSeconds(error)}` : formatSeconds(measured);
     }
     if (targetValue !== null && Number.isFinite(targetValue)) {
       const tx = n(x(targetValue));
       parts.push(
         `<line x1="${tx}" y1="${y + 2}" x2="${tx}" y2="${y + 30}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="4 3"/>`,
-        `<text x="${tx}" y="${y + 42}" text-anchor="middle" fill="${COLORS.target}" font-size="11">target ${escapeXml(formatSeconds(targetValue))}</text>`,
+        `<text x="${tx}" y="${y + 42}" text-anchor="middle" fill="${COLORS.target}" font-size="11">${escapeXml(bar.targetWord ?? 'target')} ${escapeXml(formatSeconds(targetValue))}</text>`,
       );
       summary += ` vs ${formatSeconds(targetValue)}`;
     } else {

@@ -42,6 +42,10 @@ export interface RenderOptions {
   integrity?: IntegrityHashes;
   /** Known only when re-rendering a finalized bundle (the reports are inside the manifest). */
   manifest?: { sha256: string; createdAt?: string };
+  /** The Ed25519 key that signs (or signed) the manifest. */
+  signer?: { keyId: string; publicKeyPem: string; status: 'signed' | 'unsigned' | 'invalid'; problem?: string | null };
+  /** Review records appended by `drillbook signoff` (re-rendered reports only). */
+  signoffs?: { reviewer: string; decision: string; note: string; at: string; keyId: string; signatureValid: boolean; reviewsCurrentManifest: boolean }[];
 }
 
 const NOT_APPLICABLE = 'not applicable to this test type';
@@ -95,6 +99,7 @@ export type RerenderFormat = 'html' | 'md' | 'json';
 export async function rerender(runDir: string, formats: RerenderFormat[], outDir?: string): Promise<string[]> {
   if (!(await pathExists(runDir))) throw new EvidenceError(`run directory ${runDir} does not exist`);
   const record = await readRunRecord(runDir);
+  await refreshRemediation(record, path.dirname(path.resolve(runDir)));
   const probes = await readProbes(runDir);
   const options: RenderOptions = { probes };
   const hashes = await Promise.all([RUN_FILE, TIMELINE_FILE, PROBES_FILE].map((f) => sha256File(path.join(runDir, f)).catch(() => null)));
@@ -104,6 +109,13 @@ export async function rerender(runDir: string, formats: RerenderFormat[], outDir
   }
   const manifest = await sha256File(path.join(runDir, MANIFEST_FILE)).catch(() => null);
   if (manifest) options.manifest = { sha256: manifest.sha256 };
+  const { signatureInfo } = await import('./signing.js');
+  const { readSignoffs } = await import('./signoff.js');
+  const signature = await signatureInfo(runDir).catch(() => null);
+  if (signature && signature.status !== 'unsigned' && signature.keyId && signature.publicKeyPem) {
+    options.signer = { keyId: signature.keyId, publicKeyPem: signature.publicKeyPem, status: signature.status, problem: signature.problem };
+  }
+  options.signoffs = await readSignoffs(runDir).catch(() => []);
 
   const target = outDir ?? path.join(runDir, EXPORTS_DIR);
   await mkdir(target, { recursive: true });
@@ -129,6 +141,72 @@ export async function rerender(runDir: string, formats: RerenderFormat[], outDir
     written.push(destination);
   }
   return written;
+}
+
+/** The headline cards of an exercise, in place of measured RTO/RPO it does not have. */
+function exerciseCardsOf(record: RunRecord): { title: string; big: string; line: string; sub: string; className: string }[] | null {
+  const exercise = record.exercise;
+  if (exercise) {
+    const count = (rating: string) => exercise.objectives.filter((o) => o.rating === rating).length;
+    const items = exercise.injects.flatMap((i) => i.items);
+    const done = items.filter((i) => i.status === 'done').length;
+    const weak = count('M') + count('U');
+    return [
+      {
+        title: 'Objectives (P/S/M/U)',
+        big: exercise.objectives.map((o) => o.rating).join(' '),
+        line: `P ${count('P')} · S ${count('S')} · M ${count('M')} · U ${count('U')}`,
+        sub: weak > 0 ? `${weak} objective${weak === 1 ? '' : 's'} not achieved` : 'every objective achieved',
+        className: weak > 0 ? 'missed' : count('S') > 0 ? 'not-measured' : 'met',
+      },
+      {
+        title: 'Checklist',
+        big: `${done} / ${items.length} done`,
+        line: `${items.filter((i) => i.status === 'partial').length} partial · ${items.filter((i) => i.status === 'missed').length} missed`,
+        sub: `${exercise.injects.length} injects in ${exercise.modules.length} modules${exercise.unavailableRoles.length > 0 ? ` · key person unavailable: ${exercise.unavailableRoles.map((u) => u.role).join(', ')}` : ''}`,
+        className: items.some((i) => i.status === 'missed') ? 'missed' : items.some((i) => i.status === 'partial') ? 'not-measured' : 'met',
+      },
+    ];
+  }
+  const walkthrough = record.walkthrough;
+  if (walkthrough) {
+    const done = walkthrough.steps.filter((s) => s.status === 'done').length;
+    return [
+      {
+        title: 'Estimated recovery (walkthrough)',
+        big: formatSeconds(walkthrough.estimate.seconds),
+        line: `RTO ${targetText(walkthrough.estimate.rtoTargetSeconds)} · ${walkthrough.estimate.withinRto === false ? 'OVER (estimate)' : 'within (estimate)'}`,
+        sub: 'an estimate from a walkthrough, not a measured RTO',
+        className: walkthrough.estimate.withinRto === false ? 'missed' : 'met',
+      },
+      {
+        title: 'Runbook steps',
+        big: `${done} / ${walkthrough.steps.length} done`,
+        line: `${walkthrough.steps.filter((s) => s.status === 'failed').length} failed · ${walkthrough.steps.filter((s) => s.status === 'not-reached').length} not reached`,
+        sub: `expected ${formatSeconds(walkthrough.expectedSeconds)} in total`,
+        className: done === walkthrough.steps.length ? 'met' : 'missed',
+      },
+    ];
+  }
+  return null;
+}
+
+/**
+ * A re-rendered report shows the register as it is now: this run's items and the items of
+ * earlier runs with their current status (closed and verified by which run, open, overdue).
+ * The sealed run.json keeps the status at the end of the run.
+ */
+async function refreshRemediation(record: RunRecord, evidenceDir: string): Promise<void> {
+  const { REMEDIATION_FILE, earlierItemsFor, readRegister } = await import('./remediation.js');
+  if (!(await pathExists(path.join(evidenceDir, REMEDIATION_FILE)))) return;
+  const now = new Date();
+  record.earlierItems = (await earlierItemsFor(evidenceDir, record, { now })).items;
+  const { items } = await readRegister(evidenceDir, { now });
+  record.remediation = record.remediation.map((item) => {
+    const current = items.find((i) => i.runId === record.runId && (i.id === item.id || i.id.startsWith(`${item.id}@`)));
+    return current ? { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction } : item;
+  });
+  record.earlierItemsAsOf = now.toISOString();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -201,6 +279,29 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
     ]),
   );
 
+  const exerciseCards = exerciseCardsOf(record);
+  const stepsChart = record.walkthrough
+    ? svg(
+        targetBarsSvg([
+          ...record.walkthrough.steps.map((step, index) => ({
+            label: `step ${index + 1}`,
+            measuredSeconds: step.elapsedSeconds,
+            errorSeconds: 0,
+            targetSeconds: step.expectedSeconds,
+            verdict: (step.status === 'failed' ? 'missed' : step.elapsedSeconds !== null && step.elapsedSeconds > step.expectedSeconds ? 'missed' : 'met') as Verdict,
+            targetWord: 'expected',
+          })),
+          {
+            label: 'total',
+            measuredSeconds: record.walkthrough.estimate.seconds,
+            errorSeconds: 0,
+            targetSeconds: record.walkthrough.estimate.rtoTargetSeconds,
+            verdict: record.walkthrough.estimate.withinRto === false ? 'missed' : 'met',
+            targetWord: 'RTO',
+          },
+        ]),
+      )
+    : null;
   const participantsPresent = record.participants.filter((p) => p.present).length;
   const copy = record.restoredCopy;
   const controls: ControlEvidence[] = controlMapping(record);
@@ -216,6 +317,8 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
     period: `${record.startedAt} → ${record.endedAt}`,
     generatedFor: `${record.system.name} · ${record.type} · ${record.startedAt.slice(0, 10)}`,
     objectives,
+    exerciseCards,
+    stepsChart,
     charts: {
       timeline: timelineChart,
       timelineMissing: t0 ? null : 'No disruptive action was issued (no T0), so there is no probe timeline: not applicable to this test type or the run ended before T0.',
@@ -275,7 +378,7 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
     copy: copy
       ? {
           rows: [
-            ['Where the copy lived', `${copy.location} (port ${copy.port})`],
+            ['Where the copy lived', copy.port ? `${copy.location} (port ${copy.port})` : copy.location],
             ['Who could reach it', copy.access],
             ['Masking applied', copy.masking],
             ['Restored from', `${copy.baseBackup}, restore point ${copy.restorePoint}`],
@@ -318,15 +421,174 @@ function buildView(record: RunRecord, options: RenderOptions, svg: (markup: stri
     },
     findings: record.findings,
     remediation: record.remediation.map((item) => ({ ...item, className: item.status === 'open' ? 'pending' : 'met' })),
-    earlierItems: 'Items opened by earlier runs of this system: tracked by the remediation register (pending).',
+    aar: aarView(record),
     controls,
     attachments: record.attachments,
+    signer: options.signer
+      ? {
+          keyId: options.signer.keyId,
+          publicKeyPem: options.signer.publicKeyPem,
+          status: options.signer.status === 'signed' ? 'Ed25519 signature over manifest.json (manifest.sig) and SHA256SUMS (SHA256SUMS.sig)' : `SIGNATURE INVALID: ${options.signer.problem ?? 'does not verify'}`,
+          className: options.signer.status === 'signed' ? 'met' : 'missed',
+        }
+      : null,
+    signoffs: (options.signoffs ?? []).map((s) => ({
+      ...s,
+      className: !s.signatureValid || !s.reviewsCurrentManifest ? 'missed' : s.decision === 'accepted' ? 'met' : 'missed',
+      validity: !s.signatureValid ? 'signature INVALID' : s.reviewsCurrentManifest ? `signed by key ${s.keyId}` : 'reviewed an earlier manifest',
+    })),
     integrity: {
       runJson: options.integrity?.runJsonSha256 ?? 'not computed',
       timeline: options.integrity?.timelineSha256 ?? 'not computed',
       probes: options.integrity?.probesSha256 ?? 'not computed',
       manifest: options.manifest?.sha256 ?? null,
     },
+  };
+}
+
+const RATING_TEXT = { P: 'performed without challenges', S: 'performed with some challenges', M: 'performed with major challenges', U: 'unable to be performed' } as const;
+
+/** A measured target's verdict as an HSEEP rating, so every test type has one AAR/IP shape. */
+function derivedRating(verdict: Verdict): 'P' | 'M' | 'U' {
+  return verdict === 'met' ? 'P' : verdict === 'missed' ? 'M' : 'U';
+}
+
+/**
+ * The After-Action Report / Improvement Plan: the same section for every test type. A
+ * tabletop's ratings come from the hot wash; a measured drill's from its verdicts; a
+ * walkthrough's from its steps and its estimate.
+ */
+function aarView(record: RunRecord) {
+  const exercise = record.exercise ?? null;
+  const walkthrough = record.walkthrough ?? null;
+  let ratings: { objective: string; rating: string; meaning: string; note: string; className: string }[];
+  const ratingRow = (objective: string, rating: 'P' | 'S' | 'M' | 'U' | 'n/a', note: string) => ({
+    objective,
+    rating,
+    meaning: rating === 'n/a' ? 'not applicable to this target' : RATING_TEXT[rating],
+    note,
+    className: rating === 'P' || rating === 'n/a' ? 'met' : rating === 'S' ? 'pending' : 'missed',
+  });
+  // A target with nothing to lose (a stateless workload) has no RPO to rate; a drill that
+  // stopped before it could measure one is rated U.
+  const rpoApplies = record.measured.rpo !== null || record.verdict.rpo !== 'not-measured' || record.abort !== null || record.error !== null;
+  if (exercise) {
+    ratings = exercise.objectives.map((o) => ratingRow(o.text, o.rating, o.note ?? ''));
+  } else if (walkthrough) {
+    const failed = walkthrough.steps.filter((s) => s.status === 'failed').length;
+    const notReached = walkthrough.steps.filter((s) => s.status === 'not-reached').length;
+    ratings = [
+      ratingRow('Perform every runbook step', failed > 0 || notReached > 0 ? (notReached > 0 ? 'U' : 'M') : 'P', `${walkthrough.steps.length - failed - notReached} of ${walkthrough.steps.length} steps done`),
+      ratingRow(
+        'Recover within the RTO (estimate from the walkthrough)',
+        walkthrough.estimate.withinRto === false ? 'M' : 'P',
+        `${walkthrough.estimate.label}: ${formatSeconds(walkthrough.estimate.seconds)} vs RTO ${targetText(walkthrough.estimate.rtoTargetSeconds)}`,
+      ),
+    ];
+  } else {
+    ratings = [
+      ratingRow(`Recover within the RTO (${targetText(record.targets.rtoSeconds)})`, derivedRating(record.verdict.rto), `derived from the measured RTO: ${verdictText(record.verdict.rto)}`),
+      rpoApplies
+        ? ratingRow(`Lose no more than the RPO (${targetText(record.targets.rpoSeconds)})`, derivedRating(record.verdict.rpo), `derived from the measured RPO: ${verdictText(record.verdict.rpo)}`)
+        : ratingRow(`Lose no more than the RPO (${targetText(record.targets.rpoSeconds)})`, 'n/a', 'the target holds no data this drill could lose (no heartbeat written)'),
+      ...(record.checks.length > 0
+        ? [ratingRow('Recovered data is complete and intact', record.checks.every((c) => c.passed) ? 'P' : 'M', `${record.checks.filter((c) => c.passed).length} of ${record.checks.length} checks passed`)]
+        : []),
+    ];
+  }
+  const earlier = (record.earlierItems ?? []).map((item) => ({
+    ...item,
+    statusText:
+      item.status === 'closed'
+        ? item.verifiedBy
+          ? `closed ${item.closedAt?.slice(0, 10) ?? ''}, verified by run ${item.verifiedBy.slice(0, 8)}`
+          : `closed ${item.closedAt?.slice(0, 10) ?? ''}`
+        : item.overdue
+          ? 'OVERDUE'
+          : 'open',
+    className: item.status === 'closed' ? 'met' : item.overdue ? 'missed' : 'pending',
+  }));
+  return {
+    kind: exercise ? 'tabletop' : walkthrough ? 'walkthrough' : 'measured',
+    overview: [
+      ['Exercise', `${record.scenario.name} — ${record.type}`],
+      ['Dates (UTC)', `${record.startedAt} → ${record.endedAt}`],
+      ...(exercise?.conductedAt ? [['Conducted', `${exercise.conductedAt} (recorded session replayed on ${record.startedAt.slice(0, 10)})`]] : []),
+      ['Scope', record.scope || 'not stated'],
+      ['Objective', record.objective || 'not stated'],
+      ...(exercise
+        ? [
+            ['Facilitator', `${exercise.facilitator} (${exercise.mode === 'live' ? 'facilitated live at a terminal' : 'replayed from a recorded answers file'})`],
+            ...(exercise.answersFile ? [['Answers file', `${exercise.answersFile.file} (sha256 ${exercise.answersFile.sha256})`]] : []),
+            ['Modules', exercise.modules.map((m) => m.title).join(' → ')],
+            ['Sessions', exercise.sessions.map((s) => `${s.startedAt} → ${s.endedAt ?? '?'}`).join('; ')],
+            ...(exercise.unavailableRoles.length > 0
+              ? [['Key person unavailable', exercise.unavailableRoles.map((u) => `${u.role} from inject ${u.sinceInject}${u.reason ? ` (${u.reason})` : ''}`).join('; ')]]
+              : []),
+          ]
+        : []),
+      ['Participants', `${record.participants.filter((p) => p.present).length} of ${record.participants.length} present`],
+    ].map(([label, value]) => ({ label, value })),
+    ratings,
+    injects: (exercise?.injects ?? []).map((inject) => ({
+      title: inject.title,
+      module: exercise!.modules.find((m) => m.id === inject.module)?.title ?? inject.module,
+      at: `T+${formatSeconds(inject.plannedAtSeconds)}`,
+      discussion: inject.discussion ?? '',
+      unavailable: inject.keyPersonUnavailable ? `${inject.keyPersonUnavailable.role} unavailable from here` : '',
+      items: inject.items.map((item) => ({
+        action: item.action,
+        role: item.coveredBy ? `${item.role} → covered by ${item.coveredBy}` : item.role,
+        status: item.status,
+        className: item.status === 'done' ? 'met' : item.status === 'partial' ? 'pending' : 'missed',
+        time:
+          item.tookSeconds !== null
+            ? `${formatSeconds(item.tookSeconds)}${item.timeLimitSeconds !== null ? ` (limit ${formatSeconds(item.timeLimitSeconds)}${item.tookSeconds > item.timeLimitSeconds ? ', LATE' : ''})` : ''}`
+            : item.timeLimitSeconds !== null
+              ? `limit ${formatSeconds(item.timeLimitSeconds)}`
+              : '',
+        note: item.note ?? '',
+        at: item.answeredAt,
+      })),
+    })),
+    steps: (walkthrough?.steps ?? []).map((step) => ({
+      title: step.title,
+      owner: step.owner,
+      kind: step.kind,
+      expected: formatSeconds(step.expectedSeconds),
+      elapsed: step.elapsedSeconds === null ? 'not recorded' : formatSeconds(step.elapsedSeconds),
+      over: step.elapsedSeconds !== null && step.elapsedSeconds > step.expectedSeconds,
+      status: step.status,
+      className: step.status === 'done' ? 'met' : step.status === 'failed' ? 'missed' : 'pending',
+      detail: step.kind === 'command' ? `exit ${step.exitCode ?? '—'}${step.output ? `, output in ${step.output}` : ''}` : (step.note ?? ''),
+    })),
+    estimate: walkthrough
+      ? {
+          text: `${formatSeconds(walkthrough.estimate.seconds)} end to end against an RTO of ${targetText(walkthrough.estimate.rtoTargetSeconds)}`,
+          label: walkthrough.estimate.label,
+          className: walkthrough.estimate.withinRto === false ? 'missed' : 'met',
+          verdict: walkthrough.estimate.withinRto === null ? 'no RTO' : walkthrough.estimate.withinRto ? 'within the RTO (estimate)' : 'OVER the RTO (estimate)',
+        }
+      : null,
+    plan: record.remediation.map((item) => ({
+      id: item.id,
+      issue: item.title,
+      action: item.correctiveAction,
+      owner: item.owner,
+      start: record.endedAt.slice(0, 10),
+      due: item.due,
+      severity: item.severity,
+      status: item.status,
+      className: item.status === 'open' ? 'pending' : 'met',
+      verifiedBy: item.verifiable ? ('target' in item.verifiable ? `a later run with the ${item.verifiable.target.toUpperCase()} target met` : `a later run with check "${item.verifiable.check}" passing`) : 'a note from the owner',
+    })),
+    earlier,
+    earlierSummary:
+      record.earlierItems === undefined
+        ? 'The remediation register was not consulted for this run.'
+        : earlier.length === 0
+          ? `No items from earlier runs of ${record.system.name}.`
+          : `${earlier.filter((e) => e.status === 'closed').length} closed, ${earlier.filter((e) => e.status === 'open' && !e.overdue).length} open, ${earlier.filter((e) => e.overdue).length} overdue (as of ${(record.earlierItemsAsOf ?? record.endedAt).slice(0, 10)}).`,
   };
 }
 

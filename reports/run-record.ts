@@ -18,7 +18,7 @@ export interface TimelineEvent {
   detail?: Record<string, unknown>;
 }
 
-export type Phase = 'prepare' | 'steady-state' | 'disrupt' | 'recover' | 'verify' | 'teardown';
+export type Phase = 'prepare' | 'steady-state' | 'disrupt' | 'recover' | 'verify' | 'exercise' | 'hotwash' | 'teardown';
 
 export interface ProbeAttempt {
   /** Which probe: the recovery probe or a steady-state probe. */
@@ -98,6 +98,9 @@ export interface Finding {
   severity: Severity;
   detail: string;
   verifiable?: VerifiableBy;
+  /** Proposed in the hot wash, when it was. */
+  correctiveAction?: string;
+  owner?: string;
 }
 
 export interface RemediationItem {
@@ -143,6 +146,97 @@ export interface RestoredCopyRecord {
   deletion?: DeletionRecord;
 }
 
+export type ItemStatus = 'done' | 'partial' | 'missed';
+export type Rating = 'P' | 'S' | 'M' | 'U';
+
+export interface ExerciseItemRecord {
+  id: string;
+  action: string;
+  role: string;
+  /** Set when the role was unavailable (key person unavailable inject): who covered it. */
+  coveredBy: string | null;
+  roleUnavailable: boolean;
+  timeLimitSeconds: number | null;
+  tookSeconds: number | null;
+  status: ItemStatus;
+  note: string | null;
+  answeredAt: string;
+}
+
+export interface ExerciseInjectRecord {
+  id: string;
+  module: string;
+  title: string;
+  plannedAtSeconds: number;
+  situation: string;
+  questions: string[];
+  discussion: string | null;
+  presentedAt: string;
+  keyPersonUnavailable: { role: string; reason: string | null } | null;
+  items: ExerciseItemRecord[];
+}
+
+export interface ImprovementRecord {
+  observation: string;
+  analysis: string | null;
+  correctiveAction: string | null;
+  owner: string | null;
+  severity: Severity | null;
+}
+
+/** A tabletop exercise as facilitated: the basis of the AAR/IP. */
+export interface ExerciseRecord {
+  mode: 'live' | 'answers';
+  facilitator: string;
+  /** The answers file replayed (mode answers), with its hash. */
+  answersFile: { file: string; sha256: string } | null;
+  conductedAt: string | null;
+  modules: { id: string; title: string }[];
+  objectives: { id: string; text: string; capability: string | null; rating: Rating; note: string | null; ratedAt: string }[];
+  injects: ExerciseInjectRecord[];
+  unavailableRoles: { role: string; sinceInject: string; reason: string | null }[];
+  hotwash: { strengths: string[]; improvements: ImprovementRecord[] };
+  /** Set when the session was interrupted and resumed: when each part happened. */
+  sessions: { startedAt: string; endedAt: string | null }[];
+}
+
+export interface WalkthroughStepRecord {
+  id: string;
+  title: string;
+  owner: string;
+  kind: 'command' | 'manual';
+  instruction: string;
+  expectedSeconds: number;
+  elapsedSeconds: number | null;
+  status: 'done' | 'failed' | 'not-reached';
+  exitCode: number | null;
+  output: string | null;
+  note: string | null;
+  startedAt: string | null;
+}
+
+/** A walkthrough: elapsed vs expected per step, and an end-to-end *estimate* (never a measured RTO). */
+export interface WalkthroughRecord {
+  steps: WalkthroughStepRecord[];
+  elapsedSeconds: number;
+  expectedSeconds: number;
+  estimate: { label: string; seconds: number; rtoTargetSeconds: number | null; withinRto: boolean | null };
+}
+
+/** Items opened by earlier runs of the same system, as the register shows them when this run ended. */
+export interface EarlierItemRecord {
+  id: string;
+  runId: string;
+  title: string;
+  severity: Severity;
+  owner: string;
+  due: string;
+  status: 'open' | 'closed';
+  overdue: boolean;
+  verifiedBy: string | null;
+  closedAt: string | null;
+}
+
 export interface RunRecord {
   schema: typeof RUN_RECORD_SCHEMA;
   runId: string;
@@ -181,4 +275,12 @@ export interface RunRecord {
   error: string | null;
   attachments: string[];
   signoff: { status: 'pending'; reviewer: null; decision: null };
+  /** Tabletop only. */
+  exercise?: ExerciseRecord | null;
+  /** Simulation (walkthrough) only. */
+  walkthrough?: WalkthroughRecord | null;
+  /** Remediation items of earlier runs of the same system, with their status at the end of this run. */
+  earlierItems?: EarlierItemRecord[];
+  /** Set on re-rendered reports: when the register was read for `earlierItems`. */
+  earlierItemsAsOf?: string;
 }

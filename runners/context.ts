@@ -5,6 +5,7 @@
 import type { ProbeAttempt, Phase, TimelineEvent } from '../reports/run-record.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import type { Instant, RunClock } from './clock.js';
+import type { Facilitator } from './exercise/facilitator.js';
 import type { UndoStack } from './undo.js';
 
 /** Hooks for people watching (terminal progress) and for tests; all optional. */
@@ -37,6 +38,8 @@ export interface RunContext {
   redact(text: string): string;
   /** Directory for drill-owned scratch data (sandboxes, restored copies). */
   scratchRoot: string;
+  /** Exercises (tabletop, walkthrough): where answers come from; journaled, resumable. */
+  facilitator?: Facilitator;
 }
 
 export class AbortReason extends Error {

@@ -34,7 +34,12 @@ export type JournalEntry =
   | { t: 'phase'; at: string; phase: string }
   /** T0 is journaled (fsynced) too: a drill killed right after it must still show when it struck. */
   | { t: 't0'; at: string; mono: number; action: string }
-  | { t: 'close'; at: string; outcome: string };
+  | { t: 'close'; at: string; outcome: string }
+  /** An exercise answer, fsynced as it is given: an interrupted session loses nothing typed. */
+  | { t: 'answer'; at: string; key: string; value: unknown }
+  /** An exercise interrupted on purpose (Ctrl+C): `run --resume` continues it; `recover` leaves it. */
+  | { t: 'paused'; at: string }
+  | { t: 'resumed'; at: string; pid: number; processStart: string | null; host: string };
 
 /** Start time of a process as the kernel reports it, so a reused pid is not taken for our run. */
 export function processStartTime(pid: number): string | null {

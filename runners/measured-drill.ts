@@ -3,7 +3,7 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement } from '../reports/run-record.js';
+import type { CheckResult, ExerciseRecord, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, WalkthroughRecord } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
@@ -27,6 +27,12 @@ export interface DrillResult {
   targetDescription: string;
   integrity: { backup: string | null; notes: string[]; restorePoint: string | null };
   restoredCopy: RestoredCopyRecord | null;
+  /** Tabletop: the facilitated session. */
+  exercise: ExerciseRecord | null;
+  /** Simulation: the runbook walked through. */
+  walkthrough: WalkthroughRecord | null;
+  /** Attendance taken at the start of an exercise (participant name: present). */
+  attendance: Record<string, boolean> | null;
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;
@@ -47,6 +53,9 @@ export function emptyDrillResult(): DrillResult {
     targetDescription: '',
     integrity: { backup: null, notes: [], restorePoint: null },
     restoredCopy: null,
+    exercise: null,
+    walkthrough: null,
+    attendance: null,
   };
 }
 
@@ -58,6 +67,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
 
   ctx.enterPhase('prepare');
   const session = await driver.open(ctx);
+  const probeNoun = session.probeNoun ?? 'write';
   try {
     result.targetDescription = session.description;
     result.endpoints = { ...session.endpoints() };
@@ -67,10 +77,14 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     const steady = await probeLoop(ctx, session, 'primary', 'steady-state', { maxWaitMs: 30_000 });
     if (!steady.recovered) throw new SteadyStateError('the primary never answered the write probe: steady state not reached, nothing was disrupted');
     for (const fact of await session.confirmSteadyState(ctx)) ctx.record(`steady state: ${fact}`);
-    const heartbeat = new HeartbeatWriter(await session.heartbeatSink('primary'), ctx.clock, ms(probes.heartbeat.interval));
-    heartbeat.start(ctx.signal);
-    await sleep(ms(probes.heartbeat.warmup), ctx.signal).finally(() => heartbeat.stop());
-    ctx.record('steady state confirmed', { heartbeatsAcknowledged: heartbeat.acked.length });
+    // A stateless target (Kubernetes workloads) has no heartbeat sink: no heartbeat, no RPO.
+    const sink = session.heartbeatSink ? await session.heartbeatSink('primary') : null;
+    const heartbeat = new HeartbeatWriter(sink ?? { write: async () => undefined }, ctx.clock, ms(probes.heartbeat.interval));
+    if (sink) {
+      heartbeat.start(ctx.signal);
+      await sleep(ms(probes.heartbeat.warmup), ctx.signal).finally(() => heartbeat.stop());
+    }
+    ctx.record('steady state confirmed', sink ? { heartbeatsAcknowledged: heartbeat.acked.length } : { heartbeat: 'none (stateless target: no RPO measured)' });
 
     ctx.enterPhase('disrupt');
     let t0: (Instant & { action: string }) | null = null;
@@ -119,19 +133,27 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       return;
     }
     phases.push({
-      name: restoring ? `endpoint ready (${recoveryEndpoint} accepted a write)` : `endpoint ready (${recoveryEndpoint} accepted ${probes.stableFor + 1} consecutive writes)`,
+      name: restoring ? `endpoint ready (${recoveryEndpoint} answered a ${probeNoun})` : `endpoint ready (${recoveryEndpoint} answered ${probes.stableFor + 1} consecutive ${probeNoun}s)`,
       mono: recovery.recovered.endMono,
     });
     ctx.record('endpoint ready', { endpoint: recoveryEndpoint, latencyMs: Math.round(recovery.recovered.latencyMs) });
 
     ctx.enterPhase('verify');
     const pointInTime = restoring && spec.restore && spec.restore.restoreTo !== 'latest';
+    // A driver with no heartbeat writer on production (RDS without a production endpoint)
+    // measures the RPO from the copy's restore point instead.
+    const restorePointRpo = restoring ? (session.restorePointRpo?.(t0) ?? null) : null;
     // The heartbeat read and the data checks are independent reads: run them side by side.
     const [present, checks] = await Promise.all([
-      pointInTime ? Promise.resolve(undefined) : session.presentHeartbeats(recoveryEndpoint),
+      pointInTime || restorePointRpo || !sink || !session.presentHeartbeats ? Promise.resolve(undefined) : session.presentHeartbeats(recoveryEndpoint),
       session.runChecks(spec.checks, recoveryEndpoint, ctx),
     ]);
-    if (present === undefined) {
+    if (restorePointRpo) {
+      result.rpo = restorePointRpo;
+      ctx.record('RPO from the restore point', { seconds: restorePointRpo.seconds, method: restorePointRpo.method });
+    } else if (present === undefined && !sink) {
+      ctx.record('RPO not measured: the target writes no heartbeat (stateless workload)');
+    } else if (present === undefined) {
       // Data after the requested time is left out on purpose: there is no loss to measure.
       ctx.record(`RPO not measured: the restore targets ${spec.restore!.restoreTo} on purpose`);
     } else {
@@ -168,8 +190,8 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       intervalMs: interval,
       stableFor: probes.stableFor,
       method: restoreNeedsChecks
-        ? `restore request → restored copy accepted a write probe (every ${probes.interval}) and passed ${result.checks.length} data checks; ${probes.stableFor} more writes confirmed it afterwards`
-        : `fault → first of ${probes.stableFor + 1} consecutive successful writes on the ${recoveryEndpoint} (fresh connection every ${probes.interval})`,
+        ? `restore request → restored copy answered a ${probeNoun} probe (every ${probes.interval}) and passed ${result.checks.length} data checks; ${probes.stableFor} more confirmed it afterwards`
+        : `fault → first of ${probes.stableFor + 1} consecutive successful ${probeNoun}s on the ${recoveryEndpoint} (fresh connection every ${probes.interval})`,
       wallOf: (mono) => ctx.clock.wallOf(mono),
       phases,
     });

@@ -3,16 +3,19 @@
  * Ctrl+C). It reads each unfinished run's journal, runs the undos still pending (newest
  * first), and completes that run's evidence so the interruption and its cleanup are on record.
  */
+import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listRunDirs, openExisting } from '../reports/evidence.js';
+import { recordRunItems } from '../reports/remediation.js';
+import { appendMissingLedgerLine, listRunDirs, openExisting } from '../reports/evidence.js';
 import type { RunRecord } from '../reports/run-record.js';
 import { completeRecord } from './engine.js';
 import { appendDeferred, outstandingDeferred } from './deferred.js';
 import { JOURNAL_FILE, Journal, type JournalEntry, type PendingUndo, pendingUndos, processStartTime } from './journal.js';
 import { emptyDrillResult } from './measured-drill.js';
 import { defaultUndoRegistry } from './undo-handlers.js';
+import { sweepOrphans } from './drivers/rds/sweep.js';
 import { type UndoRegistry, runUndos } from './undo.js';
 
 export interface DeferredResult {
@@ -58,7 +61,7 @@ export async function runDueDeferred(evidenceDir: string, options: { registry?: 
 export interface RecoveredRun {
   runDir: string;
   runId: string;
-  status: 'recovered' | 'incomplete' | 'still-running';
+  status: 'recovered' | 'incomplete' | 'still-running' | 'paused';
   undone: number;
   failed: { description: string; error: string }[];
 }
@@ -70,23 +73,46 @@ function ownerAlive(open: Extract<JournalEntry, { t: 'open' }>): boolean {
   return start !== null && start === open.processStart;
 }
 
-export async function recoverRuns(evidenceDir: string, options: { registry?: UndoRegistry; log?: (message: string) => void } = {}): Promise<RecoveredRun[]> {
+export async function recoverRuns(
+  evidenceDir: string,
+  options: { registry?: UndoRegistry; log?: (message: string) => void; signingKey?: KeyObject; rds?: Parameters<typeof sweepOrphans>[1] } = {},
+): Promise<RecoveredRun[]> {
   const registry = options.registry ?? defaultUndoRegistry();
   const log = options.log ?? (() => undefined);
   const recovered: RecoveredRun[] = [];
   if (!fs.existsSync(evidenceDir)) return recovered;
+  const inLedger = ledgerDirs(evidenceDir);
   for (const runDir of await listRunDirs(evidenceDir)) {
     const journalFile = path.join(runDir, JOURNAL_FILE);
-    if (!fs.existsSync(journalFile) || fs.existsSync(path.join(runDir, 'manifest.json'))) continue;
+    if (fs.existsSync(path.join(runDir, 'manifest.json'))) {
+      // Sealed, but the process may have died before its ledger line: add the missing line.
+      if (!inLedger.has(path.basename(runDir))) {
+        const added = await appendMissingLedgerLine(runDir, options.signingKey ? { signingKey: options.signingKey } : {}).catch((e: unknown) => {
+          log(`${path.basename(runDir)}: not added to the ledger: ${e instanceof Error ? e.message : String(e)}`);
+          return null;
+        });
+        if (added) log(`${path.basename(runDir)}: sealed but missing from the ledger; line ${added.seq} added`);
+      }
+      continue;
+    }
+    if (!fs.existsSync(journalFile)) continue;
     const { journal, entries } = Journal.reopen(journalFile);
     const open = entries.find((e): e is Extract<JournalEntry, { t: 'open' }> => e.t === 'open');
     if (!open) {
       journal.close();
       continue;
     }
-    if (ownerAlive(open)) {
+    // A resumed exercise is owned by the process that resumed it.
+    const resumed = entries.filter((e): e is Extract<JournalEntry, { t: 'resumed' }> => e.t === 'resumed').at(-1);
+    if (ownerAlive(resumed ? { ...open, pid: resumed.pid, processStart: resumed.processStart, host: resumed.host } : open)) {
       journal.close();
       recovered.push({ runDir, runId: open.runId, status: 'still-running', undone: 0, failed: [] });
+      continue;
+    }
+    // A tabletop changes nothing, and its answers are in the journal: leave it for --resume.
+    if ((open.skeleton as RunRecord | undefined)?.type === 'tabletop' && pendingUndos(entries).length === 0) {
+      journal.close();
+      recovered.push({ runDir, runId: open.runId, status: 'paused', undone: 0, failed: [] });
       continue;
     }
     log(`recovering ${path.basename(runDir)} (run ${open.runId}, pid ${open.pid} is gone)`);
@@ -97,7 +123,7 @@ export async function recoverRuns(evidenceDir: string, options: { registry?: Und
     const previous = entries
       .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
       .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));
-    const existing = await openExisting(runDir);
+    const existing = await openExisting(runDir, options.signingKey ? { signingKey: options.signingKey } : {});
     const at = new Date().toISOString();
     const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
     // The timeline is written asynchronously; T0 is also in the fsynced journal.
@@ -129,6 +155,8 @@ export async function recoverRuns(evidenceDir: string, options: { registry?: Und
     journal.append({ t: 'close', at, outcome: record.outcome });
     journal.close();
     await existing.bundle.finalize(record);
+    // The interrupted run's findings (the abort, any teardown left to do) join the register.
+    await recordRunItems(evidenceDir, record).catch((e: unknown) => log(`remediation items not recorded: ${String(e)}`));
     recovered.push({
       runDir,
       runId: open.runId,
@@ -137,7 +165,31 @@ export async function recoverRuns(evidenceDir: string, options: { registry?: Und
       failed: unwound.undos.filter((u) => u.status === 'failed').map((u) => ({ description: u.description, error: u.error ?? '' })),
     });
   }
+  // Cloud copies that outlived their (finished) run are found by tag; reported as one more entry.
+  try {
+    const swept = (await sweepOrphans(evidenceDir, { log, ...options.rds })).filter((c) => c.status !== 'left');
+    const failed = swept.filter((c) => c.status === 'failed').map((c) => ({ description: `delete orphaned RDS copy DB ${c.kind} ${c.id} (run ${c.runId})`, error: c.reason }));
+    if (swept.length > 0) recovered.push({ runDir: evidenceDir, runId: 'rds-orphan-sweep', status: failed.length > 0 ? 'incomplete' : 'recovered', undone: swept.length - failed.length, failed });
+  } catch (error) {
+    recovered.push({ runDir: evidenceDir, runId: 'rds-orphan-sweep', status: 'incomplete', undone: 0, failed: [{ description: 'sweep RDS copies left by finished runs', error: error instanceof Error ? error.message : String(error) }] });
+  }
   return recovered;
+}
+
+/** Run directories that have their line in the ledger. */
+function ledgerDirs(evidenceDir: string): Set<string> {
+  const dirs = new Set<string>();
+  const file = path.join(evidenceDir, 'ledger.jsonl');
+  if (!fs.existsSync(file)) return dirs;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    try {
+      const entry = JSON.parse(line.replace(/\t.*$/, '')) as { dir?: string; kind?: string };
+      if (entry.dir && entry.kind === undefined) dirs.add(entry.dir);
+    } catch {
+      // a broken line is verify's to report
+    }
+  }
+  return dirs;
 }
 
 function describeUndo(entries: JournalEntry[], id: number): string {

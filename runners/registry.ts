@@ -5,9 +5,15 @@
 import type { LoadedScenario, Reporter } from '../scenarios/load.js';
 import type { TestType } from '../scenarios/schema.js';
 import type { RunContext } from './context.js';
+import { kubernetesDriver } from './drivers/kubernetes/driver.js';
 import { postgresDriver } from './drivers/postgres/driver.js';
+import { rdsDriver } from './drivers/rds/driver.js';
 import type { Driver } from './drivers/types.js';
+import { runTabletop } from './exercise/tabletop.js';
+import { validateTabletop, validateWalkthrough } from './exercise/validate.js';
+import { runWalkthrough } from './exercise/walkthrough.js';
 import { type DrillResult, runMeasuredDrill } from './measured-drill.js';
+import { parseDuration } from '../scenarios/duration.js';
 
 export interface Runner {
   type: TestType;
@@ -16,7 +22,7 @@ export interface Runner {
   run(ctx: RunContext, result: DrillResult): Promise<void>;
 }
 
-export const drivers: Record<string, Driver> = { postgres: postgresDriver };
+export const drivers: Record<string, Driver> = { postgres: postgresDriver, kubernetes: kubernetesDriver, rds: rdsDriver };
 
 function needsTarget(loaded: LoadedScenario, report: Reporter): Driver | undefined {
   const target = loaded.scenario.spec.target;
@@ -40,6 +46,15 @@ function measuredRunner(type: 'failover' | 'parallel-restore'): Runner {
 }
 
 export const runners: Partial<Record<TestType, Runner>> = {
+  tabletop: { type: 'tabletop', validate: validateTabletop, run: runTabletop },
+  simulation: {
+    type: 'simulation',
+    validate: validateWalkthrough,
+    run(ctx, result) {
+      const rto = ctx.loaded.scenario.spec.targets?.rto ?? ctx.loaded.system.rto;
+      return runWalkthrough(ctx, result, (parseDuration(rto) ?? 0) / 1000);
+    },
+  },
   failover: measuredRunner('failover'),
   'parallel-restore': measuredRunner('parallel-restore'),
 };
@@ -50,7 +65,7 @@ export function runnerFor(type: TestType): Runner {
   const runner = runners[type];
   if (!runner) {
     throw new UnsupportedError(
-      `no runner for spec.type ${type} in this version: runnable types are ${Object.keys(runners).join(', ')} (tabletop and simulation are planned)`,
+      `no runner for spec.type ${type} in this version: runnable types are ${Object.keys(runners).join(', ')}`,
     );
   }
   return runner;

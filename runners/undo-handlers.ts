@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import type { DeletionRecord } from '../reports/run-record.js';
 import type { PgEndpoint } from '../scenarios/schema.js';
+import { kubernetesUndoHandlers } from './drivers/kubernetes/undo.js';
 import { connect, stopServer } from './drivers/postgres/server.js';
+import { registerRdsUndos } from './drivers/rds/undo.js';
 import { resolveSecret } from './secrets.js';
 import { formatCommandResult, runCommand } from './shell.js';
 import { isPortFree, processesMentioning, signal } from './system.js';
@@ -22,7 +24,10 @@ async function verifiedRemoval(what: string, dir: string, port?: number): Promis
 }
 
 export function defaultUndoRegistry(): UndoRegistry {
-  return new UndoRegistry()
+  const registry = new UndoRegistry();
+  for (const [type, handler] of Object.entries(kubernetesUndoHandlers)) registry.register(type, handler);
+  registerRdsUndos(registry);
+  return registry
     .register('fs.remove-dir', async (params) => {
       const dir = String(params.path);
       // A crashed run may have left servers under it whose own undo already ran or failed.

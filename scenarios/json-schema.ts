@@ -29,7 +29,7 @@ export function jsonSchema(kind?: DocumentKind): JsonObject {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: `${SCHEMA_ID_BASE}/drillbook.json`,
-    title: 'drillbook file (Scenario or ContinuityPlan)',
+    title: 'drillbook file (Scenario, ContinuityPlan or ExerciseAnswers)',
     oneOf: Object.keys(DOCUMENT_KINDS).map((name) => ({ $ref: `#/$defs/${name}` })),
     $defs,
   };

@@ -27,7 +27,8 @@ import {
 import { z } from 'zod';
 import { checkPlanSemantics, checkScenarioSemantics, checkSystemReference, valueAt } from './crossfile.js';
 import { Diagnostics, formatPath, type Severity } from './diagnostics.js';
-import { API_VERSION, ContinuityPlan, DOCUMENT_KINDS, Scenario, type DocumentKind } from './schema.js';
+import { API_VERSION, ContinuityPlan, DOCUMENT_KINDS, ExerciseAnswers, Scenario, type DocumentKind } from './schema.js';
+import { checkAnswers } from './answers.js';
 import { closest, listChoices } from './suggest.js';
 
 /** drillbook files are a few kilobytes; anything this large is a mistake (or an attack). */
@@ -400,7 +401,8 @@ export type Reporter = (
 
 export type ValidatedDocument =
   | { kind: 'Scenario'; value: Scenario }
-  | { kind: 'ContinuityPlan'; value: ContinuityPlan };
+  | { kind: 'ContinuityPlan'; value: ContinuityPlan }
+  | { kind: 'ExerciseAnswers'; value: ExerciseAnswers };
 
 const KIND_NAMES = Object.keys(DOCUMENT_KINDS) as DocumentKind[];
 
@@ -470,12 +472,12 @@ export function validateDocument(
     }
   }
   if (kind === 'Scenario') checkScenarioSemantics(data, report);
-  else checkPlanSemantics(data, report);
+  else if (kind === 'ContinuityPlan') checkPlanSemantics(data, report);
 
   if (diagnostics.count('error') > errorsBefore || !result.success) return undefined;
-  return kind === 'Scenario'
-    ? { kind, value: result.data as Scenario }
-    : { kind: 'ContinuityPlan', value: result.data as ContinuityPlan };
+  if (kind === 'Scenario') return { kind, value: result.data as Scenario };
+  if (kind === 'ExerciseAnswers') return { kind, value: result.data as ExerciseAnswers };
+  return { kind: 'ContinuityPlan', value: result.data as ContinuityPlan };
 }
 
 /** One zod issue as one or more located diagnostics, with a hint where one helps. */
@@ -880,6 +882,9 @@ export async function validatePaths(
     if (isKind(loaded.data, 'Scenario')) {
       await scenarioFromDocument(loaded, diagnostics, scenarioOptions);
       checked.push({ file, kind: 'Scenario', valid: diagnostics.count('error') === errorsBefore });
+    } else if (isKind(loaded.data, 'ExerciseAnswers')) {
+      await answersFromDocument(loaded, diagnostics, undefined, scenarioOptions);
+      checked.push({ file, kind: 'ExerciseAnswers', valid: diagnostics.count('error') === errorsBefore });
     } else if (isKind(loaded.data, 'ContinuityPlan')) {
       const plan = Promise.resolve(planFromDocument(loaded, diagnostics));
       plans.set(absolute, plan);
@@ -890,6 +895,54 @@ export async function validatePaths(
     }
   }
   return checked;
+}
+
+export interface LoadedAnswers {
+  file: string;
+  sha256: string;
+  answers: ExerciseAnswers;
+}
+
+/**
+ * Loads an answers file and checks it against `scenario` (the one being run), or, when
+ * validating files on their own, against the scenario it names.
+ */
+export async function loadAnswers(file: string, diagnostics: Diagnostics, scenario: LoadedScenario): Promise<LoadedAnswers | undefined> {
+  const loaded = await loadDocument(file, diagnostics);
+  return loaded ? answersFromDocument(loaded, diagnostics, scenario, {}) : undefined;
+}
+
+async function answersFromDocument(
+  loaded: LoadedDocument,
+  diagnostics: Diagnostics,
+  scenario: LoadedScenario | undefined,
+  opts: LoadScenarioOptions,
+): Promise<LoadedAnswers | undefined> {
+  const errorsBefore = diagnostics.count('error');
+  const report = reporterFor(loaded, diagnostics);
+  const validated = validateDocument(loaded, diagnostics, { expect: 'ExerciseAnswers' });
+  if (validated?.kind !== 'ExerciseAnswers') return undefined;
+  const named = path.resolve(path.dirname(loaded.absolutePath), validated.value.spec.scenario);
+  let target = scenario;
+  if (target && path.resolve(target.file) !== named) {
+    report(['spec', 'scenario'], `these answers belong to ${named}, not to ${target.file}`, { hint: 'replay answers with the scenario they were recorded for' });
+    return undefined;
+  }
+  if (!target) {
+    if (!(await isFile(named))) {
+      report(['spec', 'scenario'], `scenario file not found: ${named}`, { hint: 'spec.scenario is relative to the answers file' });
+      return undefined;
+    }
+    const own = new Diagnostics();
+    target = await loadScenario(named, own, opts);
+    if (!target) {
+      report(['spec', 'scenario'], `the scenario ${named} is not valid`, { hint: `run drillbook validate ${named}` });
+      return undefined;
+    }
+  }
+  checkAnswers(target.scenario, validated.value, report);
+  if (diagnostics.count('error') > errorsBefore) return undefined;
+  return { file: loaded.absolutePath, sha256: loaded.sha256, answers: validated.value };
 }
 
 function isKind(data: unknown, kind: DocumentKind): boolean {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DnsLabel, Duration, SecretRef } from './primitives.js';
 import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
+import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schema-exercise.js';
 import { RdsFaults, RdsTarget } from './schema-rds.js';
 
 export { Duration, DURATION_PATTERN, SecretRef } from './primitives.js';
@@ -36,6 +37,23 @@ export const PlanSystem = z.strictObject({
 
 const TierPolicy = z.partialRecord(TestType, Duration);
 
+/** The kinds of finding a plan's severity rules can name. */
+export const FindingClass = z.enum([
+  'missed-target',
+  'failed-check',
+  'failed-step',
+  'aborted',
+  'teardown',
+  'checklist-partial',
+  'checklist-missed',
+  'checklist-late',
+  'rating-M',
+  'rating-U',
+  'improvement',
+  'walkthrough-over-rto',
+]);
+export type FindingClass = z.infer<typeof FindingClass>;
+
 export const ContinuityPlan = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('ContinuityPlan'),
@@ -51,7 +69,16 @@ export const ContinuityPlan = z.strictObject({
     // the tiers it has a policy for.
     testPolicy: z.partialRecord(z.enum(['1', '2', '3', '4']), TierPolicy).optional(),
     severity: z
-      .partialRecord(z.enum(['P1', 'P2', 'P3', 'P4']), z.strictObject({ dueInDays: z.number().int().positive() }))
+      .partialRecord(
+        z.enum(['P1', 'P2', 'P3', 'P4']),
+        z.strictObject({
+          dueInDays: z.number().int().positive(),
+          for: z
+            .array(FindingClass)
+            .optional()
+            .describe('Findings that get this severity (otherwise drillbook\'s defaults apply)'),
+        }),
+      )
       .optional(),
   }),
 });
@@ -117,7 +144,7 @@ const PausePrimaryFault = z.strictObject({
   duration: Duration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
 export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...RdsFaults, ...KubernetesFaults], {
-  error: 'unknown fault type: use command, kill-primary or pause-primary',
+  error: 'unknown fault type: use command, kill-primary, pause-primary (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
 });
 export type Fault = z.infer<typeof Fault>;
 
@@ -186,13 +213,43 @@ export const Restore = z.strictObject({
   access: z.string().optional().describe('Who could reach the copy (recorded in evidence)'),
 });
 
+/** Something that must stay healthy during the drill; when it fails, the drill aborts and rolls back. */
+export const AbortCondition = z
+  .strictObject({
+    name: z.string().min(1),
+    http: z
+      .strictObject({ url: z.string().url(), status: z.number().int().min(100).max(599).default(200) })
+      .optional(),
+    tcp: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).optional(),
+    sql: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535),
+        database: z.string().default('postgres'),
+        user: z.string().default('postgres'),
+        password: SecretRef.optional(),
+        query: z.string().default('select 1'),
+      })
+      .optional(),
+    command: z.string().min(1).optional().describe('Healthy while it exits 0'),
+    failures: z.number().int().min(1).max(100).default(2).describe('Consecutive failures that trip the abort'),
+    timeout: Duration.default('2s'),
+  })
+  .refine((c) => [c.http, c.tcp, c.sql, c.command].filter(Boolean).length === 1, {
+    message: 'an abort condition has exactly one of http, tcp, sql or command',
+  });
+export type AbortCondition = z.infer<typeof AbortCondition>;
+
 export const Guardrails = z.strictObject({
   maxDuration: Duration.default('15m').describe('Abort and roll back when the drill runs longer'),
+  abortIf: z.array(AbortCondition).default([]).describe('Checked every probe interval during the drill'),
 });
 
 export const Participant = z.strictObject({ name: z.string().min(1), role: z.string().min(1), present: z.boolean().default(true) });
 
-export const Schedule = z.strictObject({ cron: z.string().min(1), timezone: z.string().optional() });
+// spec.schedule (cron, timezone, overlap and missed-run policies) lives in schema-schedule.ts.
+import { Schedule } from './schema-schedule.js';
+export { Schedule };
 
 export const Scenario = z.strictObject({
   apiVersion: z.literal(API_VERSION),
@@ -215,11 +272,15 @@ export const Scenario = z.strictObject({
     probes: Probes.default({ interval: '250ms', timeout: '2s', stableFor: 2, maxWait: '5m', heartbeat: { interval: '100ms', warmup: '2s' } }),
     checks: z.array(Check).default([]),
     restore: Restore.optional(),
-    guardrails: Guardrails.default({ maxDuration: '15m' }),
+    guardrails: Guardrails.default({ maxDuration: '15m', abortIf: [] }),
+    objectives: z.array(Objective).default([]).describe('Tabletop: what the exercise sets out to show'),
+    modules: z.array(ExerciseModule).default([]).describe('Tabletop: modules of timed injects'),
+    steps: z.array(RunbookStep).default([]).describe('Simulation (walkthrough): the runbook steps'),
   }),
 });
 export type Scenario = z.infer<typeof Scenario>;
 export type ScenarioSpec = Scenario['spec'];
 
-export const DOCUMENT_KINDS = { Scenario, ContinuityPlan } as const;
+export const DOCUMENT_KINDS = { Scenario, ContinuityPlan, ExerciseAnswers } as const;
+export { ExerciseAnswers } from './schema-exercise.js';
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;

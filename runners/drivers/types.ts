@@ -2,7 +2,7 @@
  * The driver contract: what a runner needs from a target, whatever the technology. A driver
  * is looked up by `spec.target.driver`; RDS and Kubernetes drivers implement the same shape.
  */
-import type { CheckResult, RestoredCopyRecord } from '../../reports/run-record.js';
+import type { CheckResult, RestoredCopyRecord, RpoMeasurement } from '../../reports/run-record.js';
 import type { Check, Fault, Recovery, Scenario } from '../../scenarios/schema.js';
 import type { LoadedScenario, Reporter } from '../../scenarios/load.js';
 import type { Instant } from '../clock.js';
@@ -31,14 +31,17 @@ export interface RestoredCopy {
 
 export interface DriverSession {
   description: string;
+  /** What one recovery probe attempt is, for the evidence (default "write"; e.g. "HTTP request"). */
+  probeNoun?: string;
   endpoints(): Partial<Record<EndpointName, string>>;
   /** Drill-specific preconditions (e.g. the standby streams) before anything is disrupted. */
   confirmSteadyState(ctx: RunContext): Promise<string[]>;
   /** A real write through the endpoint (a fresh connection each attempt). */
   writeProbe(endpoint: EndpointName): ProbeFn;
-  heartbeatSink(endpoint: EndpointName): Promise<HeartbeatSink>;
+  /** Absent for a stateless target (e.g. Kubernetes workloads): no heartbeat is written and no RPO measured. */
+  heartbeatSink?(endpoint: EndpointName): Promise<HeartbeatSink>;
   /** The heartbeat seqs of this run present at the endpoint. */
-  presentHeartbeats(endpoint: EndpointName): Promise<Set<number>>;
+  presentHeartbeats?(endpoint: EndpointName): Promise<Set<number>>;
   /** Registers the fault's undo, then injects it, calling `markT0` at the disruptive instant. */
   injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect>;
   recover(recovery: Recovery, ctx: RunContext): Promise<string>;
@@ -49,12 +52,20 @@ export interface DriverSession {
   integrityNotes(): { backup: string | null; notes: string[] };
   /** Stops in-process activity (workload, connections); undos handle everything else. */
   close(): Promise<void>;
+  /**
+   * Parallel restore without a heartbeat writer on production (RDS with no production SQL
+   * endpoint): the RPO as T0 − the copy's restore point, its method saying so. Absent or
+   * null: the heartbeat method applies.
+   */
+  restorePointRpo?(t0: Instant): RpoMeasurement | null;
 }
 
 export interface Driver {
   name: string;
   validate(loaded: LoadedScenario, report: Reporter): void;
   plan(loaded: LoadedScenario): PlanItem[];
+  /** The same plan resolved against the live target with read-only calls (what exactly each action would touch). */
+  planLive?(loaded: LoadedScenario, signal?: AbortSignal): Promise<PlanItem[]>;
   open(ctx: RunContext): Promise<DriverSession>;
 }
 

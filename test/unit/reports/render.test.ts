@@ -93,8 +93,8 @@ describe('renderHtml', () => {
       '5. Data-integrity checks',
       '6. Production data copy handling',
       '7. Teardown',
-      '8. Observations',
-      '9. Findings and remediation items',
+      '8. After-action report and improvement plan (AAR/IP)',
+      '9. Findings',
       '10. Control mapping',
       '11. Sign-off',
       '12. Integrity',
@@ -126,8 +126,10 @@ describe('renderHtml', () => {
     expect(page).toContain('drillbook recover was not needed');
     // Observations, findings, remediation
     expect(page).toContain('Standby promotion was issued 1.1 s after T0 by automation.');
-    expect(page).toContain('R-2026-001 Evaluate synchronous_commit=remote_apply for orders (finding F-1) P3 team-payments 2027-01-25 open');
-    expect(page).toContain('Items opened by earlier runs of this system: tracked by the remediation register (pending)');
+    expect(page).toContain('R-2026-001 Evaluate synchronous_commit=remote_apply for orders Re-run the drill after the fix team-payments 2026-11-26 2027-01-25 P3 open');
+    expect(page).toContain('The remediation register was not consulted for this run.');
+    // AAR/IP: a measured drill's objectives are rated from its verdicts.
+    expect(page).toMatch(/Recover within the RTO \(900 s\) P performed without challenges derived from the measured RTO/);
     // Sign-off and integrity
     expect(page).toMatch(/Review status: pending/);
     expect(page).toContain('a'.repeat(64));
@@ -206,7 +208,8 @@ describe('renderMarkdown', () => {
     for (const heading of ['## 1. Overview', '## 6. Production data copy handling', '## 10. Control mapping', '## 11. Sign-off', '## 12. Integrity']) {
       expect(markdown).toContain(heading);
     }
-    expect(markdown).toContain('Items opened by earlier runs of this system: tracked by the remediation register (pending).');
+    expect(markdown).toContain('The remediation register was not consulted for this run.');
+    expect(markdown).toContain('## 8. After-action report and improvement plan (AAR/IP)');
     expect(renderMarkdown(tabletopRecord(), { probes: [] })).toContain('No copy of data was made.');
   });
 });

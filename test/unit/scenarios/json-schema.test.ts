@@ -22,9 +22,9 @@ describe('jsonSchema', () => {
     expect(plan.properties.spec.properties.testPolicy.required).toBeUndefined();
   });
 
-  it('covers both kinds when no kind is given', () => {
+  it('covers every kind when no kind is given', () => {
     const schema = JSON.parse(JSON.stringify(jsonSchema())) as { oneOf: Array<{ $ref: string }>; $defs: Record<string, { $schema?: string; properties: { kind: { const: string } } }> };
-    expect(schema.oneOf.map((option) => option.$ref)).toEqual(['#/$defs/Scenario', '#/$defs/ContinuityPlan']);
+    expect(schema.oneOf.map((option) => option.$ref)).toEqual(['#/$defs/Scenario', '#/$defs/ContinuityPlan', '#/$defs/ExerciseAnswers']);
     expect(schema.$defs['Scenario']!.properties.kind.const).toBe('Scenario');
     expect(schema.$defs['ContinuityPlan']!.properties.kind.const).toBe('ContinuityPlan');
     expect(schema.$defs['Scenario']!.$schema).toBeUndefined();

@@ -194,7 +194,7 @@ describe('loadScenario', () => {
     await validatePaths([path.join(dir, 'x.yaml')], diagnostics);
     expect(diagnostics.all.map((d) => [d.path, d.hint])).toEqual([
       ['apiVersion', 'use `apiVersion: drillbook.dev/v1`'],
-      ['kind', 'kind is `Scenario` or `ContinuityPlan`'],
+      ['kind', 'kind is `Scenario`, `ContinuityPlan` or `ExerciseAnswers`'],
     ]);
   });
 });
