@@ -954,7 +954,7 @@ async function isFile(file: string): Promise<boolean> {
 }
 
 /** *.yaml and *.yml under `directory`, in a stable order; symlinked directories are not followed (no loops). */
-async function findYamlFiles(directory: string): Promise<string[]> {
+export async function findYamlFiles(directory: string): Promise<string[]> {
   const found: string[] = [];
   const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -3,11 +3,11 @@
  * under the directory. Each file is checked on its own, so one bad file is reported with its
  * located problems and skipped while the others still run.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { valueAt } from '../../scenarios/crossfile.js';
 import { Diagnostics, formatPath } from '../../scenarios/diagnostics.js';
-import { loadDocument, loadScenario, type PlanCache } from '../../scenarios/load.js';
+import { findYamlFiles, loadDocument, loadScenario, type PlanCache } from '../../scenarios/load.js';
 import { DOCUMENT_KINDS } from '../../scenarios/schema.js';
 import { runners, scenarioChecks } from '../registry.js';
 import { scheduleProblem } from './cron.js';
@@ -95,18 +95,3 @@ export async function directorySignature(directory: string): Promise<string> {
   return parts.join('\n');
 }
 
-/** *.yaml / *.yml under `directory`, sorted, skipping dot-directories and node_modules; symlinked directories are not followed. */
-async function findYamlFiles(directory: string): Promise<string[]> {
-  const found: string[] = [];
-  const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const full = path.join(directory, entry.name);
-    if (entry.isDirectory()) found.push(...(await findYamlFiles(full)));
-    else if (/\.ya?ml$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile()))) {
-      found.push(full);
-    }
-  }
-  return found;
-}

@@ -22,6 +22,7 @@ import { denyAllPolicy, type FaultResolution, isPodReady, listPods, networkPolic
 import { parseSelector } from './selector.js';
 import { kubernetesUndoHandlers } from './undo.js';
 import { ObjectWatch } from './watch.js';
+import { preparedSession } from '../prepared.js';
 
 const ms = (text: string) => parseDuration(text) ?? 0;
 const VELERO_TERMINAL = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation']);
@@ -168,15 +169,8 @@ export const kubernetesDriver: Driver = {
     return items;
   },
 
-  async open(ctx) {
-    const session = new KubernetesSession(ctx);
-    try {
-      await session.prepare();
-    } catch (error) {
-      await session.close();
-      throw error;
-    }
-    return session;
+  open(ctx) {
+    return preparedSession(new KubernetesSession(ctx));
   },
 };
 

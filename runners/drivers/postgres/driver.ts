@@ -23,6 +23,7 @@ import { type BaseBackup, prepareRestoredCopy, snapshotArchive } from './backup.
 import { type PgBinaries, pgBinaries } from './binaries.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, postmasterPid, serverProcesses, startServer } from './server.js';
+import { preparedSession } from '../prepared.js';
 
 const HEARTBEAT_TABLE = 'drillbook_heartbeat';
 const MAX_LOG_CHARS = 256 * 1024;
@@ -127,15 +128,8 @@ export const postgresDriver: Driver = {
     return items;
   },
 
-  async open(ctx) {
-    const session = new PostgresSession(ctx);
-    try {
-      await session.prepare();
-    } catch (error) {
-      await session.close();
-      throw error;
-    }
-    return session;
+  open(ctx) {
+    return preparedSession(new PostgresSession(ctx));
   },
 };
 

@@ -26,6 +26,7 @@ import { discard, ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, r
 import type { ConnectionSettings } from '../postgres/server.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
+import { preparedSession } from '../prepared.js';
 
 const ms = (text: string | undefined) => (text ? (parseDuration(text) ?? 0) : 0);
 
@@ -113,14 +114,7 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
     },
 
     async open(ctx) {
-      const session = new RdsSession(ctx, await deps());
-      try {
-        await session.prepare();
-      } catch (error) {
-        await session.close();
-        throw error;
-      }
-      return session;
+      return preparedSession(new RdsSession(ctx, await deps()));
     },
   };
 }
