@@ -1,18 +1,19 @@
 /**
  * The Kubernetes faults against a real local API server (test/helpers/fake-kube-api.ts):
  * for every fault the undo runs after success, after a failed recovery probe and after an
- * abort, and none of those paths leaves a cordoned node, a deny policy or a scaled-down
+ * abortIf condition trips, and none of those paths leaves a cordoned node, a deny policy or a scaled-down
  * deployment behind. The evidence bundles verify like the PostgreSQL ones.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../../reports/evidence.js';
-import { AbortReason } from '../../../runners/context.js';
 import { runDrill } from '../../../runners/engine.js';
-import { loadForRun } from '../../helpers/drill-files.js';
+import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { sharedTempDir } from '../../helpers/pg-cluster.js';
-import { expectShopRestored, FAULTS, type FaultName, failoverScenario, persistent, type Shop, startShop } from './setup.js';
+import { expectShopRestored, FAULTS, type FaultName, failoverScenario, k8sTarget, persistent, type Shop, startShop } from './setup.js';
 
 const NAMES = Object.keys(FAULTS) as FaultName[];
 
@@ -64,25 +65,39 @@ describe.each(NAMES)('fault %s', (name) => {
     expect((await verifyBundle(result.runDir)).ok).toBe(true);
   });
 
-  it('undoes the fault when an abort condition trips', async () => {
+  it('undoes the fault when a guardrails.abortIf condition trips', async () => {
     shop.api.onMutation = () => shop.api.appStatus.set('shop/checkout', 503);
-    const abort = new AbortController();
-    const file = failoverScenario(shop, `${name}-abort`, persistent(name), { maxWait: '30s' });
-    const result = await runDrill(await loadForRun(file), {
-      evidenceDir: path.join(work, 'evidence'),
-      scratchRoot: work,
-      signal: abort.signal,
-      listener: {
-        event(event) {
-          if (event.event.startsWith('fault injected')) abort.abort(new AbortReason('guardrail', 'abort condition checkout-api tripped (2 consecutive failures)'));
+    // What must stay healthy during the drill: a payments API (a real local server) that
+    // starts failing once the fault is in.
+    let healthy = true;
+    const payments = http.createServer((_req, res) => res.writeHead(healthy ? 200 : 500).end());
+    await new Promise<void>((resolve) => payments.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(payments.address() as AddressInfo).port}/health`;
+    try {
+      const file = writeScenario(path.join(shop.dir, `${name}-abort`), `${name}-abort`, {
+        type: 'failover',
+        target: k8sTarget(shop),
+        faults: [persistent(name)],
+        probes: { interval: '50ms', timeout: '1s', stableFor: 1, maxWait: '30s' },
+        guardrails: { abortIf: [{ name: 'payments-api', http: { url }, failures: 2 }] },
+      });
+      const result = await runDrill(await loadForRun(file), {
+        evidenceDir: path.join(work, 'evidence'),
+        scratchRoot: work,
+        listener: {
+          event(event) {
+            if (event.event.startsWith('fault injected')) healthy = false;
+          },
         },
-      },
-    });
-    expect(result.record.outcome).toBe('aborted');
-    expect(result.exitCode).toBe(3);
-    expect(result.record.abort?.reason).toContain('checkout-api');
-    expect(result.record.teardown.complete, JSON.stringify(result.record.teardown)).toBe(true);
-    expectShopRestored(shop.api);
-    expect((await verifyBundle(result.runDir)).ok).toBe(true);
+      });
+      expect(result.record.outcome).toBe('aborted');
+      expect(result.exitCode).toBe(3);
+      expect(result.record.abort?.reason).toMatch(/abort condition payments-api tripped after 2 consecutive failures: HTTP 500/);
+      expect(result.record.teardown.complete, JSON.stringify(result.record.teardown)).toBe(true);
+      expectShopRestored(shop.api);
+      expect((await verifyBundle(result.runDir)).ok).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => payments.close(() => resolve()));
+    }
   });
 });

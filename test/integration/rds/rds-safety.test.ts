@@ -149,6 +149,28 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       expect(record.teardown.complete).toBe(true);
     });
 
+    it('after a guardrails.abortIf condition trips (what must stay healthy stops answering)', async () => {
+      const { fake, dir, evidence, registry } = setup();
+      fake.addInstance(SOURCE);
+      const production = await gate();
+      const deadStandby = await gate(false);
+      const reporting = await gate(); // another service that must stay up during the drill
+      fake.onStart = () => production.open();
+      fake.onFault = () => {
+        production.close();
+        reporting.close();
+      };
+      const file = await stopScenario(dir, production, deadStandby.port, {
+        guardrails: { abortIf: [{ name: 'reporting-replica', sql: { host: '127.0.0.1', port: reporting.port, ...sqlUser() }, failures: 2, timeout: '1s' }] },
+      });
+      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+      expect([record.outcome, exitCode]).toEqual(['aborted', 3]);
+      expect(record.abort!.reason).toMatch(/abort condition reporting-replica tripped after 2 consecutive failures/);
+      expect(fake.calls('StartDBInstanceCommand').length).toBeGreaterThanOrEqual(1);
+      expect(fake.instances.get(SOURCE)!.DBInstanceStatus).toBe('available');
+      expect(record.teardown.complete).toBe(true);
+    });
+
     it('from recover after a crash, which also sweeps a copy the crashed run left behind', async () => {
       const { fake, dir, evidence } = setup();
       fake.addInstance(SOURCE, { DBInstanceStatus: 'stopped' });
