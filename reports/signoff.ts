@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, pathExists, sha256Hex, writeFileAtomic } from './evidence-files.js';
 import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, verifyBundle, withLedgerLock, type LedgerEntry } from './evidence.js';
@@ -189,9 +190,13 @@ interface ParsedSignoff {
 }
 
 async function readSignoffLines(runDir: string): Promise<{ parsed: ParsedSignoff[]; incomplete: boolean } | undefined> {
+  const file = path.join(runDir, SIGNOFFS_FILE);
+  // Most runs have no sign-off yet: a cheap existence check spares a thrown ENOENT per run
+  // when verify walks thousands of them.
+  if (!existsSync(file)) return undefined;
   let text: string;
   try {
-    text = await readFile(path.join(runDir, SIGNOFFS_FILE), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

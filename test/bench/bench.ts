@@ -703,7 +703,8 @@ async function benchScale(): Promise<ScaleResult> {
     ].join('\n');
     return { summary, section };
   } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+    if (process.env.DRILLBOOK_BENCH_KEEP) log(`  kept ${root}`);
+    else fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
