@@ -102,7 +102,9 @@ export class JournaledFacilitator implements Facilitator {
       return previous.value as T;
     }
     const value = await question();
-    const at = this.now();
+    // A recorded session may carry when each answer was given (paper exercises): keep it.
+    const recorded = this.mode === 'answers' && value !== null && typeof value === 'object' && typeof (value as { at?: unknown }).at === 'string' ? ((value as unknown as { at: string }).at) : undefined;
+    const at = recorded ? new Date(recorded).toISOString() : this.now();
     this.journal(key, value === undefined ? null : value, at);
     this.answeredAt.set(key, at);
     return value;
