@@ -235,12 +235,6 @@ async function findPausedRun(evidenceDir: string, runId: string): Promise<string
   throw new Error(matches.length === 0 ? `no paused exercise with run id ${runId} in ${evidenceDir}` : `run id ${runId} is ambiguous: ${matches.length} paused runs match`);
 }
 
-/** Where local evidence lives for an --evidence value (an S3 target is staged in the temp dir). */
-function evidenceDirFor(value: string): string {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
-  return match ? path.join(os.tmpdir(), 'drillbook-s3-staging', match[1]!, match[2] || '_') : value;
-}
-
 async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summary: string[] = []): Promise<number> {
   const { scenario } = loaded;
   const type = scenario.spec.type;
@@ -269,15 +263,6 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
       return EXIT.invalid;
     }
   }
-  let resumeDir: string | undefined;
-  if (options.resume) {
-    try {
-      resumeDir = await findPausedRun(evidenceDirFor(options.evidence), options.resume);
-    } catch (error) {
-      err((error as Error).message);
-      return EXIT.invalid;
-    }
-  }
   // Evidence goes to a local directory, or to S3 (staged locally, uploaded once sealed).
   const { parseEvidenceTarget, describeEvidenceTarget } = await import('../reports/upload-s3.js');
   let evidenceTarget: import('../reports/upload-s3.js').EvidenceTarget;
@@ -287,7 +272,19 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     err(`--evidence: ${(error as Error).message}`);
     return EXIT.invalid;
   }
-  const evidenceDir = path.resolve(evidenceDirFor(options.evidence));
+  const evidenceDir =
+    evidenceTarget.kind === 'local'
+      ? path.resolve(evidenceTarget.dir)
+      : path.join(os.tmpdir(), 'drillbook-s3-staging', evidenceTarget.bucket, evidenceTarget.prefix || '_');
+  let resumeDir: string | undefined;
+  if (options.resume) {
+    try {
+      resumeDir = await findPausedRun(evidenceDir, options.resume);
+    } catch (error) {
+      err((error as Error).message);
+      return EXIT.invalid;
+    }
+  }
   let signingKey: import('node:crypto').KeyObject | undefined;
   try {
     signingKey = await (await import('../reports/signing.js')).resolveSigningKey(options.signKey);

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RUN_RECORD_SCHEMA, type ProbeAttempt, type RunRecord, type TimelineEvent } from './run-record.js';
 
@@ -65,10 +65,12 @@ export async function fsyncDirectory(dir: string): Promise<void> {
  * Write a file so that readers see either the old content or the complete new content,
  * never a torn one: temp file in the same directory, fsync, rename over, fsync the directory.
  */
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const dir = path.dirname(file);
+  const mode = options.mode ?? 0o644;
   const temp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
-  const handle = await open(temp, 'wx', 0o644);
+  // Created with its final mode, so a secret (a private key) is never readable by others.
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
     await handle.sync();
@@ -79,6 +81,8 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   }
   await handle.close();
   try {
+    // The umask may only have narrowed the mode; make it exact.
+    if (options.mode !== undefined) await chmod(temp, mode);
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });

@@ -294,14 +294,19 @@ export async function earlierItemsFor(
   opts: { now?: Date } = {},
 ): Promise<{ items: EarlierItemRecord[]; warnings: string[] }> {
   const { items, warnings } = await readRegister(evidenceDir, opts);
+  return { items: earlierItemsIn(items, record), warnings };
+}
+
+/** The items of `items` opened by earlier runs of the record's system, as a report shows them. */
+export function earlierItemsIn(items: RegisterItem[], record: Pick<RunRecord, 'runId' | 'startedAt' | 'system'>): EarlierItemRecord[] {
   const startedAt = Date.parse(record.startedAt);
-  const earlier = items.filter((item) => {
-    if (item.system !== record.system.name || item.runId === record.runId) return false;
-    const opened = item.history[0] as OpenedEvent;
-    return Date.parse(opened.runStartedAt) < startedAt;
-  });
-  return {
-    items: earlier.map((item) => ({
+  return items
+    .filter((item) => {
+      if (item.system !== record.system.name || item.runId === record.runId) return false;
+      const opened = item.history[0] as OpenedEvent;
+      return Date.parse(opened.runStartedAt) < startedAt;
+    })
+    .map((item) => ({
       id: item.id,
       runId: item.runId,
       title: item.title,
@@ -312,9 +317,7 @@ export async function earlierItemsFor(
       overdue: item.overdue,
       verifiedBy: item.verifiedBy ?? null,
       closedAt: item.closedAt ?? null,
-    })),
-    warnings,
-  };
+    }));
 }
 
 export interface RegisterFilter {

@@ -197,11 +197,11 @@ function exerciseCardsOf(record: RunRecord): { title: string; big: string; line:
  * The sealed run.json keeps the status at the end of the run.
  */
 async function refreshRemediation(record: RunRecord, evidenceDir: string): Promise<void> {
-  const { REMEDIATION_FILE, earlierItemsFor, readRegister } = await import('./remediation.js');
+  const { REMEDIATION_FILE, earlierItemsIn, readRegister } = await import('./remediation.js');
   if (!(await pathExists(path.join(evidenceDir, REMEDIATION_FILE)))) return;
   const now = new Date();
-  record.earlierItems = (await earlierItemsFor(evidenceDir, record, { now })).items;
   const { items } = await readRegister(evidenceDir, { now });
+  record.earlierItems = earlierItemsIn(items, record);
   record.remediation = record.remediation.map((item) => {
     const current = items.find((i) => i.runId === record.runId && (i.id === item.id || i.id.startsWith(`${item.id}@`)));
     return current ? { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction } : item;

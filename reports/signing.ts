@@ -8,11 +8,11 @@
  * `openssl pkeyutl -verify -pubin -inkey signer.pub.pem -rawin -in FILE -sigfile FILE.sig`
  * checks them without drillbook.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { EvidenceError, MANIFEST_FILE, fsyncDirectory, pathExists, sha256Hex } from './evidence-files.js';
+import { EvidenceError, MANIFEST_FILE, pathExists, sha256Hex, writeFileAtomic } from './evidence-files.js';
 
 export const SIGNATURE_ALGORITHM = 'Ed25519';
 /** The environment variable holding the signing key reference when no flag gives one. */
@@ -282,29 +282,9 @@ export async function generateKeyPairFiles(outDir: string, name: string): Promis
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   await mkdir(outDir, { recursive: true });
-  await writeNewFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
-  await writeNewFileAtomic(publicKeyFile, publicKeyPem(publicKey), 0o644);
+  await writeFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  await writeFileAtomic(publicKeyFile, publicKeyPem(publicKey), { mode: 0o644 });
   return { keyId: keyIdOf(publicKey), privateKeyFile, publicKeyFile };
-}
-
-/** temp (created with `mode`, so the key is never readable by others) + fsync + rename + fsync dir. */
-async function writeNewFileAtomic(file: string, content: string, mode: number): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  // The umask may only have narrowed the mode; make it exact.
-  await chmod(temp, mode);
-  await rename(temp, file);
-  await fsyncDirectory(dir);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -28,19 +28,12 @@ export interface ChildSpawnerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/**
- * Where a scheduled scenario's evidence goes: the one evidence directory, so coverage, site,
- * verify and the remediation register see every drill. Concurrent drills of different
- * systems are safe there: the ledger and the register append under their lock files.
- */
-export function scenarioEvidenceDir(evidenceDir: string, _scenario: string): string {
-  return evidenceDir;
-}
-
 export function childProcessSpawner(options: ChildSpawnerOptions): DrillSpawner {
   const cli = options.cli ?? path.join(packageRoot(), 'bin', 'drillbook.js');
   return (job: DrillJob): RunningDrill => {
-    const evidence = path.resolve(scenarioEvidenceDir(options.evidenceDir, job.scenario));
+    // Every scheduled drill writes to the one evidence directory, so coverage, site, verify
+    // and the remediation register see them all; the ledger and register append under locks.
+    const evidence = path.resolve(options.evidenceDir);
     const args = [cli, 'run', job.file, '--evidence', evidence];
     if (options.confirm?.includes(job.scenario)) args.push('--confirm', job.scenario);
     const startedAt = Date.now();

@@ -1,18 +1,20 @@
 /**
  * A TCP proxy the test holds: `cut()` drops every connection through it and refuses new
- * ones, which is how a test creates a replication partition of a known start instant.
+ * ones, which is how a test creates a replication partition of a known start instant;
+ * `restore()` lets connections through again (an endpoint that comes back).
  */
 import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
   cut(): void;
+  restore(): void;
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(targetPort: number, options: { cut?: boolean } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  let isCut = false;
+  let isCut = options.cut ?? false;
   const server = net.createServer((client) => {
     if (isCut) return client.destroy();
     const upstream = net.connect(targetPort, '127.0.0.1');
@@ -29,6 +31,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut() {
       isCut = true;
       for (const s of sockets) s.destroy();
+    },
+    restore() {
+      isCut = false;
     },
     close: () =>
       new Promise((resolve) => {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import type { CheckResult } from '../../../reports/run-record.js';
-import type { LoadedScenario, Reporter } from '../../../scenarios/load.js';
+import type { LoadedScenario } from '../../../scenarios/load.js';
 import type { Check, Fault, PgEndpoint, PostgresTarget, Recovery, Scenario } from '../../../scenarios/schema.js';
 import { parseDuration } from '../../../scenarios/duration.js';
 import type { Instant } from '../../clock.js';

@@ -5,7 +5,6 @@
  * found". Every call is recorded by the mock, so tests assert on what drillbook asked for.
  * The endpoint RDS reports for a copy is a real PostgreSQL (or a gate in front of one).
  */
-import net from 'node:net';
 import {
   CreateDBInstanceCommand,
   type DBCluster,
@@ -34,6 +33,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sleep } from '../../../runners/clock.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 export const fastSleep = (ms: number, signal?: AbortSignal) => sleep(Math.min(ms, 20), signal);
 
@@ -408,32 +408,6 @@ export interface Gate {
 }
 
 export async function startGate(targetPort: number, initiallyOpen = true): Promise<Gate> {
-  const sockets = new Set<net.Socket>();
-  let isOpen = initiallyOpen;
-  const server = net.createServer((client) => {
-    if (!isOpen) return client.destroy();
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    open() {
-      isOpen = true;
-    },
-    close() {
-      isOpen = false;
-      for (const s of sockets) s.destroy();
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const proxy = await startTcpProxy(targetPort, { cut: !initiallyOpen });
+  return { port: proxy.port, open: proxy.restore, close: proxy.cut, stop: proxy.close };
 }
