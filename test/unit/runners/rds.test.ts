@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { copyIdentifier, createRdsDriver, rdsDriver } from '../../../runners/drivers/rds/driver.js';
 import { call, isNotFound, isThrottling } from '../../../runners/drivers/rds/api.js';
 import { scenarioChecks } from '../../../runners/registry.js';
@@ -32,6 +32,7 @@ describe('RDS scenarios', () => {
     fake?.restore();
     fake = undefined;
   });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it.each(['orders-rds-restore.yaml', 'orders-rds-failover.yaml'])('sample %s is valid, driver checks included', async (name) => {
     expect(await diagnose(path.join(SAMPLES, name))).toEqual([]);
