@@ -309,14 +309,15 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     }
     throw error;
   }
-  if (scenario.metadata.environment.toLowerCase() === 'production' && options.confirm !== scenario.metadata.name) {
-    err(`refused: ${scenario.metadata.name} runs against PRODUCTION; re-run with --confirm ${scenario.metadata.name} to approve it (the approver is recorded)`);
+  const production = loaded.environmentClass === 'production'; // scenarios/environments.ts: the plan's classes, or the defaults
+  if (production && options.confirm !== scenario.metadata.name) {
+    err(`refused: ${scenario.metadata.name} runs against PRODUCTION (environment ${scenario.metadata.environment}); re-run with --confirm ${scenario.metadata.name} to approve it (the approver is recorded)`);
     return EXIT.invalid;
   }
   const { AbortReason } = await import('../runners/context.js');
   const { progressListener } = await import('./progress.js');
   const operator = options.operator ?? (await import('node:os')).userInfo().username;
-  const approver = scenario.metadata.environment.toLowerCase() === 'production' ? (options.approver ?? operator) : (options.approver ?? null);
+  const approver = production ? (options.approver ?? operator) : (options.approver ?? null);
 
   // One owner of signals: the first Ctrl+C (or SIGTERM) aborts and rolls back; the second
   // leaves at once with 130, and `drillbook recover` finishes the undo from the journal.

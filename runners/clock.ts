@@ -3,6 +3,7 @@
  * which NTP steps cannot move; every event also carries UTC wall time for the evidence.
  * A Clock is passed in so tests can hand in their own.
  */
+import { sleepLong } from './timers.js';
 export interface Clock {
   /** Milliseconds on a monotonic clock (arbitrary origin). */
   monoMs(): number;
@@ -50,18 +51,10 @@ export class RunClock {
   }
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+/**
+ * Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. Any length:
+ * waits past setTimeout's 24.9-day limit are chunked (timers.ts) instead of firing at once.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleepLong(ms, signal);
 }

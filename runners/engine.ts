@@ -11,6 +11,7 @@ import { earlierItemsFor, recordRunItems } from '../reports/remediation.js';
 import type { DeletionRecord, Finding, Outcome, Phase, ProbeAttempt, RemediationItem, RestoredCopyRecord, RunRecord, Severity, TimelineEvent } from '../reports/run-record.js';
 import { RUN_RECORD_SCHEMA } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
+import { setLongTimeout } from './timers.js';
 import type { LoadedAnswers, LoadedScenario } from '../scenarios/load.js';
 import type { ContinuityPlan, FindingClass } from '../scenarios/schema.js';
 import { watchAbortConditions } from './abort-conditions.js';
@@ -108,7 +109,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   // maxDuration is a guardrail: when it passes, the drill aborts and rolls back like Ctrl+C.
   const guard = new AbortController();
   const maxDurationMs = parseDuration(spec.guardrails.maxDuration) ?? 15 * 60_000;
-  const guardTimer = setTimeout(() => guard.abort(new AbortReason('max-duration', `guardrail maxDuration ${spec.guardrails.maxDuration} exceeded`)), maxDurationMs);
+  const guardTimer = setLongTimeout(() => guard.abort(new AbortReason('max-duration', `guardrail maxDuration ${spec.guardrails.maxDuration} exceeded`)), maxDurationMs);
   const signal = options.signal ? AbortSignal.any([options.signal, guard.signal]) : guard.signal;
 
   const timeline: TimelineEvent[] = existing ? [...existing.timeline] : [];
@@ -193,7 +194,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
     const reason = signal.aborted ? signal.reason : undefined;
     if (spec.type === 'tabletop' && (caught instanceof SessionPaused || (reason instanceof AbortReason && reason.kind === 'interrupted'))) {
       // A tabletop changes nothing: pausing keeps every answer in the journal for --resume.
-      clearTimeout(guardTimer);
+      guardTimer.clear();
       await watcher.stop();
       record('exercise paused by the operator; resume with drillbook run --resume');
       journal.append({ t: 'paused', at: clock.now().at });
@@ -212,7 +213,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       record(`step failed: ${error}`);
     }
   } finally {
-    clearTimeout(guardTimer);
+    guardTimer.clear();
     await watcher.stop();
   }
 

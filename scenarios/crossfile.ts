@@ -7,6 +7,7 @@
  */
 import { validateCronExpression } from 'cron';
 import type { ContinuityPlan } from './schema.js';
+import { checkPlanEnvironments, type EnvironmentClass } from './environments.js';
 import { closest, listChoices } from './suggest.js';
 import type { Reporter } from './diagnostics.js';
 
@@ -51,6 +52,8 @@ export function checkPlanSemantics(data: unknown, report: Reporter): void {
       hint: 'quote it, e.g. `version: "2026.10"`, so it is kept exactly as written',
     });
   }
+
+  checkPlanEnvironments(valueAt(data, ['spec', 'environments']), report);
 
   const systems = valueAt(data, ['spec', 'systems']);
   if (!Array.isArray(systems)) return;
@@ -113,6 +116,22 @@ export function checkSystemReference(
     hint: suggestion ? `did you mean \`${suggestion}\`?` : `systems in the plan: ${listChoices(names, 'and')}`,
   });
   return undefined;
+}
+
+/**
+ * SOC 2 A1.3 asks that scenarios consider threat likelihood and magnitude: `spec.rationale`
+ * says which threat a drill rehearses and how likely and harmful it is. A drill in a
+ * production-class environment must state it; elsewhere its absence is a warning.
+ */
+export function checkRationale(scenarioData: unknown, environmentClass: EnvironmentClass, report: Reporter): void {
+  const spec = valueAt(scenarioData, ['spec']);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return; // the schema reports it
+  if (valueAt(spec, ['rationale']) !== undefined) return; // present: the schema checks its shape
+  const production = environmentClass === 'production';
+  report(['spec'], production ? 'a production drill needs `spec.rationale`' : 'no `spec.rationale`: the evidence will not say which threat this drill rehearses', {
+    severity: production ? 'error' : 'warning',
+    hint: 'add `rationale: { threat: "…", likelihood: low|medium|high, impact: low|medium|high }` under spec (SOC 2 A1.3: scenarios consider threat likelihood and magnitude)',
+  });
 }
 
 function cronProblem(expression: string): string | undefined {

@@ -7,6 +7,15 @@ type Unit = keyof typeof UNIT_MS;
 const ORDER: Unit[] = ['d', 'h', 'm', 's', 'ms'];
 const PART = /(\d+(?:\.\d+)?)(ms|d|h|m|s)/y;
 
+/**
+ * The longest duration a drillbook file may state: ten years. Plans state test ages of a
+ * year or two (`730d`); anything past this is a slip of the keyboard
+ * (`99999999999999999999999ms`), and past 2^53 ms a number would no longer be exact.
+ */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+/** Where zero makes no sense (intervals, timeouts, limits) a duration is at least this long. */
+export const MIN_POSITIVE_DURATION_MS = 1;
+
 /** Milliseconds for a duration string, or undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
@@ -35,4 +44,24 @@ export function formatDuration(ms: number): string {
   if (abs < 3_600_000) return `${sign}${Math.floor(abs / 60_000)} m ${Math.round((abs % 60_000) / 1_000)} s`;
   if (abs < 86_400_000) return `${sign}${Math.floor(abs / 3_600_000)} h ${Math.round((abs % 3_600_000) / 60_000)} m`;
   return `${sign}${Math.floor(abs / 86_400_000)} d ${Math.round((abs % 86_400_000) / 3_600_000)} h`;
+}
+
+/**
+ * Why a duration string cannot be used, or undefined when it can: not a duration, longer
+ * than MAX_DURATION_MS, or shorter than `minMs` (1 ms where zero makes no sense).
+ */
+export function durationProblem(text: string, minMs = 0): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined) return undefined; // the duration pattern reports the syntax
+  if (ms > MAX_DURATION_MS) return `\`${shorten(text)}\` is longer than ${MAX_DURATION_MS / 86_400_000}d (ten years): not a usable duration`;
+  if (ms < minMs) {
+    return ms === 0
+      ? `must not be zero here: a zero interval, timeout or limit cannot be met (use at least ${minMs}ms)`
+      : `must be at least ${minMs}ms, not \`${text}\``;
+  }
+  return undefined;
+}
+
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

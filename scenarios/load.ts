@@ -6,7 +6,8 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { checkSystemReference, valueAt } from './crossfile.js';
+import { checkRationale, checkSystemReference, valueAt } from './crossfile.js';
+import { checkEnvironmentReference, type EnvironmentClass, environmentClassOf } from './environments.js';
 import { Diagnostics, type Reporter } from './diagnostics.js';
 import { type ContinuityPlan, type DocumentKind, type ExerciseAnswers, type Scenario } from './schema.js';
 import { checkAnswers } from './answers.js';
@@ -54,6 +55,8 @@ export interface LoadedScenario {
   planSha256: string;
   plan: ContinuityPlan;
   system: ContinuityPlan['spec']['systems'][number];
+  /** The class of `metadata.environment` under the plan (environments.ts). */
+  environmentClass: EnvironmentClass;
   locate(path: readonly PathSegment[]): Position;
 }
 
@@ -130,6 +133,10 @@ async function scenarioFromDocument(
     }
   }
   const system = plan ? checkSystemReference(loaded.data, plan.plan, plan.file, report) : undefined;
+  const environment = valueAt(loaded.data, ['metadata', 'environment']);
+  if (plan) checkEnvironmentReference(environment, plan.plan, plan.file, report);
+  const environmentClass = environmentClassOf(plan?.plan, typeof environment === 'string' ? environment : '');
+  checkRationale(loaded.data, environmentClass, report);
 
   if (validated?.kind !== 'Scenario' || !plan || !system || diagnostics.count('error') > errorsBefore) return undefined;
   const scenario: LoadedScenario = {
@@ -140,6 +147,7 @@ async function scenarioFromDocument(
     planSha256: plan.sha256,
     plan: plan.plan,
     system,
+    environmentClass,
     locate: loaded.locate,
   };
   for (const check of opts.checks ?? []) {
@@ -175,10 +183,19 @@ export async function validatePaths(
   const plans = opts.plans ?? new Map();
   const scenarioOptions = { ...opts, plans };
   const files: Array<{ file: string; found: boolean }> = [];
+  const checked: CheckedFile[] = [];
   for (const named of paths) {
     const info = await stat(named).catch(() => undefined);
     if (!info) {
       diagnostics.error({ file: named, ...FILE_START, path: '(root)' }, 'no such file or directory');
+    } else if (info.isDirectory() && YAML_NAME.test(named)) {
+      // `mkdir drill.yaml` (or a checkout that made one): named as a file, so it is checked as one.
+      diagnostics.error(
+        { file: named, ...FILE_START, path: '(root)' },
+        'is a directory, not a file',
+        'name the YAML file itself, or a directory whose name does not end in .yaml or .yml',
+      );
+      checked.push({ file: named, kind: undefined, valid: false });
     } else if (info.isDirectory()) {
       const found = await findYamlFiles(named);
       if (found.length === 0) diagnostics.warning({ file: named, ...FILE_START, path: '(root)' }, 'no .yaml or .yml files in this directory');
@@ -188,7 +205,6 @@ export async function validatePaths(
     }
   }
 
-  const checked: CheckedFile[] = [];
   const seen = new Set<string>();
   for (const { file, found } of files) {
     const absolute = path.resolve(file);
@@ -287,6 +303,8 @@ async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined))?.isFile() ?? false;
 }
 
+const YAML_NAME = /\.ya?ml$/i;
+
 /** *.yaml and *.yml under `directory`, in a stable order; symlinked directories are not followed (no loops). */
 export async function findYamlFiles(directory: string): Promise<string[]> {
   const found: string[] = [];
@@ -296,7 +314,7 @@ export async function findYamlFiles(directory: string): Promise<string[]> {
     if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const full = path.join(directory, entry.name);
     if (entry.isDirectory()) found.push(...(await findYamlFiles(full)));
-    else if (/\.ya?ml$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await isFile(full))))) found.push(full);
+    else if (YAML_NAME.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await isFile(full))))) found.push(full);
   }
   return found;
 }

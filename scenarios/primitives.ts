@@ -4,6 +4,7 @@
  * can use it without a cycle.
  */
 import { z } from 'zod';
+import { durationProblem, MIN_POSITIVE_DURATION_MS } from './duration.js';
 
 /**
  * Units largest first, each at most once. A pattern (not only a refinement) so the exported
@@ -11,10 +12,25 @@ import { z } from 'zod';
  */
 export const DURATION_PATTERN = /^(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$/;
 
-export const Duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
-  .describe('A duration such as 250ms, 90s, 15m, 1h30m or 7d');
+/** A duration string of at least `minMs` and at most ten years (MAX_DURATION_MS). */
+function durationSchema(minMs: number, description: string) {
+  return z
+    .string()
+    .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
+    .superRefine((text, ctx) => {
+      const problem = durationProblem(text, minMs);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .describe(description);
+}
+
+export const Duration = durationSchema(0, 'A duration such as 250ms, 90s, 15m, 1h30m or 7d');
+
+/**
+ * A duration that must not be zero: a wait, timeout, interval or limit of zero is never what
+ * was meant (a 0 ms probe interval is a busy loop, a 0 s maxDuration aborts every drill at once).
+ */
+export const PositiveDuration = durationSchema(MIN_POSITIVE_DURATION_MS, 'A duration of at least 1ms, such as 250ms, 90s, 15m, 1h30m or 7d');
 
 /** Secrets are named, never inline, and never written to evidence. */
 export const SecretRef = z.union(

@@ -5,7 +5,7 @@
  * facilitated session so it can be replayed (paper exercises, CI).
  */
 import { z } from 'zod';
-import { Duration } from './primitives.js';
+import { Duration, PositiveDuration } from './primitives.js';
 
 const Id = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase id (a-z, 0-9, -)');
 
@@ -13,7 +13,7 @@ export const ChecklistItem = z.strictObject({
   id: Id,
   action: z.string().min(1).describe('The action the team is expected to take'),
   role: z.string().min(1).describe('The role responsible (a participant role)'),
-  timeLimit: Duration.optional().describe('Expected within this long after the inject'),
+  timeLimit: PositiveDuration.optional().describe('Expected within this long after the inject'),
 });
 
 export const KeyPersonUnavailable = z.strictObject({
@@ -52,7 +52,7 @@ export const RunbookStep = z
     command: z.string().min(1).optional().describe('Run through the shell; exit code and output go into the evidence'),
     manual: z.string().min(1).optional().describe('An action a person performs; the operator confirms it with a note'),
     undo: z.string().min(1).optional().describe('Shell command that reverses the step; journaled before the step runs'),
-    timeout: Duration.default('5m'),
+    timeout: PositiveDuration.default('5m'),
     continueOnFailure: z.boolean().default(false),
   })
   .refine((step) => Boolean(step.command) !== Boolean(step.manual), {

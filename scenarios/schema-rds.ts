@@ -4,7 +4,7 @@
  * SSO, instance role), never from the scenario; SQL passwords are secret references.
  */
 import { z } from 'zod';
-import { Duration, SecretRef } from './primitives.js';
+import { PositiveDuration, SecretRef } from './primitives.js';
 
 const AwsIdentifier = z
   .string()
@@ -40,7 +40,7 @@ export const RdsTarget = z.strictObject({
   production: RdsSqlEndpoint.optional().describe('The production SQL endpoint (writer): steady-state and failover probes, heartbeat writer, source of comparing checks'),
   standby: RdsSqlEndpoint.optional().describe('Another SQL endpoint the service fails over to (probes.endpoint: standby)'),
   copy: RdsCopy.optional().describe('parallel-restore: where and how the copy is created'),
-  pollInterval: Duration.default('10s').describe('Longest pause between RDS Describe calls while waiting (backoff starts at 1s)'),
+  pollInterval: PositiveDuration.default('10s').describe('Longest pause between RDS Describe calls while waiting (backoff starts at 1s)'),
 });
 export type RdsTarget = z.infer<typeof RdsTarget>;
 

@@ -5,12 +5,13 @@
  * is an error with a "did you mean" hint rather than a silently ignored setting.
  */
 import { z } from 'zod';
-import { DnsLabel, Duration, SecretRef } from './primitives.js';
+import { DnsLabel, Duration, PositiveDuration, SecretRef } from './primitives.js';
 import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
 import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schema-exercise.js';
 import { RdsFaults, RdsTarget } from './schema-rds.js';
+import { EnvironmentDeclarations } from './environments.js';
 
-export { Duration, DURATION_PATTERN, SecretRef } from './primitives.js';
+export { Duration, DURATION_PATTERN, PositiveDuration, SecretRef } from './primitives.js';
 
 export const API_VERSION = 'drillbook.dev/v1';
 
@@ -29,13 +30,13 @@ export const PlanSystem = z.strictObject({
   name: DnsLabel,
   description: z.string().optional(),
   tier: z.number().int().min(1).max(4),
-  rto: Duration,
-  rpo: Duration,
+  rto: PositiveDuration,
+  rpo: Duration.describe('Zero (no acknowledged write may be lost) is a valid target'),
   owner: z.string().min(1),
   dependsOn: z.array(z.string()).optional(),
 });
 
-const TierPolicy = z.partialRecord(TestType, Duration);
+const TierPolicy = z.partialRecord(TestType, PositiveDuration);
 
 /** The kinds of finding a plan's severity rules can name. */
 export const FindingClass = z.enum([
@@ -59,12 +60,16 @@ export const ContinuityPlan = z.strictObject({
   kind: z.literal('ContinuityPlan'),
   metadata: z.strictObject({
     name: DnsLabel,
-    version: z.union([z.string(), z.number()]).transform(String),
+    version: z
+      .union([z.string().trim().min(1), z.number()])
+      .transform(String)
+      .describe('The plan revision; run records and remediation closes name it (e.g. "2026.3")'),
     owner: z.string().optional(),
     description: z.string().optional(),
   }),
   spec: z.strictObject({
     systems: z.array(PlanSystem).min(1),
+    environments: EnvironmentDeclarations.optional(),
     // partialRecord: zod 4's record with enum keys demands every key, but a plan lists only
     // the tiers it has a policy for.
     testPolicy: z.partialRecord(z.enum(['1', '2', '3', '4']), TierPolicy).optional(),
@@ -133,7 +138,7 @@ const CommandFault = z.strictObject({
   type: z.literal('command'),
   command: z.string().min(1).describe('Shell command that causes the disruption'),
   undo: z.string().optional().describe('Shell command that reverses it; registered before the fault runs'),
-  timeout: Duration.default('60s'),
+  timeout: PositiveDuration.default('60s'),
 });
 const KillPrimaryFault = z.strictObject({
   type: z.literal('kill-primary'),
@@ -141,7 +146,7 @@ const KillPrimaryFault = z.strictObject({
 });
 const PausePrimaryFault = z.strictObject({
   type: z.literal('pause-primary'),
-  duration: Duration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
+  duration: PositiveDuration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
 export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...RdsFaults, ...KubernetesFaults], {
   error: 'unknown fault type: use command, kill-primary, pause-primary (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
@@ -154,23 +159,23 @@ export const Recovery = z.strictObject({
     .describe('promote: pg_promote() on the standby; command: your own (e.g. patronictl); none: the system heals itself'),
   command: z.string().optional(),
   after: Duration.default('0s').describe('Wait this long after detection before acting (operator reaction time)'),
-  timeout: Duration.default('60s'),
+  timeout: PositiveDuration.default('60s'),
 });
 export type Recovery = z.infer<typeof Recovery>;
 
 export const Probes = z.strictObject({
-  interval: Duration.default('250ms'),
-  timeout: Duration.default('2s').describe('One probe attempt gives up after this long'),
+  interval: PositiveDuration.default('250ms'),
+  timeout: PositiveDuration.default('2s').describe('One probe attempt gives up after this long'),
   stableFor: z.number().int().min(0).max(100).default(2),
-  maxWait: Duration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
+  maxWait: PositiveDuration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
   endpoint: z
     .enum(['primary', 'standby', 'restored'])
     .optional()
     .describe('Where the recovery probe writes; defaults by type (failover with promotion: standby)'),
   heartbeat: z
     .strictObject({
-      interval: Duration.default('100ms'),
-      warmup: Duration.default('2s').describe('Heartbeats written before T0'),
+      interval: PositiveDuration.default('100ms'),
+      warmup: PositiveDuration.default('2s').describe('Heartbeats written before T0'),
     })
     .default({ interval: '100ms', warmup: '2s' }),
 });
@@ -233,7 +238,7 @@ export const AbortCondition = z
       .optional(),
     command: z.string().min(1).optional().describe('Healthy while it exits 0'),
     failures: z.number().int().min(1).max(100).default(2).describe('Consecutive failures that trip the abort'),
-    timeout: Duration.default('2s'),
+    timeout: PositiveDuration.default('2s'),
   })
   .refine((c) => [c.http, c.tcp, c.sql, c.command].filter(Boolean).length === 1, {
     message: 'an abort condition has exactly one of http, tcp, sql or command',
@@ -241,9 +246,22 @@ export const AbortCondition = z
 export type AbortCondition = z.infer<typeof AbortCondition>;
 
 export const Guardrails = z.strictObject({
-  maxDuration: Duration.default('15m').describe('Abort and roll back when the drill runs longer'),
+  maxDuration: PositiveDuration.default('15m').describe('Abort and roll back when the drill runs longer'),
   abortIf: z.array(AbortCondition).default([]).describe('Checked every probe interval during the drill'),
 });
+
+/** The small scale rationale levels are given on (SOC 2 A1.3: threat likelihood and magnitude). */
+export const RiskLevel = z.enum(['low', 'medium', 'high']);
+export type RiskLevel = z.infer<typeof RiskLevel>;
+
+/** Why this drill: the threat it rehearses, how likely it is and how much it would hurt. */
+export const Rationale = z.strictObject({
+  threat: z.string().trim().min(1).describe('The threat or event the drill rehearses, e.g. "ransomware encrypts the primary database"'),
+  likelihood: RiskLevel.describe('How likely the threat is: low, medium or high'),
+  impact: RiskLevel.describe('How much it would hurt (magnitude): low, medium or high'),
+  notes: z.string().optional(),
+});
+export type Rationale = z.infer<typeof Rationale>;
 
 export const Participant = z.strictObject({ name: z.string().min(1), role: z.string().min(1), present: z.boolean().default(true) });
 
@@ -263,7 +281,8 @@ export const Scenario = z.strictObject({
     plan: z.string().min(1).describe('Path to the ContinuityPlan, relative to this file'),
     objective: z.string().optional(),
     scope: z.string().optional(),
-    targets: z.strictObject({ rto: Duration.optional(), rpo: Duration.optional() }).optional(),
+    rationale: Rationale.optional().describe('Threat, likelihood and impact (required for production-class drills)'),
+    targets: z.strictObject({ rto: PositiveDuration.optional(), rpo: Duration.optional() }).optional(),
     schedule: Schedule.optional(),
     participants: z.array(Participant).default([]),
     target: Target.optional(),

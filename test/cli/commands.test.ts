@@ -58,6 +58,22 @@ describe('drillbook validate', () => {
     noStackTrace(result.stderr);
   });
 
+  it('refuses a directory named like a file with a located error and exit 2', async () => {
+    const named = path.join(work, 'dir-as-file', 'drill.yaml');
+    fs.mkdirSync(named, { recursive: true });
+    const result = await runCli(['validate', named]);
+    expect(result.code, result.stdout + result.stderr).toBe(2);
+    expect(result.stderr).toContain(`${named}:1:1: (root): is a directory, not a file`);
+    noStackTrace(result.stderr);
+  });
+
+  it('refuses an environment that is a near miss of a known one, with a did-you-mean', async () => {
+    const file = writeScenario(path.join(work, 'sandbx'), 'typo-env', { type: 'failover', target: { driver: 'postgres', sandbox: true }, faults: [{ type: 'kill-primary' }], recovery: { action: 'promote' } }, { environment: 'sandbx' });
+    const result = await runCli(['validate', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/typo-env\.yaml:\d+:\d+: metadata\.environment: environment `sandbx` is not a known environment name\n\s+hint: did you mean `sandbox`\?/);
+  });
+
   it('exits 2 on a usage error', async () => {
     const result = await runCli(['run']);
     expect(result.code).toBe(2);
@@ -100,6 +116,25 @@ describe('drillbook run', () => {
     const result = await runCli(['run', file, '--evidence', evidence]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--confirm prod-failover/);
+    expect(fs.existsSync(evidence)).toBe(false);
+  });
+
+  it.each([
+    ['`prod` (a default production name)', 'prod', undefined],
+    ['a name the plan declares production', 'eu-main', { 'eu-main': { class: 'production' } }],
+  ])('refuses %s without --confirm: the guard follows the environment class', async (_name, environment, environments) => {
+    const dir = path.join(work, `class-${environment}`);
+    const file = writeScenario(dir, 'classed-failover', {
+      type: 'failover',
+      target: { driver: 'postgres', sandbox: true },
+      faults: [{ type: 'kill-primary' }],
+      recovery: { action: 'promote' },
+    }, { environment });
+    if (environments) fs.writeFileSync(path.join(dir, 'plan.yaml'), stringify({ ...TEST_PLAN, spec: { ...TEST_PLAN.spec, environments } }));
+    const evidence = path.join(dir, 'evidence');
+    const result = await runCli(['run', file, '--evidence', evidence]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`runs against PRODUCTION \\(environment ${environment}\\); re-run with --confirm classed-failover`));
     expect(fs.existsSync(evidence)).toBe(false);
   });
 

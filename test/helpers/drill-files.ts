@@ -16,6 +16,9 @@ export const TEST_PLAN = {
   },
 };
 
+/** Every test drill states why it exists; production-class drills must (SOC 2 A1.3). */
+export const TEST_RATIONALE = { threat: 'The test system fails', likelihood: 'medium', impact: 'high' };
+
 export function writeScenario(dir: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'plan.yaml'), stringify(TEST_PLAN));
@@ -26,7 +29,7 @@ export function writeScenario(dir: string, name: string, spec: Record<string, un
       apiVersion: 'drillbook.dev/v1',
       kind: 'Scenario',
       metadata: { name, system: 'orders-db', environment: 'test', ...metadata },
-      spec: { plan: 'plan.yaml', participants: [{ name: 'Test Operator', role: 'operator' }], ...spec },
+      spec: { plan: 'plan.yaml', participants: [{ name: 'Test Operator', role: 'operator' }], rationale: TEST_RATIONALE, ...spec },
     }),
   );
   return file;

@@ -1,57 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { loadPlan, loadScenario, validatePaths, type ScenarioCheck } from '../../../scenarios/load.js';
-
-const PLAN = `apiVersion: drillbook.dev/v1
-kind: ContinuityPlan
-metadata: { name: acme-continuity-plan, version: "2026.3" }
-spec:
-  systems:
-    - { name: orders-db, tier: 1, rto: 30s, rpo: 5s, owner: dba-team@acme.example }
-    - { name: orders-api, tier: 2, rto: 5m, rpo: 1m, owner: api@acme.example, dependsOn: [orders-db] }
-  testPolicy: { "1": { tabletop: 365d, parallel-restore: 90d, failover: 180d } }
-  severity: { P1: { dueInDays: 7 }, P2: { dueInDays: 30 }, P3: { dueInDays: 90 }, P4: { dueInDays: 180 } }
-`;
-
-const SCENARIO = `apiVersion: drillbook.dev/v1
-kind: Scenario
-metadata: { name: orders-db-failover, system: orders-db, environment: sandbox }
-spec:
-  type: failover
-  plan: plan.yaml
-  targets: { rto: 30s, rpo: 5s }
-  participants: [ { name: Ana Ruiz, role: incident commander } ]
-  target: { driver: postgres, sandbox: true }
-  faults: [ { type: kill-primary } ]
-  recovery: { action: promote }
-  probes: { interval: 250ms, stableFor: 2 }
-`;
-
-const temporaryDirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(temporaryDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/** Writes the files into a fresh temporary directory and returns its path. */
-async function workspace(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'drillbook-load-'));
-  temporaryDirs.push(dir);
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), content);
-  }
-  return dir;
-}
-
-async function loadScenarioText(scenario: string, plan = PLAN, checks?: ScenarioCheck[]) {
-  const dir = await workspace({ 'plan.yaml': plan, 'drill.yaml': scenario });
-  const diagnostics = new Diagnostics();
-  const loaded = await loadScenario(path.join(dir, 'drill.yaml'), diagnostics, checks ? { checks } : {});
-  return { dir, diagnostics, loaded, errors: diagnostics.all.filter((d) => d.severity === 'error') };
-}
+import { loadScenarioText, PLAN, SCENARIO, workspace } from './files.js';
 
 describe('loadScenario', () => {
   it('loads a valid scenario with its plan and system', async () => {
@@ -117,7 +68,7 @@ describe('loadScenario', () => {
       SCENARIO + `  schedule: { cron: "${cron}", timezone: ${timezone} }\n`;
     const fourFields = await loadScenarioText(withSchedule('0 3 * *', 'UTC'));
     expect(fourFields.errors).toHaveLength(1);
-    expect(fourFields.errors[0]).toMatchObject({ path: 'spec.schedule.cron', line: 13 });
+    expect(fourFields.errors[0]).toMatchObject({ path: 'spec.schedule.cron', line: 14 });
     expect(fourFields.errors[0]!.message).toContain('4 fields');
 
     const outOfRange = await loadScenarioText(withSchedule('61 3 * * *', 'Europe/Madrid'));
@@ -135,7 +86,7 @@ describe('loadScenario', () => {
   it('requires a reason to keep a restored copy', async () => {
     const { errors } = await loadScenarioText(SCENARIO + '  restore: { keep: 7d }\n');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ path: 'spec.restore.keep', line: 13 });
+    expect(errors[0]).toMatchObject({ path: 'spec.restore.keep', line: 14 });
     const withReason = await loadScenarioText(SCENARIO + '  restore: { keep: 7d, reason: audit sample }\n');
     expect(withReason.errors).toEqual([]);
   });
