@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../../scenarios/duration.js';
+import { durationProblem, formatDuration, MAX_DURATION_MS, parseDuration } from '../../../scenarios/duration.js';
 import { DURATION_PATTERN } from '../../../scenarios/schema.js';
 
 describe('durations', () => {
@@ -26,5 +26,23 @@ describe('durations', () => {
     expect(formatDuration(850)).toBe('850 ms');
     expect(formatDuration(1_250)).toBe('1.25 s');
     expect(formatDuration(5_400_000)).toBe('1 h 30 m');
+  });
+});
+
+describe('durationProblem', () => {
+  it('accepts sane durations up to ten years', () => {
+    for (const text of ['250ms', '30d', '365d', '3650d', '0s']) expect(durationProblem(text)).toBeUndefined();
+    expect(parseDuration('3650d')).toBe(MAX_DURATION_MS);
+  });
+
+  it('refuses what a timer or a date cannot mean', () => {
+    expect(durationProblem('3650d1ms')).toMatch(/longer than 3650d/);
+    expect(durationProblem('99999999999999999999999ms')).toMatch(/^`99999999999999999999999ms` is longer than 3650d \(ten years\)/);
+  });
+
+  it('refuses zero (and less than 1 ms) where a minimum is asked for', () => {
+    expect(durationProblem('0s', 1)).toMatch(/must not be zero/);
+    expect(durationProblem('0.5ms', 1)).toBe('must be at least 1ms, not `0.5ms`');
+    expect(durationProblem('1ms', 1)).toBeUndefined();
   });
 });

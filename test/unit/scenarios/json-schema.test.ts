@@ -22,6 +22,15 @@ describe('jsonSchema', () => {
     expect(plan.properties.spec.properties.testPolicy.required).toBeUndefined();
   });
 
+  it('tells editors about rationale and environment classes', () => {
+    const scenario = jsonSchema('Scenario') as { properties: { spec: { properties: { rationale: { properties: Record<string, { enum?: string[] }> } } } } };
+    expect(scenario.properties.spec.properties.rationale.properties['likelihood']!.enum).toEqual(['low', 'medium', 'high']);
+    const plan = jsonSchema('ContinuityPlan') as {
+      properties: { spec: { properties: { environments: { additionalProperties: { properties: { class: { enum: string[] } } } } } } };
+    };
+    expect(plan.properties.spec.properties.environments.additionalProperties.properties.class.enum).toEqual(['production', 'non-production', 'sandbox']);
+  });
+
   it('covers every kind when no kind is given', () => {
     const schema = JSON.parse(JSON.stringify(jsonSchema())) as { oneOf: Array<{ $ref: string }>; $defs: Record<string, { $schema?: string; properties: { kind: { const: string } } }> };
     expect(schema.oneOf.map((option) => option.$ref)).toEqual(['#/$defs/Scenario', '#/$defs/ContinuityPlan', '#/$defs/ExerciseAnswers']);
