@@ -13,6 +13,12 @@ const PART = /(\d+(?:\.\d+)?)(ms|d|h|m|s)/y;
  * (`99999999999999999999999ms`), and past 2^53 ms a number would no longer be exact.
  */
 export const MAX_DURATION_MS = 3650 * 86_400_000;
+/**
+ * The longest single timeout (a probe attempt, a command, a fault's pause): 24 days, under
+ * the 2^31 - 1 ms (24.9 days) a platform timer holds. Longer waits of the whole drill
+ * (`maxDuration`, `maxWait`) are chunked by runners/timers.ts and may go up to MAX_DURATION_MS.
+ */
+export const MAX_TIMEOUT_MS = 24 * 86_400_000;
 /** Where zero makes no sense (intervals, timeouts, limits) a duration is at least this long. */
 export const MIN_POSITIVE_DURATION_MS = 1;
 
@@ -47,13 +53,15 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * Why a duration string cannot be used, or undefined when it can: not a duration, longer
- * than MAX_DURATION_MS, or shorter than `minMs` (1 ms where zero makes no sense).
+ * Why a duration string cannot be used, or undefined when it can: longer than `maxMs`
+ * (MAX_DURATION_MS, or MAX_TIMEOUT_MS for a single timeout), or shorter than `minMs` (1 ms
+ * where zero makes no sense). Syntax is the duration pattern's job.
  */
-export function durationProblem(text: string, minMs = 0): string | undefined {
+export function durationProblem(text: string, minMs = 0, maxMs = MAX_DURATION_MS): string | undefined {
   const ms = parseDuration(text);
   if (ms === undefined) return undefined; // the duration pattern reports the syntax
   if (ms > MAX_DURATION_MS) return `\`${shorten(text)}\` is longer than ${MAX_DURATION_MS / 86_400_000}d (ten years): not a usable duration`;
+  if (ms > maxMs) return `\`${shorten(text)}\` is longer than ${maxMs / 86_400_000}d, the longest single timeout or pause drillbook waits for`;
   if (ms < minMs) {
     return ms === 0
       ? `must not be zero here: a zero interval, timeout or limit cannot be met (use at least ${minMs}ms)`

@@ -4,7 +4,7 @@
  * can use it without a cycle.
  */
 import { z } from 'zod';
-import { durationProblem, MIN_POSITIVE_DURATION_MS } from './duration.js';
+import { durationProblem, MAX_DURATION_MS, MAX_TIMEOUT_MS, MIN_POSITIVE_DURATION_MS } from './duration.js';
 
 /**
  * Units largest first, each at most once. A pattern (not only a refinement) so the exported
@@ -12,13 +12,13 @@ import { durationProblem, MIN_POSITIVE_DURATION_MS } from './duration.js';
  */
 export const DURATION_PATTERN = /^(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$/;
 
-/** A duration string of at least `minMs` and at most ten years (MAX_DURATION_MS). */
-function durationSchema(minMs: number, description: string) {
+/** A duration string of at least `minMs` and at most `maxMs` (ten years unless smaller). */
+function durationSchema(minMs: number, description: string, maxMs = MAX_DURATION_MS) {
   return z
     .string()
     .regex(DURATION_PATTERN, 'not a duration: use a number with a unit, e.g. 250ms, 90s, 15m, 1h30m, 7d')
     .superRefine((text, ctx) => {
-      const problem = durationProblem(text, minMs);
+      const problem = durationProblem(text, minMs, maxMs);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .describe(description);
@@ -31,6 +31,9 @@ export const Duration = durationSchema(0, 'A duration such as 250ms, 90s, 15m, 1
  * was meant (a 0 ms probe interval is a busy loop, a 0 s maxDuration aborts every drill at once).
  */
 export const PositiveDuration = durationSchema(MIN_POSITIVE_DURATION_MS, 'A duration of at least 1ms, such as 250ms, 90s, 15m, 1h30m or 7d');
+
+/** One timeout or pause (a probe attempt, a command, a wait for readiness): at least 1ms, at most 24 days. */
+export const Timeout = durationSchema(MIN_POSITIVE_DURATION_MS, 'A timeout from 1ms to 24d, such as 2s, 60s or 15m', MAX_TIMEOUT_MS);
 
 /** Secrets are named, never inline, and never written to evidence. */
 export const SecretRef = z.union(

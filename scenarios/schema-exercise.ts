@@ -5,7 +5,7 @@
  * facilitated session so it can be replayed (paper exercises, CI).
  */
 import { z } from 'zod';
-import { Duration, PositiveDuration } from './primitives.js';
+import { Duration, PositiveDuration, Timeout } from './primitives.js';
 
 const Id = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase id (a-z, 0-9, -)');
 
@@ -52,7 +52,7 @@ export const RunbookStep = z
     command: z.string().min(1).optional().describe('Run through the shell; exit code and output go into the evidence'),
     manual: z.string().min(1).optional().describe('An action a person performs; the operator confirms it with a note'),
     undo: z.string().min(1).optional().describe('Shell command that reverses the step; journaled before the step runs'),
-    timeout: PositiveDuration.default('5m'),
+    timeout: Timeout.default('5m'),
     continueOnFailure: z.boolean().default(false),
   })
   .refine((step) => Boolean(step.command) !== Boolean(step.manual), {

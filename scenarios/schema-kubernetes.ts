@@ -6,7 +6,7 @@
  * touch before its first mutating call, refusing when that is more than declared.
  */
 import { z } from 'zod';
-import { Duration, PositiveDuration } from './primitives.js';
+import { Duration, Timeout } from './primitives.js';
 
 const K8sName = z
   .string()
@@ -30,7 +30,7 @@ export const KubernetesTarget = z.strictObject({
   workload: z
     .strictObject({
       deployment: K8sName.describe('Deployment whose ready replicas must come back to their count before the drill'),
-      readyTimeout: PositiveDuration.default('2m').describe('How long to wait (watching) for the ready replicas after the service answers again'),
+      readyTimeout: Timeout.default('2m').describe('How long to wait (watching) for the ready replicas after the service answers again'),
     })
     .optional(),
   probe: HttpProbe.optional().describe('The user-level recovery probe: its first stable success after T0 stops the RTO clock'),
@@ -41,7 +41,7 @@ export const KubernetesTarget = z.strictObject({
       sourceNamespace: K8sName.describe('Namespace of the backup to restore'),
       restoreNamespace: K8sName.optional().describe('Scratch namespace for the copy; default drillbook-<run id>'),
       probe: HttpProbe.describe('Probe of the restored copy (`{namespace}` is the scratch namespace)'),
-      timeout: PositiveDuration.default('15m').describe('Give up waiting for a terminal Velero phase after this long'),
+      timeout: Timeout.default('15m').describe('Give up waiting for a terminal Velero phase after this long'),
     })
     .optional()
     .describe('parallel-restore: a Velero restore into a scratch namespace'),

@@ -5,13 +5,13 @@
  * is an error with a "did you mean" hint rather than a silently ignored setting.
  */
 import { z } from 'zod';
-import { DnsLabel, Duration, PositiveDuration, SecretRef } from './primitives.js';
+import { DnsLabel, Duration, PositiveDuration, SecretRef, Timeout } from './primitives.js';
 import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
 import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schema-exercise.js';
 import { RdsFaults, RdsTarget } from './schema-rds.js';
 import { EnvironmentDeclarations } from './environments.js';
 
-export { Duration, DURATION_PATTERN, PositiveDuration, SecretRef } from './primitives.js';
+export { Duration, DURATION_PATTERN, PositiveDuration, SecretRef, Timeout } from './primitives.js';
 
 export const API_VERSION = 'drillbook.dev/v1';
 
@@ -138,7 +138,7 @@ const CommandFault = z.strictObject({
   type: z.literal('command'),
   command: z.string().min(1).describe('Shell command that causes the disruption'),
   undo: z.string().optional().describe('Shell command that reverses it; registered before the fault runs'),
-  timeout: PositiveDuration.default('60s'),
+  timeout: Timeout.default('60s'),
 });
 const KillPrimaryFault = z.strictObject({
   type: z.literal('kill-primary'),
@@ -146,7 +146,7 @@ const KillPrimaryFault = z.strictObject({
 });
 const PausePrimaryFault = z.strictObject({
   type: z.literal('pause-primary'),
-  duration: PositiveDuration.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
+  duration: Timeout.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
 export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...RdsFaults, ...KubernetesFaults], {
   error: 'unknown fault type: use command, kill-primary, pause-primary (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
@@ -159,13 +159,13 @@ export const Recovery = z.strictObject({
     .describe('promote: pg_promote() on the standby; command: your own (e.g. patronictl); none: the system heals itself'),
   command: z.string().optional(),
   after: Duration.default('0s').describe('Wait this long after detection before acting (operator reaction time)'),
-  timeout: PositiveDuration.default('60s'),
+  timeout: Timeout.default('60s'),
 });
 export type Recovery = z.infer<typeof Recovery>;
 
 export const Probes = z.strictObject({
   interval: PositiveDuration.default('250ms'),
-  timeout: PositiveDuration.default('2s').describe('One probe attempt gives up after this long'),
+  timeout: Timeout.default('2s').describe('One probe attempt gives up after this long'),
   stableFor: z.number().int().min(0).max(100).default(2),
   maxWait: PositiveDuration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
   endpoint: z
@@ -238,7 +238,7 @@ export const AbortCondition = z
       .optional(),
     command: z.string().min(1).optional().describe('Healthy while it exits 0'),
     failures: z.number().int().min(1).max(100).default(2).describe('Consecutive failures that trip the abort'),
-    timeout: PositiveDuration.default('2s'),
+    timeout: Timeout.default('2s'),
   })
   .refine((c) => [c.http, c.tcp, c.sql, c.command].filter(Boolean).length === 1, {
     message: 'an abort condition has exactly one of http, tcp, sql or command',

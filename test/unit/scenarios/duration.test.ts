@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationProblem, formatDuration, MAX_DURATION_MS, parseDuration } from '../../../scenarios/duration.js';
+import { durationProblem, formatDuration, MAX_DURATION_MS, MAX_TIMEOUT_MS, parseDuration } from '../../../scenarios/duration.js';
 import { DURATION_PATTERN } from '../../../scenarios/schema.js';
 
 describe('durations', () => {
@@ -37,6 +37,9 @@ describe('durationProblem', () => {
 
   it('refuses what a timer or a date cannot mean', () => {
     expect(durationProblem('3650d1ms')).toMatch(/longer than 3650d/);
+    expect(durationProblem('24d', 1, MAX_TIMEOUT_MS)).toBeUndefined();
+    expect(durationProblem('24d1ms', 1, MAX_TIMEOUT_MS)).toMatch(/longer than 24d, the longest single timeout/);
+    expect(MAX_TIMEOUT_MS).toBeLessThan(2 ** 31 - 1);
     expect(durationProblem('99999999999999999999999ms')).toMatch(/^`99999999999999999999999ms` is longer than 3650d \(ten years\)/);
   });
 

@@ -125,6 +125,15 @@ describe('durations', () => {
     expect((await loadScenarioText(withGuardrail('3651d'))).errors).toHaveLength(1);
   });
 
+  it('refuses a single timeout or pause past what a timer holds (24d), naming the limit', async () => {
+    const { errors } = await loadScenarioText(SCENARIO.replace('probes: { interval: 250ms, stableFor: 2 }', 'probes: { interval: 250ms, timeout: 30d, stableFor: 2 }'));
+    expect(errors).toEqual([
+      expect.objectContaining({ path: 'spec.probes.timeout', message: '`30d` is longer than 24d, the longest single timeout or pause drillbook waits for' }),
+    ]);
+    const pause = await loadScenarioText(SCENARIO.replace('faults: [ { type: kill-primary } ]', 'faults: [ { type: pause-primary, duration: 25d } ]'));
+    expect(pause.errors).toEqual([expect.objectContaining({ path: 'spec.faults[0].duration' })]);
+  });
+
   it.each([
     ['maxDuration: 0s', (s: string) => `${s}  guardrails: { maxDuration: 0s }\n`, 'spec.guardrails.maxDuration'],
     ['probe timeout: 0ms', (s: string) => s.replace('probes: { interval: 250ms, stableFor: 2 }', 'probes: { interval: 250ms, timeout: 0ms, stableFor: 2 }'), 'spec.probes.timeout'],
