@@ -12,7 +12,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ContinuityPlan, TestType } from '../scenarios/schema.js';
-import { RUN_FILE, csvField } from './evidence-files.js';
+import { RUN_FILE, csvField, isObject } from './evidence-files.js';
 import { RUN_RECORD_SCHEMA, type Outcome, type Verdict } from './run-record.js';
 
 export const DAY_MS = 86_400_000;
@@ -111,7 +111,6 @@ function readOne(evidenceDir: string, name: string, index: RunIndex): void {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown, fallback = ''): string => (typeof value === 'string' ? value : fallback);
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 

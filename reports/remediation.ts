@@ -14,8 +14,9 @@
  */
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock, listRunDirs, verifyBundle } from './evidence.js';
-import { fsyncDirectory, pathExists, readRunRecord, sha256Hex } from './evidence-files.js';
+import { acquireLock } from './evidence/lock.js';
+import { verifyBundle } from './evidence/verify-bundle.js';
+import { fsyncDirectory, isObject, listRunDirs, pathExists, readRunRecord, sha256Hex } from './evidence-files.js';
 import type { EarlierItemRecord, RemediationItem, RunRecord, Severity, VerifiableBy } from './run-record.js';
 
 export const REMEDIATION_FILE = 'remediation.jsonl';
@@ -678,8 +679,4 @@ function itemProblem(item: RemediationItem): string | undefined {
   const due = dateProblem(item.due);
   if (due) return `due: ${due}`;
   return undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -15,7 +15,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { EXPORTS_DIR, EvidenceError, MANIFEST_FILE, isTempFileName, listFilesRecursive, sha256Hex } from './evidence-files.js';
-import { LEDGER_FILE, verifyBundle, type LedgerEntry, type Manifest } from './evidence.js';
+import { LEDGER_FILE, type LedgerEntry } from './evidence/ledger.js';
+import type { Manifest } from './evidence/manifest.js';
+import { verifyBundle } from './evidence/verify-bundle.js';
 
 export type EvidenceTarget = { kind: 'local'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
 
