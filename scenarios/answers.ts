@@ -4,7 +4,7 @@
  * was made unavailable says who covered it. Problems are reported at the answer's position.
  */
 import { closest } from './suggest.js';
-import type { Reporter } from './load.js';
+import type { Reporter } from './diagnostics.js';
 import type { ExerciseAnswers, Scenario } from './schema.js';
 
 const hintFor = (name: string, known: string[]) => {

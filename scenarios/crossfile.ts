@@ -8,7 +8,7 @@
 import { validateCronExpression } from 'cron';
 import type { ContinuityPlan } from './schema.js';
 import { closest, listChoices } from './suggest.js';
-import type { Reporter } from './load.js';
+import type { Reporter } from './diagnostics.js';
 
 /** Rules inside one Scenario document. */
 export function checkScenarioSemantics(data: unknown, report: Reporter): void {

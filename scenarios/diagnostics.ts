@@ -112,3 +112,10 @@ export function formatPath(path: readonly (string | number)[]): string {
   }
   return text;
 }
+
+/** Reports a located diagnostic in one file; `path` is a property path in that file. */
+export type Reporter = (
+  path: (string | number)[],
+  message: string,
+  opts?: { hint?: string; severity?: Severity },
+) => void;

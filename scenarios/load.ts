@@ -26,7 +26,7 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { checkPlanSemantics, checkScenarioSemantics, checkSystemReference, valueAt } from './crossfile.js';
-import { Diagnostics, formatPath, type Severity } from './diagnostics.js';
+import { Diagnostics, formatPath, type Reporter, type Severity } from './diagnostics.js';
 import { API_VERSION, ContinuityPlan, DOCUMENT_KINDS, ExerciseAnswers, Scenario, type DocumentKind } from './schema.js';
 import { checkAnswers } from './answers.js';
 import { closest, listChoices } from './suggest.js';
@@ -392,12 +392,7 @@ export function errorMessage(error: unknown): string {
 
 // ---------------------------------------------------------------- validation against the schema
 
-/** Reports a located diagnostic in one file; `path` is a property path in that file. */
-export type Reporter = (
-  path: (string | number)[],
-  message: string,
-  opts?: { hint?: string; severity?: Severity },
-) => void;
+export type { Reporter } from './diagnostics.js';
 
 export type ValidatedDocument =
   | { kind: 'Scenario'; value: Scenario }
