@@ -9,6 +9,7 @@ import { constants as fsConstants, existsSync, readFileSync, readdirSync } from 
 import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { csvLine } from './csv.js';
 import { RUN_RECORD_SCHEMA, type ProbeAttempt, type RunRecord, type TimelineEvent } from './run-record.js';
 
 /** Any problem with an evidence directory or its files; the CLI turns it into exit 2. */
@@ -122,21 +123,15 @@ export async function listFilesRecursive(dir: string): Promise<string[]> {
 
 export const PROBES_CSV_HEADER = 'probe,started_at,start_mono_ms,end_mono_ms,ok,latency_ms,error';
 
-/** RFC 4180 quoting: a field with a comma, quote, CR or LF is quoted, quotes doubled. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
+/**
+ * One probes.csv line (without its line end). probes.csv is evidence data read back by
+ * parseProbesCsv: no formula prefix, and LF line ends as in every bundle written so far.
+ */
 export function probeCsvLine(attempt: ProbeAttempt): string {
-  return [
-    csvField(attempt.probe),
-    csvField(attempt.startedAt),
-    String(attempt.startMono),
-    String(attempt.endMono),
-    attempt.ok ? 'true' : 'false',
-    String(attempt.latencyMs),
-    csvField(attempt.error ?? ''),
-  ].join(',');
+  return csvLine(
+    [attempt.probe, attempt.startedAt, String(attempt.startMono), String(attempt.endMono), attempt.ok ? 'true' : 'false', String(attempt.latencyMs), attempt.error ?? ''],
+    { escapeFormulas: false },
+  );
 }
 
 /** Split CSV text into records of fields (RFC 4180, quoted fields may hold newlines). */
