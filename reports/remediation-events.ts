@@ -79,22 +79,16 @@ export interface ReopenedEvent extends EventBase {
 
 export type RegisterEvent = OpenedEvent | UpdatedEvent | ClosedEvent | ReopenedEvent;
 
-export interface RegisterItem {
+/** An item as the register holds it now: the run's RemediationItem fields, where it came from, and its history. */
+export interface RegisterItem extends Omit<RemediationItem, 'id'> {
   id: string;
   /** The item id inside its run's run.json (equal to `id` unless two runs used the same one). */
   itemId: string;
-  findingId: string;
   system: string;
   runId: string;
   scenario: string;
   type: string;
   environment: string;
-  title: string;
-  correctiveAction: string;
-  severity: Severity;
-  owner: string;
-  due: string;
-  status: 'open' | 'closed';
   /** Open and due before today (UTC). */
   overdue: boolean;
   openedAt: string;
@@ -102,7 +96,6 @@ export interface RegisterItem {
   closeNote?: string;
   verifiedBy?: string | null;
   verification?: VerificationRecord | null;
-  verifiable?: VerifiableBy;
   history: RegisterEvent[];
 }
 
