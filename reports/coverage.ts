@@ -12,7 +12,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ContinuityPlan, TestType } from '../scenarios/schema.js';
-import { RUN_FILE, csvField } from './evidence-files.js';
+import { csvText, type CsvCell } from './csv.js';
+import { RUN_FILE, isObject } from './evidence-files.js';
 import { RUN_RECORD_SCHEMA, type Outcome, type Verdict } from './run-record.js';
 
 export const DAY_MS = 86_400_000;
@@ -111,7 +112,6 @@ function readOne(evidenceDir: string, name: string, index: RunIndex): void {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown, fallback = ''): string => (typeof value === 'string' ? value : fallback);
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 
@@ -388,22 +388,18 @@ export const COVERAGE_CSV_HEADER = [
   'age_days', 'due', 'days_left', 'runs_in_window', 'flags',
 ].join(',');
 
-/** A value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) is prefixed with `'`. */
-function csvText(value: string): string {
-  return csvField(/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
-}
-
+/** The coverage as CSV (reports/csv.ts: RFC 4180, CRLF, formula-like text prefixed with `'`). */
 export function coverageCsv(report: CoverageReport): string {
-  const f = (v: number | null | undefined, digits = 3) => (v === null || v === undefined ? '' : String(Number(v.toFixed(digits))));
-  const rows = report.rows.map((row) => {
+  const f = (v: number | null | undefined, digits = 3): CsvCell => (v === null || v === undefined ? '' : Number(v.toFixed(digits)));
+  const rows = report.rows.map((row): CsvCell[] => {
     const r = row.lastRun;
     return [
-      csvText(row.system), String(row.tier), row.type, row.status, f(row.maxAgeDays),
-      csvText(r?.runId ?? ''), csvText(r?.dir ?? ''), csvText(r?.startedAt ?? ''), csvText(r?.outcome ?? ''), csvText(r?.environment ?? ''),
-      f(r?.measured.rto?.seconds), f(r?.measured.rto?.errorSeconds), f(r?.targets.rtoSeconds), csvText(r?.verdict.rto ?? ''),
-      f(r?.measured.rpo?.seconds), f(r?.measured.rpo?.errorSeconds), f(r?.targets.rpoSeconds), csvText(r?.verdict.rpo ?? ''),
-      f(row.ageDays, 2), row.due ?? '', f(row.daysLeft, 2), String(row.runsInWindow), csvText(row.flags.join('; ')),
-    ].join(',');
+      row.system, row.tier, row.type, row.status, f(row.maxAgeDays),
+      r?.runId ?? '', r?.dir ?? '', r?.startedAt ?? '', r?.outcome ?? '', r?.environment ?? '',
+      f(r?.measured.rto?.seconds), f(r?.measured.rto?.errorSeconds), f(r?.targets.rtoSeconds), r?.verdict.rto ?? '',
+      f(r?.measured.rpo?.seconds), f(r?.measured.rpo?.errorSeconds), f(r?.targets.rpoSeconds), r?.verdict.rpo ?? '',
+      f(row.ageDays, 2), row.due ?? '', f(row.daysLeft, 2), row.runsInWindow, row.flags.join('; '),
+    ];
   });
-  return `${[COVERAGE_CSV_HEADER, ...rows].join('\n')}\n`;
+  return csvText([COVERAGE_CSV_HEADER.split(','), ...rows]);
 }

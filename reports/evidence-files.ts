@@ -1,13 +1,15 @@
 /**
- * Low-level evidence file handling shared by the bundle writer (evidence.ts) and the
+ * Low-level evidence file handling shared by the evidence store (evidence/) and the
  * renderers (render.ts): durable writes, hashing, the probes.csv / timeline.jsonl formats
  * and the RunRecord shape check. Kept apart so both can import it without importing each
  * other.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+import { csvLine } from './csv.js';
 import { RUN_RECORD_SCHEMA, type ProbeAttempt, type RunRecord, type TimelineEvent } from './run-record.js';
 
 /** Any problem with an evidence directory or its files; the CLI turns it into exit 2. */
@@ -121,21 +123,15 @@ export async function listFilesRecursive(dir: string): Promise<string[]> {
 
 export const PROBES_CSV_HEADER = 'probe,started_at,start_mono_ms,end_mono_ms,ok,latency_ms,error';
 
-/** RFC 4180 quoting: a field with a comma, quote, CR or LF is quoted, quotes doubled. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
+/**
+ * One probes.csv line (without its line end). probes.csv is evidence data read back by
+ * parseProbesCsv: no formula prefix, and LF line ends as in every bundle written so far.
+ */
 export function probeCsvLine(attempt: ProbeAttempt): string {
-  return [
-    csvField(attempt.probe),
-    csvField(attempt.startedAt),
-    String(attempt.startMono),
-    String(attempt.endMono),
-    attempt.ok ? 'true' : 'false',
-    String(attempt.latencyMs),
-    csvField(attempt.error ?? ''),
-  ].join(',');
+  return csvLine(
+    [attempt.probe, attempt.startedAt, String(attempt.startMono), String(attempt.endMono), attempt.ok ? 'true' : 'false', String(attempt.latencyMs), attempt.error ?? ''],
+    { escapeFormulas: false },
+  );
 }
 
 /** Split CSV text into records of fields (RFC 4180, quoted fields may hold newlines). */
@@ -217,34 +213,35 @@ export function parseTimelineJsonl(text: string, file = TIMELINE_FILE): Timeline
 // ---------------------------------------------------------------------------------------
 // run.json
 
+const mustBe = (key: string, kind: string) => ({ error: `${key} must be ${kind}` });
+const strings = ['runId', 'outcome', 'environment', 'type', 'startedAt', 'endedAt', 'operator', 'host'] as const;
+const objects = ['scenario', 'plan', 'system', 'tool', 'targets', 'measured', 'verdict', 'dataIntegrity', 'target', 'probeSummary', 'signoff'] as const;
+const arrays = ['participants', 'timeline', 'checks', 'findings', 'remediation', 'faults', 'attachments'] as const;
+const anObject = (key: string) => z.looseObject({}, mustBe(key, 'an object'));
+const anArray = (key: string) => z.array(z.unknown(), mustBe(key, 'an array'));
+
 /**
- * Check that a parsed run.json has the shape the renderers rely on. Not a full schema
- * validation: it catches a wrong file, a truncated file or an incompatible version with a
- * message that names the field.
+ * The shape of run.json the renderers rely on. Not the full RunRecord: it catches a wrong
+ * file, a truncated file or an incompatible version with a message that names the field.
  */
+export const RunRecordShapeSchema = z.looseObject({
+  schema: z.literal(RUN_RECORD_SCHEMA, { error: (issue) => `schema is ${JSON.stringify(issue.input)}, expected "${RUN_RECORD_SCHEMA}"` }),
+  ...Object.fromEntries(strings.map((key) => [key, z.string(mustBe(key, 'a string'))])),
+  ...Object.fromEntries(objects.map((key) => [key, anObject(key)])),
+  teardown: z.looseObject({ undos: anArray('teardown.undos'), deletions: anArray('teardown.deletions') }, mustBe('teardown', 'an object')),
+  observations: z.looseObject(
+    { strengths: anArray('observations.strengths'), improvements: anArray('observations.improvements') },
+    mustBe('observations', 'an object'),
+  ),
+  ...Object.fromEntries(arrays.map((key) => [key, anArray(key)])),
+});
+
+/** Check that a parsed run.json has the shape the renderers rely on (RunRecordShapeSchema). */
 export function assertRunRecord(value: unknown, file = RUN_FILE): asserts value is RunRecord {
-  const problems: string[] = [];
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(value)) throw new EvidenceError(`${file}: expected a JSON object`);
-  if (value.schema !== RUN_RECORD_SCHEMA) {
-    problems.push(`schema is ${JSON.stringify(value.schema)}, expected "${RUN_RECORD_SCHEMA}"`);
-  }
-  const strings = ['runId', 'outcome', 'environment', 'type', 'startedAt', 'endedAt', 'operator', 'host'];
-  for (const key of strings) if (typeof value[key] !== 'string') problems.push(`${key} must be a string`);
-  const objects = ['scenario', 'plan', 'system', 'tool', 'targets', 'measured', 'verdict', 'teardown', 'observations', 'dataIntegrity', 'target', 'probeSummary', 'signoff'];
-  for (const key of objects) if (!isObject(value[key])) problems.push(`${key} must be an object`);
-  const arrays = ['participants', 'timeline', 'checks', 'findings', 'remediation', 'faults', 'attachments'];
-  for (const key of arrays) if (!Array.isArray(value[key])) problems.push(`${key} must be an array`);
-  if (isObject(value.teardown)) {
-    if (!Array.isArray(value.teardown.undos)) problems.push('teardown.undos must be an array');
-    if (!Array.isArray(value.teardown.deletions)) problems.push('teardown.deletions must be an array');
-  }
-  if (isObject(value.observations)) {
-    if (!Array.isArray(value.observations.strengths)) problems.push('observations.strengths must be an array');
-    if (!Array.isArray(value.observations.improvements)) problems.push('observations.improvements must be an array');
-  }
-  if (problems.length > 0) {
-    throw new EvidenceError(`${file} is not a valid RunRecord: ${problems.join('; ')}`);
+  const parsed = RunRecordShapeSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new EvidenceError(`${file} is not a valid RunRecord: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
   }
 }
 
@@ -280,4 +277,58 @@ export async function readProbes(runDir: string): Promise<ProbeAttempt[]> {
     throw error;
   }
   return parseProbesCsv(text, file);
+}
+
+/** A plain JSON object (not null, not an array): the one such guard of reports/. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every file under `dir`, relative, sorted (synchronous, like readOptional). */
+export function listFilesRecursiveSync(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (relative: string) => {
+    for (const entry of readdirSync(path.join(dir, relative), { withFileTypes: true })) {
+      const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) found.push(child);
+    }
+  };
+  walk('');
+  return found.sort();
+}
+
+/**
+ * Reads a whole (small) evidence file, or undefined when it is not there. Synchronous on
+ * purpose: verification reads tens of thousands of files of a few KiB, and a threadpool
+ * round trip per open/stat/read/close costs more than the read itself (measured: about 2×).
+ */
+export async function readOptional(file: string): Promise<Buffer | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+    throw error;
+  }
+}
+
+/** A relative POSIX path that stays inside its directory (no `..`, no absolute, no backslash). */
+export function isSafeRelativePath(relativePath: string): boolean {
+  if (relativePath === '' || relativePath.includes('\\') || relativePath.includes('\0')) return false;
+  if (path.posix.isAbsolute(relativePath) || path.win32.isAbsolute(relativePath)) return false;
+  return relativePath.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/** Run directories under an evidence dir (those with a manifest or a timeline). */
+export async function listRunDirs(evidenceDir: string): Promise<string[]> {
+  const entries = await readdir(evidenceDir, { withFileTypes: true });
+  const dirs: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(evidenceDir, entry.name);
+    if ((await pathExists(path.join(dir, MANIFEST_FILE))) || (await pathExists(path.join(dir, TIMELINE_FILE)))) dirs.push(dir);
+  }
+  return dirs.sort();
 }

@@ -3,6 +3,7 @@
  * header row, RFC 4180 quoting, formula injection neutralised) and JSON for scripts.
  * Column meanings are documented in docs/remediation.md; keep the two in step.
  */
+import { csvLine, csvText } from './csv.js';
 import { verifiableText, type RegisterItem } from './remediation.js';
 
 export const REGISTER_EXPORT_SCHEMA = 'drillbook.dev/remediation-register/v1';
@@ -59,23 +60,20 @@ function columnsOf(item: RegisterItem): Record<RegisterCsvColumn, string> {
 }
 
 /**
- * One CSV cell. A cell a spreadsheet would run as a formula (starting with = + - @, or a tab
- * or carriage return that some strip before looking) gets a leading apostrophe; then RFC
- * 4180 quoting for commas, quotes and line breaks.
+ * One CSV cell (reports/csv.ts): a cell a spreadsheet would run as a formula (starting with
+ * = + - @, or a tab or carriage return that some strip before looking) gets a leading
+ * apostrophe; then RFC 4180 quoting for commas, quotes and line breaks.
  */
 export function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  return csvLine([value]);
 }
 
 /** The register as CSV: the header row, then one row per item; CRLF line ends (RFC 4180). */
 export function registerToCsv(items: RegisterItem[]): string {
-  const rows = [REGISTER_CSV_COLUMNS.join(',')];
-  for (const item of items) {
+  return csvText([[...REGISTER_CSV_COLUMNS], ...items.map((item) => {
     const columns = columnsOf(item);
-    rows.push(REGISTER_CSV_COLUMNS.map((column) => csvCell(columns[column])).join(','));
-  }
-  return `${rows.join('\r\n')}\r\n`;
+    return REGISTER_CSV_COLUMNS.map((column) => columns[column]);
+  })]);
 }
 
 /** The register as JSON: every item with its full history. */

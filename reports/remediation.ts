@@ -12,203 +12,38 @@
  * skipped with a warning, and never hides the lines around it. An append that finds the file
  * ending without a newline starts on a fresh line, so a torn tail cannot swallow a new event.
  */
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock, listRunDirs, verifyBundle } from './evidence.js';
-import { fsyncDirectory, pathExists, readRunRecord, sha256Hex } from './evidence-files.js';
-import type { EarlierItemRecord, RemediationItem, RunRecord, Severity, VerifiableBy } from './run-record.js';
+import { acquireLock } from './evidence/lock.js';
+import { verifyBundle } from './evidence/verify-bundle.js';
+import { fsyncDirectory, listRunDirs, pathExists, readRunRecord } from './evidence-files.js';
+import {
+  EDITABLE_FIELDS,
+  REGISTER_EVENT_VERSION,
+  REMEDIATION_LOCK_FILE,
+  RegisterError,
+  SEVERITIES,
+  dateProblem,
+  encodeEvent,
+  itemProblem,
+  noteAndByProblems,
+  readEvents,
+  registerFile,
+  singleLineProblem,
+  textProblem,
+  type ClosedEvent,
+  type EditableField,
+  type OpenedEvent,
+  type RegisterEvent,
+  type RegisterItem,
+  type RegisterReadResult,
+  type ReopenedEvent,
+  type UpdatedEvent,
+  type VerificationRecord,
+} from './remediation-events.js';
+import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
 
-export const REMEDIATION_FILE = 'remediation.jsonl';
-export const REMEDIATION_LOCK_FILE = 'remediation.lock';
-export const REGISTER_EVENT_VERSION = 1;
-export const SEVERITIES: readonly Severity[] = ['P1', 'P2', 'P3', 'P4'];
-
-/** Invalid input to the register (unknown id, bad date, unqualified run…); nothing was written. */
-export class RegisterError extends Error {
-  override readonly name = 'RegisterError';
-}
-
-// ---------------------------------------------------------------------------------------
-// Events
-
-interface EventBase {
-  v: typeof REGISTER_EVENT_VERSION;
-  /** The register id of the item the event is about. */
-  id: string;
-  /** UTC, ISO 8601 with milliseconds. */
-  at: string;
-  by: string;
-}
-
-export interface OpenedEvent extends EventBase {
-  type: 'opened';
-  /** The item as the run recorded it (its `id` is the run's; the register id is `id` above). */
-  item: RemediationItem;
-  system: string;
-  runId: string;
-  runStartedAt: string;
-  scenario: string;
-  testType: string;
-  environment: string;
-}
-
-export type EditableField = 'owner' | 'due' | 'severity' | 'correctiveAction';
-export const EDITABLE_FIELDS: readonly EditableField[] = ['owner', 'due', 'severity', 'correctiveAction'];
-
-export interface UpdatedEvent extends EventBase {
-  type: 'updated';
-  changes: Partial<Record<EditableField, string>>;
-  previous: Partial<Record<EditableField, string>>;
-  note: string;
-}
-
-/** What the verifying run showed, recorded with the close so the check can be repeated. */
-export interface VerificationRecord {
-  runId: string;
-  /** The run directory, relative to the evidence directory. */
-  dir: string;
-  startedAt: string;
-  manifestSha256: string;
-  /** e.g. "RTO met: 12.3 s against a target of 900 s", "check `orders row count` passed". */
-  shows: string;
-}
-
-export interface ClosedEvent extends EventBase {
-  type: 'closed';
-  note: string;
-  /** The full run id of the run that verified the fix, or null when closed with a note only. */
-  verifiedBy: string | null;
-  verification: VerificationRecord | null;
-}
-
-export interface ReopenedEvent extends EventBase {
-  type: 'reopened';
-  note: string;
-}
-
-export type RegisterEvent = OpenedEvent | UpdatedEvent | ClosedEvent | ReopenedEvent;
-
-export interface RegisterItem {
-  id: string;
-  /** The item id inside its run's run.json (equal to `id` unless two runs used the same one). */
-  itemId: string;
-  findingId: string;
-  system: string;
-  runId: string;
-  scenario: string;
-  type: string;
-  environment: string;
-  title: string;
-  correctiveAction: string;
-  severity: Severity;
-  owner: string;
-  due: string;
-  status: 'open' | 'closed';
-  /** Open and due before today (UTC). */
-  overdue: boolean;
-  openedAt: string;
-  closedAt?: string;
-  closeNote?: string;
-  verifiedBy?: string | null;
-  verification?: VerificationRecord | null;
-  verifiable?: VerifiableBy;
-  history: RegisterEvent[];
-}
-
-export interface RegisterReadResult {
-  items: RegisterItem[];
-  /** Damaged or out-of-place lines that were skipped; the other lines were read. */
-  warnings: string[];
-}
-
-export function registerFile(evidenceDir: string): string {
-  return path.join(evidenceDir, REMEDIATION_FILE);
-}
-
-/** `line` of the register: the event followed by the sha256 of the event's own JSON. */
-export function encodeEvent(event: RegisterEvent): string {
-  const json = JSON.stringify(event);
-  return `${JSON.stringify({ ...event, sha256: sha256Hex(json) })}\n`;
-}
-
-type DecodeResult = { event: RegisterEvent } | { problem: string };
-
-/** Parse one line and check its checksum and shape. */
-export function decodeEvent(line: string): DecodeResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return { problem: 'not valid JSON (torn by a crash mid-append?)' };
-  }
-  if (!isObject(parsed) || typeof parsed.sha256 !== 'string') return { problem: 'no checksum' };
-  // The checksum was computed over the event's JSON without it; rest keeps the key order.
-  const { sha256, ...rest } = parsed;
-  if (sha256Hex(JSON.stringify(rest)) !== sha256) return { problem: 'checksum mismatch (the line was damaged or edited)' };
-  const shapeProblem = eventShapeProblem(rest);
-  if (shapeProblem) return { problem: shapeProblem };
-  return { event: rest as unknown as RegisterEvent };
-}
-
-function eventShapeProblem(value: Record<string, unknown>): string | undefined {
-  if (value.v !== REGISTER_EVENT_VERSION) return `unsupported event version ${JSON.stringify(value.v)}`;
-  for (const key of ['id', 'at', 'by'] as const) if (typeof value[key] !== 'string') return `${key} must be a string`;
-  switch (value.type) {
-    case 'opened': {
-      const item = value.item;
-      if (!isObject(item)) return 'opened: item must be an object';
-      for (const key of ['id', 'title', 'correctiveAction', 'owner', 'due'] as const) {
-        if (typeof item[key] !== 'string') return `opened: item.${key} must be a string`;
-      }
-      if (!SEVERITIES.includes(item.severity as Severity)) return 'opened: item.severity must be P1–P4';
-      for (const key of ['system', 'runId', 'runStartedAt', 'scenario', 'testType'] as const) {
-        if (typeof value[key] !== 'string') return `opened: ${key} must be a string`;
-      }
-      return undefined;
-    }
-    case 'updated':
-      if (!isObject(value.changes) || !isObject(value.previous) || typeof value.note !== 'string') return 'updated: changes, previous and note are required';
-      return undefined;
-    case 'closed':
-      if (typeof value.note !== 'string' || (value.verifiedBy !== null && typeof value.verifiedBy !== 'string')) return 'closed: note and verifiedBy are required';
-      return undefined;
-    case 'reopened':
-      if (typeof value.note !== 'string') return 'reopened: note is required';
-      return undefined;
-    default:
-      return `unknown event type ${JSON.stringify(value.type)}`;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Reading
-
-/** The register's events, in file order, with a warning per skipped line. */
-export async function readEvents(evidenceDir: string): Promise<{ events: RegisterEvent[]; warnings: string[] }> {
-  const file = registerFile(evidenceDir);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [] };
-    throw new RegisterError(`cannot read ${file}: ${(error as Error).message}`);
-  }
-  const events: RegisterEvent[] = [];
-  const warnings: string[] = [];
-  const lines = text.split('\n');
-  const endsWithNewline = lines[lines.length - 1] === '';
-  if (endsWithNewline) lines.pop();
-  lines.forEach((line, index) => {
-    if (line.trim() === '') return;
-    const decoded = decodeEvent(line);
-    if ('event' in decoded) events.push(decoded.event);
-    else {
-      const incomplete = !endsWithNewline && index === lines.length - 1 ? '; the last line is incomplete' : '';
-      warnings.push(`${file}:${index + 1}: skipped a damaged line: ${decoded.problem}${incomplete}`);
-    }
-  });
-  return { events, warnings };
-}
+export * from './remediation-events.js';
 
 /** Fold events into items: the current state, with every event kept as history. */
 export function deriveItems(events: RegisterEvent[], now: Date = new Date()): RegisterReadResult {
@@ -629,57 +464,4 @@ function findItem(items: RegisterItem[], id: string): RegisterItem {
   const near = items.filter((i) => i.id.toLowerCase().includes(wanted.toLowerCase())).slice(0, 3);
   const hint = near.length > 0 ? ` (did you mean ${near.map((i) => i.id).join(', ')}?)` : items.length === 0 ? ' (the register is empty)' : '';
   throw new RegisterError(`no remediation item ${JSON.stringify(wanted)} in the register${hint}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Validation
-
-const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-
-function singleLineProblem(what: string, value: string, max: number): string | undefined {
-  if (value === '') return `${what} must not be empty`;
-  if (value.length > max) return `${what} is longer than ${max} characters`;
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `${what} must be one line of text without control characters`;
-  return undefined;
-}
-
-function textProblem(what: string, value: string, max: number): string | undefined {
-  if (value === '') return `${what} must not be empty`;
-  if (value.length > max) return `${what} is longer than ${max} characters`;
-  if (CONTROL_CHARS.test(value)) return `${what} must not contain control characters`;
-  return undefined;
-}
-
-function noteAndByProblems(note: string | undefined, by: string | undefined): string[] {
-  const problems: string[] = [];
-  const noteProblem = textProblem('note', (note ?? '').trim(), 4000);
-  if (noteProblem) problems.push(noteProblem === 'note must not be empty' ? 'a note is required: say what was done and why' : noteProblem);
-  const byProblem = singleLineProblem('by', (by ?? '').trim(), 200);
-  if (byProblem) problems.push(byProblem);
-  return problems;
-}
-
-/** Undefined when `value` is a real calendar date written YYYY-MM-DD. */
-export function dateProblem(value: string): string | undefined {
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!match) return `${JSON.stringify(value)} is not a date: write YYYY-MM-DD, e.g. 2027-01-31`;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
-    return `${value} is not a calendar date`;
-  }
-  return undefined;
-}
-
-function itemProblem(item: RemediationItem): string | undefined {
-  if (typeof item.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/.test(item.id)) return 'id must be letters, digits, ".", "_", "-" (at most 100)';
-  if (typeof item.title !== 'string' || item.title.trim() === '') return 'title is required';
-  if (!SEVERITIES.includes(item.severity)) return `severity must be one of ${SEVERITIES.join(', ')}`;
-  const due = dateProblem(item.due);
-  if (due) return `due: ${due}`;
-  return undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, pathExists, sha256Hex, writeFileAtomic } from './evidence-files.js';
-import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, verifyBundle, withLedgerLock, type LedgerEntry } from './evidence.js';
+import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, withLedgerLock, type LedgerEntry } from './evidence/ledger.js';
+import { verifyBundle } from './evidence/verify-bundle.js';
 import {
   SIGNOFFS_FILE,
   keyIdOf,

@@ -15,14 +15,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { EXPORTS_DIR, EvidenceError, MANIFEST_FILE, isTempFileName, listFilesRecursive, sha256Hex } from './evidence-files.js';
-import { LEDGER_FILE, verifyBundle, type LedgerEntry, type Manifest } from './evidence.js';
+import { LEDGER_FILE, parseLedgerLine } from './evidence/ledger.js';
+import type { Manifest } from './evidence/manifest.js';
+import { verifyBundle } from './evidence/verify-bundle.js';
 
 export type EvidenceTarget = { kind: 'local'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
 
 export type ObjectLockRetention = { mode: 'COMPLIANCE' | 'GOVERNANCE'; days: number };
 
 export interface UploadOptions {
-  /** Defaults to `new S3Client({ followRegionRedirects: true })` (standard credential chain). */
+  /** Defaults to `new S3Client({ followRegionRedirects: true })` (standard credential chain, SDK standard retries). */
   client?: S3Client;
   /**
    * Per-object retention. Without it the bucket's default Object Lock retention applies (the
@@ -155,7 +157,9 @@ export async function uploadBundle(runDir: string, target: EvidenceTarget, optio
   const runDirName = path.basename(dir);
   const objects = await collectObjects(dir, runDirName, target.prefix);
 
-  const client = options.client ?? new S3Client({ followRegionRedirects: true });
+  // Transient failures (throttling, 5xx, timeouts) are retried by the SDK's own standard retry
+  // mode with its backoff; drillbook adds no loop of its own. A refusal (412, 403) is final.
+  const client = options.client ?? new S3Client({ followRegionRedirects: true, retryMode: 'standard', maxAttempts: 3 });
   const retainUntil =
     retention === undefined ? undefined : new Date((options.now?.() ?? new Date()).getTime() + retention.days * 86_400_000);
   const uploaded: string[] = [];
@@ -251,21 +255,15 @@ async function findLedgerLine(evidenceDir: string, runDirName: string, manifestS
   }
   const line = text
     .split('\n')
-    .filter((candidate) => {
-      try {
-        const entry = JSON.parse(candidate) as Partial<LedgerEntry> & { kind?: unknown };
-        // The run's own line, not a later sign-off line about the same run.
-        return entry.dir === runDirName && entry.kind === undefined;
-      } catch {
-        return false;
-      }
-    })
+    .map((candidate) => ({ candidate, entry: parseLedgerLine(candidate) }))
+    // The run's own line, not a later sign-off line about the same run.
+    .filter(({ entry }) => entry?.dir === runDirName && entry.kind === undefined)
     .pop();
   if (line === undefined) throw new EvidenceError(`${ledgerFile} has no line for ${runDirName}: upload a bundle only after it was finalized`);
-  if ((JSON.parse(line) as LedgerEntry).manifestSha256 !== manifestSha256) {
+  if (line.entry!.manifestSha256 !== manifestSha256) {
     throw new EvidenceError(`${ledgerFile}: the line for ${runDirName} records another manifest hash than its ${MANIFEST_FILE}`);
   }
-  return line;
+  return line.candidate;
 }
 
 /** An S3 error as one sentence: the code S3 gave, with what it means where it is ours to explain. */

@@ -17,7 +17,7 @@ import { recordRunItems, type RegisterItem } from '../../reports/remediation.js'
 import type { RemediationItem, RunRecord } from '../../reports/run-record.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { sharedTempDir } from '../helpers/pg-cluster.js';
-import { makeRunRecord, type DeepPartial } from '../helpers/run-record-fixture.js';
+import { FIRST_FAILING_RUN, makeRunRecord, type DeepPartial } from '../helpers/run-record-fixture.js';
 
 const REMEDIATION_MODULE = pathToFileURL(path.join(REPO_ROOT, 'dist', 'reports', 'remediation.js')).href;
 
@@ -55,10 +55,7 @@ async function writeBundle(record: RunRecord): Promise<string> {
 /** Runs of orders-db (failed first, RTO missed) and of billing-db, with their items recorded. */
 async function seedRegister(): Promise<RunRecord> {
   const first = makeRunRecord({
-    runId: 'aaaa1111-0000-4000-8000-000000000001',
-    startedAt: '2026-11-01T10:00:00.000Z',
-    endedAt: '2026-11-01T10:05:00.000Z',
-    verdict: { rto: 'missed' },
+    ...FIRST_FAILING_RUN,
     remediation: [
       item('REM-aaaa1111-1', { title: 'RTO target missed', severity: 'P1', verifiable: { target: 'rto' } }),
       item('REM-aaaa1111-2', { title: 'Runbook lacks the DNS step', severity: 'P3', due: '2020-01-15' }),

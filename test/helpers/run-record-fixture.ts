@@ -54,6 +54,14 @@ const copyDeletion = {
   ],
 };
 
+/** The first run of the remediation tests: orders-db on 1 November 2026, RTO missed. */
+export const FIRST_FAILING_RUN = {
+  runId: 'aaaa1111-0000-4000-8000-000000000001',
+  startedAt: '2026-11-01T10:00:00.000Z',
+  endedAt: '2026-11-01T10:05:00.000Z',
+  verdict: { rto: 'missed' },
+} as const satisfies DeepPartial<RunRecord>;
+
 export function makeRunRecord(overrides: DeepPartial<RunRecord> = {}): RunRecord {
   const probes = makeProbes();
   const base: RunRecord = {

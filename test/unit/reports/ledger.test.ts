@@ -95,7 +95,7 @@ describe('ledger', () => {
       const childScript = path.join(runtimeDir, 'append-many.mjs');
       await writeFile(
         childScript,
-        `import { appendLedger } from './reports/evidence.js';
+        `import { appendLedger } from './reports/evidence/ledger.js';
 const [evidenceDir, name, count] = process.argv.slice(2);
 await Promise.all(Array.from({ length: Number(count) }, (_, i) =>
   appendLedger(evidenceDir, { runId: name + '-' + i, dir: name + '-' + i, manifestSha256: 'f'.repeat(64) })));
@@ -172,8 +172,9 @@ async function compileEvidenceModulesForNode(): Promise<string> {
   await mkdir(path.join(outDir, 'reports'));
   await writeFile(path.join(outDir, 'package.json'), JSON.stringify({ name: 'ledger-child', type: 'module' }));
   await symlink(path.join(root, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
-  for (const file of await readdir(path.join(root, 'reports'))) {
+  for (const file of await readdir(path.join(root, 'reports'), { recursive: true })) {
     if (!file.endsWith('.ts')) continue;
+    await mkdir(path.dirname(path.join(outDir, 'reports', file)), { recursive: true });
     const source = await readFile(path.join(root, 'reports', file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },

@@ -21,7 +21,7 @@ import {
   type UpdatedEvent,
 } from '../../../reports/remediation.js';
 import type { RemediationItem, RunRecord } from '../../../reports/run-record.js';
-import { makeRunRecord, type DeepPartial } from '../../helpers/run-record-fixture.js';
+import { FIRST_FAILING_RUN, makeRunRecord, type DeepPartial } from '../../helpers/run-record-fixture.js';
 
 let evidenceDir: string;
 
@@ -42,10 +42,7 @@ function item(id: string, overrides: Partial<RemediationItem> = {}): Remediation
 /** A first run of orders-db that missed its RTO and failed a check: three items. */
 function failingRun(overrides: DeepPartial<RunRecord> = {}): RunRecord {
   return makeRunRecord({
-    runId: 'aaaa1111-0000-4000-8000-000000000001',
-    startedAt: '2026-11-01T10:00:00.000Z',
-    endedAt: '2026-11-01T10:05:00.000Z',
-    verdict: { rto: 'missed' },
+    ...FIRST_FAILING_RUN,
     remediation: [
       item('REM-aaaa1111-1', { title: 'RTO target missed', severity: 'P1', verifiable: { target: 'rto' } }),
       item('REM-aaaa1111-2', { title: 'Data check failed: orders row count', verifiable: { check: 'orders row count' } }),

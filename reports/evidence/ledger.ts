@@ -1,0 +1,193 @@
+/**
+ * The ledger: `<evidenceDir>/ledger.jsonl` chains every run (and every sign-off) by hash,
+ * each line signed when a key is configured. Appends happen under the ledger lock (lock.ts).
+ */
+import type { KeyObject } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { EvidenceError, fsyncDirectory, readOptional, sha256Hex } from '../evidence-files.js';
+import { keyIdOf, signJsonLine, splitSignedJsonLine } from '../signing.js';
+import { acquireLock, type LockOptions } from './lock.js';
+import { verifyBundle } from './verify-bundle.js';
+
+export const LEDGER_FILE = 'ledger.jsonl';
+export const LEDGER_LOCK_FILE = 'ledger.lock';
+/** `prev` of the first ledger line. */
+export const LEDGER_GENESIS = '0'.repeat(64);
+export interface LedgerEntry {
+  seq: number;
+  /** Absent on a run's line; `signoff` on a review record's line (see signoff.ts). */
+  kind?: 'signoff';
+  runId: string;
+  /** The run directory, relative to the evidence directory. */
+  dir: string;
+  /** The run's manifest (for a sign-off: the manifest it reviewed). */
+  manifestSha256: string;
+  /** Sign-off lines: sha256 of the exact line of `<dir>/signoffs.jsonl` (without its newline). */
+  signoffSha256?: string;
+  at: string;
+  /** sha256 of the previous line's exact text (without its newline). */
+  prev: string;
+  /** The key that signed this line (and, for a run, its bundle). */
+  keyId?: string;
+  /** base64 Ed25519 signature over the exact line without its `,"sig":"…"` member. */
+  sig?: string;
+}
+
+/** A ledger line as written; reading checks it against this (a line another tool wrote may carry more). */
+export const LedgerEntrySchema = z.looseObject({
+  seq: z.number(),
+  kind: z.literal('signoff').optional(),
+  runId: z.string(),
+  dir: z.string(),
+  manifestSha256: z.string(),
+  signoffSha256: z.string().optional(),
+  at: z.string(),
+  prev: z.string(),
+  keyId: z.string().optional(),
+  sig: z.string().optional(),
+});
+
+/** Parse one ledger line; undefined when it is not JSON or not a ledger line. */
+export function parseLedgerLine(line: string): LedgerEntry | undefined {
+  try {
+    const parsed = LedgerEntrySchema.safeParse(JSON.parse(line));
+    return parsed.success ? (parsed.data as LedgerEntry) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LedgerAppendOptions extends LockOptions {
+  now?: (() => Date) | undefined;
+  /** Sign the line (its `keyId` and `sig` members). */
+  signingKey?: KeyObject | undefined;
+}
+
+/** What a ledger line records besides its position in the chain. */
+export interface LedgerFields {
+  kind?: 'signoff';
+  runId: string;
+  dir: string;
+  manifestSha256: string;
+  signoffSha256?: string;
+}
+
+/**
+ * Append one run to `<evidenceDir>/ledger.jsonl`, chained to the previous line by hash. Two
+ * drills finishing together must not both chain to the same previous line, so the
+ * read-last-line + append + fsync happens under an exclusive lock file.
+ */
+export async function appendLedger(
+  evidenceDir: string,
+  run: { runId: string; dir: string; manifestSha256: string },
+  options: LedgerAppendOptions = {},
+): Promise<LedgerEntry> {
+  return withLedgerLock(evidenceDir, options, () =>
+    appendLedgerLineLocked(evidenceDir, { runId: run.runId, dir: run.dir, manifestSha256: run.manifestSha256 }, options),
+  );
+}
+
+/**
+ * For `recover`: a run whose bundle was sealed (manifest.json written) but whose process died
+ * before its ledger line was appended. If the bundle verifies and no line records it, append
+ * one (signed when a key is given). Returns the new line, or null when there was nothing to do.
+ */
+export async function appendMissingLedgerLine(runDir: string, options: LedgerAppendOptions = {}): Promise<LedgerEntry | null> {
+  const dir = path.resolve(runDir);
+  const evidenceDir = path.dirname(dir);
+  const name = path.basename(dir);
+  const bundle = await verifyBundle(dir);
+  if (!bundle.ok || bundle.runId === null || bundle.manifestSha256 === null) {
+    throw new EvidenceError(`${dir} does not verify, so it is not added to the ledger; run drillbook verify ${dir}`);
+  }
+  const { runId, manifestSha256 } = bundle;
+  return withLedgerLock(evidenceDir, options, async () => {
+    const text = (await readOptional(path.join(evidenceDir, LEDGER_FILE)))?.toString('utf8') ?? '';
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      // A broken line is verify's to report.
+      const entry = parseLedgerLine(line);
+      if (entry?.kind === undefined && entry?.dir === name) return null;
+    }
+    return appendLedgerLineLocked(evidenceDir, { runId, dir: name, manifestSha256 }, options);
+  });
+}
+
+/** Run `fn` holding the ledger lock (for a caller that must write something together with its line). */
+export async function withLedgerLock<T>(evidenceDir: string, options: LedgerAppendOptions, fn: () => Promise<T>): Promise<T> {
+  const release = await acquireLock(path.join(evidenceDir, LEDGER_LOCK_FILE), options);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** Append a line; the caller holds the ledger lock ({@link withLedgerLock}). */
+export async function appendLedgerLineLocked(evidenceDir: string, fields: LedgerFields, options: LedgerAppendOptions = {}): Promise<LedgerEntry> {
+  const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
+  const last = await readLastLedgerLine(ledgerFile);
+  let seq = 1;
+  let prev = LEDGER_GENESIS;
+  if (last !== undefined) {
+    let lastSeq: unknown;
+    try {
+      lastSeq = (JSON.parse(last) as { seq?: unknown } | null)?.seq;
+    } catch {
+      throw new EvidenceError(`${ledgerFile}: the last line is not valid JSON; run \`drillbook verify\``);
+    }
+    const seqOfLast = z.number().safeParse(lastSeq);
+    if (!seqOfLast.success) {
+      throw new EvidenceError(`${ledgerFile}: the last line has no seq; run \`drillbook verify\``);
+    }
+    seq = seqOfLast.data + 1;
+    prev = sha256Hex(last);
+  }
+  // Member order is fixed here: lines are hashed and signed as exact text.
+  const entry: LedgerEntry = {
+    seq,
+    ...(fields.kind ? { kind: fields.kind } : {}),
+    runId: fields.runId,
+    dir: fields.dir,
+    manifestSha256: fields.manifestSha256,
+    ...(fields.signoffSha256 !== undefined ? { signoffSha256: fields.signoffSha256 } : {}),
+    at: (options.now?.() ?? new Date()).toISOString(),
+    prev,
+  };
+  let line: string;
+  if (options.signingKey) {
+    entry.keyId = keyIdOf(options.signingKey);
+    line = signJsonLine(JSON.stringify(entry), options.signingKey);
+    entry.sig = splitSignedJsonLine(line)!.signature.toString('base64');
+  } else line = JSON.stringify(entry);
+  const handle = await open(ledgerFile, 'a', 0o644);
+  try {
+    await handle.appendFile(`${line}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsyncDirectory(evidenceDir);
+  return entry;
+}
+
+/** The last complete line of the ledger, or undefined when it is empty or absent. */
+async function readLastLedgerLine(ledgerFile: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    // Ledger lines are ~250 bytes: thousands of runs are still a small read.
+    text = await readFile(ledgerFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (text === '') return undefined;
+  if (!text.endsWith('\n')) {
+    throw new EvidenceError(`${ledgerFile} ends with an incomplete line; run \`drillbook verify\` before adding runs`);
+  }
+  const lines = text.slice(0, -1).split('\n');
+  return lines[lines.length - 1];
+}
+

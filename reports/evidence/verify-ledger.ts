@@ -1,0 +1,302 @@
+/**
+ * Verify the ledger chain: every line parses, seq counts up, `prev` links, line signatures,
+ * and each recorded run and sign-off against its run directory.
+ */
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { MANIFEST_FILE, isObject, isSafeRelativePath, readOptional, sha256Hex } from '../evidence-files.js';
+import { SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE, keyIdOf, parsePublicKeyPem, splitSignedJsonLine, verifyBytes, type TrustedKey } from '../signing.js';
+import { LEDGER_FILE, LEDGER_GENESIS, type LedgerEntry } from './ledger.js';
+
+export interface LedgerProblem {
+  /** 1-based line number of the line that is wrong (or that was changed); 0: the file as a whole. */
+  line: number;
+  message: string;
+}
+
+export interface LedgerRunLine {
+  line: number;
+  runId: string;
+  dir: string;
+  manifestSha256: string;
+  keyId: string | null;
+}
+
+export interface LedgerSignoffLine {
+  line: number;
+  dir: string;
+  signoffSha256: string;
+  keyId: string | null;
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  ledgerFile: string;
+  /** Lines in the ledger. */
+  entries: number;
+  problems: LedgerProblem[];
+  runs: LedgerRunLine[];
+  signoffs: LedgerSignoffLine[];
+}
+
+type LineSignature = 'valid' | 'invalid' | 'unsigned' | 'unchecked';
+
+/** Reads run directories' public keys and sign-off files once per verification. */
+class EvidenceReader {
+  private readonly keys = new Map<string, Promise<KeyObject | undefined>>();
+  private readonly signoffs = new Map<string, Promise<Map<string, string> | undefined>>();
+
+  constructor(private readonly evidenceDir: string) {}
+
+  runKey(dir: string): Promise<KeyObject | undefined> {
+    let key = this.keys.get(dir);
+    if (!key) {
+      key = readOptional(path.join(this.evidenceDir, dir, SIGNER_PUBLIC_KEY_FILE)).then((pem) =>
+        pem === undefined ? undefined : parsePublicKeyPem(pem.toString('utf8')),
+      );
+      this.keys.set(dir, key);
+    }
+    return key;
+  }
+
+  /** sha256 of each line of `<dir>/signoffs.jsonl` → the line. */
+  signoffLines(dir: string): Promise<Map<string, string> | undefined> {
+    let lines = this.signoffs.get(dir);
+    if (!lines) {
+      lines = readOptional(path.join(this.evidenceDir, dir, SIGNOFFS_FILE)).then((bytes) => {
+        if (bytes === undefined) return undefined;
+        const byHash = new Map<string, string>();
+        for (const line of bytes.toString('utf8').split('\n')) if (line !== '') byHash.set(sha256Hex(line), line);
+        return byHash;
+      });
+      this.signoffs.set(dir, lines);
+    }
+    return lines;
+  }
+}
+
+/**
+ * Check the ledger chain: every line parses, seq counts up from 1, `prev` is the hash of the
+ * line before, signed lines verify, and (`checkManifests`, the default) each listed run's
+ * manifest.json still has the recorded hash and key, and each recorded sign-off is still in
+ * its run's signoffs.jsonl. Without signatures, an edit of the very last line is only caught
+ * through its manifest hash. `checkManifests: false` checks the chain alone (bundles
+ * archived elsewhere).
+ */
+export async function verifyLedger(
+  evidenceDir: string,
+  options: { checkManifests?: boolean; trust?: TrustedKey[] } = {},
+): Promise<LedgerVerification> {
+  const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
+  const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [], runs: [], signoffs: [] };
+  const checkManifests = options.checkManifests !== false;
+  const trust = options.trust ?? [];
+  let text: string;
+  try {
+    text = await readFile(ledgerFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    result.problems.push({ line: 0, message: `${LEDGER_FILE} is missing` });
+    return result;
+  }
+  if (text === '') {
+    result.ok = true;
+    return result;
+  }
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  else result.problems.push({ line: lines.length, message: `line ${lines.length} is incomplete (no newline at the end): the last line was cut or edited` });
+  result.entries = lines.length;
+  const entries: (Partial<LedgerEntry> | undefined)[] = lines.map((line, index) => {
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (isObject(parsed)) return parsed as Partial<LedgerEntry>;
+    } catch {
+      // reported below
+    }
+    result.problems.push({ line: index + 1, message: `line ${index + 1} is not a valid ledger line (not a JSON object)` });
+    return undefined;
+  });
+
+  // Signatures first: with a verified line N-1, a prev mismatch in line N is a broken link
+  // (lines removed, inserted or moved), not an edit of line N-1.
+  const reader = new EvidenceReader(evidenceDir);
+  const limit = pLimit(16);
+  const signatures: LineSignature[] = await Promise.all(
+    entries.map((entry, index) =>
+      entry ? limit(() => checkLedgerLineSignature(lines[index]!, entry, index + 1, reader, trust, checkManifests, result)) : Promise.resolve<LineSignature>('invalid'),
+    ),
+  );
+
+  let expectedPrev = LEDGER_GENESIS;
+  entries.forEach((entry, index) => {
+    const lineNumber = index + 1;
+    if (entry !== undefined) {
+      if (entry.seq !== lineNumber) {
+        result.problems.push({ line: lineNumber, message: `seq is ${JSON.stringify(entry.seq)}, expected ${lineNumber}: lines were removed, inserted or reordered` });
+      }
+      if (entry.prev !== expectedPrev) {
+        if (lineNumber === 1) result.problems.push({ line: 1, message: 'the first line does not start the chain (prev is not all zeros)' });
+        else if (signatures[index - 1] === 'valid') {
+          result.problems.push({
+            line: lineNumber,
+            message: `broken link at line ${lineNumber}: its prev is not the sha256 of line ${lineNumber - 1} (lines were removed, inserted or reordered, or this prev was edited)`,
+          });
+        } else {
+          result.problems.push({
+            line: lineNumber - 1,
+            message: `line ${lineNumber - 1} was changed, or lines after it were removed or reordered: its sha256 does not match the prev recorded in line ${lineNumber}`,
+          });
+        }
+      }
+    }
+    expectedPrev = sha256Hex(lines[index]!);
+  });
+
+  const seenDirs = new Map<string, number>();
+  // First what each line is (in order: a repeated run is the later line), then the checks
+  // against the run directories, concurrently.
+  const checks: (() => Promise<void>)[] = [];
+  for (const [index, entry] of entries.entries()) {
+    if (entry === undefined) continue;
+    const lineNumber = index + 1;
+    if (typeof entry.dir !== 'string' || !isSafeRelativePath(entry.dir) || entry.dir.includes('/')) {
+      result.problems.push({ line: lineNumber, message: `dir ${JSON.stringify(entry.dir)} is not a run directory name` });
+      continue;
+    }
+    const keyId = typeof entry.keyId === 'string' ? entry.keyId : null;
+    if (entry.kind === 'signoff') {
+      if (typeof entry.signoffSha256 !== 'string') {
+        result.problems.push({ line: lineNumber, message: 'a sign-off line without signoffSha256' });
+        continue;
+      }
+      result.signoffs.push({ line: lineNumber, dir: entry.dir, signoffSha256: entry.signoffSha256, keyId });
+      const { dir, signoffSha256 } = { dir: entry.dir, signoffSha256: entry.signoffSha256 };
+      if (checkManifests) {
+        checks.push(async () => {
+          const signoffLines = await reader.signoffLines(dir);
+          if (!signoffLines?.has(signoffSha256)) {
+            result.problems.push({
+              line: lineNumber,
+              message: `the sign-off it records is missing from ${dir}/${SIGNOFFS_FILE} (${signoffLines ? 'that line was changed or removed' : 'the file is missing'})`,
+            });
+          }
+        });
+      }
+      continue;
+    }
+    if (entry.kind !== undefined) {
+      result.problems.push({ line: lineNumber, message: `unknown kind ${JSON.stringify(entry.kind)}` });
+      continue;
+    }
+    if (typeof entry.runId !== 'string' || typeof entry.manifestSha256 !== 'string') {
+      result.problems.push({ line: lineNumber, message: 'a run line needs runId and manifestSha256' });
+      continue;
+    }
+    const firstLine = seenDirs.get(entry.dir);
+    if (firstLine !== undefined) {
+      result.problems.push({ line: lineNumber, message: `run ${entry.dir} is recorded again (first at line ${firstLine})` });
+      continue;
+    }
+    seenDirs.set(entry.dir, lineNumber);
+    result.runs.push({ line: lineNumber, runId: entry.runId, dir: entry.dir, manifestSha256: entry.manifestSha256, keyId });
+    if (checkManifests) {
+      const { dir, manifestSha256 } = { dir: entry.dir, manifestSha256: entry.manifestSha256 };
+      checks.push(() => checkLedgerRun(evidenceDir, dir, manifestSha256, keyId, lineNumber, result));
+    }
+  }
+  await Promise.all(checks.map((check) => limit(check)));
+  result.problems.sort((a, b) => a.line - b.line);
+  result.ok = result.problems.length === 0;
+  return result;
+}
+
+/** A run line against its run directory: the manifest hash, and the key it was signed with. */
+async function checkLedgerRun(
+  evidenceDir: string,
+  dir: string,
+  manifestSha256: string,
+  keyId: string | null,
+  lineNumber: number,
+  result: LedgerVerification,
+): Promise<void> {
+  const manifestBytes = await readOptional(path.join(evidenceDir, dir, MANIFEST_FILE));
+  if (manifestBytes === undefined) {
+    result.problems.push({ line: lineNumber, message: `${dir}/${MANIFEST_FILE} is missing` });
+    return;
+  }
+  if (sha256Hex(manifestBytes) !== manifestSha256) {
+    result.problems.push({ line: lineNumber, message: `${dir}/${MANIFEST_FILE} does not match the manifestSha256 recorded here` });
+    return;
+  }
+  let manifestKeyId: string | null = null;
+  try {
+    const manifest: unknown = JSON.parse(manifestBytes.toString('utf8'));
+    if (isObject(manifest) && isObject(manifest.signature) && typeof manifest.signature.keyId === 'string') manifestKeyId = manifest.signature.keyId;
+  } catch {
+    // verifyBundle names an unreadable manifest
+  }
+  if (manifestKeyId !== keyId) {
+    result.problems.push({
+      line: lineNumber,
+      message: `line ${lineNumber} records ${keyId ? `key ${keyId}` : 'an unsigned run'}, but ${dir}/${MANIFEST_FILE} is ${manifestKeyId ? `signed by key ${manifestKeyId}` : 'unsigned'}`,
+    });
+  }
+}
+
+async function checkLedgerLineSignature(
+  line: string,
+  entry: Partial<LedgerEntry>,
+  lineNumber: number,
+  reader: EvidenceReader,
+  trust: TrustedKey[],
+  checkManifests: boolean,
+  result: LedgerVerification,
+): Promise<LineSignature> {
+  const problem = (message: string) => result.problems.push({ line: lineNumber, message });
+  if (entry.keyId === undefined && entry.sig === undefined && !line.includes('"sig":')) {
+    if (trust.length > 0) problem(`line ${lineNumber} is unsigned, and --trust requires signed evidence`);
+    return 'unsigned';
+  }
+  const split = splitSignedJsonLine(line);
+  if (typeof entry.keyId !== 'string' || split === undefined) {
+    problem(`line ${lineNumber} was changed: its signature or key id is missing or malformed`);
+    return 'invalid';
+  }
+  let key: KeyObject | undefined;
+  if (trust.length > 0) {
+    key = trust.find((candidate) => candidate.keyId === entry.keyId)?.key;
+    if (!key) {
+      problem(`line ${lineNumber} is signed by an unknown key ${entry.keyId}: it is not among the --trust keys`);
+      return 'unchecked';
+    }
+  } else if (typeof entry.dir === 'string' && isSafeRelativePath(entry.dir) && !entry.dir.includes('/')) {
+    if (entry.kind === 'signoff') {
+      const record = typeof entry.signoffSha256 === 'string' ? (await reader.signoffLines(entry.dir))?.get(entry.signoffSha256) : undefined;
+      const pem = record === undefined ? undefined : publicKeyOfRecord(record);
+      key = pem === undefined ? undefined : parsePublicKeyPem(pem);
+    } else key = await reader.runKey(entry.dir);
+    if (key && keyIdOf(key) !== entry.keyId) key = undefined;
+  }
+  if (!key) {
+    if (checkManifests) problem(`line ${lineNumber}: cannot check its signature: key ${entry.keyId} is not available (its run's ${SIGNER_PUBLIC_KEY_FILE} is missing or changed; pin it with --trust)`);
+    return 'unchecked';
+  }
+  if (!verifyBytes(split.message, split.signature, key)) {
+    problem(`line ${lineNumber} was changed: its signature (key ${entry.keyId}) does not verify`);
+    return 'invalid';
+  }
+  return 'valid';
+}
+
+function publicKeyOfRecord(line: string): string | undefined {
+  try {
+    const record: unknown = JSON.parse(line);
+    return isObject(record) && typeof record.publicKey === 'string' ? record.publicKey : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,268 @@
+/**
+ * The remediation register's file format: `<evidence dir>/remediation.jsonl`, one event a
+ * line, each carrying the sha256 of its own JSON; the event types, their schema (zod), the
+ * codec, reading the file back, and the checks of what people type into an item.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { isObject, sha256Hex } from './evidence-files.js';
+import type { RemediationItem, Severity, VerifiableBy } from './run-record.js';
+
+export const REMEDIATION_FILE = 'remediation.jsonl';
+export const REMEDIATION_LOCK_FILE = 'remediation.lock';
+export const REGISTER_EVENT_VERSION = 1;
+export const SEVERITIES: readonly Severity[] = ['P1', 'P2', 'P3', 'P4'];
+
+/** Invalid input to the register (unknown id, bad date, unqualified run…); nothing was written. */
+export class RegisterError extends Error {
+  override readonly name = 'RegisterError';
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+
+interface EventBase {
+  v: typeof REGISTER_EVENT_VERSION;
+  /** The register id of the item the event is about. */
+  id: string;
+  /** UTC, ISO 8601 with milliseconds. */
+  at: string;
+  by: string;
+}
+
+export interface OpenedEvent extends EventBase {
+  type: 'opened';
+  /** The item as the run recorded it (its `id` is the run's; the register id is `id` above). */
+  item: RemediationItem;
+  system: string;
+  runId: string;
+  runStartedAt: string;
+  scenario: string;
+  testType: string;
+  environment: string;
+}
+
+export type EditableField = 'owner' | 'due' | 'severity' | 'correctiveAction';
+export const EDITABLE_FIELDS: readonly EditableField[] = ['owner', 'due', 'severity', 'correctiveAction'];
+
+export interface UpdatedEvent extends EventBase {
+  type: 'updated';
+  changes: Partial<Record<EditableField, string>>;
+  previous: Partial<Record<EditableField, string>>;
+  note: string;
+}
+
+/** What the verifying run showed, recorded with the close so the check can be repeated. */
+export interface VerificationRecord {
+  runId: string;
+  /** The run directory, relative to the evidence directory. */
+  dir: string;
+  startedAt: string;
+  manifestSha256: string;
+  /** e.g. "RTO met: 12.3 s against a target of 900 s", "check `orders row count` passed". */
+  shows: string;
+}
+
+export interface ClosedEvent extends EventBase {
+  type: 'closed';
+  note: string;
+  /** The full run id of the run that verified the fix, or null when closed with a note only. */
+  verifiedBy: string | null;
+  verification: VerificationRecord | null;
+}
+
+export interface ReopenedEvent extends EventBase {
+  type: 'reopened';
+  note: string;
+}
+
+export type RegisterEvent = OpenedEvent | UpdatedEvent | ClosedEvent | ReopenedEvent;
+
+/** An item as the register holds it now: the run's RemediationItem fields, where it came from, and its history. */
+export interface RegisterItem extends Omit<RemediationItem, 'id'> {
+  id: string;
+  /** The item id inside its run's run.json (equal to `id` unless two runs used the same one). */
+  itemId: string;
+  system: string;
+  runId: string;
+  scenario: string;
+  type: string;
+  environment: string;
+  /** Open and due before today (UTC). */
+  overdue: boolean;
+  openedAt: string;
+  closedAt?: string;
+  closeNote?: string;
+  verifiedBy?: string | null;
+  verification?: VerificationRecord | null;
+  history: RegisterEvent[];
+}
+
+export interface RegisterReadResult {
+  items: RegisterItem[];
+  /** Damaged or out-of-place lines that were skipped; the other lines were read. */
+  warnings: string[];
+}
+
+export function registerFile(evidenceDir: string): string {
+  return path.join(evidenceDir, REMEDIATION_FILE);
+}
+
+/** `line` of the register: the event followed by the sha256 of the event's own JSON. */
+export function encodeEvent(event: RegisterEvent): string {
+  const json = JSON.stringify(event);
+  return `${JSON.stringify({ ...event, sha256: sha256Hex(json) })}\n`;
+}
+
+type DecodeResult = { event: RegisterEvent } | { problem: string };
+
+/** Parse one line and check its checksum and shape. */
+export function decodeEvent(line: string): DecodeResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { problem: 'not valid JSON (torn by a crash mid-append?)' };
+  }
+  if (!isObject(parsed) || typeof parsed.sha256 !== 'string') return { problem: 'no checksum' };
+  // The checksum was computed over the event's JSON without it; rest keeps the key order.
+  const { sha256, ...rest } = parsed;
+  if (sha256Hex(JSON.stringify(rest)) !== sha256) return { problem: 'checksum mismatch (the line was damaged or edited)' };
+  const shapeProblem = eventShapeProblem(rest);
+  if (shapeProblem) return { problem: shapeProblem };
+  return { event: rest as unknown as RegisterEvent };
+}
+
+const str = (message: string) => z.string({ error: message });
+const EventBaseShape = {
+  v: z.literal(REGISTER_EVENT_VERSION, { error: (issue) => `unsupported event version ${JSON.stringify(issue.input)}` }),
+  id: str('id must be a string'),
+  at: str('at must be a string'),
+  by: str('by must be a string'),
+};
+
+/**
+ * The register's events as read back: one schema per event type. Only what the register
+ * relies on is required; the messages name what is wrong with a damaged or foreign line.
+ */
+export const RegisterEventSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.looseObject({
+      ...EventBaseShape,
+      type: z.literal('opened'),
+      item: z.looseObject(
+        {
+          id: str('opened: item.id must be a string'),
+          title: str('opened: item.title must be a string'),
+          correctiveAction: str('opened: item.correctiveAction must be a string'),
+          owner: str('opened: item.owner must be a string'),
+          due: str('opened: item.due must be a string'),
+          severity: z.enum(SEVERITIES as [Severity, ...Severity[]], { error: 'opened: item.severity must be P1–P4' }),
+        },
+        { error: 'opened: item must be an object' },
+      ),
+      system: str('opened: system must be a string'),
+      runId: str('opened: runId must be a string'),
+      runStartedAt: str('opened: runStartedAt must be a string'),
+      scenario: str('opened: scenario must be a string'),
+      testType: str('opened: testType must be a string'),
+    }),
+    z.looseObject({
+      ...EventBaseShape,
+      type: z.literal('updated'),
+      changes: z.looseObject({}, { error: 'updated: changes, previous and note are required' }),
+      previous: z.looseObject({}, { error: 'updated: changes, previous and note are required' }),
+      note: str('updated: changes, previous and note are required'),
+    }),
+    z.looseObject({
+      ...EventBaseShape,
+      type: z.literal('closed'),
+      note: str('closed: note and verifiedBy are required'),
+      verifiedBy: z.string({ error: 'closed: note and verifiedBy are required' }).nullable(),
+    }),
+    z.looseObject({ ...EventBaseShape, type: z.literal('reopened'), note: str('reopened: note is required') }),
+  ],
+  { error: (issue) => `unknown event type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)}` },
+);
+
+function eventShapeProblem(value: Record<string, unknown>): string | undefined {
+  // Version and base fields first, as before: an event of a newer version is named as such.
+  if (value.v !== REGISTER_EVENT_VERSION) return `unsupported event version ${JSON.stringify(value.v)}`;
+  const parsed = RegisterEventSchema.safeParse(value);
+  return parsed.success ? undefined : parsed.error.issues[0]!.message;
+}
+/** The register's events, in file order, with a warning per skipped line. */
+export async function readEvents(evidenceDir: string): Promise<{ events: RegisterEvent[]; warnings: string[] }> {
+  const file = registerFile(evidenceDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [] };
+    throw new RegisterError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const events: RegisterEvent[] = [];
+  const warnings: string[] = [];
+  const lines = text.split('\n');
+  const endsWithNewline = lines[lines.length - 1] === '';
+  if (endsWithNewline) lines.pop();
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    const decoded = decodeEvent(line);
+    if ('event' in decoded) events.push(decoded.event);
+    else {
+      const incomplete = !endsWithNewline && index === lines.length - 1 ? '; the last line is incomplete' : '';
+      warnings.push(`${file}:${index + 1}: skipped a damaged line: ${decoded.problem}${incomplete}`);
+    }
+  });
+  return { events, warnings };
+}
+
+export const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+export function singleLineProblem(what: string, value: string, max: number): string | undefined {
+  if (value === '') return `${what} must not be empty`;
+  if (value.length > max) return `${what} is longer than ${max} characters`;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return `${what} must be one line of text without control characters`;
+  return undefined;
+}
+
+export function textProblem(what: string, value: string, max: number): string | undefined {
+  if (value === '') return `${what} must not be empty`;
+  if (value.length > max) return `${what} is longer than ${max} characters`;
+  if (CONTROL_CHARS.test(value)) return `${what} must not contain control characters`;
+  return undefined;
+}
+
+export function noteAndByProblems(note: string | undefined, by: string | undefined): string[] {
+  const problems: string[] = [];
+  const noteProblem = textProblem('note', (note ?? '').trim(), 4000);
+  if (noteProblem) problems.push(noteProblem === 'note must not be empty' ? 'a note is required: say what was done and why' : noteProblem);
+  const byProblem = singleLineProblem('by', (by ?? '').trim(), 200);
+  if (byProblem) problems.push(byProblem);
+  return problems;
+}
+
+/** Undefined when `value` is a real calendar date written YYYY-MM-DD. */
+export function dateProblem(value: string): string | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return `${JSON.stringify(value)} is not a date: write YYYY-MM-DD, e.g. 2027-01-31`;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    return `${value} is not a calendar date`;
+  }
+  return undefined;
+}
+
+export function itemProblem(item: RemediationItem): string | undefined {
+  if (typeof item.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/.test(item.id)) return 'id must be letters, digits, ".", "_", "-" (at most 100)';
+  if (typeof item.title !== 'string' || item.title.trim() === '') return 'title is required';
+  if (!SEVERITIES.includes(item.severity)) return `severity must be one of ${SEVERITIES.join(', ')}`;
+  const due = dateProblem(item.due);
+  if (due) return `due: ${due}`;
+  return undefined;
+}
+
