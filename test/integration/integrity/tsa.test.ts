@@ -14,6 +14,7 @@ import path from 'node:path';
 import * as asn1js from 'asn1js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTimestampRequest, describeTimestampToken, requestTimestamp, TIMESTAMP_TOKEN_FILE, TimestampError, verifyTimestampToken } from '../../../reports/timestamp.js';
+import { REPO_ROOT } from '../../helpers/cli.js';
 import { LOCAL_TSA_POLICY, openssl, startLocalTsa, type LocalTsa } from '../../helpers/local-tsa.js';
 
 const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
@@ -98,6 +99,33 @@ describe.skipIf(!hasOpenssl)('RFC 3161 timestamps against a local openssl TSA', 
     expect(bad.output).toMatch(/message imprint mismatch/);
     // A token checked against another CA does not verify either.
     expect(opensslVerify(tsa, dataFile, tokenFile, other.caFile).code).not.toBe(0);
+  });
+
+  it('the auditor commands of docs/verification.md, run verbatim, pass for a bundle manifest and fail for a changed one', async () => {
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'verification.md'), 'utf8');
+    const block = /<!-- tsa-verification-test -->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+    const attime = /`(-attime "\$\(date[^`]+)`/.exec(doc)?.[1];
+    expect(block, 'docs/verification.md has a sh block after <!-- tsa-verification-test -->').toBeDefined();
+    expect(attime, 'docs/verification.md shows the -attime variant').toBeDefined();
+    const runDir = mkdtempSync(path.join(work, 'run-'));
+    const manifest = `${JSON.stringify({ schema: 'drillbook.manifest/1', runId: 'r-doc', files: [] }, null, 2)}\n`;
+    writeFileSync(path.join(runDir, 'manifest.json'), manifest);
+    writeFileSync(path.join(runDir, TIMESTAMP_TOKEN_FILE), (await requestTimestamp(tsa.url, sha256(manifest))).token);
+    writeFileSync(path.join(runDir, 'tsa-ca.pem'), tsa.caCertPem);
+    const run = (script: string) => spawnSync('bash', ['-e', '-c', script], { cwd: runDir, encoding: 'utf8' });
+    const withAttime = `openssl ts -verify -data manifest.json -in manifest.tsr -token_in -CAfile tsa-ca.pem ${attime}`;
+
+    const ok = run(block!);
+    expect(ok.stdout).toMatch(/Verification: OK/);
+    expect(ok.stdout).toMatch(/^Time stamp: /m);
+    expect(ok.status).toBe(0);
+    expect(run(withAttime).status).toBe(0);
+
+    writeFileSync(path.join(runDir, 'manifest.json'), manifest.replace('r-doc', 'r-dod'));
+    const bad = run(block!);
+    expect(bad.status).not.toBe(0);
+    expect(`${bad.stdout}${bad.stderr}`).toMatch(/message imprint mismatch/);
+    expect(run(withAttime).status).not.toBe(0);
   });
 
   it('verifyTimestampToken agrees with openssl: the right data and CA pass, changed data or another CA fail', async () => {
