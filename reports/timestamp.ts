@@ -28,6 +28,8 @@ const SIGNED_DATA_OID = '1.2.840.113549.1.7.2';
 const TST_INFO_OID = '1.2.840.113549.1.9.16.1.4';
 const EXTENDED_KEY_USAGE_OID = '2.5.29.37';
 const TIME_STAMPING_OID = '1.3.6.1.5.5.7.3.8';
+const ESS_SIGNING_CERTIFICATE_OID = '1.2.840.113549.1.9.16.2.12';
+const ESS_SIGNING_CERTIFICATE_V2_OID = '1.2.840.113549.1.9.16.2.47';
 const SHA256_BYTES = 32;
 /** A TSA reply is a few kilobytes; anything far larger is not one. */
 const MAX_REPLY_BYTES = 1024 * 1024;
@@ -189,8 +191,9 @@ export interface TimestampVerifyOptions {
  * Verify a stored token for `data` (e.g. manifest.json's exact bytes), as `openssl ts -verify
  * -data` does: the token stamps sha256(data), its CMS signature is valid, the signer's
  * certificate chains to a given CA (at genTime) and is a TSA certificate (extendedKeyUsage
- * critical, timeStamping). Returns what the token says; throws TimestampError naming the failure.
- * Not checked: revocation (no CRL/OCSP is fetched), nor the ESS signing-certificate attribute.
+ * critical, timeStamping) named by the token's ESS signing-certificate attribute. Returns what
+ * the token says; throws TimestampError naming the failure. Not checked: revocation (no CRL or
+ * OCSP is fetched).
  */
 export async function verifyTimestampToken(token: Uint8Array, data: Uint8Array, options: TimestampVerifyOptions): Promise<TimestampTokenInfo> {
   const fail = (what: string, cause?: unknown) => new TimestampError(`timestamp token: ${what}`, { cause });
@@ -207,11 +210,14 @@ export async function verifyTimestampToken(token: Uint8Array, data: Uint8Array, 
   }
   if (!verified) throw fail('the signature does not verify with the TSA certificate it names');
   const signer = signerCertificate(signedData);
-  const eku = signer?.extensions?.find((e) => e.extnID === EXTENDED_KEY_USAGE_OID);
+  if (!signer) throw fail('the token does not carry the certificate that signed it');
+  const eku = signer.extensions?.find((e) => e.extnID === EXTENDED_KEY_USAGE_OID);
   const purposes = eku?.parsedValue instanceof ExtKeyUsage ? eku.parsedValue.keyPurposes : [];
   if (!eku?.critical || purposes.length !== 1 || purposes[0] !== TIME_STAMPING_OID) {
     throw fail('the signing certificate is not a TSA certificate (RFC 3161 wants extendedKeyUsage critical, timeStamping only)');
   }
+  const ess = essProblem(signedData, signer);
+  if (ess) throw fail(ess);
   return info;
 }
 
@@ -251,14 +257,46 @@ function readToken(token: Uint8Array, fail: Fail): { info: TimestampTokenInfo; s
 }
 
 function signerCertificate(signedData: SignedData): Certificate | undefined {
-  const sid = signedData.signerInfos[0]?.sid;
+  const sid = signedData.signerInfos[0]?.sid as unknown;
   const certificates = (signedData.certificates ?? []).filter((c): c is Certificate => c instanceof Certificate);
-  if (sid && 'issuer' in sid && 'serialNumber' in sid) {
-    return certificates.find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
+  if (sid && typeof sid === 'object' && 'issuer' in sid && 'serialNumber' in sid) {
+    const { issuer, serialNumber } = sid as Pick<Certificate, 'issuer' | 'serialNumber'>;
+    return certificates.find((c) => c.issuer.isEqual(issuer) && c.serialNumber.isEqual(serialNumber));
   }
-  // A subjectKeyIdentifier sid: pkijs verified the signature with the one matching certificate;
-  // a token carrying a single certificate is the common case.
-  return certificates.length === 1 ? certificates[0] : undefined;
+  // [0] SubjectKeyIdentifier: the SHA-1 of the subject public key, as pkijs matched it.
+  const block = sid as asn1js.Constructed | asn1js.Primitive | undefined;
+  if (!block) return undefined;
+  const inner = block.idBlock.isConstructed ? (block as asn1js.Constructed).valueBlock.value[0] : block;
+  const keyId = new Uint8Array((inner as asn1js.Primitive | undefined)?.valueBlock.valueHexView ?? []);
+  return certificates.find((c) => bytesEqual(new Uint8Array(createHash('sha1').update(c.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView).digest()), keyId));
+}
+
+/**
+ * The ESS signing-certificate attribute (RFC 2634 v1 with SHA-1, RFC 5035 v2) binds the
+ * signature to the TSA certificate itself, so a certificate for the same key cannot be swapped
+ * in; RFC 3161 requires it and `openssl ts -verify` checks it. Returns why it fails, or null.
+ */
+function essProblem(signedData: SignedData, signer: Certificate): string | null {
+  const attributes = signedData.signerInfos[0]?.signedAttrs?.attributes ?? [];
+  const v2 = attributes.find((a) => a.type === ESS_SIGNING_CERTIFICATE_V2_OID);
+  const v1 = attributes.find((a) => a.type === ESS_SIGNING_CERTIFICATE_OID);
+  const attribute = v2 ?? v1;
+  if (!attribute) return 'the token has no ESS signing-certificate attribute naming the TSA certificate';
+  const certs = (attribute.values[0] as asn1js.Sequence | undefined)?.valueBlock.value[0] as asn1js.Sequence | undefined;
+  const first = certs?.valueBlock.value[0] as asn1js.Sequence | undefined;
+  const parts = first?.valueBlock.value ?? [];
+  let algorithm = v2 ? 'sha256' : 'sha1';
+  let hash = parts[0];
+  if (v2 && parts[0] instanceof asn1js.Sequence) {
+    const oid = (parts[0].valueBlock.value[0] as asn1js.ObjectIdentifier | undefined)?.valueBlock.toString();
+    const known: Record<string, string> = { [SHA256_OID]: 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
+    if (!oid || !known[oid]) return `the ESS signing-certificate attribute uses an unsupported hash ${oid ?? '(none)'}`;
+    algorithm = known[oid];
+    hash = parts[1];
+  }
+  if (!(hash instanceof asn1js.OctetString)) return 'the ESS signing-certificate attribute is malformed';
+  const actual = new Uint8Array(createHash(algorithm).update(new Uint8Array(signer.toSchema().toBER())).digest());
+  return bytesEqual(actual, new Uint8Array(hash.valueBlock.valueHexView)) ? null : 'the ESS signing-certificate attribute names another certificate than the one that signed';
 }
 
 function certificatesFromPem(pem: string): Certificate[] {
@@ -279,7 +317,7 @@ function parseTsaUrl(text: string): { url: string; headers: Record<string, strin
   try {
     url = new URL(text);
   } catch {
-    throw new TimestampError(`--tsa: "${text.replace(/\/\/[^/@]*@/, '//…@').slice(0, 200)}" is not a URL: give the TSA's http:// or https:// address`);
+    throw new TimestampError(`TSA URL "${text.replace(/\/\/[^/@]*@/, '//…@').slice(0, 200)}" is not a URL: give the TSA's http:// or https:// address`);
   }
   const headers: Record<string, string> = { 'content-type': TIMESTAMP_QUERY_CONTENT_TYPE, accept: TIMESTAMP_REPLY_CONTENT_TYPE };
   if (url.username || url.password) {
@@ -290,7 +328,7 @@ function parseTsaUrl(text: string): { url: string; headers: Record<string, strin
     url.password = '';
   }
   const shown = url.toString();
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TimestampError(`--tsa: ${shown} is not an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TimestampError(`TSA URL ${shown} is not an http:// or https:// URL`);
   return { url: shown, headers, shown };
 }
 

@@ -50,6 +50,8 @@ export interface LocalTsaOptions {
   keyType?: 'ec' | 'rsa';
   /** The TSA policy OID it stamps with when the request names none. */
   policy?: string;
+  /** Hash of the ESS certificate id in each token: sha256 gives SigningCertificateV2, sha1 the v1 attribute. */
+  essCertIdAlg?: 'sha256' | 'sha1';
 }
 
 export const LOCAL_TSA_POLICY = '1.3.6.1.4.1.59999.13.1';
@@ -63,7 +65,7 @@ export async function openssl(args: string[], cwd?: string): Promise<{ stdout: s
   }
 }
 
-function opensslConfig(dir: string, policy: string): string {
+function opensslConfig(dir: string, policy: string, essCertIdAlg: string): string {
   return `
 [ req ]
 distinguished_name = dn
@@ -98,7 +100,7 @@ clock_precision_digits = 0
 ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
-ess_cert_id_alg = sha256
+ess_cert_id_alg = ${essCertIdAlg}
 `;
 }
 
@@ -113,7 +115,7 @@ export async function startLocalTsa(options: LocalTsaOptions = {}): Promise<Loca
   const config = path.join(dir, 'openssl.cnf');
   let server: http.Server | undefined;
   try {
-    await writeFile(config, opensslConfig(dir, policy));
+    await writeFile(config, opensslConfig(dir, policy, options.essCertIdAlg ?? 'sha256'));
     await writeFile(path.join(dir, 'tsaserial'), '01\n');
     const env = ['-config', config];
     await openssl(['req', ...env, '-x509', '-new', ...keyArgs(keyType), '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=drillbook test CA', '-extensions', 'v3_ca'], dir);

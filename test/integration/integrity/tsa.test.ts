@@ -150,27 +150,47 @@ describe.skipIf(!hasOpenssl)('RFC 3161 timestamps against a local openssl TSA', 
     await expect(verifyTimestampToken(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), content, { caCertPem: tsa.caCertPem })).rejects.toThrow(/not an RFC 3161 TimeStampToken/);
   });
 
+  /**
+   * A genuine token's TSTInfo for `content`, re-signed with `openssl cms -sign` (plain CMS,
+   * no ESS signing-certificate attribute) by `signer`; the forged token and the data file.
+   */
+  async function resignedToken(name: string, content: string, signer: { cert: string; key: string; extra?: string[] }) {
+    const { token } = await requestTimestamp(tsa.url, sha256(content));
+    const file = (suffix: string) => path.join(work, `${name}-${suffix}`);
+    writeFileSync(file('data.txt'), content);
+    writeFileSync(file('real.tsr'), token);
+    await openssl(['cms', '-verify', '-noverify', '-inform', 'DER', '-in', file('real.tsr'), '-out', file('tst.der')]);
+    await openssl(['cms', '-sign', '-binary', '-nodetach', ...(signer.extra ?? []), '-econtent_type', '1.2.840.113549.1.9.16.1.4', '-md', 'sha256', '-in', file('tst.der'), '-signer', signer.cert, '-inkey', signer.key, '-outform', 'DER', '-out', file('forged.tsr')]);
+    return { forged: readFileSync(file('forged.tsr')), forgedFile: file('forged.tsr'), dataFile: file('data.txt') };
+  }
+
   it('refuses a token signed by a certificate that is not a TSA certificate, as openssl does', async () => {
     const content = 'signed by the CA itself';
-    const { token } = await requestTimestamp(tsa.url, sha256(content));
-    const dataFile = path.join(work, 'eku-data.txt');
-    writeFileSync(dataFile, content);
-    writeFileSync(path.join(work, 'eku-real.tsr'), token);
-    // The TSA's own TSTInfo, re-signed as CMS by the CA key (a valid chain, but no timeStamping EKU).
-    await openssl(['cms', '-verify', '-noverify', '-inform', 'DER', '-in', path.join(work, 'eku-real.tsr'), '-out', path.join(work, 'tst.der')]);
-    await openssl(['cms', '-sign', '-binary', '-nodetach', '-econtent_type', '1.2.840.113549.1.9.16.1.4', '-md', 'sha256', '-in', path.join(work, 'tst.der'), '-signer', tsa.caFile, '-inkey', path.join(tsa.dir, 'ca.key'), '-outform', 'DER', '-out', path.join(work, 'eku-forged.tsr')]);
-    const forged = readFileSync(path.join(work, 'eku-forged.tsr'));
+    // The CA key: a valid chain, but no timeStamping EKU.
+    const { forged, forgedFile, dataFile } = await resignedToken('eku', content, { cert: tsa.caFile, key: path.join(tsa.dir, 'ca.key') });
     expect(describeTimestampToken(forged).sha256).toBe(createHash('sha256').update(content).digest('hex'));
-    expect(opensslVerify(tsa, dataFile, path.join(work, 'eku-forged.tsr')).code).not.toBe(0);
+    expect(opensslVerify(tsa, dataFile, forgedFile).code).not.toBe(0);
     await expect(verifyTimestampToken(forged, Buffer.from(content), { caCertPem: tsa.caCertPem })).rejects.toThrow(/not a TSA certificate/);
   });
 
-  it('works with an RSA TSA too (openssl and verifyTimestampToken)', async () => {
-    const rsa = await startLocalTsa({ keyType: 'rsa' });
+  it('refuses a token signed with the TSA key but without the ESS attribute naming its certificate, as openssl does', async () => {
+    const content = 'no ESS attribute';
+    // The TSA's key and certificate (so the EKU is right), the signer named by its subject key
+    // identifier (-keyid), but no signing-certificate attribute.
+    const { forged, forgedFile, dataFile } = await resignedToken('ess', content, { cert: tsa.tsaCertFile, key: path.join(tsa.dir, 'tsa.key'), extra: ['-keyid'] });
+    expect(opensslVerify(tsa, dataFile, forgedFile).code).not.toBe(0);
+    await expect(verifyTimestampToken(forged, Buffer.from(content), { caCertPem: tsa.caCertPem })).rejects.toThrow(/no ESS signing-certificate attribute/);
+  });
+
+  it('works with an RSA TSA and the v1 (SHA-1) ESS attribute too (openssl and verifyTimestampToken)', async () => {
+    const rsa = await startLocalTsa({ keyType: 'rsa', essCertIdAlg: 'sha1' });
     try {
       const dataFile = path.join(work, 'rsa-data.txt');
       writeFileSync(dataFile, 'rsa');
       const { token } = await requestTimestamp(rsa.url, sha256('rsa'));
+      const oid = (value: string) => Buffer.from(new asn1js.ObjectIdentifier({ value }).toBER());
+      expect(Buffer.from(token).includes(oid('1.2.840.113549.1.9.16.2.12'))).toBe(true); // SigningCertificate (v1)
+      expect(Buffer.from(token).includes(oid('1.2.840.113549.1.9.16.2.47'))).toBe(false);
       writeFileSync(path.join(work, 'rsa.tsr'), token);
       expect(opensslVerify(rsa, dataFile, path.join(work, 'rsa.tsr')).code).toBe(0);
       await expect(verifyTimestampToken(token, Buffer.from('rsa'), { caCertPem: rsa.caCertPem })).resolves.toMatchObject({ policy: LOCAL_TSA_POLICY });
