@@ -33,6 +33,8 @@ const ESS_SIGNING_CERTIFICATE_V2_OID = '1.2.840.113549.1.9.16.2.47';
 const SHA256_BYTES = 32;
 /** A TSA reply is a few kilobytes; anything far larger is not one. */
 const MAX_REPLY_BYTES = 1024 * 1024;
+/** The longest wait between two attempts, however many there are. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 const STATUS_NAMES = ['granted', 'grantedWithMods', 'rejection', 'waiting', 'revocationWarning', 'revocationNotification'];
 /** PKIFailureInfo bit names (RFC 3161 §2.4.2). */
@@ -83,7 +85,7 @@ export interface TimestampRequestOptions {
   timeoutMs?: number;
   /** Attempts in all (default 3). Only transient failures are retried: network errors, timeouts, HTTP 408, 429, 5xx. */
   attempts?: number;
-  /** Wait before the first retry, doubled for each further one (default 1 s). */
+  /** Wait before the first retry, doubled for each further one up to 30 s (default 1 s). */
   retryDelayMs?: number;
   /** Ask for this TSA policy OID; the token must then carry it. */
   policy?: string;
@@ -164,12 +166,13 @@ export async function requestTimestamp(tsaUrl: string, sha256: Uint8Array, optio
   const timeoutMs = positiveInteger(options.timeoutMs ?? 10_000, 'timeoutMs');
   const attempts = positiveInteger(options.attempts ?? 3, 'attempts');
   const retryDelayMs = options.retryDelayMs ?? 1000;
+  if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0) throw new TimestampError(`retryDelayMs must be a number of milliseconds, 0 or more; got ${retryDelayMs}`);
   const doFetch = options.fetch ?? globalThis.fetch;
   const request = buildTimestampRequest(sha256, options.policy ? { policy: options.policy } : {});
   const problems: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     if (options.signal?.aborted) throw new TimestampError(`TSA ${shown}: aborted`, { cause: options.signal.reason });
-    if (attempt > 1) await sleep(retryDelayMs * 2 ** (attempt - 2), options.signal);
+    if (attempt > 1) await sleep(Math.min(retryDelayMs * 2 ** (attempt - 2), MAX_RETRY_DELAY_MS), options.signal);
     const outcome = await postOnce(doFetch, url, headers, request.der, timeoutMs, options.signal);
     if ('reply' in outcome) {
       const result = parseTimestampReply(outcome.reply, { sha256, nonce: request.nonce, ...(options.policy ? { policy: options.policy } : {}) }, `TSA ${shown}`);
@@ -327,9 +330,10 @@ function parseTsaUrl(text: string): { url: string; headers: Record<string, strin
     url.username = '';
     url.password = '';
   }
-  const shown = url.toString();
+  // A query string may carry an access token: keep it in the request, never in a message.
+  const shown = `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TimestampError(`TSA URL ${shown} is not an http:// or https:// URL`);
-  return { url: shown, headers, shown };
+  return { url: url.toString(), headers, shown };
 }
 
 type Outcome = { reply: Uint8Array } | { problem: string; transient: boolean };

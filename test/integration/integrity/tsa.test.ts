@@ -261,6 +261,12 @@ describe.skipIf(!hasOpenssl)('RFC 3161 timestamps against a local openssl TSA', 
     expect(error.message).toMatch(/ECONNREFUSED/);
     expect(error.message).toContain(`http://127.0.0.1:${port}/tsa`);
     expect(error.message).not.toContain('s3cret-pw');
+    const withQuery = await requestTimestamp(`http://127.0.0.1:${port}/tsa?api_key=k3y-value`, sha256('refused'), { attempts: 1 }).then(
+      () => new Error('expected a refused connection'),
+      (e: unknown) => e as Error,
+    );
+    expect(withQuery.message).toContain(`http://127.0.0.1:${port}/tsa?…`);
+    expect(withQuery.message).not.toContain('k3y-value');
     // The credentials travel as HTTP Basic authentication instead.
     await requestTimestamp(tsa.url.replace('http://', 'http://auditor:s3cret-pw@'), sha256('with credentials'));
     expect(tsa.lastHeaders?.authorization).toBe(`Basic ${Buffer.from('auditor:s3cret-pw').toString('base64')}`);
