@@ -314,6 +314,14 @@ function certificatesFromPem(pem: string): Certificate[] {
   });
 }
 
+/**
+ * Check a TSA URL before anything runs (the CLI's exit 2 for a bad `--tsa`); returns how
+ * messages name it, without any user:password or query string.
+ */
+export function checkTsaUrl(text: string): string {
+  return parseTsaUrl(text).shown;
+}
+
 /** The URL to POST to, an Authorization header for credentials in it, and how to name it in messages (without them). */
 function parseTsaUrl(text: string): { url: string; headers: Record<string, string>; shown: string } {
   let url: URL;

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as asn1js from 'asn1js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTimestampRequest, describeTimestampToken, requestTimestamp, TIMESTAMP_TOKEN_FILE, TimestampError, verifyTimestampToken } from '../../../reports/timestamp.js';
+import { buildTimestampRequest, checkTsaUrl, describeTimestampToken, requestTimestamp, TIMESTAMP_TOKEN_FILE, TimestampError, verifyTimestampToken } from '../../../reports/timestamp.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
 import { LOCAL_TSA_POLICY, openssl, startLocalTsa, type LocalTsa } from '../../helpers/local-tsa.js';
 
@@ -271,6 +271,8 @@ describe.skipIf(!hasOpenssl)('RFC 3161 timestamps against a local openssl TSA', 
     await requestTimestamp(tsa.url.replace('http://', 'http://auditor:s3cret-pw@'), sha256('with credentials'));
     expect(tsa.lastHeaders?.authorization).toBe(`Basic ${Buffer.from('auditor:s3cret-pw').toString('base64')}`);
     expect(tsa.lastHeaders?.['content-type']).toBe('application/timestamp-query');
+    expect(checkTsaUrl('https://user:pw@tsa.example/stamp?key=1')).toBe('https://tsa.example/stamp?…');
+    expect(() => checkTsaUrl('file:///etc/passwd')).toThrow(TimestampError);
     await expect(requestTimestamp('not a url', sha256('x'))).rejects.toThrow(/is not a URL/);
     await expect(requestTimestamp('ftp://127.0.0.1/tsa', sha256('x'))).rejects.toThrow(/not an http:\/\/ or https:\/\/ URL/);
     await expect(requestTimestamp(tsa.url, new Uint8Array(20))).rejects.toThrow(/SHA-256 digest is 32 bytes; got 20 bytes/);
