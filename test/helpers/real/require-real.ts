@@ -9,6 +9,9 @@
  *
  *   describeReal(['patroni', 'etcd', 'haproxy'], 'leader kill on Patroni', () => { … });
  *   itReal('pgbackrest', 'restores the full backup', async () => { … }, 120_000);
+ *
+ * `DRILLBOOK_REAL_HIDE=patroni,haproxy` makes the listed components count as missing, to see
+ * (and test) the skip and fail paths on a machine that has everything.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -103,6 +106,8 @@ function expand(components: RealComponent[]): RealComponent[] {
 export function checkReal(components: RealComponent | RealComponent[]): RealAvailability {
   const list = expand(Array.isArray(components) ? components : [components]);
   const reasons: string[] = [];
+  const hidden = new Set((process.env.DRILLBOOK_REAL_HIDE ?? '').split(',').map((c) => c.trim()).filter(Boolean));
+  for (const component of list) if (hidden.has(component)) reasons.push(`${component}: hidden by DRILLBOOK_REAL_HIDE`);
   if (process.platform !== 'linux') reasons.push(`${list.join(', ')}: the real-component helpers need Linux (/proc), this is ${process.platform}`);
   for (const component of list) {
     for (const name of BINARIES[component]) {
