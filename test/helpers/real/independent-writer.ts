@@ -32,8 +32,14 @@ export interface IndependentWriterOptions {
   runId?: string;
   /** A write (connect included) that takes longer fails with "timeout" and its connection is dropped (default 1000 ms). */
   writeTimeoutMs?: number;
-  /** Writes in flight at once, each on its own connection, so one hung write does not hide recovery (default 4). */
+  /**
+   * Writes in flight at once, each on its own connection, so hung writes do not hide recovery
+   * (default 16). While connections hang, a new attempt starts about every
+   * writeTimeoutMs / maxInFlight ms: that, or intervalMs if larger, is how late a resumption can be seen.
+   */
   maxInFlight?: number;
+  /** Idle connections kept for reuse after a burst (default 2); extra ones are closed. */
+  maxIdle?: number;
   /** JSON lines, one per finished write (default: none, records stay in memory only). */
   logFile?: string;
 }
@@ -89,6 +95,7 @@ export class IndependentWriter {
   readonly intervalMs: number;
   readonly writeTimeoutMs: number;
   readonly maxInFlight: number;
+  readonly maxIdle: number;
   private readonly config: pg.ClientConfig;
   private readonly log?: fs.WriteStream;
   private readonly entries: WriteRecord[] = [];
@@ -107,7 +114,8 @@ export class IndependentWriter {
     if (!/^[a-z_][a-z0-9_]*$/.test(this.schema)) throw new Error(`IndependentWriter: schema must be a plain lower-case identifier, got ${this.schema}`);
     this.intervalMs = options.intervalMs ?? 20;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 1_000;
-    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 16;
+    this.maxIdle = options.maxIdle ?? 2;
     this.config = typeof options.connection === 'string' ? { connectionString: options.connection } : { ...options.connection };
     if (options.logFile) this.log = fs.createWriteStream(options.logFile, { flags: 'a' });
   }
@@ -163,6 +171,16 @@ export class IndependentWriter {
 
   failed(): WriteRecord[] {
     return this.records().filter((r) => r.error !== undefined);
+  }
+
+  /** Failed writes counted by error message (digits masked), e.g. { 'timeout after 1000 ms': 9 }. */
+  errorKinds(): Record<string, number> {
+    const kinds: Record<string, number> = {};
+    for (const r of this.failed()) {
+      const kind = r.error!.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR');
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+    return kinds;
   }
 
   /** Ticks dropped because maxInFlight writes were already in flight. */
@@ -281,7 +299,8 @@ export class IndependentWriter {
       const port = await Promise.race([attempt, timeout]);
       record.ackAt = now();
       record.serverPort = port;
-      this.idle.push(client!);
+      if (this.idle.length < this.maxIdle) this.idle.push(client!);
+      else this.discard(client!);
     } catch (error) {
       record.errorAt = now();
       record.error = (error as Error).message || String(error);

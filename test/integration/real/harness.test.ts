@@ -126,7 +126,7 @@ describeReal(['patroni', 'etcd', 'haproxy'], 'real Patroni cluster (etcd + 2 × 
     const lines = fs.readFileSync(path.join(work, 'writer.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(writer.records().length + 2);
     console.log(
-      `failover: outage ${outage.durationMs!.toFixed(0)} ms (kill → resumed ${(outage.resumedAt! - killAt).toFixed(0)} ms), ${outage.failedWrites} failed writes, ${report.missing.length} acknowledged writes lost, ${oldLeader.name} → ${newLeader.name}`,
+      `failover: outage ${outage.durationMs!.toFixed(0)} ms (kill → resumed ${(outage.resumedAt! - killAt).toFixed(0)} ms), ${outage.failedWrites} failed writes, ${report.missing.length} acknowledged writes lost, ${writer.skipped} ticks skipped, ${oldLeader.name} → ${newLeader.name}; errors ${JSON.stringify(writer.errorKinds())}`,
     );
 
     // The old leader re-joins as a replica (crash recovery + pg_rewind) and the cluster is whole again.
