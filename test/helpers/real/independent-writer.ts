@@ -22,8 +22,14 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 export interface IndependentWriterOptions {
-  /** Where to write: a connection string or pg client settings (the endpoint clients use). */
-  connection: string | pg.ClientConfig;
+  /**
+   * Where to write: a connection string or pg client settings (the endpoint clients use), or
+   * a list of hosts tried in order for every new connection, as libpq does with
+   * `host=a,b target_session_attrs=…` (node-postgres itself takes one host only).
+   */
+  connection: string | pg.ClientConfig | Array<string | pg.ClientConfig>;
+  /** With a list of hosts: 'read-write' (default) skips a host whose session is read-only, like libpq. */
+  targetSessionAttrs?: 'any' | 'read-write';
   /** One write every this many ms (default 20). */
   intervalMs?: number;
   /** The writer's own schema (default `independent_writer`); its table is `<schema>.writes`. */
@@ -96,7 +102,8 @@ export class IndependentWriter {
   readonly writeTimeoutMs: number;
   readonly maxInFlight: number;
   readonly maxIdle: number;
-  private readonly config: pg.ClientConfig;
+  private readonly configs: pg.ClientConfig[];
+  private readonly targetSessionAttrs: 'any' | 'read-write';
   private readonly log?: fs.WriteStream;
   private readonly entries: WriteRecord[] = [];
   private idle: pg.Client[] = [];
@@ -116,7 +123,10 @@ export class IndependentWriter {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 1_000;
     this.maxInFlight = options.maxInFlight ?? 16;
     this.maxIdle = options.maxIdle ?? 2;
-    this.config = typeof options.connection === 'string' ? { connectionString: options.connection } : { ...options.connection };
+    const list = Array.isArray(options.connection) ? options.connection : [options.connection];
+    if (list.length === 0) throw new Error('IndependentWriter: connection is an empty list');
+    this.configs = list.map((c) => (typeof c === 'string' ? { connectionString: c } : { ...c }));
+    this.targetSessionAttrs = options.targetSessionAttrs ?? (Array.isArray(options.connection) ? 'read-write' : 'any');
     if (options.logFile) this.log = fs.createWriteStream(options.logFile, { flags: 'a' });
   }
 
@@ -126,7 +136,7 @@ export class IndependentWriter {
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        await withClient(writer.config, async (client) => {
+        await writer.withWritableClient(async (client) => {
           await client.query(`CREATE SCHEMA IF NOT EXISTS ${writer.schema}`);
           await client.query(`CREATE TABLE IF NOT EXISTS ${writer.schema}.writes (run_id text NOT NULL, seq bigint NOT NULL, sent_at timestamptz NOT NULL, PRIMARY KEY (run_id, seq))`);
         });
@@ -257,10 +267,52 @@ export class IndependentWriter {
     };
   }
 
-  /** Drops the writer's schema (the whole `<schema>`, every run's rows) through `connection`. */
-  async dropSchema(connection: string | pg.ClientConfig = this.config): Promise<void> {
-    const config = typeof connection === 'string' ? { connectionString: connection } : connection;
-    await withClient(config, (client) => client.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`));
+  /** Drops the writer's schema (the whole `<schema>`, every run's rows) through `connection`, or where it writes. */
+  async dropSchema(connection?: string | pg.ClientConfig): Promise<void> {
+    const drop = (client: pg.Client) => client.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+    if (connection === undefined) await this.withWritableClient(drop);
+    else await withClient(typeof connection === 'string' ? { connectionString: connection } : connection, drop);
+  }
+
+  private async withWritableClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await this.connectTarget(5_000);
+    try {
+      return await fn(client);
+    } finally {
+      await closeClient(client);
+    }
+  }
+
+  /**
+   * A connected client on the first host that takes it (and, for 'read-write', whose
+   * `transaction_read_only` is off), trying hosts in order the way libpq does.
+   */
+  private async connectTarget(timeoutMs: number, onCreate?: (client: pg.Client) => void, signal?: AbortSignal): Promise<pg.Client> {
+    const errors: string[] = [];
+    for (const config of this.configs) {
+      if (signal?.aborted) throw new Error('abandoned: the write timed out');
+      const client = new pg.Client({ ...config, connectionTimeoutMillis: timeoutMs });
+      client.on('error', () => undefined);
+      onCreate?.(client);
+      try {
+        await client.connect();
+        if (this.targetSessionAttrs === 'read-write') {
+          const { rows } = await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
+          if (rows[0]?.transaction_read_only !== 'off') {
+            errors.push(`${config.host ?? 'host'}:${config.port ?? ''} is read-only`);
+            this.open.delete(client);
+            await closeClient(client);
+            continue;
+          }
+        }
+        return client;
+      } catch (error) {
+        errors.push((error as Error).message);
+        this.open.delete(client);
+        await closeClient(client);
+      }
+    }
+    throw new Error(this.configs.length === 1 ? errors[0]! : `no host accepted a ${this.targetSessionAttrs} session: ${errors.join('; ')}`);
   }
 
   private tick(): void {
@@ -279,21 +331,36 @@ export class IndependentWriter {
     this.entries.push(record);
     let timer: NodeJS.Timeout | undefined;
     let current: pg.Client | undefined = client;
+    const abandoned = new AbortController();
     try {
       const attempt = (async () => {
         if (!client) {
-          client = new pg.Client({ ...this.config, connectionTimeoutMillis: this.writeTimeoutMs });
+          const connected = await this.connectTarget(
+            this.writeTimeoutMs,
+            (created) => {
+              current = created;
+              this.open.add(created);
+              // An idle connection that HAProxy shuts or the server drops emits 'error': forget it.
+              created.on('error', () => this.discard(created));
+            },
+            abandoned.signal,
+          );
+          // Connected after the write was given up: do not keep a connection nobody tracks.
+          if (abandoned.signal.aborted) {
+            this.discard(connected);
+            throw new Error('abandoned: the write timed out');
+          }
+          client = connected;
           current = client;
-          // An idle connection that HAProxy shuts or the server drops emits 'error': forget it.
-          client.on('error', () => this.discard(current!));
-          this.open.add(client);
-          await client.connect();
         }
         const result = await client.query<{ port: number }>(`INSERT INTO ${this.schema}.writes (run_id, seq, sent_at) VALUES ($1, $2, to_timestamp($3 / 1000.0)) RETURNING inet_server_port() AS port`, [this.runId, seq, record.sentAt]);
         return result.rows[0]?.port;
       })();
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timeout after ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
+        timer = setTimeout(() => {
+          abandoned.abort();
+          reject(new Error(`timeout after ${this.writeTimeoutMs} ms`));
+        }, this.writeTimeoutMs);
       });
       attempt.catch(() => undefined);
       const port = await Promise.race([attempt, timeout]);

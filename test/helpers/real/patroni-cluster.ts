@@ -113,6 +113,8 @@ export interface PatroniClusterInfo {
   replication: PgCredentials;
   /** From start() to healthy. */
   startupMs: number;
+  /** Milliseconds from start() to: etcd healthy, a running leader (initdb done), healthy (replica streaming, HAProxy routing). */
+  startupPhases: { etcdMs: number; leaderMs: number; healthyMs: number };
 }
 
 export interface HealthyCluster {
@@ -177,6 +179,7 @@ export class PatroniCluster {
     this.root = scratchRoot('drillbook-patroni');
     try {
       await this.startEtcd();
+      const etcdMs = Date.now() - started;
       const [haproxyPort, replicaPort, statsPort] = [await freePort(), await freePort(), await freePort()];
       for (let i = 1; i <= this.options.nodes; i++) this.nodes.push({ member: await this.prepareNode(`node${i}`) });
       // All nodes start at once: they race for the initialize key, one runs initdb, the others
@@ -201,9 +204,12 @@ export class PatroniCluster {
         superuser: { ...su },
         replication: { ...this.replicationCredentials },
         startupMs: 0,
+        startupPhases: { etcdMs, leaderMs: 0, healthyMs: 0 },
       };
+      await this.waitLeader({ timeoutMs: this.options.startTimeoutMs });
+      this.information.startupPhases.leaderMs = Date.now() - started;
       await this.waitHealthy({ timeoutMs: this.options.startTimeoutMs });
-      this.information.startupMs = Date.now() - started;
+      this.information.startupMs = this.information.startupPhases.healthyMs = Date.now() - started;
       return this.information;
     } catch (error) {
       const logs = this.logTails();
@@ -510,6 +516,36 @@ ${servers}
       .map((l) => l.split(','))
       .filter((cells) => cells[px] === proxy && cells[sv] !== 'FRONTEND' && cells[sv] !== 'BACKEND' && (cells[status] ?? '').startsWith('UP'))
       .map((cells) => cells[sv]!);
+  }
+
+  /**
+   * A switchover through Patroni's REST API (POST /switchover on the leader), to `candidate`
+   * or any healthy replica; resolves once the cluster is healthy again with the new leader.
+   * For test set-up (e.g. "the node that led before"); drills do their own.
+   */
+  async switchover(candidate?: string, timeoutMs = 90_000): Promise<HealthyCluster> {
+    const leader = await this.waitLeader();
+    const body = JSON.stringify(candidate ? { leader: leader.name, candidate } : { leader: leader.name });
+    const answer = await httpRequest(`${leader.apiUrl}/switchover`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, timeoutMs: 60_000 });
+    if (answer.status !== 200) throw new Error(`switchover from ${leader.name}: HTTP ${answer.status} ${answer.body}`);
+    await this.waitLeader({ notName: leader.name, timeoutMs });
+    const healthy = await this.waitHealthy({ timeoutMs });
+    if (healthy.leader.name === leader.name || (candidate && healthy.leader.name !== candidate)) throw new Error(`switchover: leader is ${healthy.leader.name}`);
+    return healthy;
+  }
+
+  /**
+   * Settings for every member, in member order, for a client that tries hosts like libpq's
+   * `host=a,b target_session_attrs=read-write` (e.g. IndependentWriter with an array).
+   */
+  memberConnections(): pg.ClientConfig[] {
+    return this.members.map((m) => this.connection(m));
+  }
+
+  /** The libpq multi-host URL of the members, `target_session_attrs=read-write` (no proxy in between). */
+  multiHostUrl(): string {
+    const su = this.superuserCredentials;
+    return `postgresql://${su.user}:${su.password}@${this.members.map((m) => `${m.host}:${m.port}`).join(',')}/postgres?target_session_attrs=read-write`;
   }
 
   /** libpq settings for one member directly, as the superuser. */

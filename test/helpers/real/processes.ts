@@ -395,7 +395,8 @@ export interface HttpAnswer {
 /** One HTTP request with a hard timeout (no keep-alive, so nothing lingers after stop()). */
 export function httpRequest(url: string, options: { method?: string; body?: string; timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: options.method ?? 'GET', agent: false, headers: options.headers, timeout: options.timeoutMs ?? 2_000 }, (response) => {
+    const headers = { ...options.headers, ...(options.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(options.body)) } : {}) };
+    const request = http.request(url, { method: options.method ?? 'GET', agent: false, headers, timeout: options.timeoutMs ?? 2_000 }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -47,7 +47,7 @@ describeReal(['patroni', 'etcd', 'haproxy'], 'real Patroni cluster (etcd + 2 × 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-harness-'));
     const info = await cluster.start();
-    console.log(`Patroni cluster healthy in ${info.startupMs} ms`);
+    console.log(`Patroni cluster healthy in ${info.startupMs} ms ${JSON.stringify(info.startupPhases)}`);
   }, START_MS);
   afterAll(async () => {
     await cluster.stop();
@@ -73,14 +73,18 @@ describeReal(['patroni', 'etcd', 'haproxy'], 'real Patroni cluster (etcd + 2 × 
     expect(config.master_start_timeout ?? config.primary_start_timeout).toBe(0);
   });
 
-  it('a SIGKILL of the leader postmaster moves the leader; the independent writer sees the outage and the resumption', async () => {
+  it('a SIGKILL of the leader postmaster moves the leader; independent writers (through HAProxy, and multi-host read-write) see the outage and the resumption', async () => {
     const writer = await IndependentWriter.create({ connection: cluster.endpointConnection(), intervalMs: 20, logFile: path.join(work, 'writer.jsonl') });
+    // A second client that connects like libpq's host=a,b target_session_attrs=read-write, no proxy.
+    const direct = await IndependentWriter.create({ connection: cluster.memberConnections(), intervalMs: 20 });
+    expect(direct.schema).toBe(writer.schema);
     const oldLeader = (await cluster.leader())!;
     writer.start();
+    direct.start();
     let killAt = 0;
     let newLeaderName = '';
     try {
-      await writer.waitForAcks(25);
+      await Promise.all([writer.waitForAcks(25), direct.waitForAcks(25)]);
       const postmaster = cluster.postmaster(oldLeader.name);
       expect(postmaster, 'the leader has a postmaster').toBeDefined();
       killAt = performance.timeOrigin + performance.now();
@@ -88,52 +92,70 @@ describeReal(['patroni', 'etcd', 'haproxy'], 'real Patroni cluster (etcd + 2 × 
       const newLeader = await cluster.waitLeader({ notName: oldLeader.name, timeoutMs: 60_000 });
       newLeaderName = newLeader.name;
       expect(newLeader.port).not.toBe(oldLeader.port);
-      await writer.waitForAcks(50, 30_000);
+      await Promise.all([writer.waitForAcks(50, 30_000), direct.waitForAcks(50, 30_000)]);
     } finally {
-      await writer.stop();
+      await Promise.all([writer.stop(), direct.stop()]);
     }
     const newLeader = cluster.member(newLeaderName);
 
-    // Client side: exactly one outage with failed writes, around the kill, that resumed on the new leader.
-    const outages = writer.outages().filter((o) => o.failedWrites > 0);
-    expect(outages, JSON.stringify(writer.outages())).toHaveLength(1);
-    const outage = outages[0]!;
-    expect(outage.lastAckBefore!.serverPort).toBe(oldLeader.port);
-    expect(outage.stoppedAt).toBeGreaterThan(killAt - 1_000);
-    expect(outage.stoppedAt).toBeLessThan(killAt + 1_000);
-    expect(outage.firstFailure!.sentAt).toBeGreaterThan(killAt - 1_000);
-    expect(outage.resumedAt).toBeGreaterThan(killAt);
-    expect(outage.firstAckAfter!.serverPort).toBe(newLeader.port);
-    expect(outage.durationMs).toBeGreaterThan(100);
-    expect(outage.durationMs).toBeLessThan(45_000);
-    // Every acknowledgement after the resumption came from the new leader.
-    const after = writer.acknowledged().filter((w) => w.ackAt! >= outage.resumedAt!);
-    expect(after.length).toBeGreaterThanOrEqual(50);
-    expect(new Set(after.map((w) => w.serverPort))).toEqual(new Set([newLeader.port]));
-    expect(writer.records().filter((w) => w.newConnection).length).toBeGreaterThan(1); // it reconnected
+    for (const [name, w] of [
+      ['haproxy', writer],
+      ['multi-host', direct],
+    ] as const) {
+      // Client side: exactly one outage with failed writes, around the kill, that resumed on the new leader.
+      const outages = w.outages().filter((o) => o.failedWrites > 0);
+      expect(outages, `${name}: ${JSON.stringify(w.outages())}`).toHaveLength(1);
+      const outage = outages[0]!;
+      expect(outage.lastAckBefore!.serverPort).toBe(oldLeader.port);
+      expect(outage.stoppedAt).toBeGreaterThan(killAt - 1_000);
+      expect(outage.stoppedAt).toBeLessThan(killAt + 1_000);
+      expect(outage.firstFailure!.sentAt).toBeGreaterThan(killAt - 1_000);
+      expect(outage.resumedAt).toBeGreaterThan(killAt);
+      expect(outage.firstAckAfter!.serverPort).toBe(newLeader.port);
+      expect(outage.durationMs).toBeGreaterThan(100);
+      expect(outage.durationMs).toBeLessThan(45_000);
+      // Every acknowledgement after the resumption came from the new leader.
+      const after = w.acknowledged().filter((r) => r.ackAt! >= outage.resumedAt!);
+      expect(after.length).toBeGreaterThanOrEqual(50);
+      expect(new Set(after.map((r) => r.serverPort))).toEqual(new Set([newLeader.port]));
+      expect(w.records().filter((r) => r.newConnection).length).toBeGreaterThan(1); // it reconnected
 
-    // Data side: what the new leader holds. With asynchronous replication a write acknowledged
-    // just before the kill may be lost, but only one the old leader acknowledged, and never one
-    // the new leader acknowledged.
-    const report = await writer.missingAcknowledged(cluster.connection(newLeader));
-    expect(report.acknowledged).toBe(writer.acknowledged().length);
-    expect(report.found + report.missing.length).toBe(report.acknowledged);
-    for (const lost of report.missing) {
-      expect(lost.serverPort).toBe(oldLeader.port);
-      expect(lost.ackAt!).toBeGreaterThan(killAt - 5_000);
+      // Data side: what the new leader holds. With asynchronous replication a write acknowledged
+      // just before the kill may be lost, but only one the old leader acknowledged, and never one
+      // the new leader acknowledged.
+      const report = await w.missingAcknowledged(cluster.connection(newLeader));
+      expect(report.acknowledged).toBe(w.acknowledged().length);
+      expect(report.found + report.missing.length).toBe(report.acknowledged);
+      for (const lost of report.missing) {
+        expect(lost.serverPort).toBe(oldLeader.port);
+        expect(lost.ackAt!).toBeGreaterThan(killAt - 5_000);
+      }
+      console.log(
+        `failover (${name} writer): outage ${outage.durationMs!.toFixed(0)} ms (kill → resumed ${(outage.resumedAt! - killAt).toFixed(0)} ms, last ack ${(outage.stoppedAt - killAt).toFixed(0)} ms after the kill), ${outage.failedWrites} failed writes, ${report.missing.length} acknowledged writes lost, ${w.skipped} ticks skipped, ${oldLeader.name} → ${newLeader.name}; errors ${JSON.stringify(w.errorKinds())}`,
+      );
     }
+    // Two writers, two runs, one table: each finds only its own rows.
+    expect(writer.runId).not.toBe(direct.runId);
     // Its own log has one line per write plus start and stop.
     const lines = fs.readFileSync(path.join(work, 'writer.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(writer.records().length + 2);
-    console.log(
-      `failover: outage ${outage.durationMs!.toFixed(0)} ms (kill → resumed ${(outage.resumedAt! - killAt).toFixed(0)} ms), ${outage.failedWrites} failed writes, ${report.missing.length} acknowledged writes lost, ${writer.skipped} ticks skipped, ${oldLeader.name} → ${newLeader.name}; errors ${JSON.stringify(writer.errorKinds())}`,
-    );
+    expect(JSON.parse(lines[1]!)).toMatchObject({ seq: expect.any(Number), sentAt: expect.any(Number) });
 
     // The old leader re-joins as a replica (crash recovery + pg_rewind) and the cluster is whole again.
     const healthy = await cluster.waitHealthy({ timeoutMs: 90_000 });
     expect(healthy.leader.name).toBe(newLeader.name);
     expect(healthy.replicas.map((r) => r.name)).toEqual([oldLeader.name]);
-    await writer.dropSchema(cluster.endpointConnection());
+    await writer.dropSchema();
+    expect(await cluster.queryEndpoint("SELECT 1 FROM pg_namespace WHERE nspname = 'independent_writer'")).toEqual([]);
+  }, DRILL_MS);
+
+  it('switchover() through the REST API moves the leader back to the node that led before', async () => {
+    const before = await cluster.waitLeader();
+    const candidate = cluster.members.find((m) => m.name !== before.name)!.name;
+    const healthy = await cluster.switchover(candidate);
+    expect(healthy.leader.name).toBe(candidate);
+    expect(healthy.replicas.map((r) => r.name)).toEqual([before.name]);
+    expect((await cluster.leader())!.name).toBe(candidate);
   }, DRILL_MS);
 
   it('stop() stops every process by PID and leaves no port or directory', async () => {
