@@ -300,3 +300,19 @@ it('require-real resolves binaries and names the package that is missing', () =>
   if (!findBinary('haproxy')) expect(checkReal('haproxy').reasons.join()).toMatch(/haproxy: haproxy not found \(apt-get install haproxy\)/);
   expect(checkReal('patroni').reasons.every((r) => /^(patroni|postgres): /.test(r))).toBe(true);
 });
+
+it('the harness is independent of drillbook: nothing in test/helpers/real imports its code', () => {
+  const dir = path.join(import.meta.dirname, '../../helpers/real');
+  const repo = path.resolve(import.meta.dirname, '../../..');
+  const violations: string[] = [];
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const text = fs.readFileSync(path.join(dir, file), 'utf8');
+    for (const match of text.matchAll(/(?:from|import\()\s*'([^']+)'/g)) {
+      const specifier = match[1]!;
+      if (!specifier.startsWith('.')) continue;
+      const target = path.relative(repo, path.resolve(dir, specifier));
+      if (!target.startsWith(path.join('test', 'helpers', 'real'))) violations.push(`${file} imports ${specifier}`);
+    }
+  }
+  expect(violations).toEqual([]);
+});
