@@ -114,6 +114,18 @@ export interface BaseBackupResult {
   finishedAt: number;
 }
 
+export interface RestoredCopy {
+  port: number;
+  dataDir: string;
+  connection: pg.ClientConfig;
+  logFile: string;
+  ref: ProcessRef;
+  /** From spawn to accepting writes (recovery included). */
+  readyMs: number;
+  /** Fast shutdown by PID, SIGKILL after 20 s; throws if anything survived. */
+  stop(): Promise<ProcessRef[]>;
+}
+
 const TAR_SUFFIX: Record<BaseBackupCompression, string> = { gzip: '.gz', lz4: '.lz4', zstd: '.zst', none: '' };
 
 export class PgBackRestPrimary {
@@ -318,8 +330,47 @@ export class PgBackRestPrimary {
     return result;
   }
 
+  /**
+   * Starts PostgreSQL 15 (as postgres) on a restored data directory — a bare restore, to compare
+   * a drill's RTO with — on a free 127.0.0.1 port, its own socket dir, `archive_mode=off` (a
+   * copy must never push into the production repo), and waits until it accepts connections
+   * (after recovery, when it has a recovery.signal). Stop it by PID with the returned stop().
+   */
+  async startCopy(dataDir: string, options: { timeoutMs?: number; settings?: Record<string, string | number> } = {}): Promise<RestoredCopy> {
+    const port = await freePort();
+    const socketDir = ownedDir(`${dataDir}.socket`, this.user);
+    const settings: Record<string, string | number> = { port, listen_addresses: '127.0.0.1', unix_socket_directories: socketDir, archive_mode: 'off', archive_command: '', ...options.settings };
+    const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+    const logFile = `${dataDir}.log`;
+    const startedAt = Date.now();
+    const spawned = spawnLogged(`${PG15_BIN}/postgres`, args, { label: `postgres (copy in ${dataDir})`, logFile, as: this.user });
+    const connection: pg.ClientConfig = { ...this.connection(), port };
+    const stop = async () => {
+      const stopped = await stopProcesses([{ ref: spawned.ref, signal: 'SIGINT' }], 20_000);
+      fs.rmSync(socketDir, { recursive: true, force: true });
+      return stopped;
+    };
+    try {
+      await waitFor(
+        `the copy in ${dataDir} to accept writes`,
+        async () => {
+          if (!isRunning(spawned.ref)) throw new Error(`postgres exited: ${tail(logFile, 8)}`);
+          const rows = await queryWith<{ recovery: boolean }>(connection, 'SELECT pg_is_in_recovery() AS recovery');
+          return rows[0]?.recovery === false;
+        },
+        options.timeoutMs ?? 120_000,
+        100,
+      );
+    } catch (error) {
+      await stop().catch(() => undefined);
+      throw error;
+    }
+    return { port, dataDir, connection, logFile, ref: spawned.ref, readyMs: Date.now() - startedAt, stop };
+  }
+
   /** An empty directory in the scratch root owned by postgres (0700): where a test restores to. */
   scratchDir(name: string): string {
+    ownedDir(path.join(this.details.root, 'scratch'), this.user, 0o755);
     return ownedDir(path.join(this.details.root, 'scratch', name), this.user);
   }
 
@@ -328,14 +379,7 @@ export class PgBackRestPrimary {
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    const client = new pg.Client({ ...this.connection(), query_timeout: 30_000 });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      return (await client.query<R>(sql, values)).rows;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    return queryWith<R>(this.connection(), sql, values);
   }
 
   /** The postmaster and its children running now. */
@@ -355,6 +399,17 @@ export class PgBackRestPrimary {
     removeScratch(root);
     if (strays.length > 0) throw new Error(`stop() had to SIGKILL processes it did not know: ${strays.map((s) => s.pid).join(', ')}`);
     return stopped;
+  }
+}
+
+async function queryWith<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ ...config, query_timeout: 30_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, values)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { IndependentWriter } from '../../helpers/real/independent-writer.js';
 import { PatroniCluster } from '../../helpers/real/patroni-cluster.js';
@@ -27,6 +28,16 @@ const DRILL_MS = 180_000;
 function expectAllGone(before: ProcessRef[]): void {
   const alive = before.filter(isRunning);
   expect(alive.map((r) => `${r.pid} ${r.label}`)).toEqual([]);
+}
+
+async function queryOn<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string): Promise<R[]> {
+  const client = new pg.Client(config);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 function portAccepts(port: number): Promise<boolean> {
@@ -216,6 +227,27 @@ describeReal('pgbackrest', 'real pgBackRest primary (PostgreSQL 15 archiving wit
     // gz is pgBackRest's default compression: the repo's files say so.
     const backupDir = path.join(primary.details.repoPath, 'backup', primary.stanza, full.label, 'pg_data');
     expect(fs.readdirSync(backupDir)).toContain('PG_VERSION.gz');
+
+    // The backups restore: a bare `pgbackrest restore` of the latest set plus archived WAL,
+    // started as a copy, holds every row committed before the WAL was archived.
+    await primary.query('INSERT INTO harness_rows SELECT g FROM generate_series(2001, 2500) g');
+    await primary.archiveCurrentWal();
+    const target = primary.scratchDir('restore-latest');
+    const restoreStarted = Date.now();
+    await primary.pgbackrest(['restore', `--pg1-path=${target}`, '--archive-mode=off']);
+    const restoreMs = Date.now() - restoreStarted;
+    const copy = await primary.startCopy(target);
+    console.log(`bare pgbackrest restore ${restoreMs} ms, then start + recovery ${copy.readyMs} ms`);
+    try {
+      const [row] = await primary.query<{ n: string }>('SELECT count(*) AS n FROM harness_rows');
+      const [restored] = await queryOn<{ n: string; port: number }>(copy.connection, 'SELECT count(*) AS n, inet_server_port() AS port FROM harness_rows');
+      expect(restored).toEqual({ n: row!.n, port: copy.port });
+      expect(row!.n).toBe('2500');
+    } finally {
+      const before = [copy.ref];
+      await copy.stop();
+      expectAllGone(before);
+    }
   }, DRILL_MS);
 
   it('archive_timeout can be changed at run time', async () => {
