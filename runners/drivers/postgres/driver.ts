@@ -16,8 +16,9 @@ import type { RunContext } from '../../context.js';
 import type { HeartbeatSink } from '../../probes/heartbeat.js';
 import type { ProbeFn } from '../../probes/probe-loop.js';
 import { describeSecret, resolveSecret } from '../../secrets.js';
-import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
-import { type OsUser, databaseUser, freePort, signal as sendSignal } from '../../system.js';
+import { driverFault, faultsOf } from '../../faults/registry.js';
+import { runRecoveryCommand } from '../../recovery-command.js';
+import { type OsUser, databaseUser, freePort } from '../../system.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { type BaseBackup, prepareRestoredCopy, snapshotArchive } from './backup.js';
 import { type PgBinaries, pgBinaries } from './binaries.js';
@@ -69,10 +70,6 @@ export const postgresDriver: Driver = {
       if (usesStandby && !target.standby) report(at('target'), 'recovery.action promote needs target.standby');
       if (spec.type === 'parallel-restore' && !target.backup)
         report(at('target'), 'parallel-restore needs target.backup (baseBackupDir, walArchiveDir)', { hint: 'or set sandbox: true to drill the built-in sandbox' });
-      for (const [index, fault] of spec.faults.entries()) {
-        if ((fault.type === 'kill-primary' || fault.type === 'pause-primary') && !target.primary?.dataDir)
-          report(at('faults', index, 'type'), `${fault.type} needs target.primary.dataDir on this host to find the postmaster`, { hint: 'or use type: command with your own fault command' });
-      }
     } else {
       for (const key of ['primary', 'standby', 'backup'] as const) {
         if (target[key]) report(at('target', key), `${key} is ignored when sandbox: true (the sandbox builds its own)`, { severity: 'warning' });
@@ -85,8 +82,9 @@ export const postgresDriver: Driver = {
     if (spec.type === 'parallel-restore' && spec.faults.length > 0)
       report(at('faults'), 'a parallel-restore drill leaves production running: it takes no faults');
     for (const [index, fault] of spec.faults.entries()) {
-      if (!['command', 'kill-primary', 'pause-primary'].includes(fault.type))
-        report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the postgres driver`, { hint: 'postgres faults: command, kill-primary, pause-primary' });
+      const module = driverFault('postgres', fault.type);
+      if (!module) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the postgres driver`, { hint: `postgres faults: ${faultsOf('postgres').map((m) => m.type).join(', ')}` });
+      else module.validate?.(fault, { settings: target, report, at: (...p) => at('faults', index, ...p) });
     }
     if (spec.recovery?.action === 'command' && !spec.recovery.command) report(at('recovery', 'command'), 'recovery.action command needs recovery.command');
     if (spec.recovery?.action === 'promote' && spec.type !== 'failover') report(at('recovery', 'action'), 'promote applies to failover drills only');
@@ -114,7 +112,7 @@ export const postgresDriver: Driver = {
     } else {
       items.push({ action: `create ${HEARTBEAT_TABLE} and ${PROBE_TABLE} if missing; write this run's heartbeat and probe rows`, touches: primary, undo: "delete this run's rows" });
     }
-    for (const fault of spec.faults) items.push(describeFaultPlan(fault, primary));
+    for (const fault of spec.faults) items.push(driverFault('postgres', fault.type)?.plan(fault, { primary }) ?? { action: `${fault.type}: not a postgres fault (refused by validate)`, touches: 'nothing', undo: 'none' });
     if (spec.recovery?.action === 'promote')
       items.push({ action: 'promote the standby: SELECT pg_promote()', touches: target.sandbox ? 'sandbox standby' : endpointLabel(target.standby!), undo: 'none automatic: failing back is a DBA procedure (listed in the evidence)' });
     if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
@@ -135,19 +133,6 @@ export const postgresDriver: Driver = {
 
 function endpointLabel(endpoint: PgEndpoint): string {
   return `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
-}
-
-function describeFaultPlan(fault: Fault, primary: string): PlanItem {
-  switch (fault.type) {
-    case 'kill-primary':
-      return { action: `${fault.signal} the primary's postmaster and its backends`, touches: primary, undo: 'none possible: the standby takes over; the sandbox is destroyed at teardown' };
-    case 'pause-primary':
-      return { action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' };
-    case 'command':
-      return { action: `run fault command: ${fault.command}`, touches: 'what the command touches', undo: fault.undo ? `run: ${fault.undo}` : 'none declared' };
-    default:
-      return { action: `${fault.type}: not a postgres fault (refused by validate)`, touches: 'nothing', undo: 'none' };
-  }
 }
 
 // ---------------------------------------------------------------- SQL shared with other drivers
@@ -352,44 +337,10 @@ class PostgresSession implements DriverSession {
     return readPresentHeartbeats(this.endpoint(name), this.ctx.runId);
   }
 
-  async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
-    switch (fault.type) {
-      case 'kill-primary': {
-        const pids = this.primaryProcesses();
-        // No undo can revive a killed server: recovery is the standby's job, and the
-        // sandbox (when used) is destroyed by its own registered undos.
-        markT0(`${fault.signal} primary postmaster (pid ${pids[0]})`);
-        for (const pid of pids) sendSignal(pid, fault.signal);
-        return { description: `${fault.signal} sent to the primary's ${pids.length} processes` };
-      }
-      case 'pause-primary': {
-        const pids = this.primaryProcesses();
-        const undoId = ctx.undo.push({ type: 'postgres.resume-server', params: { pids } }, `SIGCONT the paused primary (pids ${pids.join(', ')})`);
-        const durationMs = ms(fault.duration);
-        const t0 = markT0(`SIGSTOP primary for ${fault.duration}`);
-        for (const pid of pids) sendSignal(pid, 'SIGSTOP');
-        const ended = new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            for (const pid of [...pids].reverse()) sendSignal(pid, 'SIGCONT');
-            const end = ctx.record('fault ended: primary resumed (SIGCONT)', { pausedMs: ctx.clock.elapsed() - t0.mono });
-            ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0.mono)} ms`);
-            resolve();
-          }, durationMs);
-          ctx.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-        });
-        return { description: `SIGSTOP sent to the primary's ${pids.length} processes for ${fault.duration}`, ended };
-      }
-      case 'command': {
-        if (fault.undo) ctx.undo.push({ type: 'shell.command', params: { command: fault.undo, cwd: this.baseDir, timeoutMs: ms(fault.timeout) } }, `run fault undo: ${fault.undo}`);
-        markT0(`fault command: ${fault.command}`);
-        const result = await runCommand(fault.command, { cwd: this.baseDir, timeoutMs: ms(fault.timeout), signal: ctx.signal });
-        const file = await ctx.attach('fault-command.txt', formatCommandResult(result));
-        if (!commandSucceeded(result)) throw new Error(`fault command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
-        return { description: `fault command exited 0 (output in ${file})` };
-      }
-      default:
-        throw new Error(`fault ${fault.type} is not a postgres fault`);
-    }
+  injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
+    const module = driverFault('postgres', fault.type);
+    if (!module) throw new Error(`fault ${fault.type} is not a postgres fault`);
+    return module.inject(fault, { ctx, markT0, target: { primaryProcesses: () => this.primaryProcesses(), baseDir: this.baseDir } });
   }
 
   private primaryProcesses(): number[] {
@@ -413,12 +364,8 @@ class PostgresSession implements DriverSession {
           await client.end().catch(() => undefined);
         }
       }
-      case 'command': {
-        const result = await runCommand(recovery.command!, { cwd: this.baseDir, timeoutMs: ms(recovery.timeout), signal: ctx.signal });
-        const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
-        if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
-        return `recovery command exited 0 (output in ${file})`;
-      }
+      case 'command':
+        return runRecoveryCommand(recovery, ctx);
     }
   }
 

@@ -21,7 +21,8 @@ import type { RunContext } from '../../context.js';
 import type { HeartbeatSink } from '../../probes/heartbeat.js';
 import { type ProbeFn, runProbeLoop } from '../../probes/probe-loop.js';
 import { describeSecret, resolveSecret } from '../../secrets.js';
-import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
+import { driverFault, faultsOf } from '../../faults/registry.js';
+import { runRecoveryCommand } from '../../recovery-command.js';
 import { discard, ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, runSqlChecks, sqlWriteProbe } from '../postgres/driver.js';
 import type { ConnectionSettings } from '../postgres/server.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
@@ -39,7 +40,7 @@ function resourceOf(target: RdsTarget): { kind: 'instance' | 'cluster'; id: stri
 }
 
 function isRdsFault(fault: Fault): fault is RdsFault {
-  return fault.type === 'rds-failover' || fault.type === 'rds-reboot' || fault.type === 'rds-stop';
+  return driverFault('rds', fault.type) !== undefined;
 }
 
 /** The copy's identifier: short, valid for RDS (letter first, no double hyphen), unique per run. */
@@ -64,9 +65,9 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
       if (!target.instance === !target.cluster)
         report(at('target'), 'declare exactly one of target.instance or target.cluster', { hint: 'instance: <DB instance identifier> or cluster: <DB cluster identifier>' });
       for (const [index, fault] of spec.faults.entries()) {
-        if (!isRdsFault(fault)) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: 'rds faults: rds-failover, rds-reboot, rds-stop' });
-        if (fault.type === 'rds-failover' && fault.targetInstance && !target.cluster)
-          report(at('faults', index, 'targetInstance'), 'targetInstance applies to cluster failover only');
+        const module = driverFault('rds', fault.type);
+        if (!module) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: `rds faults: ${faultsOf('rds').map((m) => m.type).join(', ')}` });
+        else module.validate?.(fault, { settings: target, report, at: (...p) => at('faults', index, ...p) });
       }
       if (spec.type === 'failover') {
         if (spec.faults.length === 0) report(at('faults'), 'a failover drill needs at least one fault', { hint: 'e.g. faults: [ { type: rds-failover } ]' });
@@ -149,16 +150,8 @@ function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanItem[] {
   if (target.production)
     items.push({ action: "create drillbook_heartbeat and drillbook_probe if missing; write this run's heartbeat and probe rows", touches: `SQL ${endpointLabel(target.production, `the ${kind} endpoint`)}`, undo: "delete this run's rows" });
   for (const fault of spec.faults) {
-    if (fault.type === 'rds-failover')
-      items.push(
-        kind === 'instance'
-          ? { action: `RebootDBInstance ${id} with ForceFailover: true (Multi-AZ failover)`, touches: resource, undo: 'none possible: the standby becomes the primary; teardown waits until the instance is available' }
-          : { action: `FailoverDBCluster ${id}${fault.targetInstance ? ` to ${fault.targetInstance}` : ''}`, touches: resource, undo: 'none possible: a reader becomes the writer; teardown waits until the cluster is available' },
-      );
-    if (fault.type === 'rds-reboot')
-      items.push({ action: `RebootDBInstance ${kind === 'instance' ? id : `(the writer of ${id})`} without failover`, touches: resource, undo: 'teardown waits until it is available' });
-    if (fault.type === 'rds-stop')
-      items.push({ action: `Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`, touches: resource, undo: `Start${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}, then wait until available (registered before the stop)` });
+    const planned = driverFault('rds', fault.type)?.plan(fault, { kind, id, resource });
+    if (planned) items.push(planned);
   }
   if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
   if (spec.type === 'parallel-restore' && target.copy) {
@@ -319,12 +312,7 @@ class RdsSession implements DriverSession {
     if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}, not available: nothing was disrupted`);
     this.source = now;
     const facts = [`RDS reports DB ${kind} ${id} available`];
-    for (const fault of ctx.loaded.scenario.spec.faults) {
-      if (fault.type !== 'rds-failover') continue;
-      if (kind === 'instance' && !(now as DBInstance).MultiAZ) throw new Error(`DB instance ${id} is not Multi-AZ: a forced failover needs a standby (nothing was disrupted)`);
-      if (kind === 'cluster' && ((now as DBCluster).DBClusterMembers ?? []).length < 2) throw new Error(`DB cluster ${id} has fewer than two members: there is nothing to fail over to (nothing was disrupted)`);
-      facts.push(kind === 'instance' ? `Multi-AZ: primary in ${(now as DBInstance).AvailabilityZone}, standby in ${(now as DBInstance).SecondaryAvailabilityZone ?? 'another AZ'}` : `cluster members: ${((now as DBCluster).DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier).join(', ')}`);
-    }
+    for (const fault of ctx.loaded.scenario.spec.faults) facts.push(...(driverFault('rds', fault.type)?.preconditions?.(fault, { deps: this.deps, kind, id, source: now, log: this.log }) ?? []));
     return facts;
   }
 
@@ -362,40 +350,7 @@ class RdsSession implements DriverSession {
   async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
     if (!isRdsFault(fault)) throw new Error(`fault ${fault.type} is not an rds fault`);
     const { kind, id } = this.resource;
-    const d = this.deps;
-    let description: string;
-    switch (fault.type) {
-      case 'rds-failover': {
-        ctx.undo.push({ type: 'rds.wait-available', params: { kind, id } }, `wait until DB ${kind} ${id} is available after the failover`);
-        if (kind === 'instance') {
-          markT0(`RebootDBInstance ${id} ForceFailover=true`);
-          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: id, ForceFailover: true }), o), this.log);
-          description = `Multi-AZ failover of DB instance ${id} requested (RebootDBInstance ForceFailover)`;
-        } else {
-          markT0(`FailoverDBCluster ${id}${fault.targetInstance ? ` → ${fault.targetInstance}` : ''}`);
-          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.FailoverDBClusterCommand({ DBClusterIdentifier: id, ...(fault.targetInstance ? { TargetDBInstanceIdentifier: fault.targetInstance } : {}) }), o), this.log);
-          description = `failover of DB cluster ${id} requested (FailoverDBCluster${fault.targetInstance ? ` to ${fault.targetInstance}` : ''})`;
-        }
-        break;
-      }
-      case 'rds-reboot': {
-        const instance = kind === 'instance' ? id : (((this.source as DBCluster).DBClusterMembers ?? []).find((m) => m.IsClusterWriter)?.DBInstanceIdentifier ?? '');
-        if (!instance) throw new Error(`DB cluster ${id} has no writer to reboot`);
-        ctx.undo.push({ type: 'rds.wait-available', params: { kind: 'instance', id: instance } }, `wait until DB instance ${instance} is available after the reboot`);
-        markT0(`RebootDBInstance ${instance}`);
-        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: instance, ForceFailover: false }), o), this.log);
-        description = `reboot of DB instance ${instance} requested (no failover)`;
-        break;
-      }
-      case 'rds-stop': {
-        ctx.undo.push({ type: 'rds.start', params: { kind, id } }, `start DB ${kind} ${id} again and wait until it is available`);
-        markT0(`Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`);
-        if (kind === 'instance') await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBInstanceCommand({ DBInstanceIdentifier: id }), o), this.log);
-        else await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBClusterCommand({ DBClusterIdentifier: id }), o), this.log);
-        description = `stop of DB ${kind} ${id} requested`;
-        break;
-      }
-    }
+    const { description } = await driverFault('rds', fault.type)!.inject(fault, { ctx, markT0, target: { deps: this.deps, kind, id, source: this.source, log: this.log } });
     await this.awaitOutage(ctx);
     return { description };
   }
@@ -429,12 +384,8 @@ class RdsSession implements DriverSession {
     switch (recovery.action) {
       case 'none':
         return 'no recovery action: RDS fails over or restarts by itself';
-      case 'command': {
-        const result = await runCommand(recovery.command!, { cwd: this.baseDir, timeoutMs: ms(recovery.timeout), signal: ctx.signal });
-        const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
-        if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
-        return `recovery command exited 0 (output in ${file})`;
-      }
+      case 'command':
+        return runRecoveryCommand(recovery, ctx);
       default:
         throw new Error(`recovery action ${recovery.action} does not apply to RDS`);
     }

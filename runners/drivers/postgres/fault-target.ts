@@ -1,0 +1,23 @@
+/** What a postgres fault may act on (runners/faults/*.ts with driver 'postgres'). */
+import type { PostgresTarget } from '../../../scenarios/schema.js';
+import type { FaultValidateEnv } from '../../faults/types.js';
+
+export interface PostgresFaultTarget {
+  /** The primary's postmaster and its backends (throws when none runs). */
+  primaryProcesses(): number[];
+  /** Commands run here (the scenario's directory). */
+  baseDir: string;
+}
+
+export interface PostgresPlanEnv {
+  /** How the plan names the primary. */
+  primary: string;
+}
+
+export type PostgresFaultSettings = PostgresTarget;
+
+/** Process faults find the postmaster through the data directory on this host. */
+export function requireDataDir(type: string, env: FaultValidateEnv<PostgresFaultSettings>): void {
+  if (!env.settings.sandbox && !env.settings.primary?.dataDir)
+    env.report(env.at('type'), `${type} needs target.primary.dataDir on this host to find the postmaster`, { hint: 'or use type: command with your own fault command' });
+}
