@@ -16,6 +16,7 @@ import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
 import { sleep, type Instant } from '../../clock.js';
 import type { RunContext } from '../../context.js';
+import { httpProbe } from '../../probes/http.js';
 import type { ProbeFn } from '../../probes/probe-loop.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { api, type ClusterRef, clusterLabel, connectCluster, KubeApiError, type KubeClients, statusOf } from './client.js';
@@ -263,12 +264,8 @@ class KubernetesSession implements DriverSession {
 
   writeProbe(endpoint: EndpointName): ProbeFn {
     const expect = endpoint === 'restored' ? this.target.velero!.probe.expectStatus : (this.target.probe?.expectStatus ?? 200);
-    return async (_attempt, signal) => {
-      const url = this.url(endpoint);
-      const response = await fetch(url, { signal, redirect: 'manual', headers: { 'user-agent': 'drillbook-probe' } });
-      await response.arrayBuffer().catch(() => undefined);
-      if (response.status !== expect) throw new Error(`HTTP ${response.status} (expected ${expect})`);
-    };
+    const timeoutMs = ms(this.ctx.loaded.scenario.spec.probes.timeout);
+    return (_attempt, signal) => httpProbe.check({ url: this.url(endpoint), status: expect }, { signal, timeoutMs, baseDir: path.dirname(this.ctx.loaded.file), addSecret: this.ctx.addSecret });
   }
 
   async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {

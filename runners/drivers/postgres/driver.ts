@@ -23,34 +23,16 @@ import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, Restor
 import { type BaseBackup, prepareRestoredCopy, snapshotArchive } from './backup.js';
 import { type PgBinaries, pgBinaries } from './binaries.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
-import { type ConnectionSettings, connect, postmasterPid, serverProcesses, startServer } from './server.js';
+import { type ConnectionSettings, connect, discard } from '../../sql/connection.js';
+import { runSqlChecks } from '../../sql/checks.js';
+import { ensureDrillTables, HEARTBEAT_TABLE, openHeartbeatSink, PROBE_TABLE, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
+import { postmasterPid, serverProcesses, startServer } from './server.js';
 import { preparedSession } from '../prepared.js';
 
-const HEARTBEAT_TABLE = 'drillbook_heartbeat';
 const MAX_LOG_CHARS = 256 * 1024;
-const PROBE_TABLE = 'drillbook_probe';
 
 function ms(duration: string): number {
   return parseDuration(duration) ?? 0;
-}
-
-/** Closes a client without waiting on a server that may be frozen or gone. */
-export function discard(client: pg.Client | undefined): void {
-  if (!client) return;
-  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-  stream?.destroy();
-  client.end().catch(() => undefined);
-}
-
-function quoteIdent(name: string): string {
-  return name
-    .split('.')
-    .map((part) => `"${part.replaceAll('"', '""')}"`)
-    .join('.');
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function postgresTarget(loaded: LoadedScenario): PostgresTarget {
@@ -133,95 +115,6 @@ export const postgresDriver: Driver = {
 
 function endpointLabel(endpoint: PgEndpoint): string {
   return `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
-}
-
-// ---------------------------------------------------------------- SQL shared with other drivers
-// The probe, heartbeat and check SQL any PostgreSQL-speaking target uses (the RDS driver
-// imports these): one implementation, so every driver measures the same way.
-
-/** Creates the heartbeat and probe tables on a writable endpoint if they are missing. */
-export async function ensureDrillTables(settings: ConnectionSettings): Promise<void> {
-  const admin = await connect(settings);
-  try {
-    await admin.query(`CREATE TABLE IF NOT EXISTS ${HEARTBEAT_TABLE} (run_id text NOT NULL, seq integer NOT NULL, client_time timestamptz NOT NULL, PRIMARY KEY (run_id, seq))`);
-    await admin.query(`CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** A real, durable write through a fresh connection each attempt; `settings` is read per attempt. */
-export function sqlWriteProbe(settings: () => ConnectionSettings, runId: string, connectTimeoutMs: number): ProbeFn {
-  const runIdLiteral = quoteLiteral(runId);
-  return async (attempt, signal) => {
-    let client: pg.Client | undefined;
-    const onAbort = () => discard(client);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      // The probe loop owns the attempt timeout (and tells a timeout from a refusal); the
-      // driver's own connect timeout only backs it up.
-      client = await connect(settings(), connectTimeoutMs);
-      // A real, durable write: it fails on a server in recovery or read-only.
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (run_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL DEFAULT now());
-         INSERT INTO ${PROBE_TABLE} (run_id, attempt) VALUES (${runIdLiteral}, ${Number(attempt)})`,
-      );
-      await client.end();
-      client = undefined;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      discard(client);
-    }
-  };
-}
-
-/** A heartbeat sink on one held connection; the caller discards `client` when done. */
-export async function openHeartbeatSink(settings: ConnectionSettings, runId: string): Promise<{ sink: HeartbeatSink; client: pg.Client }> {
-  const client = await connect(settings);
-  return {
-    client,
-    sink: {
-      write: async (seq, clientTime) => {
-        await client.query(`INSERT INTO ${HEARTBEAT_TABLE} (run_id, seq, client_time) VALUES ($1, $2, $3)`, [runId, seq, clientTime]);
-      },
-    },
-  };
-}
-
-/** The heartbeat seqs of a run present at an endpoint. */
-export async function readPresentHeartbeats(settings: ConnectionSettings, runId: string): Promise<Set<number>> {
-  const client = await connect(settings, 5_000);
-  try {
-    const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [HEARTBEAT_TABLE]);
-    if (!exists.rows[0]?.present) return new Set();
-    const { rows } = await client.query<{ seq: number }>(`SELECT seq FROM ${HEARTBEAT_TABLE} WHERE run_id = $1`, [runId]);
-    return new Set(rows.map((r) => r.seq));
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs data checks on `copy`; checks that compare with the source connect to `source()` lazily. */
-export async function runSqlChecks(checks: Check[], copy: ConnectionSettings, source: () => ConnectionSettings, signal: AbortSignal): Promise<CheckResult[]> {
-  const results: CheckResult[] = [];
-  const client = await connect(copy, 5_000);
-  let sourceClient: pg.Client | undefined;
-  try {
-    for (const check of checks) {
-      signal.throwIfAborted();
-      try {
-        const needsSource = check.type === 'checksum' || (check.type === 'row-count' && check.compareWithSource);
-        if (needsSource && !sourceClient) sourceClient = await connect(source(), 5_000);
-        results.push(await runCheck(check, client, sourceClient));
-      } catch (error) {
-        results.push({ name: check.name, type: check.type, passed: false, expected: 'check runs', actual: 'error', detail: error instanceof Error ? error.message : String(error) });
-      }
-    }
-  } finally {
-    await client.end().catch(() => undefined);
-    await sourceClient?.end().catch(() => undefined);
-  }
-  return results;
 }
 
 class PostgresSession implements DriverSession {
@@ -460,44 +353,3 @@ class PostgresSession implements DriverSession {
 function describeBackup(backup: BaseBackup): string {
   return `base backup ${backup.dir} taken ${backup.takenAt} (pg_backup_start/stop, WAL ${backup.startLsn}–${backup.stopLsn})`;
 }
-
-async function runCheck(check: Check, copy: pg.Client, source: pg.Client | undefined): Promise<CheckResult> {
-  switch (check.type) {
-    case 'sql': {
-      const { rows, fields } = await copy.query(check.query);
-      const first = rows[0] && fields[0] ? rows[0][fields[0].name] : undefined;
-      const actual = first === undefined || first === null ? 'null' : String(first);
-      return { name: check.name, type: 'sql', passed: actual === check.expect, expected: check.expect, actual, detail: check.query };
-    }
-    case 'row-count': {
-      const table = quoteIdent(check.table);
-      if (check.compareWithSource && source && check.key) {
-        const key = quoteIdent(check.key);
-        const bound = await copy.query(`SELECT max(${key})::text AS bound, count(*)::bigint AS n FROM ${table}`);
-        const copyCount = Number(bound.rows[0].n);
-        const sourceCount = Number((await source.query(`SELECT count(*)::bigint AS n FROM ${table} WHERE ${key} <= $1`, [bound.rows[0].bound])).rows[0].n);
-        const passed = copyCount === sourceCount && (check.min === undefined || copyCount >= check.min);
-        return { name: check.name, type: 'row-count', passed, expected: `${sourceCount} (source up to ${check.key} ${bound.rows[0].bound})${check.min !== undefined ? `, ≥ ${check.min}` : ''}`, actual: String(copyCount) };
-      }
-      const count = Number((await copy.query(`SELECT count(*)::bigint AS n FROM ${table}`)).rows[0].n);
-      return { name: check.name, type: 'row-count', passed: count >= (check.min ?? 0), expected: `≥ ${check.min ?? 0}`, actual: String(count) };
-    }
-    case 'checksum': {
-      if (!source) throw new Error('no source to compare with');
-      const table = quoteIdent(check.table);
-      const key = quoteIdent(check.key);
-      const row = `concat_ws('|', ${check.columns.map(quoteIdent).join(', ')})`;
-      const bound = (await copy.query(`SELECT max(${key})::text AS bound FROM ${table}`)).rows[0].bound as string | null;
-      const sql = `SELECT md5(coalesce(string_agg(${row}, E'\\n' ORDER BY ${key}), '')) AS digest, count(*)::bigint AS n FROM ${table} WHERE ${key} <= $1`;
-      const [mine, theirs] = [(await copy.query(sql, [bound])).rows[0], (await source.query(sql, [bound])).rows[0]];
-      return {
-        name: check.name,
-        type: 'checksum',
-        passed: mine.digest === theirs.digest,
-        expected: `md5 ${theirs.digest} over ${theirs.n} source rows (${check.key} ≤ ${bound})`,
-        actual: `md5 ${mine.digest} over ${mine.n} rows`,
-      };
-    }
-  }
-}
-

@@ -4,7 +4,7 @@
  * isolated, tagged copy that teardown deletes and verifies gone.
  *
  * The RTO clock is always the client-side SQL probe through the endpoint the user declares
- * (the same probe, heartbeat and check SQL as the postgres driver, imported from it). RDS
+ * (the same probe, heartbeat and check SQL as the postgres driver, from runners/sql/). RDS
  * states and events are secondary evidence only: they lag what clients see by seconds to
  * minutes. Credentials and region come from the standard AWS provider chain.
  */
@@ -23,8 +23,9 @@ import { type ProbeFn, runProbeLoop } from '../../probes/probe-loop.js';
 import { describeSecret, resolveSecret } from '../../secrets.js';
 import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
-import { discard, ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, runSqlChecks, sqlWriteProbe } from '../postgres/driver.js';
-import type { ConnectionSettings } from '../postgres/server.js';
+import { type ConnectionSettings, discard } from '../../sql/connection.js';
+import { runSqlChecks } from '../../sql/checks.js';
+import { ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
 import { preparedSession } from '../prepared.js';
