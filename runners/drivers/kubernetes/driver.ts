@@ -62,6 +62,10 @@ function refusalMessage(resolutions: FaultResolution[]): string | null {
 export const kubernetesDriver: Driver = {
   name: 'kubernetes',
 
+  registerUndos(registry) {
+    for (const [type, handler] of Object.entries(kubernetesUndoHandlers)) registry.register(type, handler);
+  },
+
   validate(loaded, report) {
     const spec = loaded.scenario.spec;
     const target = kubernetesTarget(loaded);
@@ -153,7 +157,7 @@ export const kubernetesDriver: Driver = {
   },
 };
 
-/** The undo registry entries this driver journals (registered in runners/undo-handlers.ts). */
+/** The undo registry entries this driver journals (Driver.registerUndos). */
 export { kubernetesUndoHandlers };
 
 class KubernetesSession implements DriverSession {

@@ -28,6 +28,7 @@ import { runSqlChecks } from '../../sql/checks.js';
 import { ensureDrillTables, HEARTBEAT_TABLE, openHeartbeatSink, PROBE_TABLE, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import { postmasterPid, serverProcesses, startServer } from './server.js';
 import { preparedSession } from '../prepared.js';
+import { postgresUndoHandlers } from './undo.js';
 
 const MAX_LOG_CHARS = 256 * 1024;
 
@@ -41,6 +42,10 @@ function postgresTarget(loaded: LoadedScenario): PostgresTarget {
 
 export const postgresDriver: Driver = {
   name: 'postgres',
+
+  registerUndos(registry) {
+    for (const [type, handler] of Object.entries(postgresUndoHandlers)) registry.register(type, handler);
+  },
 
   validate(loaded, report) {
     const spec = loaded.scenario.spec;

@@ -29,6 +29,8 @@ import { ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, sqlWritePr
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
 import { preparedSession } from '../prepared.js';
+import { SWEEP_FILE, sweepOrphans } from './sweep.js';
+import { registerRdsUndos } from './undo.js';
 
 const ms = (text: string | undefined) => (text ? (parseDuration(text) ?? 0) : 0);
 
@@ -58,6 +60,25 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
   const deps = resolveDeps(input);
   return {
     name: 'rds',
+    // Deleting an RDS copy takes 5–15 minutes in real accounts.
+    teardownTimeoutMs: 60 * 60_000,
+
+    registerUndos(registry) {
+      registerRdsUndos(registry, input);
+    },
+
+    async sweep(evidenceDir, options) {
+      const runId = 'rds-orphan-sweep';
+      try {
+        const swept = (await sweepOrphans(evidenceDir, { ...input, ...options })).filter((c) => c.status !== 'left');
+        const failed = swept.filter((c) => c.status === 'failed').map((c) => ({ description: `delete orphaned RDS copy DB ${c.kind} ${c.id} (run ${c.runId})`, error: c.reason }));
+        if (swept.length === 0) return null;
+        const removed = swept.length - failed.length;
+        return { runId, removed, failed, summary: `RDS orphan sweep: ${removed} drill cop${removed === 1 ? 'y' : 'ies'} of finished runs deleted (recorded in ${path.join(evidenceDir, SWEEP_FILE)})` };
+      } catch (error) {
+        return { runId, removed: 0, failed: [{ description: 'sweep RDS copies left by finished runs', error: error instanceof Error ? error.message : String(error) }], summary: 'RDS orphan sweep failed' };
+      }
+    },
 
     validate(loaded, report) {
       const spec = loaded.scenario.spec;
