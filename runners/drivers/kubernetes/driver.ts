@@ -300,7 +300,7 @@ class KubernetesSession implements DriverSession {
 
   /** Evicts each pod through the Eviction API so PodDisruptionBudgets are honoured; 429 means try again later. */
   private async evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = ctx.clock.elapsed() + timeoutMs;
     let evicted = 0;
     for (const pod of pods) {
       for (let attempt = 1; ; attempt++) {
@@ -319,7 +319,7 @@ class KubernetesSession implements DriverSession {
           if (status === 404) break; // gone already
           if (status !== 429) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: the API server answered ${status ?? String(error)}`);
           if (attempt === 1) ctx.record(`eviction of ${pod.namespace}/${pod.name} refused by a PodDisruptionBudget (429): retrying`);
-          if (Date.now() > deadline) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: a PodDisruptionBudget kept refusing it (429) for ${Math.round(timeoutMs / 1000)} s`);
+          if (ctx.clock.elapsed() > deadline) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: a PodDisruptionBudget kept refusing it (429) for ${Math.round(timeoutMs / 1000)} s`);
           await sleep(500, ctx.signal);
         }
       }
@@ -355,7 +355,7 @@ class KubernetesSession implements DriverSession {
     const scratch = this.scratchNamespace;
     const name = `drillbook-${ctx.runId.slice(0, 8)}`;
     const cluster = this.params.cluster;
-    const keepUntil = restore.keep ? new Date(Date.now() + ms(restore.keep)).toISOString() : null;
+    const keepUntil = restore.keep ? new Date(ctx.clock.wallMs() + ms(restore.keep)).toISOString() : null;
     // Undos first: the namespace (deleted last), then the Restore object (deleted first).
     ctx.undo.push(
       { type: 'kubernetes.delete-namespace', params: { cluster, namespace: scratch, keepUntil, timeoutMs: 5 * 60_000 } },

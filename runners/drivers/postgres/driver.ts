@@ -199,7 +199,7 @@ class PostgresSession implements DriverSession {
     const facts: string[] = [];
     if (ctx.loaded.scenario.spec.type === 'failover' && this.settings.standby) {
       // A failover drill against a standby that is not streaming would measure nothing real.
-      const deadline = Date.now() + 30_000;
+      const deadline = ctx.clock.elapsed() + 30_000;
       for (;;) {
         ctx.signal.throwIfAborted();
         const client = await connect(this.settings.standby);
@@ -211,7 +211,7 @@ class PostgresSession implements DriverSession {
             facts.push('standby is in recovery and streaming from the primary');
             break;
           }
-          if (Date.now() > deadline) throw new Error(`standby is not streaming (in recovery: ${rows[0]?.in_recovery}, receiver: ${rows[0]?.status ?? 'none'})`);
+          if (ctx.clock.elapsed() > deadline) throw new Error(`standby is not streaming (in recovery: ${rows[0]?.in_recovery}, receiver: ${rows[0]?.status ?? 'none'})`);
         } finally {
           await client.end();
         }
@@ -278,7 +278,7 @@ class PostgresSession implements DriverSession {
     const keepMs = restore.keep ? ms(restore.keep) : 0;
     // A declared keep is a deadline, not a wait: teardown defers the destruction and
     // `drillbook recover` carries it out once the deadline has passed.
-    const keepUntil = keepMs > 0 ? new Date(Date.now() + keepMs).toISOString() : null;
+    const keepUntil = keepMs > 0 ? new Date(ctx.clock.wallMs() + keepMs).toISOString() : null;
     ctx.undo.push(
       { type: 'postgres.destroy-copy', params: { dir, dataDir, port, keepUntil } },
       keepUntil ? `destroy the restored copy in ${dir} (port ${port}) after ${restore.keep} (${restore.reason}) and verify` : `destroy the restored copy in ${dir} (port ${port}) and verify`,

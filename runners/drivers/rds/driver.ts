@@ -28,6 +28,7 @@ import { runSqlChecks } from '../../sql/checks.js';
 import { ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
+import { backoffDelays } from '../../backoff.js';
 import { preparedSession } from '../prepared.js';
 import { SWEEP_FILE, sweepOrphans } from './sweep.js';
 import { registerRdsUndos } from './undo.js';
@@ -420,7 +421,7 @@ class RdsSession implements DriverSession {
     const copyId = copyIdentifier(sourceId, ctx.runId);
     const member = kind === 'cluster' ? `${copyId}-1` : undefined;
     const keepMs = ms(restore.keep);
-    const keepUntil = keepMs > 0 ? new Date(Date.now() + keepMs).toISOString() : null;
+    const keepUntil = keepMs > 0 ? new Date(ctx.clock.wallMs() + keepMs).toISOString() : null;
     const snapshot = copySpec.snapshot ? await findSnapshot(d, kind, sourceId, copySpec.snapshot, ctx.signal) : null;
     const isolation = { DBSubnetGroupName: copySpec.subnetGroup, VpcSecurityGroupIds: copySpec.securityGroups, Tags: drillTags(ctx.runId, ctx.loaded.scenario.metadata.name) };
     // Registered before the request: a crash right after it leaves the deletion in the journal.
@@ -489,7 +490,8 @@ class RdsSession implements DriverSession {
     const signal = AbortSignal.any([this.ctx.signal, this.stopPolling.signal]);
     const maxMs = ms(this.target.pollInterval) || 10_000;
     let reportedAvailable = false;
-    for (let wait = 1_000; !signal.aborted; wait = Math.min(maxMs, wait * 2)) {
+    for (const wait of backoffDelays({ initialMs: 1_000, maxMs })) {
+      if (signal.aborted) break;
       try {
         let status: string | undefined;
         if (copy.kind === 'instance') {
@@ -568,7 +570,7 @@ class RdsSession implements DriverSession {
   /** DescribeEvents for the run's window: what RDS says happened, kept as secondary evidence. */
   private async recordEvents(): Promise<void> {
     const start = new Date(this.ctx.clock.originWall - 60_000);
-    const end = new Date(Date.now() + 1_000);
+    const end = new Date(this.ctx.clock.wallMs() + 1_000);
     const signal = AbortSignal.timeout(20_000);
     const events: (Event & { source: string })[] = [];
     for (const source of this.eventSources) {
