@@ -20,7 +20,10 @@ import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
 import { type OsUser, databaseUser, freePort } from '../../system.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
-import { type BaseBackup, prepareRestoredCopy, snapshotArchive } from './backup.js';
+import type { BaseBackup } from './backup.js';
+import { directoryBackupSource } from './backup-sources/directory.js';
+import { backupSourceFor } from './backup-sources/registry.js';
+import type { BackupSource } from './backup-sources/types.js';
 import { type PgBinaries, pgBinaries } from './binaries.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, discard } from '../../sql/connection.js';
@@ -105,7 +108,7 @@ export const postgresDriver: Driver = {
     if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
     if (spec.type === 'parallel-restore') {
       items.push({
-        action: `restore ${target.sandbox ? 'the sandbox base backup' : target.backup!.baseBackupDir} + WAL archive to ${spec.restore?.restoreTo ?? 'latest'} into a scratch copy`,
+        action: `restore ${target.sandbox ? 'the sandbox base backup + WAL archive' : backupSourceFor(target.backup).source.plan(target.backup)} to ${spec.restore?.restoreTo ?? 'latest'} into a scratch copy`,
         touches: 'a new directory under the system temp dir; a PostgreSQL server on a free 127.0.0.1 port (archive_mode off: it never writes to the archive)',
         undo: spec.restore?.keep ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` destroys it and verifies` : 'stop the copy, delete its directory, verify process gone, directory gone, port free',
       });
@@ -270,8 +273,8 @@ class PostgresSession implements DriverSession {
   async requestRestore(restore: NonNullable<Scenario['spec']['restore']>, ctx: RunContext, markT0: (action: string) => Instant = () => ctx.clock.now()): Promise<RestoredCopy> {
     const binaries = this.binaries ?? (await pgBinaries(this.target.binDir));
     const user = this.user ?? databaseUser(this.target.runAs);
-    const baseBackupDir = this.sandbox?.baseBackup.dir ?? path.resolve(this.baseDir, this.target.backup!.baseBackupDir);
-    const walArchiveDir = this.sandbox?.archiveDir ?? path.resolve(this.baseDir, this.target.backup!.walArchiveDir);
+    const backup = this.backupSource();
+    backup.source.preflight(backup.spec);
     const dir = path.join(ctx.scratchRoot, `drillbook-restore-${ctx.runId.slice(0, 8)}`);
     const dataDir = path.join(dir, 'data');
     const port = await freePort();
@@ -284,11 +287,7 @@ class PostgresSession implements DriverSession {
       keepUntil ? `destroy the restored copy in ${dir} (port ${port}) after ${restore.keep} (${restore.reason}) and verify` : `destroy the restored copy in ${dir} (port ${port}) and verify`,
     );
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const archiveListFile = path.join(dir, 'archive-at-t0.list');
-    markT0(`restore requested: ${path.basename(baseBackupDir)} + WAL archive → ${restore.restoreTo}`);
-    const archive = snapshotArchive(walArchiveDir, archiveListFile);
-    ctx.record('WAL archive as of T0', { files: archive.files, newestSegment: archive.newest });
-    prepareRestoredCopy({ baseBackupDir, walArchiveDir, dataDir, restoreTo: restore.restoreTo, user, archiveListFile });
+    const restored = await backup.source.restore(backup.spec, { ctx, markT0, dataDir, scratchDir: dir, restoreTo: restore.restoreTo, user });
     if (user) fs.chownSync(dir, user.uid, user.gid);
     const server = await startServer(binaries, { dataDir, port, logFile: path.join(dir, 'restore.log'), user });
     fs.writeFileSync(`${dataDir}.pgid`, String(server.pid));
@@ -304,11 +303,18 @@ class PostgresSession implements DriverSession {
         access: restore.access ?? `listening on 127.0.0.1 only; reachable by local users holding the ${user ? `${user.name} OS account or the ` : ''}database password of the source`,
         masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
         restorePoint: restore.restoreTo,
-        baseBackup: this.sandbox ? describeBackup(this.sandbox.baseBackup) : baseBackupDir,
+        baseBackup: this.sandbox ? describeBackup(this.sandbox.baseBackup) : restored.baseBackup,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; destroyed then by drillbook recover, recorded in deferred.jsonl` : null,
       },
     };
     return this.restored;
+  }
+
+  /** The sandbox's own backup, or the one target.backup names (paths relative to the scenario). */
+  private backupSource() {
+    if (this.sandbox) return { source: directoryBackupSource as BackupSource<unknown>, spec: { baseBackupDir: this.sandbox.baseBackup.dir, walArchiveDir: this.sandbox.archiveDir } };
+    const backup = this.target.backup!;
+    return backupSourceFor({ baseBackupDir: path.resolve(this.baseDir, backup.baseBackupDir), walArchiveDir: path.resolve(this.baseDir, backup.walArchiveDir) });
   }
 
   runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
