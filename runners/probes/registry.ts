@@ -11,7 +11,7 @@ type SpecOf<K extends ProbeKindName> = (typeof probeKinds)[K] extends ProbeKind<
 export type DeclaredProbes = { [K in ProbeKindName]?: SpecOf<K> | undefined };
 
 /** Checks the one probe `declared` sets; rejects with the reason when it is unhealthy. */
-export function checkDeclared(declared: DeclaredProbes, env: ProbeEnv): Promise<void> {
+export async function checkDeclared(declared: DeclaredProbes, env: ProbeEnv): Promise<void> {
   const kind = (Object.keys(probeKinds) as ProbeKindName[]).find((k) => declared[k] !== undefined);
   if (!kind) throw new Error(`no probe declared: set one of ${Object.keys(probeKinds).join(', ')}`);
   return (probeKinds[kind] as ProbeKind<unknown>).check(declared[kind], env);
