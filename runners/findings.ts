@@ -86,34 +86,28 @@ export function deriveFindings(record: RunRecord, severityFor: SeverityFor = (_,
       { kind: 'improvement', severity: targetSeverity, title: 'Walkthrough estimate exceeds the RTO', detail: `${estimate.label}: ${estimate.seconds} s against an RTO of ${estimate.rtoTargetSeconds} s` },
       'walkthrough-over-rto',
     );
+  const missedTarget = (target: 'rto' | 'rpo', title: string, detail: string) => add({ kind: 'missed-target', severity: targetSeverity, verifiable: { target }, title, detail });
+  const { rto, rpo } = record.measured;
   if (record.verdict.rto === 'missed')
-    add({
-      kind: 'missed-target',
-      severity: targetSeverity,
-      verifiable: { target: 'rto' },
-      title: 'RTO target missed',
-      detail: record.measured.rto
-        ? `measured ${record.measured.rto.seconds} s ± ${record.measured.rto.errorSeconds} s against a target of ${record.targets.rtoSeconds} s`
-        : `recovery was not observed; target ${record.targets.rtoSeconds} s`,
-    });
-  if (record.measured.rpo?.lowerBoundOnly && record.verdict.rpo !== 'missed')
-    add({
-      kind: 'missed-target',
-      severity: targetSeverity,
-      verifiable: { target: 'rpo' },
-      title: 'RPO not established',
-      detail: `no acknowledged heartbeat survived in the recovered data: the loss window is at least ${record.measured.rpo.seconds} s but its start is unknown; lengthen probes.heartbeat.warmup beyond the backup or archive interval`,
-    });
+    missedTarget(
+      'rto',
+      'RTO target missed',
+      rto ? `measured ${rto.seconds} s ± ${rto.errorSeconds} s against a target of ${record.targets.rtoSeconds} s` : `recovery was not observed; target ${record.targets.rtoSeconds} s`,
+    );
+  if (rpo?.lowerBoundOnly && record.verdict.rpo !== 'missed')
+    missedTarget(
+      'rpo',
+      'RPO not established',
+      `no acknowledged heartbeat survived in the recovered data: the loss window is at least ${rpo.seconds} s but its start is unknown; lengthen probes.heartbeat.warmup beyond the backup or archive interval`,
+    );
   if (record.verdict.rpo === 'missed')
-    add({
-      kind: 'missed-target',
-      severity: targetSeverity,
-      verifiable: { target: 'rpo' },
-      title: 'RPO target missed',
-      detail: record.measured.rpo
-        ? `measured ${record.measured.rpo.seconds} s ± ${record.measured.rpo.errorSeconds} s (${record.measured.rpo.lostWrites} acknowledged writes lost) against a target of ${record.targets.rpoSeconds} s`
+    missedTarget(
+      'rpo',
+      'RPO target missed',
+      rpo
+        ? `measured ${rpo.seconds} s ± ${rpo.errorSeconds} s (${rpo.lostWrites} acknowledged writes lost) against a target of ${record.targets.rpoSeconds} s`
         : `data loss was not measured; target ${record.targets.rpoSeconds} s`,
-    });
+    );
   for (const check of record.checks.filter((c) => !c.passed))
     add({ kind: 'failed-check', severity: 'P2', verifiable: { check: check.name }, title: `Data check failed: ${check.name}`, detail: `expected ${check.expected}, got ${check.actual}${check.detail ? ` (${check.detail})` : ''}` });
   if (record.error && !record.walkthrough) add({ kind: 'failed-step', severity: 'P2', title: 'Drill step failed', detail: record.error });

@@ -1,17 +1,13 @@
 /** `kill-primary`: a signal (SIGKILL by default) to the primary's postmaster and backends. */
 import type { Fault } from '../../scenarios/schema.js';
-import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, requireDataDir } from '../drivers/postgres/fault-target.js';
+import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, primaryProcessFault } from '../drivers/postgres/fault-target.js';
 import { signal as sendSignal } from '../system.js';
-import { faultSchema } from './schema.js';
 import type { FaultModule } from './types.js';
 
 type KillPrimaryFault = Extract<Fault, { type: 'kill-primary' }>;
 
 export const killPrimaryFault: FaultModule<KillPrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
-  type: 'kill-primary',
-  driver: 'postgres',
-  schema: faultSchema('kill-primary'),
-  validate: (fault, env) => requireDataDir(fault.type, env),
+  ...primaryProcessFault('kill-primary'),
   plan: (fault, { primary }) => ({
     action: `${fault.signal} the primary's postmaster and its backends`,
     touches: primary,

@@ -1,18 +1,14 @@
 /** `pause-primary`: SIGSTOP every process of the primary for `duration`, SIGCONT after (the undo). */
 import { parseDuration } from '../../scenarios/duration.js';
 import type { Fault } from '../../scenarios/schema.js';
-import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, requireDataDir } from '../drivers/postgres/fault-target.js';
+import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, primaryProcessFault } from '../drivers/postgres/fault-target.js';
 import { signal as sendSignal } from '../system.js';
-import { faultSchema } from './schema.js';
 import type { FaultModule } from './types.js';
 
 type PausePrimaryFault = Extract<Fault, { type: 'pause-primary' }>;
 
 export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
-  type: 'pause-primary',
-  driver: 'postgres',
-  schema: faultSchema('pause-primary'),
-  validate: (fault, env) => requireDataDir(fault.type, env),
+  ...primaryProcessFault('pause-primary'),
   plan: (fault, { primary }) => ({ action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' }),
   async inject(fault, { ctx, markT0, target }) {
     const pids = target.primaryProcesses();
