@@ -152,7 +152,7 @@ function buildProgram(): Command {
       for (const run of runs) {
         if (run.status === 'still-running') out(`${run.runDir}: still running (its process is alive), left alone`);
         else if (run.status === 'paused') out(`${run.runDir}: paused tabletop exercise, left for drillbook run <scenario> --resume ${run.runId.slice(0, 8)}`);
-        else if (run.runId === 'rds-orphan-sweep') out(`RDS orphan sweep: ${run.undone} drill cop${run.undone === 1 ? 'y' : 'ies'} of finished runs deleted (recorded in ${path.join(run.runDir, 'rds-sweep.jsonl')})`);
+        else if (run.summary) out(run.summary);
         else if (run.status === 'recovered') out(`${run.runDir}: recovered (${run.undone} undo${run.undone === 1 ? '' : 's'} run); evidence completed`);
         else {
           incomplete = true;

@@ -5,6 +5,7 @@
  * Describe calls; and writing evidence under the bucket prefix. Pure data, so tests and the
  * docs can read it without Pulumi.
  */
+import { faultsOf } from '../runners/faults/registry.js';
 import type { ScheduledScenario } from './scenarios.js';
 
 export const DRILL_TAG_KEY = 'drillbook:drill';
@@ -34,12 +35,8 @@ export interface PolicyContext {
   kmsKeyArn?: string | undefined;
 }
 
-/** RDS fault type → the mutating actions it and its undo call. */
-export const RDS_FAULT_ACTIONS: Readonly<Record<string, readonly string[]>> = {
-  'rds-failover': ['rds:RebootDBInstance', 'rds:FailoverDBCluster'],
-  'rds-reboot': ['rds:RebootDBInstance'],
-  'rds-stop': ['rds:StopDBInstance', 'rds:StartDBInstance', 'rds:StopDBCluster', 'rds:StartDBCluster'],
-};
+/** RDS fault type → the mutating actions it and its undo call: the `iam` of each RDS fault module (runners/faults/). */
+export const RDS_FAULT_ACTIONS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(faultsOf('rds').map((fault) => [fault.type, fault.iam] as const));
 
 export const RDS_DESCRIBE_ACTIONS = [
   'rds:DescribeDBInstances',

@@ -7,24 +7,13 @@
  * known in advance (the pods on a node being drained, a Velero scratch namespace).
  * No rule ever holds a `*`; `findWildcards` is the check, used by the program and the tests.
  */
+import { faultsOf } from '../runners/faults/registry.js';
+import { clusterGrant, type Grant, nsGrant, type PermissionSet } from '../runners/faults/types.js';
 import type { ScheduledScenario } from './scenarios.js';
 import { InfraError } from './settings.js';
 
-export type Scope = 'namespace' | 'cluster';
-
-export interface Grant {
-  /** '' is the core API group. */
-  apiGroup: string;
-  resource: string;
-  verbs: readonly string[];
-  scope: Scope;
-}
-
-export interface PermissionSet {
-  /** Why these permissions exist, for docs and the `permissions` stack output. */
-  why: string;
-  grants: readonly Grant[];
-}
+export type Scope = Grant['scope'];
+export type { Grant, PermissionSet };
 
 export interface PolicyRule {
   apiGroups: string[];
@@ -44,36 +33,13 @@ export interface DerivedRbac {
   cluster: ExplainedRule[];
 }
 
-const ns = (apiGroup: string, resource: string, verbs: string[]): Grant => ({ apiGroup, resource, verbs, scope: 'namespace' });
-const cluster = (apiGroup: string, resource: string, verbs: string[]): Grant => ({ apiGroup, resource, verbs, scope: 'cluster' });
+const ns = nsGrant;
+const cluster = clusterGrant;
 
-/** Fault type → what it needs. Keys are the `spec.faults[].type` values of the Kubernetes driver. */
-export const KUBERNETES_FAULT_PERMISSIONS: Readonly<Record<string, PermissionSet>> = {
-  'pod-delete': {
-    why: 'find the pods matching the selector (to count them against the blast radius) and delete them',
-    grants: [ns('', 'pods', ['get', 'list', 'delete'])],
-  },
-  'deployment-scale': {
-    why: 'read the deployment and its replica count, scale it to N, and scale it back as the undo',
-    grants: [ns('apps', 'deployments', ['get', 'list', 'patch']), ns('apps', 'deployments/scale', ['get', 'patch'])],
-  },
-  'node-drain': {
-    why:
-      'cordon the node (patch spec.unschedulable) and uncordon it as the undo; list the pods on the node (in every ' +
-      'namespace, so that a pod outside the blast radius stops the drain before anything changes) and evict the ones ' +
-      'in the declared namespace through the Eviction API, which honours PodDisruptionBudgets',
-    grants: [
-      cluster('', 'nodes', ['get', 'list', 'patch']),
-      cluster('', 'pods', ['get', 'list']),
-      ns('', 'pods/eviction', ['create']),
-      ns('policy', 'poddisruptionbudgets', ['get', 'list']),
-    ],
-  },
-  'network-partition': {
-    why: 'create the deny NetworkPolicy on the selected pods and delete it as the undo',
-    grants: [ns('networking.k8s.io', 'networkpolicies', ['get', 'list', 'create', 'delete'])],
-  },
-};
+/** Fault type → what it needs: the `rbac` of each Kubernetes fault module (runners/faults/). */
+export const KUBERNETES_FAULT_PERMISSIONS: Readonly<Record<string, PermissionSet>> = Object.fromEntries(
+  faultsOf('kubernetes').map((fault) => [fault.type, fault.rbac] as const),
+);
 
 /** Recovery probes of a Kubernetes drill: ready replicas back to the expected count (watched). */
 export const READINESS_PERMISSIONS: PermissionSet = {

@@ -4,13 +4,10 @@
  * after `failures` consecutive failures the drill aborts and rolls back like a Ctrl+C.
  * Works the same for every driver because it only talks to what the user names.
  */
-import net from 'node:net';
-import pg from 'pg';
 import { parseDuration } from '../scenarios/duration.js';
 import type { AbortCondition } from '../scenarios/schema.js';
 import { sleep, type RunClock } from './clock.js';
-import { resolveSecret } from './secrets.js';
-import { runCommand } from './shell.js';
+import { checkDeclared } from './probes/registry.js';
 
 export interface AbortWatchOptions {
   intervalMs: number;
@@ -22,49 +19,10 @@ export interface AbortWatchOptions {
   trip(message: string): void;
 }
 
-/** One health check; resolves when healthy, rejects with the reason when not. */
-export async function checkCondition(condition: AbortCondition, baseDir: string, addSecret: (v: string | undefined) => void): Promise<void> {
+/** One health check through its probe kind; resolves when healthy, rejects with the reason when not. */
+export function checkCondition(condition: AbortCondition, baseDir: string, addSecret: (v: string | undefined) => void): Promise<void> {
   const timeoutMs = parseDuration(condition.timeout) ?? 2000;
-  const signal = AbortSignal.timeout(timeoutMs);
-  if (condition.http) {
-    const response = await fetch(condition.http.url, { signal, redirect: 'manual' });
-    await response.body?.cancel();
-    if (response.status !== condition.http.status) throw new Error(`HTTP ${response.status}, expected ${condition.http.status}`);
-    return;
-  }
-  if (condition.tcp) {
-    const { host, port } = condition.tcp;
-    await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      const fail = (error: Error) => {
-        socket.destroy();
-        reject(error);
-      };
-      socket.setTimeout(timeoutMs, () => fail(new Error(`no TCP connection to ${host}:${port} within ${condition.timeout}`)));
-      socket.once('connect', () => {
-        socket.end();
-        resolve();
-      });
-      socket.once('error', fail);
-    });
-    return;
-  }
-  if (condition.sql) {
-    const password = resolveSecret(condition.sql.password, baseDir);
-    addSecret(password);
-    const client = new pg.Client({ ...condition.sql, password, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-    try {
-      await client.connect();
-      await client.query(condition.sql.query);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    return;
-  }
-  if (condition.command) {
-    const result = await runCommand(condition.command, { cwd: baseDir, timeoutMs, signal });
-    if (result.exitCode !== 0) throw new Error(`exited ${result.exitCode ?? result.signal}`);
-  }
+  return checkDeclared(condition, { signal: AbortSignal.timeout(timeoutMs), timeoutMs, baseDir, addSecret });
 }
 
 export function watchAbortConditions(conditions: AbortCondition[], options: AbortWatchOptions): { stop(): Promise<void> } {

@@ -46,6 +46,11 @@ export class RunClock {
     return { at: new Date(this.originWall + mono).toISOString(), mono };
   }
 
+  /** Wall time now, in milliseconds since the epoch, on the run's own time line. */
+  wallMs(): number {
+    return this.originWall + this.elapsed();
+  }
+
   wallOf(mono: number): string {
     return new Date(this.originWall + mono).toISOString();
   }

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { recordRunItems } from '../reports/remediation.js';
+import { DEFAULT_OUTPUTS, writeOutputs } from '../reports/outputs.js';
 import { appendMissingLedgerLine, listRunDirs, openExisting } from '../reports/evidence.js';
 import type { RunRecord } from '../reports/run-record.js';
 import { completeRecord } from './engine.js';
@@ -15,7 +15,8 @@ import { appendDeferred, outstandingDeferred } from './deferred.js';
 import { JOURNAL_FILE, Journal, type JournalEntry, type PendingUndo, pendingUndos, processStartTime } from './journal.js';
 import { emptyDrillResult } from './measured-drill.js';
 import { defaultUndoRegistry } from './undo-handlers.js';
-import { sweepOrphans } from './drivers/rds/sweep.js';
+import type { Driver } from './drivers/types.js';
+import { drivers as builtInDrivers } from './registry.js';
 import { type UndoRegistry, runUndos } from './undo.js';
 
 export interface DeferredResult {
@@ -64,6 +65,8 @@ export interface RecoveredRun {
   status: 'recovered' | 'incomplete' | 'still-running' | 'paused';
   undone: number;
   failed: { description: string; error: string }[];
+  /** A driver's orphan sweep: the line to print. */
+  summary?: string;
 }
 
 /** True when the process that opened the journal is still alive (same pid *and* start time). */
@@ -73,11 +76,21 @@ function ownerAlive(open: Extract<JournalEntry, { t: 'open' }>): boolean {
   return start !== null && start === open.processStart;
 }
 
+export interface RecoverOptions {
+  registry?: UndoRegistry;
+  log?: (message: string) => void;
+  signingKey?: KeyObject;
+  /** The drivers whose orphan sweeps run; default: the built-in ones. */
+  drivers?: Readonly<Record<string, Driver>>;
+  /** A driver's own sweep options under its name (e.g. `rds: { client }`). */
+  [driver: string]: unknown;
+}
+
 export async function recoverRuns(
   evidenceDir: string,
-  options: { registry?: UndoRegistry; log?: (message: string) => void; signingKey?: KeyObject; rds?: Parameters<typeof sweepOrphans>[1] } = {},
+  options: RecoverOptions = {},
 ): Promise<RecoveredRun[]> {
-  const registry = options.registry ?? defaultUndoRegistry();
+  const registry = options.registry ?? defaultUndoRegistry(options.drivers);
   const log = options.log ?? (() => undefined);
   const recovered: RecoveredRun[] = [];
   if (!fs.existsSync(evidenceDir)) return recovered;
@@ -156,7 +169,7 @@ export async function recoverRuns(
     journal.close();
     await existing.bundle.finalize(record);
     // The interrupted run's findings (the abort, any teardown left to do) join the register.
-    await recordRunItems(evidenceDir, record).catch((e: unknown) => log(`remediation items not recorded: ${String(e)}`));
+    await writeOutputs(DEFAULT_OUTPUTS, record, { evidenceDir, runDir }, log);
     recovered.push({
       runDir,
       runId: open.runId,
@@ -165,13 +178,12 @@ export async function recoverRuns(
       failed: unwound.undos.filter((u) => u.status === 'failed').map((u) => ({ description: u.description, error: u.error ?? '' })),
     });
   }
-  // Cloud copies that outlived their (finished) run are found by tag; reported as one more entry.
-  try {
-    const swept = (await sweepOrphans(evidenceDir, { log, ...options.rds })).filter((c) => c.status !== 'left');
-    const failed = swept.filter((c) => c.status === 'failed').map((c) => ({ description: `delete orphaned RDS copy DB ${c.kind} ${c.id} (run ${c.runId})`, error: c.reason }));
-    if (swept.length > 0) recovered.push({ runDir: evidenceDir, runId: 'rds-orphan-sweep', status: failed.length > 0 ? 'incomplete' : 'recovered', undone: swept.length - failed.length, failed });
-  } catch (error) {
-    recovered.push({ runDir: evidenceDir, runId: 'rds-orphan-sweep', status: 'incomplete', undone: 0, failed: [{ description: 'sweep RDS copies left by finished runs', error: error instanceof Error ? error.message : String(error) }] });
+  // What outlived a finished run outside any journal (cloud copies, found by tag): each
+  // driver's orphan sweep, reported as one more entry.
+  for (const driver of Object.values(options.drivers ?? builtInDrivers)) {
+    const swept = await driver.sweep?.(evidenceDir, { log, ...((options[driver.name] as Record<string, unknown> | undefined) ?? {}) });
+    if (swept)
+      recovered.push({ runDir: evidenceDir, runId: swept.runId, status: swept.failed.length > 0 ? 'incomplete' : 'recovered', undone: swept.removed, failed: swept.failed, summary: swept.summary });
   }
   return recovered;
 }

@@ -4,7 +4,6 @@
  */
 import type { LoadedScenario, Reporter } from '../scenarios/load.js';
 import type { TestType } from '../scenarios/schema.js';
-import type { RunContext } from './context.js';
 import { kubernetesDriver } from './drivers/kubernetes/driver.js';
 import { postgresDriver } from './drivers/postgres/driver.js';
 import { rdsDriver } from './drivers/rds/driver.js';
@@ -12,17 +11,12 @@ import type { Driver } from './drivers/types.js';
 import { runTabletop } from './exercise/tabletop.js';
 import { validateTabletop, validateWalkthrough } from './exercise/validate.js';
 import { runWalkthrough } from './exercise/walkthrough.js';
-import { type DrillResult, runMeasuredDrill } from './measured-drill.js';
+import { runMeasuredDrill } from './measured-drill.js';
+import { measuring, type Runner } from './runner.js';
 import { parseDuration } from '../scenarios/duration.js';
 
-export interface Runner {
-  type: TestType;
-  /** What this runner needs beyond the schema (drivers validate their own settings). */
-  validate(loaded: LoadedScenario, report: Reporter): void;
-  run(ctx: RunContext, result: DrillResult): Promise<void>;
-}
-
-export const drivers: Record<string, Driver> = { postgres: postgresDriver, kubernetes: kubernetesDriver, rds: rdsDriver };
+/** The built-in drivers; a run takes others through RunOptions.drivers (tests pass fakes that way). */
+export const drivers: Readonly<Record<string, Driver>> = Object.freeze({ postgres: postgresDriver, kubernetes: kubernetesDriver, rds: rdsDriver });
 
 function needsTarget(loaded: LoadedScenario, report: Reporter): Driver | undefined {
   const target = loaded.scenario.spec.target;
@@ -39,20 +33,23 @@ function measuredRunner(type: 'failover' | 'parallel-restore'): Runner {
     validate(loaded, report) {
       needsTarget(loaded, report)?.validate(loaded, report);
     },
-    run(ctx, result) {
-      return runMeasuredDrill(ctx, drivers[ctx.loaded.scenario.spec.target!.driver]!, result);
+    run(ctx, env) {
+      const name = ctx.loaded.scenario.spec.target!.driver;
+      const driver = env.drivers[name];
+      if (!driver) throw new UnsupportedError(`no driver ${name}: drivers are ${Object.keys(env.drivers).join(', ')}`);
+      return measuring((result) => runMeasuredDrill(ctx, driver, result));
     },
   };
 }
 
 export const runners: Partial<Record<TestType, Runner>> = {
-  tabletop: { type: 'tabletop', validate: validateTabletop, run: runTabletop },
+  tabletop: { type: 'tabletop', validate: validateTabletop, run: (ctx) => measuring((result) => runTabletop(ctx, result)) },
   simulation: {
     type: 'simulation',
     validate: validateWalkthrough,
-    run(ctx, result) {
+    run(ctx) {
       const rto = ctx.loaded.scenario.spec.targets?.rto ?? ctx.loaded.system.rto;
-      return runWalkthrough(ctx, result, (parseDuration(rto) ?? 0) / 1000);
+      return measuring((result) => runWalkthrough(ctx, result, (parseDuration(rto) ?? 0) / 1000));
     },
   },
   failover: measuredRunner('failover'),
@@ -83,3 +80,5 @@ export function scenarioChecks(loaded: LoadedScenario, report: Reporter): void {
   }
   runner.validate(loaded, report);
 }
+
+export type { Runner };

@@ -4,6 +4,8 @@
  * run newest-first on success, failure, abort and `drillbook recover`, each one recorded.
  */
 import type { DeletionRecord, UndoRecord } from '../reports/run-record.js';
+import { z } from 'zod';
+import type { RunClock } from './clock.js';
 import { type Journal, type PendingUndo, type UndoAction } from './journal.js';
 
 export interface UndoEnv {
@@ -21,6 +23,19 @@ export interface UndoOutcome {
 }
 
 export type UndoHandler = (params: Record<string, unknown>, env: UndoEnv) => Promise<UndoOutcome | void>;
+
+/**
+ * An undo whose journaled params are checked by a zod schema before it runs: a journal
+ * written by another version, or edited, fails with the field that is wrong instead of
+ * acting on `undefined`.
+ */
+export function typedUndo<S extends z.ZodType<Record<string, unknown>>>(type: string, params: S, run: (params: z.infer<S>, env: UndoEnv) => Promise<UndoOutcome | void>): UndoHandler {
+  return async (raw, env) => {
+    const parsed = params.safeParse(raw);
+    if (!parsed.success) throw new Error(`undo ${type}: its journaled params do not fit: ${z.prettifyError(parsed.error).replaceAll('\n', '; ')}`);
+    return run(parsed.data, env);
+  };
+}
 
 export class UndoRegistry {
   private readonly handlers = new Map<string, UndoHandler>();
@@ -50,7 +65,13 @@ export class UndoStack {
   constructor(
     private readonly journal: Journal,
     private readonly registry: UndoRegistry,
+    /** The run's clock: the undo records carry its UTC time. */
+    private readonly clock?: RunClock,
   ) {}
+
+  private now(): string {
+    return this.clock?.now().at ?? new Date().toISOString();
+  }
 
   /** Journals the undo (fsynced) and returns its id; call it *before* making the change. */
   push(action: UndoAction, description: string): number {
@@ -65,7 +86,7 @@ export class UndoStack {
     const index = this.pending.findIndex((p) => p.id === id);
     if (index < 0) return;
     const [entry] = this.pending.splice(index, 1);
-    const at = new Date().toISOString();
+    const at = this.now();
     this.journal.append({ t: 'undone', at, id, status: 'done', by: 'run', detail: note });
     this.settled.push({ id, description: `${entry!.description} (${note})`, status: 'done', at, by: 'run' });
   }
@@ -74,7 +95,7 @@ export class UndoStack {
   async unwind(env: UndoEnv, by: 'run' | 'recover' = 'run'): Promise<UnwindResult> {
     const toRun = [...this.pending].reverse();
     this.pending.length = 0;
-    const result = await runUndos(toRun, this.registry, this.journal, env, by);
+    const result = await runUndos(toRun, this.registry, this.journal, env, by, () => this.now());
     return { ...result, undos: [...this.settled, ...result.undos] };
   }
 }
@@ -86,28 +107,29 @@ export async function runUndos(
   journal: Journal,
   env: UndoEnv,
   by: 'run' | 'recover',
+  now: () => string = () => new Date().toISOString(),
 ): Promise<UnwindResult> {
   const records: UndoRecord[] = [];
   const deletions: DeletionRecord[] = [];
   for (const undo of undos) {
-    const at = new Date().toISOString();
+    const at = now();
     try {
       env.log(`undo: ${undo.description}`);
       const outcome = await registry.get(undo.action.type)(undo.action.params, env);
       if (outcome?.deferredUntil) {
         env.defer?.(undo, outcome.deferredUntil);
-        journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'deferred', by, detail: outcome });
+        journal.append({ t: 'undone', at: now(), id: undo.id, status: 'deferred', by, detail: outcome });
         records.push({ id: undo.id, description: `${undo.description} — kept until ${outcome.deferredUntil}`, status: 'deferred', at, by });
         continue;
       }
       if (outcome?.deletion) deletions.push(outcome.deletion);
       const failedCheck = outcome?.deletion?.verification.find((v) => !v.passed);
       if (failedCheck) throw new Error(`deletion not verified: ${failedCheck.check}`);
-      journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'done', by, detail: outcome ?? null });
+      journal.append({ t: 'undone', at: now(), id: undo.id, status: 'done', by, detail: outcome ?? null });
       records.push({ id: undo.id, description: undo.description, status: 'done', at, by });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      journal.append({ t: 'undone', at: new Date().toISOString(), id: undo.id, status: 'failed', by, error: message });
+      journal.append({ t: 'undone', at: now(), id: undo.id, status: 'failed', by, error: message });
       records.push({ id: undo.id, description: undo.description, status: 'failed', at, by, error: message });
     }
   }

@@ -99,4 +99,3 @@ const NetworkPartitionFault = z
 /** Fault shapes this driver adds to spec.faults (discriminated by `type`). */
 export const KubernetesFaults = [PodDeleteFault, DeploymentScaleFault, NodeDrainFault, NetworkPartitionFault] as const;
 export type KubernetesFault = z.infer<(typeof KubernetesFaults)[number]>;
-export const KUBERNETES_FAULT_TYPES = ['pod-delete', 'deployment-scale', 'node-drain', 'network-partition'] as const;

@@ -9,6 +9,7 @@ import type { Instant } from '../clock.js';
 import type { RunContext } from '../context.js';
 import type { HeartbeatSink } from '../probes/heartbeat.js';
 import type { ProbeFn } from '../probes/probe-loop.js';
+import type { UndoRegistry } from '../undo.js';
 
 export type EndpointName = 'primary' | 'standby' | 'restored';
 
@@ -60,8 +61,28 @@ export interface DriverSession {
   restorePointRpo?(t0: Instant): RpoMeasurement | null;
 }
 
+/** What `drillbook recover` reports of a driver's orphan sweep. */
+export interface SweepResult {
+  /** Stands in for a run id in recover's list (`<driver>-orphan-sweep`). */
+  runId: string;
+  removed: number;
+  failed: { description: string; error: string }[];
+  /** The line recover prints. */
+  summary: string;
+}
+
 export interface Driver {
   name: string;
+  /** How long teardown may take before it is reported incomplete (default 5 minutes). */
+  teardownTimeoutMs?: number;
+  /** Registers the undos this driver journals (each validates its params). */
+  registerUndos?(registry: UndoRegistry): void;
+  /**
+   * `drillbook recover`: what finished runs of this evidence directory left behind outside
+   * any journal (found by tag), removed and recorded. Null: nothing to report. `options` are
+   * this driver's own (tests pass fakes).
+   */
+  sweep?(evidenceDir: string, options: { log: (message: string) => void } & Record<string, unknown>): Promise<SweepResult | null>;
   validate(loaded: LoadedScenario, report: Reporter): void;
   plan(loaded: LoadedScenario): PlanItem[];
   /** The same plan resolved against the live target with read-only calls (what exactly each action would touch). */

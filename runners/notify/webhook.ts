@@ -5,6 +5,7 @@
  * evidence are unaffected). Webhook URLs carry their own credentials, so they are named
  * (`env:NAME`, `file:PATH`) and only that name appears in logs.
  */
+import { backoffDelay } from '../backoff.js';
 import path from 'node:path';
 import { resolveSecret } from '../secrets.js';
 import { buildNotification, type DrillResultFacts, slackMessage } from './message.js';
@@ -125,7 +126,7 @@ export async function postWithRetry(target: WebhookTarget, body: unknown, option
       const reason = (error as Error).name === 'TimeoutError' ? 'timed out' : 'could not connect';
       last = { target: target.label, ok: false, attempts: attempt, error: reason };
     }
-    if (attempt < attempts) await sleep(Math.min(retryAfterMs ?? backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
+    if (attempt < attempts) await sleep(Math.min(retryAfterMs ?? backoffDelay(attempt - 1, { initialMs: backoffMs, maxMs: MAX_BACKOFF_MS }), MAX_BACKOFF_MS));
   }
   return last;
 }

@@ -153,3 +153,16 @@ async function writeAtomically(file: string, text: string): Promise<void> {
     throw error;
   }
 }
+
+/** The state file's `lastRun` of a scenario, from its newest history entry. */
+export function lastRunOf(entry: HistoryEntry): NonNullable<ScheduleState['scenarios'][string]['lastRun']> {
+  return {
+    status: entry.status,
+    scheduledFor: entry.scheduledFor,
+    ...(entry.startedAt ? { startedAt: entry.startedAt } : {}),
+    ...(entry.endedAt ? { endedAt: entry.endedAt } : {}),
+    ...(entry.exitCode !== undefined ? { exitCode: entry.exitCode } : {}),
+    ...(entry.outcome ? { outcome: entry.outcome } : {}),
+    ...(entry.runDir ? { runDir: entry.runDir } : {}),
+  };
+}

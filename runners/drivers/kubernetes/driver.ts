@@ -11,14 +11,17 @@ import type { CheckResult } from '../../../reports/run-record.js';
 import { parseDuration } from '../../../scenarios/duration.js';
 import type { LoadedScenario } from '../../../scenarios/load.js';
 import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
-import { KUBERNETES_FAULT_TYPES, type KubernetesFault, type KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
+import type { KubernetesFault, KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
+import { driverFault, faultsOf } from '../../faults/registry.js';
+import { runRecoveryCommand } from '../../recovery-command.js';
 import { sleep, type Instant } from '../../clock.js';
 import type { RunContext } from '../../context.js';
+import { httpProbe } from '../../probes/http.js';
 import type { ProbeFn } from '../../probes/probe-loop.js';
-import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import { api, type ClusterRef, clusterLabel, connectCluster, KubeApiError, type KubeClients, statusOf } from './client.js';
-import { denyAllPolicy, type FaultResolution, isPodReady, listPods, networkPolicyName, resolveFault, RUN_LABEL } from './faults.js';
+import { resolveFault } from './blast-radius.js';
+import { type FaultResolution, isPodReady, listPods, type PodRef, RUN_LABEL } from './faults.js';
 import { parseSelector } from './selector.js';
 import { kubernetesUndoHandlers } from './undo.js';
 import { ObjectWatch } from './watch.js';
@@ -32,7 +35,11 @@ function kubernetesTarget(loaded: LoadedScenario): KubernetesTarget {
 }
 
 function isKubernetesFault(fault: Fault): fault is Fault & KubernetesFault {
-  return (KUBERNETES_FAULT_TYPES as readonly string[]).includes(fault.type);
+  return driverFault('kubernetes', fault.type) !== undefined;
+}
+
+function faultPlan(fault: KubernetesFault, namespace: string | undefined, touches: string): PlanItem {
+  return driverFault('kubernetes', fault.type)!.plan(fault, { namespace, touches });
 }
 
 export function clusterRefOf(loaded: LoadedScenario): ClusterRef {
@@ -52,37 +59,12 @@ function refusalMessage(resolutions: FaultResolution[]): string | null {
   return `refused before any change: ${refused.map(({ r, i }) => `faults[${i}] ${r.fault.type}: ${r.refusal}`).join('; ')}`;
 }
 
-function describeFault(fault: KubernetesFault, namespace: string | undefined): string {
-  const ns = fault.namespace ?? namespace ?? '(namespace?)';
-  const radius = [fault.maxPods !== undefined ? `maxPods ${fault.maxPods}` : '', fault.maxPercent !== undefined ? `maxPercent ${fault.maxPercent}` : ''].filter(Boolean).join(', ');
-  const revert = 'duration' in fault && fault.duration ? `, reverted after ${fault.duration}` : '';
-  switch (fault.type) {
-    case 'pod-delete':
-      return `delete ${fault.count ?? 'all'} pod(s) ${fault.selector} in ${ns} (blast radius ${radius})`;
-    case 'deployment-scale':
-      return `scale deployment ${ns}/${fault.deployment} to ${fault.replicas} (pods ${fault.selector}, blast radius ${radius}${revert})`;
-    case 'node-drain':
-      return `cordon node ${fault.node} and evict its pods, honouring PodDisruptionBudgets (only pods ${fault.selector} in ${ns}; blast radius ${radius}${revert})`;
-    case 'network-partition':
-      return `deny-all NetworkPolicy (${fault.direction}) on pods ${fault.selector} in ${ns} (blast radius ${radius}${revert})`;
-  }
-}
-
-function undoOf(fault: KubernetesFault): string {
-  switch (fault.type) {
-    case 'pod-delete':
-      return 'none possible for a deleted pod: teardown confirms its controller brought as many ready pods back';
-    case 'deployment-scale':
-      return 'scale back to the replica count read before the fault';
-    case 'node-drain':
-      return 'uncordon the node';
-    case 'network-partition':
-      return 'delete the NetworkPolicy (only if it carries this run’s label)';
-  }
-}
-
 export const kubernetesDriver: Driver = {
   name: 'kubernetes',
+
+  registerUndos(registry) {
+    for (const [type, handler] of Object.entries(kubernetesUndoHandlers)) registry.register(type, handler);
+  },
 
   validate(loaded, report) {
     const spec = loaded.scenario.spec;
@@ -94,7 +76,7 @@ export const kubernetesDriver: Driver = {
       });
     for (const [index, fault] of spec.faults.entries()) {
       if (!isKubernetesFault(fault)) {
-        report(at('faults', index, 'type'), `fault ${fault.type} is not a kubernetes fault`, { hint: `use one of ${KUBERNETES_FAULT_TYPES.join(', ')}` });
+        report(at('faults', index, 'type'), `fault ${fault.type} is not a kubernetes fault`, { hint: `use one of ${faultsOf('kubernetes').map((m) => m.type).join(', ')}` });
         continue;
       }
       if (!fault.namespace && !target.namespace) report(at('faults', index), `${fault.type} needs a namespace (on the fault or target.namespace)`);
@@ -127,7 +109,7 @@ export const kubernetesDriver: Driver = {
     const cluster = target.kubeconfig ? `cluster of ${target.kubeconfig}${target.context ? ` (context ${target.context})` : ''}` : `cluster of the default kubeconfig${target.context ? ` (context ${target.context})` : ''}`;
     if (target.probe) items.push({ action: `probe GET ${target.probe.url} (expect ${target.probe.expectStatus}) every ${spec.probes.interval}`, touches: 'nothing (read-only)', undo: 'none needed' });
     if (target.workload) items.push({ action: `watch deployment ${target.namespace ?? '?'}/${target.workload.deployment} readiness`, touches: 'nothing (read-only)', undo: 'none needed' });
-    for (const fault of spec.faults) if (isKubernetesFault(fault)) items.push({ action: describeFault(fault, target.namespace), touches: `${cluster}; \`drillbook plan\` resolves the exact pods live`, undo: undoOf(fault) });
+    for (const fault of spec.faults) if (isKubernetesFault(fault)) items.push(faultPlan(fault, target.namespace, `${cluster}; \`drillbook plan\` resolves the exact pods live`));
     if (spec.type === 'parallel-restore' && target.velero) {
       const v = target.velero;
       items.push({
@@ -148,10 +130,11 @@ export const kubernetesDriver: Driver = {
       signal?.throwIfAborted();
       if (!isKubernetesFault(fault)) continue;
       const resolution = await resolveFault(clients, fault, target.namespace);
+      const planned = faultPlan(fault, target.namespace, '');
       items.push({
-        action: `faults[${index}] ${describeFault(fault, target.namespace)}${resolution.refusal ? ` — WOULD BE REFUSED: ${resolution.refusal}` : ''}`,
+        action: `faults[${index}] ${planned.action}${resolution.refusal ? ` — WOULD BE REFUSED: ${resolution.refusal}` : ''}`,
         touches: `${clusterLabel(clients, ref)}: ${resolution.touches.length > 0 ? resolution.touches.join('; ') : 'nothing'} (${resolution.podsTouched} of ${resolution.matched.length} matched pods)`,
-        undo: undoOf(fault),
+        undo: planned.undo,
       });
     }
     if (loaded.scenario.spec.type === 'parallel-restore' && target.velero) {
@@ -174,7 +157,7 @@ export const kubernetesDriver: Driver = {
   },
 };
 
-/** The undo registry entries this driver journals (registered in runners/undo-handlers.ts). */
+/** The undo registry entries this driver journals (Driver.registerUndos). */
 export { kubernetesUndoHandlers };
 
 class KubernetesSession implements DriverSession {
@@ -285,12 +268,8 @@ class KubernetesSession implements DriverSession {
 
   writeProbe(endpoint: EndpointName): ProbeFn {
     const expect = endpoint === 'restored' ? this.target.velero!.probe.expectStatus : (this.target.probe?.expectStatus ?? 200);
-    return async (_attempt, signal) => {
-      const url = this.url(endpoint);
-      const response = await fetch(url, { signal, redirect: 'manual', headers: { 'user-agent': 'drillbook-probe' } });
-      await response.arrayBuffer().catch(() => undefined);
-      if (response.status !== expect) throw new Error(`HTTP ${response.status} (expected ${expect})`);
-    };
+    const timeoutMs = ms(this.ctx.loaded.scenario.spec.probes.timeout);
+    return (_attempt, signal) => httpProbe.check({ url: this.url(endpoint), status: expect }, { signal, timeoutMs, baseDir: path.dirname(this.ctx.loaded.file), addSecret: this.ctx.addSecret });
   }
 
   async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
@@ -300,61 +279,19 @@ class KubernetesSession implements DriverSession {
     // The selection may have changed since prepare: resolve again, right before acting.
     const resolution = await resolveFault(this.clients, fault, this.target.namespace);
     if (resolution.refusal) throw new BlastRadiusError(`refused before any change: faults[${index}] ${fault.type}: ${resolution.refusal}`);
-    const namespace = resolution.namespace;
-    const cluster = this.params.cluster;
-    switch (fault.type) {
-      case 'pod-delete': {
-        const pods = resolution.detail.pods ?? [];
-        const readyBefore = resolution.matched.filter((p) => p.ready).length;
-        ctx.undo.push(
-          { type: 'kubernetes.await-pods-ready', params: { cluster, namespace, selector: fault.selector, expectedReady: readyBefore, timeoutMs: this.readyTimeoutMs() } },
-          `confirm ${readyBefore} pods ${fault.selector} in ${namespace} are ready again (deleted pods are re-created by their controller)`,
-        );
-        markT0(`delete ${pods.length} pod(s) ${fault.selector} in ${namespace}`);
-        const gracePeriodSeconds = fault.gracePeriod !== undefined ? Math.round(ms(fault.gracePeriod) / 1000) : undefined;
-        for (const pod of pods) {
-          await api(`deleting pod ${namespace}/${pod.name}`, () =>
-            this.clients.core.deleteNamespacedPod({ name: pod.name, namespace, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
-          ).catch((error: unknown) => {
-            if (!(error instanceof KubeApiError && error.status === 404)) throw error; // gone already
-          });
-        }
-        return { description: `deleted ${pods.length} pod(s): ${pods.map((p) => p.name).join(', ')}` };
-      }
-      case 'deployment-scale': {
-        const previous = resolution.detail.previousReplicas ?? 0;
-        const params = { cluster, namespace, deployment: fault.deployment, replicas: previous };
-        const id = ctx.undo.push({ type: 'kubernetes.scale-deployment', params }, `scale deployment ${namespace}/${fault.deployment} back to ${previous} replicas`);
-        markT0(`scale deployment ${namespace}/${fault.deployment} ${previous} → ${fault.replicas}`);
-        await api(`scaling deployment ${namespace}/${fault.deployment}`, () =>
-          this.clients.apps.patchNamespacedDeploymentScale({ name: fault.deployment, namespace, body: { spec: { replicas: fault.replicas } } }, this.clients.mergePatch),
-        );
-        return { description: `deployment ${namespace}/${fault.deployment} scaled ${previous} → ${fault.replicas}`, ...this.revertAfter(fault.duration, id, 'kubernetes.scale-deployment', params, `scaled back to ${previous}`) };
-      }
-      case 'node-drain': {
-        const node = fault.node;
-        const params = { cluster, node };
-        const id = ctx.undo.push({ type: 'kubernetes.uncordon', params }, `uncordon node ${node}`);
-        markT0(`cordon and drain node ${node}`);
-        await api(`cordoning node ${node}`, () => this.clients.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, this.clients.mergePatch));
-        ctx.record(`node ${node} cordoned`);
-        const evicted = await this.evict(resolution.detail.pods ?? [], ms(fault.evictionTimeout), ctx);
-        return { description: `node ${node} cordoned, ${evicted} pod(s) evicted`, ...this.revertAfter(fault.duration, id, 'kubernetes.uncordon', params, 'uncordoned') };
-      }
-      case 'network-partition': {
-        const name = networkPolicyName(ctx.runId, index);
-        const params = { cluster, namespace, name, runId: ctx.runId };
-        const id = ctx.undo.push({ type: 'kubernetes.delete-network-policy', params }, `delete NetworkPolicy ${namespace}/${name}`);
-        markT0(`deny-all NetworkPolicy ${name} on pods ${fault.selector} in ${namespace}`);
-        await api(`creating NetworkPolicy ${namespace}/${name}`, () =>
-          this.clients.networking.createNamespacedNetworkPolicy({ namespace, body: denyAllPolicy(name, ctx.runId, fault.selector, fault.direction) }),
-        );
-        return {
-          description: `NetworkPolicy ${namespace}/${name} denies ${fault.direction === 'both' ? 'ingress and egress' : fault.direction} of ${resolution.podsTouched} pod(s) ${fault.selector}`,
-          ...this.revertAfter(fault.duration, id, 'kubernetes.delete-network-policy', params, 'policy deleted'),
-        };
-      }
-    }
+    return driverFault('kubernetes', fault.type)!.inject(fault, {
+      ctx,
+      markT0,
+      target: {
+        clients: this.clients,
+        cluster: this.params.cluster,
+        resolution,
+        index,
+        readyTimeoutMs: this.readyTimeoutMs(),
+        revertAfter: (duration, id, type, params, note) => this.revertAfter(duration, id, type, params, note),
+        evict: (pods, timeoutMs, c) => this.evict(pods, timeoutMs, c),
+      },
+    });
   }
 
   private readyTimeoutMs(): number {
@@ -362,8 +299,8 @@ class KubernetesSession implements DriverSession {
   }
 
   /** Evicts each pod through the Eviction API so PodDisruptionBudgets are honoured; 429 means try again later. */
-  private async evict(pods: { namespace: string; name: string }[], timeoutMs: number, ctx: RunContext): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
+  private async evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<number> {
+    const deadline = ctx.clock.elapsed() + timeoutMs;
     let evicted = 0;
     for (const pod of pods) {
       for (let attempt = 1; ; attempt++) {
@@ -382,7 +319,7 @@ class KubernetesSession implements DriverSession {
           if (status === 404) break; // gone already
           if (status !== 429) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: the API server answered ${status ?? String(error)}`);
           if (attempt === 1) ctx.record(`eviction of ${pod.namespace}/${pod.name} refused by a PodDisruptionBudget (429): retrying`);
-          if (Date.now() > deadline) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: a PodDisruptionBudget kept refusing it (429) for ${Math.round(timeoutMs / 1000)} s`);
+          if (ctx.clock.elapsed() > deadline) throw new Error(`evicting pod ${pod.namespace}/${pod.name}: a PodDisruptionBudget kept refusing it (429) for ${Math.round(timeoutMs / 1000)} s`);
           await sleep(500, ctx.signal);
         }
       }
@@ -408,12 +345,7 @@ class KubernetesSession implements DriverSession {
   }
 
   async recover(recovery: Recovery, ctx: RunContext): Promise<string> {
-    if (recovery.action === 'command') {
-      const result = await runCommand(recovery.command!, { cwd: path.dirname(ctx.loaded.file), timeoutMs: ms(recovery.timeout), signal: ctx.signal });
-      const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
-      if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
-      return `recovery command exited 0 (output in ${file})`;
-    }
+    if (recovery.action === 'command') return runRecoveryCommand(recovery, ctx);
     return 'no recovery action: Kubernetes is expected to heal the workload itself';
   }
 
@@ -423,7 +355,7 @@ class KubernetesSession implements DriverSession {
     const scratch = this.scratchNamespace;
     const name = `drillbook-${ctx.runId.slice(0, 8)}`;
     const cluster = this.params.cluster;
-    const keepUntil = restore.keep ? new Date(Date.now() + ms(restore.keep)).toISOString() : null;
+    const keepUntil = restore.keep ? new Date(ctx.clock.wallMs() + ms(restore.keep)).toISOString() : null;
     // Undos first: the namespace (deleted last), then the Restore object (deleted first).
     ctx.undo.push(
       { type: 'kubernetes.delete-namespace', params: { cluster, namespace: scratch, keepUntil, timeoutMs: 5 * 60_000 } },

@@ -4,7 +4,8 @@
  * idempotent: an object already gone, a node already schedulable, is success.
  */
 import type { DeletionRecord } from '../../../reports/run-record.js';
-import type { UndoHandler } from '../../undo.js';
+import { z } from 'zod';
+import { typedUndo, type UndoHandler } from '../../undo.js';
 import { api, type ClusterRef, connectCluster, statusOf } from './client.js';
 import { isPodReady, listPods, RUN_LABEL } from './faults.js';
 
@@ -23,7 +24,7 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
 
 const POLL_MS = 250;
 
-export const kubernetesUndoHandlers: Record<string, UndoHandler> = {
+const handlers: Record<string, UndoHandler> = {
   /** deployment-scale: put the replica count back to what it was before the fault. */
   'kubernetes.scale-deployment': async (params, env) => {
     const clients = await connectCluster(clusterOf(params));
@@ -149,3 +150,19 @@ export const kubernetesUndoHandlers: Record<string, UndoHandler> = {
     return { deletion };
   },
 };
+
+const Cluster = z.looseObject({ kubeconfig: z.string().nullable().optional(), context: z.string().nullable().optional() });
+const inCluster = <S extends z.ZodRawShape>(shape: S) => z.looseObject({ cluster: Cluster.optional(), ...shape });
+const PARAMS: Record<string, z.ZodType<Record<string, unknown>>> = {
+  'kubernetes.scale-deployment': inCluster({ namespace: z.string().min(1), deployment: z.string().min(1), replicas: z.number().int().min(0) }),
+  'kubernetes.uncordon': inCluster({ node: z.string().min(1) }),
+  'kubernetes.delete-network-policy': inCluster({ namespace: z.string().min(1), name: z.string().min(1), runId: z.string().min(1) }),
+  'kubernetes.await-pods-ready': inCluster({ namespace: z.string().min(1), selector: z.string(), expectedReady: z.number().int().min(0), timeoutMs: z.number().optional() }),
+  'kubernetes.delete-velero-restore': inCluster({ namespace: z.string().min(1), name: z.string().min(1) }),
+  'kubernetes.delete-namespace': inCluster({ namespace: z.string().min(1), keepUntil: z.string().nullable().optional(), timeoutMs: z.number().optional() }),
+};
+
+/** The Kubernetes undos by journal name, each checking its params (zod) before it acts. */
+export const kubernetesUndoHandlers: Record<string, UndoHandler> = Object.fromEntries(
+  Object.entries(handlers).map(([type, handler]) => [type, typedUndo(type, PARAMS[type] ?? z.looseObject({}), handler)]),
+);

@@ -8,20 +8,14 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type pg from 'pg';
 import { sleep } from '../../clock.js';
 import { type OsUser, chownTree, isPostgresProcess, listProcesses, processAlive, processesMentioning, signal } from '../../system.js';
+import { type ConnectionSettings, connect } from '../../sql/connection.js';
 import type { PgBinaries } from './binaries.js';
 
 const execFileAsync = promisify(execFile);
 
-export interface ConnectionSettings {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password?: string;
-}
+export { type ConnectionSettings, connect } from '../../sql/connection.js';
 
 export async function initCluster(binaries: PgBinaries, dataDir: string, password: string, user: OsUser | undefined): Promise<void> {
   const pwFile = `${dataDir}.pw`;
@@ -71,15 +65,6 @@ export async function startServer(
   } finally {
     fs.closeSync(log);
   }
-}
-
-/** Opens a connection, or throws; `timeoutMs` bounds connect + authentication. */
-export async function connect(settings: ConnectionSettings, timeoutMs = 2_000): Promise<pg.Client> {
-  const { default: pgModule } = await import('pg'); // lazy: validate and plan never connect
-  const client = new pgModule.Client({ ...settings, connectionTimeoutMillis: timeoutMs, statement_timeout: Math.max(timeoutMs, 5_000) });
-  client.on('error', () => undefined); // a server killed mid-drill must not crash drillbook
-  await client.connect();
-  return client;
 }
 
 /** Waits until the server accepts connections; used for servers drillbook starts itself. */

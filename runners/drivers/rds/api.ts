@@ -9,6 +9,7 @@
  * The RTO clock is the client-side probe: provider states lag what clients see.
  */
 import type { DBCluster, DBInstance, RDSClient, Tag } from '@aws-sdk/client-rds';
+import { type Backoff, backoffDelay } from '../../backoff.js';
 import { sleep as realSleep } from '../../clock.js';
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -31,7 +32,7 @@ export interface RdsDepsInput {
 export function resolveDeps(input: RdsDepsInput = {}): () => Promise<RdsDeps> {
   let deps: Promise<RdsDeps> | undefined;
   return () =>
-    (deps ??= import('@aws-sdk/client-rds').then((sdk) => ({ client: input.client ?? new sdk.RDSClient({}), sleep: input.sleep ?? realSleep, sdk })));
+    (deps ??= import('@aws-sdk/client-rds').then((sdk) => ({ client: input.client ?? new sdk.RDSClient({ retryMode: 'adaptive' }), sleep: input.sleep ?? realSleep, sdk })));
 }
 
 export const DRILL_TAG = 'drillbook:drill';
@@ -77,10 +78,13 @@ export function describeError(error: unknown): string {
 }
 
 const MAX_THROTTLE_RETRIES = 6;
+const THROTTLE_BACKOFF: Backoff = { initialMs: 500, maxMs: 20_000, jitter: 0.25 };
 
 /**
- * One RDS request, retried with exponential backoff while AWS throttles (the SDK's own
- * retries give up after three attempts, which a busy account exhausts during a drill).
+ * One RDS request, retried with exponential backoff while AWS throttles. The client uses
+ * the SDK's adaptive retry mode (client-side rate limiting plus its own retries); its
+ * attempts give up after three, which a busy account exhausts during a drill, so throttling
+ * gets this longer patience on top.
  */
 export async function call<T>(deps: RdsDeps, signal: AbortSignal | undefined, request: (options: { abortSignal?: AbortSignal }) => Promise<T>, log?: (message: string) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -89,7 +93,7 @@ export async function call<T>(deps: RdsDeps, signal: AbortSignal | undefined, re
       return await request(signal ? { abortSignal: signal } : {});
     } catch (error) {
       if (!isThrottling(error) || attempt >= MAX_THROTTLE_RETRIES) throw error;
-      const wait = Math.min(20_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+      const wait = backoffDelay(attempt, THROTTLE_BACKOFF);
       log?.(`RDS throttled the request (${describeError(error)}); retrying in ${Math.round(wait)} ms`);
       await deps.sleep(wait, signal);
     }
@@ -144,7 +148,8 @@ export async function pollUntil<T>(
   options: { what: string; timeoutMs: number; maxIntervalMs: number; signal?: AbortSignal },
 ): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
-  for (let wait = 1_000; ; wait = Math.min(options.maxIntervalMs, wait * 2)) {
+  for (let attempt = 0; ; attempt++) {
+    const wait = backoffDelay(attempt, { initialMs: 1_000, maxMs: options.maxIntervalMs });
     options.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;

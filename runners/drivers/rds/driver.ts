@@ -4,7 +4,7 @@
  * isolated, tagged copy that teardown deletes and verifies gone.
  *
  * The RTO clock is always the client-side SQL probe through the endpoint the user declares
- * (the same probe, heartbeat and check SQL as the postgres driver, imported from it). RDS
+ * (the same probe, heartbeat and check SQL as the postgres driver, from runners/sql/). RDS
  * states and events are secondary evidence only: they lag what clients see by seconds to
  * minutes. Credentials and region come from the standard AWS provider chain.
  */
@@ -13,49 +13,54 @@ import type { DBCluster, DBInstance, Event } from '@aws-sdk/client-rds';
 import type pg from 'pg';
 import type { CheckResult, RpoMeasurement } from '../../../reports/run-record.js';
 import { parseDuration } from '../../../scenarios/duration.js';
-import type { LoadedScenario } from '../../../scenarios/load.js';
-import type { RdsFault, RdsSqlEndpoint, RdsTarget } from '../../../scenarios/schema-rds.js';
+import type { RdsSqlEndpoint, RdsTarget } from '../../../scenarios/schema-rds.js';
 import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
 import type { Instant } from '../../clock.js';
 import type { RunContext } from '../../context.js';
 import type { HeartbeatSink } from '../../probes/heartbeat.js';
 import { type ProbeFn, runProbeLoop } from '../../probes/probe-loop.js';
 import { describeSecret, resolveSecret } from '../../secrets.js';
-import { commandSucceeded, formatCommandResult, runCommand } from '../../shell.js';
-import { discard, ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, runSqlChecks, sqlWriteProbe } from '../postgres/driver.js';
-import type { ConnectionSettings } from '../postgres/server.js';
-import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
+import { driverFault, faultsOf } from '../../faults/registry.js';
+import { runRecoveryCommand } from '../../recovery-command.js';
+import { type ConnectionSettings, discard } from '../../sql/connection.js';
+import { runSqlChecks } from '../../sql/checks.js';
+import { ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
+import type { Driver, DriverSession, EndpointName, FaultEffect, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
+import { backoffDelays } from '../../backoff.js';
 import { preparedSession } from '../prepared.js';
+import { copyIdentifier, describeSource, endpointLabel, findSnapshot, isRdsFault, type LiveFacts, planItems, rdsTarget, resourceOf } from './plan.js';
+
+export { copyIdentifier };
+import { SWEEP_FILE, sweepOrphans } from './sweep.js';
+import { registerRdsUndos } from './undo.js';
 
 const ms = (text: string | undefined) => (text ? (parseDuration(text) ?? 0) : 0);
-
-function rdsTarget(loaded: LoadedScenario): RdsTarget {
-  return loaded.scenario.spec.target as RdsTarget;
-}
-
-function resourceOf(target: RdsTarget): { kind: 'instance' | 'cluster'; id: string } {
-  return target.cluster ? { kind: 'cluster', id: target.cluster } : { kind: 'instance', id: target.instance ?? '' };
-}
-
-function isRdsFault(fault: Fault): fault is RdsFault {
-  return fault.type === 'rds-failover' || fault.type === 'rds-reboot' || fault.type === 'rds-stop';
-}
-
-/** The copy's identifier: short, valid for RDS (letter first, no double hyphen), unique per run. */
-export function copyIdentifier(sourceId: string, runId: string): string {
-  return `drillbook-${sourceId.slice(0, 30).replace(/-+$/, '')}-${runId.slice(0, 8)}`;
-}
-
-function endpointLabel(e: RdsSqlEndpoint, fallback: string): string {
-  return `${e.user}@${e.host ?? fallback}${e.port ? `:${e.port}` : ''}/${e.database}`;
-}
 
 /** Builds the driver; tests pass a mocked client and a short sleep. */
 export function createRdsDriver(input: RdsDepsInput = {}): Driver {
   const deps = resolveDeps(input);
   return {
     name: 'rds',
+    // Deleting an RDS copy takes 5–15 minutes in real accounts.
+    teardownTimeoutMs: 60 * 60_000,
+
+    registerUndos(registry) {
+      registerRdsUndos(registry, input);
+    },
+
+    async sweep(evidenceDir, options) {
+      const runId = 'rds-orphan-sweep';
+      try {
+        const swept = (await sweepOrphans(evidenceDir, { ...input, ...options })).filter((c) => c.status !== 'left');
+        const failed = swept.filter((c) => c.status === 'failed').map((c) => ({ description: `delete orphaned RDS copy DB ${c.kind} ${c.id} (run ${c.runId})`, error: c.reason }));
+        if (swept.length === 0) return null;
+        const removed = swept.length - failed.length;
+        return { runId, removed, failed, summary: `RDS orphan sweep: ${removed} drill cop${removed === 1 ? 'y' : 'ies'} of finished runs deleted (recorded in ${path.join(evidenceDir, SWEEP_FILE)})` };
+      } catch (error) {
+        return { runId, removed: 0, failed: [{ description: 'sweep RDS copies left by finished runs', error: error instanceof Error ? error.message : String(error) }], summary: 'RDS orphan sweep failed' };
+      }
+    },
 
     validate(loaded, report) {
       const spec = loaded.scenario.spec;
@@ -64,9 +69,9 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
       if (!target.instance === !target.cluster)
         report(at('target'), 'declare exactly one of target.instance or target.cluster', { hint: 'instance: <DB instance identifier> or cluster: <DB cluster identifier>' });
       for (const [index, fault] of spec.faults.entries()) {
-        if (!isRdsFault(fault)) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: 'rds faults: rds-failover, rds-reboot, rds-stop' });
-        if (fault.type === 'rds-failover' && fault.targetInstance && !target.cluster)
-          report(at('faults', index, 'targetInstance'), 'targetInstance applies to cluster failover only');
+        const module = driverFault('rds', fault.type);
+        if (!module) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: `rds faults: ${faultsOf('rds').map((m) => m.type).join(', ')}` });
+        else module.validate?.(fault, { settings: target, report, at: (...p) => at('faults', index, ...p) });
       }
       if (spec.type === 'failover') {
         if (spec.faults.length === 0) report(at('faults'), 'a failover drill needs at least one fault', { hint: 'e.g. faults: [ { type: rds-failover } ]' });
@@ -120,82 +125,6 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
 }
 
 export const rdsDriver: Driver = createRdsDriver();
-
-interface LiveFacts {
-  source: DBInstance | DBCluster | undefined;
-  subnetGroup?: { DBSubnetGroupName?: string; VpcId?: string; Subnets?: unknown[] } | undefined;
-  subnetGroupError?: string;
-  snapshot?: { id: string; createdAt: string } | string;
-}
-
-function describeSource(kind: 'instance' | 'cluster', id: string, source: DBInstance | DBCluster | undefined): string {
-  if (!source) return `DB ${kind} ${id}: NOT FOUND in this account/region`;
-  if (kind === 'instance') {
-    const i = source as DBInstance;
-    return `DB instance ${id} (${i.Engine} ${i.EngineVersion ?? ''}, ${i.DBInstanceStatus}, Multi-AZ ${i.MultiAZ ? `yes: ${i.AvailabilityZone} → standby ${i.SecondaryAvailabilityZone ?? '?'}` : 'no'})`;
-  }
-  const c = source as DBCluster;
-  const members = (c.DBClusterMembers ?? []).map((m) => `${m.DBInstanceIdentifier}${m.IsClusterWriter ? ' (writer)' : ''}`).join(', ');
-  return `DB cluster ${id} (${c.Engine} ${c.EngineVersion ?? ''}, ${c.Status}; members ${members || 'none'})`;
-}
-
-function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanItem[] {
-  const spec = loaded.scenario.spec;
-  const target = rdsTarget(loaded);
-  const { kind, id } = resourceOf(target);
-  const resource = live ? describeSource(kind, id, live.source) : `DB ${kind} ${id}`;
-  const items: PlanItem[] = [];
-  items.push({ action: `read-only: Describe${kind === 'instance' ? 'DBInstances' : 'DBClusters'} ${id}; DescribeEvents for the run's window (secondary evidence)`, touches: resource, undo: 'none needed (read-only)' });
-  if (target.production)
-    items.push({ action: "create drillbook_heartbeat and drillbook_probe if missing; write this run's heartbeat and probe rows", touches: `SQL ${endpointLabel(target.production, `the ${kind} endpoint`)}`, undo: "delete this run's rows" });
-  for (const fault of spec.faults) {
-    if (fault.type === 'rds-failover')
-      items.push(
-        kind === 'instance'
-          ? { action: `RebootDBInstance ${id} with ForceFailover: true (Multi-AZ failover)`, touches: resource, undo: 'none possible: the standby becomes the primary; teardown waits until the instance is available' }
-          : { action: `FailoverDBCluster ${id}${fault.targetInstance ? ` to ${fault.targetInstance}` : ''}`, touches: resource, undo: 'none possible: a reader becomes the writer; teardown waits until the cluster is available' },
-      );
-    if (fault.type === 'rds-reboot')
-      items.push({ action: `RebootDBInstance ${kind === 'instance' ? id : `(the writer of ${id})`} without failover`, touches: resource, undo: 'teardown waits until it is available' });
-    if (fault.type === 'rds-stop')
-      items.push({ action: `Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`, touches: resource, undo: `Start${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}, then wait until available (registered before the stop)` });
-  }
-  if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
-  if (spec.type === 'parallel-restore' && target.copy) {
-    const copy = target.copy;
-    const copyId = `${copyIdentifier(id, '00000000')}`.replace(/-00000000$/, '-<run id>');
-    const snapshot = live?.snapshot ? (typeof live.snapshot === 'string' ? `snapshot lookup failed: ${live.snapshot}` : `snapshot ${live.snapshot.id} (${live.snapshot.createdAt})`) : copy.snapshot ? `snapshot ${copy.snapshot}` : null;
-    const restorePoint = snapshot ?? (spec.restore?.restoreTo && spec.restore.restoreTo !== 'latest' ? `point in time ${spec.restore.restoreTo}` : `latest restorable time${live?.source && 'LatestRestorableTime' in live.source && live.source.LatestRestorableTime ? ` (now ${live.source.LatestRestorableTime.toISOString()})` : ''}`);
-    const subnet = live ? (live.subnetGroup ? `subnet group ${live.subnetGroup.DBSubnetGroupName} (VPC ${live.subnetGroup.VpcId}, ${live.subnetGroup.Subnets?.length ?? 0} subnets)` : `subnet group ${copy.subnetGroup}: ${live.subnetGroupError ?? 'not found'}`) : `subnet group ${copy.subnetGroup}`;
-    items.push({
-      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${kind === 'cluster' ? ` plus member instance ${copyId}-1 (${copy.instanceClass})` : ''}`,
-      touches: `${subnet}; security groups ${copy.securityGroups.join(', ')}; not publicly accessible; tagged drillbook:run-id and drillbook:drill=true`,
-      undo: spec.restore?.keep
-        ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` deletes it and verifies`
-        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind === 'cluster' ? '; member instance first' : ''}) and wait until RDS answers not found (registered before the restore request)`,
-    });
-  }
-  return items;
-}
-
-async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<{ id: string; createdAt: string }> {
-  const snapshots =
-    kind === 'instance'
-      ? ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBSnapshotsCommand(wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted }), o))).DBSnapshots ?? []).map((s) => ({
-          id: s.DBSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }))
-      : ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBClusterSnapshotsCommand(wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted }), o))).DBClusterSnapshots ?? []).map((s) => ({
-          id: s.DBClusterSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }));
-  const usable = snapshots.filter((s) => s.status === 'available' && s.createdAt).sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
-  const chosen = usable[0];
-  if (!chosen) throw new Error(wanted === 'latest' ? `no available snapshot of DB ${kind} ${sourceId}` : `snapshot ${wanted} is not available`);
-  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString() };
-}
 
 class RdsSession implements DriverSession {
   description = '';
@@ -319,12 +248,7 @@ class RdsSession implements DriverSession {
     if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}, not available: nothing was disrupted`);
     this.source = now;
     const facts = [`RDS reports DB ${kind} ${id} available`];
-    for (const fault of ctx.loaded.scenario.spec.faults) {
-      if (fault.type !== 'rds-failover') continue;
-      if (kind === 'instance' && !(now as DBInstance).MultiAZ) throw new Error(`DB instance ${id} is not Multi-AZ: a forced failover needs a standby (nothing was disrupted)`);
-      if (kind === 'cluster' && ((now as DBCluster).DBClusterMembers ?? []).length < 2) throw new Error(`DB cluster ${id} has fewer than two members: there is nothing to fail over to (nothing was disrupted)`);
-      facts.push(kind === 'instance' ? `Multi-AZ: primary in ${(now as DBInstance).AvailabilityZone}, standby in ${(now as DBInstance).SecondaryAvailabilityZone ?? 'another AZ'}` : `cluster members: ${((now as DBCluster).DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier).join(', ')}`);
-    }
+    for (const fault of ctx.loaded.scenario.spec.faults) facts.push(...(driverFault('rds', fault.type)?.preconditions?.(fault, { deps: this.deps, kind, id, source: now, log: this.log }) ?? []));
     return facts;
   }
 
@@ -362,40 +286,7 @@ class RdsSession implements DriverSession {
   async injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
     if (!isRdsFault(fault)) throw new Error(`fault ${fault.type} is not an rds fault`);
     const { kind, id } = this.resource;
-    const d = this.deps;
-    let description: string;
-    switch (fault.type) {
-      case 'rds-failover': {
-        ctx.undo.push({ type: 'rds.wait-available', params: { kind, id } }, `wait until DB ${kind} ${id} is available after the failover`);
-        if (kind === 'instance') {
-          markT0(`RebootDBInstance ${id} ForceFailover=true`);
-          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: id, ForceFailover: true }), o), this.log);
-          description = `Multi-AZ failover of DB instance ${id} requested (RebootDBInstance ForceFailover)`;
-        } else {
-          markT0(`FailoverDBCluster ${id}${fault.targetInstance ? ` → ${fault.targetInstance}` : ''}`);
-          await call(d, ctx.signal, (o) => d.client.send(new d.sdk.FailoverDBClusterCommand({ DBClusterIdentifier: id, ...(fault.targetInstance ? { TargetDBInstanceIdentifier: fault.targetInstance } : {}) }), o), this.log);
-          description = `failover of DB cluster ${id} requested (FailoverDBCluster${fault.targetInstance ? ` to ${fault.targetInstance}` : ''})`;
-        }
-        break;
-      }
-      case 'rds-reboot': {
-        const instance = kind === 'instance' ? id : (((this.source as DBCluster).DBClusterMembers ?? []).find((m) => m.IsClusterWriter)?.DBInstanceIdentifier ?? '');
-        if (!instance) throw new Error(`DB cluster ${id} has no writer to reboot`);
-        ctx.undo.push({ type: 'rds.wait-available', params: { kind: 'instance', id: instance } }, `wait until DB instance ${instance} is available after the reboot`);
-        markT0(`RebootDBInstance ${instance}`);
-        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: instance, ForceFailover: false }), o), this.log);
-        description = `reboot of DB instance ${instance} requested (no failover)`;
-        break;
-      }
-      case 'rds-stop': {
-        ctx.undo.push({ type: 'rds.start', params: { kind, id } }, `start DB ${kind} ${id} again and wait until it is available`);
-        markT0(`Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`);
-        if (kind === 'instance') await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBInstanceCommand({ DBInstanceIdentifier: id }), o), this.log);
-        else await call(d, ctx.signal, (o) => d.client.send(new d.sdk.StopDBClusterCommand({ DBClusterIdentifier: id }), o), this.log);
-        description = `stop of DB ${kind} ${id} requested`;
-        break;
-      }
-    }
+    const { description } = await driverFault('rds', fault.type)!.inject(fault, { ctx, markT0, target: { deps: this.deps, kind, id, source: this.source, log: this.log } });
     await this.awaitOutage(ctx);
     return { description };
   }
@@ -429,12 +320,8 @@ class RdsSession implements DriverSession {
     switch (recovery.action) {
       case 'none':
         return 'no recovery action: RDS fails over or restarts by itself';
-      case 'command': {
-        const result = await runCommand(recovery.command!, { cwd: this.baseDir, timeoutMs: ms(recovery.timeout), signal: ctx.signal });
-        const file = await ctx.attach('recovery-command.txt', formatCommandResult(result));
-        if (!commandSucceeded(result)) throw new Error(`recovery command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
-        return `recovery command exited 0 (output in ${file})`;
-      }
+      case 'command':
+        return runRecoveryCommand(recovery, ctx);
       default:
         throw new Error(`recovery action ${recovery.action} does not apply to RDS`);
     }
@@ -447,7 +334,7 @@ class RdsSession implements DriverSession {
     const copyId = copyIdentifier(sourceId, ctx.runId);
     const member = kind === 'cluster' ? `${copyId}-1` : undefined;
     const keepMs = ms(restore.keep);
-    const keepUntil = keepMs > 0 ? new Date(Date.now() + keepMs).toISOString() : null;
+    const keepUntil = keepMs > 0 ? new Date(ctx.clock.wallMs() + keepMs).toISOString() : null;
     const snapshot = copySpec.snapshot ? await findSnapshot(d, kind, sourceId, copySpec.snapshot, ctx.signal) : null;
     const isolation = { DBSubnetGroupName: copySpec.subnetGroup, VpcSecurityGroupIds: copySpec.securityGroups, Tags: drillTags(ctx.runId, ctx.loaded.scenario.metadata.name) };
     // Registered before the request: a crash right after it leaves the deletion in the journal.
@@ -516,7 +403,8 @@ class RdsSession implements DriverSession {
     const signal = AbortSignal.any([this.ctx.signal, this.stopPolling.signal]);
     const maxMs = ms(this.target.pollInterval) || 10_000;
     let reportedAvailable = false;
-    for (let wait = 1_000; !signal.aborted; wait = Math.min(maxMs, wait * 2)) {
+    for (const wait of backoffDelays({ initialMs: 1_000, maxMs })) {
+      if (signal.aborted) break;
       try {
         let status: string | undefined;
         if (copy.kind === 'instance') {
@@ -595,7 +483,7 @@ class RdsSession implements DriverSession {
   /** DescribeEvents for the run's window: what RDS says happened, kept as secondary evidence. */
   private async recordEvents(): Promise<void> {
     const start = new Date(this.ctx.clock.originWall - 60_000);
-    const end = new Date(Date.now() + 1_000);
+    const end = new Date(this.ctx.clock.wallMs() + 1_000);
     const signal = AbortSignal.timeout(20_000);
     const events: (Event & { source: string })[] = [];
     for (const source of this.eventSources) {

@@ -4,7 +4,8 @@
  * again. Each needs only its params, so `drillbook recover` can run it in a fresh process.
  */
 import type { DeletionRecord } from '../../../reports/run-record.js';
-import type { UndoEnv, UndoRegistry } from '../../undo.js';
+import { z } from 'zod';
+import { typedUndo, type UndoEnv, type UndoRegistry } from '../../undo.js';
 import { type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, isInvalidState, isNotFound, pollUntil, resolveDeps } from './api.js';
 
 export type RdsResourceKind = 'instance' | 'cluster';
@@ -121,11 +122,14 @@ function kindOf(params: Record<string, unknown>): RdsResourceKind {
   return params.kind === 'cluster' ? 'cluster' : 'instance';
 }
 
-/** Registers the RDS undos; `deps` lets tests hand in a mocked client and a short sleep. */
+const ResourceParams = z.looseObject({ kind: z.enum(['instance', 'cluster']).optional(), id: z.string().min(1) });
+const CopyParams = ResourceParams.extend({ instances: z.array(z.string()).optional(), keepUntil: z.string().nullable().optional() });
+
+/** Registers the RDS undos (params checked by zod); `deps` lets tests hand in a mocked client and a short sleep. */
 export function registerRdsUndos(registry: UndoRegistry, input: RdsDepsInput = {}): UndoRegistry {
   const deps = resolveDeps(input);
   return registry
-    .register('rds.delete-copy', async (params, env) => {
+    .register('rds.delete-copy', typedUndo('rds.delete-copy', CopyParams, async (params, env) => {
       const keepUntil = typeof params.keepUntil === 'string' ? params.keepUntil : null;
       if (keepUntil && Date.now() < Date.parse(keepUntil)) {
         env.log(`keeping the restored RDS copy ${String(params.id)} until ${keepUntil} as declared`);
@@ -137,19 +141,19 @@ export function registerRdsUndos(registry: UndoRegistry, input: RdsDepsInput = {
       } catch (error) {
         throw new Error(`could not delete the restored copy ${String(params.id)}: ${describeError(error)}`);
       }
-    })
-    .register('rds.start', async (params, env) => {
+    }))
+    .register('rds.start', typedUndo('rds.start', ResourceParams, async (params, env) => {
       try {
         await startAndWait(await deps(), kindOf(params), String(params.id), env);
       } catch (error) {
         throw new Error(`could not start DB ${kindOf(params)} ${String(params.id)} again: ${describeError(error)}`);
       }
-    })
-    .register('rds.wait-available', async (params, env) => {
+    }))
+    .register('rds.wait-available', typedUndo('rds.wait-available', ResourceParams, async (params, env) => {
       try {
         await waitAvailable(await deps(), kindOf(params), String(params.id), env);
       } catch (error) {
         throw new Error(`DB ${kindOf(params)} ${String(params.id)} is not available again: ${describeError(error)}`);
       }
-    });
+    }));
 }

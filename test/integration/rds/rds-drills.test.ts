@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../../reports/evidence.js';
 import { connect } from '../../../runners/drivers/postgres/server.js';
-import { createRdsDriver, rdsDriver } from '../../../runners/drivers/rds/driver.js';
+import { createRdsDriver } from '../../../runners/drivers/rds/driver.js';
+import type { Driver } from '../../../runners/drivers/types.js';
 import { registerRdsUndos } from '../../../runners/drivers/rds/undo.js';
 import { runDrill } from '../../../runners/engine.js';
 import { JOURNAL_FILE } from '../../../runners/journal.js';
@@ -20,6 +21,10 @@ import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../../helpers/pg-cluster.js';
 import { FakeRds, type Gate, fastSleep, startGate } from './fake-rds.js';
+
+/** The built-in drivers with the RDS driver on the fake client (RunOptions.drivers). */
+let testDrivers: Readonly<Record<string, Driver>> = drivers;
+const withDriver = (rds: Driver) => ({ ...drivers, rds });
 
 const SOURCE = 'orders-prod';
 const COPY_NETWORK = { subnetGroup: 'drill-isolated', securityGroups: ['sg-0a1b2c3d4e'] };
@@ -60,14 +65,13 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
   });
   afterEach(async () => {
     fake?.restore();
-    drivers.rds = rdsDriver;
     for (const gate of gates) await gate.stop();
     gates = [];
   });
 
   async function setup(): Promise<{ dir: string; evidence: string; registry: ReturnType<typeof defaultUndoRegistry> }> {
     fake = new FakeRds();
-    drivers.rds = createRdsDriver({ client: fake.client, sleep: fastSleep });
+    testDrivers = withDriver(createRdsDriver({ client: fake.client, sleep: fastSleep }));
     const dir = path.join(work, `case-${++n}`);
     return { dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: fake.client, sleep: fastSleep }) };
   }
@@ -106,7 +110,7 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
         { type: 'sql', name: 'no non-positive amounts', query: 'SELECT count(*) FROM orders WHERE amount_cents <= 0', expect: 0 },
       ],
     });
-    const { record, runDir, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, runDir, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     expect(exitCode).toBe(0);
 
@@ -165,7 +169,7 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       probes: FAST_PROBES,
       checks: [{ type: 'row-count', name: 'orders restored', table: 'orders', min: 50 }],
     });
-    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? '').toBe('passed');
     const restores = fake.calls('RestoreDBInstanceFromDBSnapshotCommand');
     expect(restores).toHaveLength(3); // two throttled, one accepted
@@ -194,7 +198,7 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       probes: FAST_PROBES,
       checks: [{ type: 'row-count', name: 'orders match the source', table: 'orders', key: 'id', compareWithSource: true, min: 50 }],
     });
-    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     const [restore] = fake.calls('RestoreDBClusterToPointInTimeCommand');
     expect(restore).toMatchObject({ SourceDBClusterIdentifier: 'orders-aurora', UseLatestRestorableTime: true, DBSubnetGroupName: 'drill-isolated' });
@@ -237,7 +241,7 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       recovery: { action: 'none' },
       probes: FAST_PROBES,
     });
-    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     const rto = record.measured.rto!;
     const trueOutageMs = outage!.end - Date.parse(record.t0!.at);

@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { main } from '../../../bin/cli.js';
 import { EvidenceBundle, runDirName, verifyBundle } from '../../../reports/evidence.js';
 import { AbortReason } from '../../../runners/context.js';
-import { createRdsDriver, rdsDriver } from '../../../runners/drivers/rds/driver.js';
+import { createRdsDriver } from '../../../runners/drivers/rds/driver.js';
+import type { Driver } from '../../../runners/drivers/types.js';
 import { sweepOrphans } from '../../../runners/drivers/rds/sweep.js';
 import { registerRdsUndos } from '../../../runners/drivers/rds/undo.js';
 import { recordSkeleton, runDrill } from '../../../runners/engine.js';
@@ -23,6 +24,10 @@ import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../../helpers/pg-cluster.js';
 import { FakeRds, type Gate, fastSleep, startGate } from './fake-rds.js';
+
+/** The built-in drivers with the RDS driver on the fake client (RunOptions.drivers). */
+let testDrivers: Readonly<Record<string, Driver>> = drivers;
+const withDriver = (rds: Driver) => ({ ...drivers, rds });
 
 const SOURCE = 'orders-prod';
 const COPY_NETWORK = { subnetGroup: 'drill-isolated', securityGroups: ['sg-0a1b2c3d4e'] };
@@ -46,7 +51,6 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
   afterEach(async () => {
     fake?.restore();
     fake = undefined;
-    drivers.rds = rdsDriver;
     for (const gate of gates) await gate.stop();
     gates = [];
   });
@@ -54,7 +58,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
   function setup() {
     const f = new FakeRds();
     fake = f;
-    drivers.rds = createRdsDriver({ client: f.client, sleep: fastSleep });
+    testDrivers = withDriver(createRdsDriver({ client: f.client, sleep: fastSleep }));
     const dir = path.join(work, `case-${++n}`);
     return { fake: f, dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: f.client, sleep: fastSleep }) };
   }
@@ -91,7 +95,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       const production = await gate();
       fake.onFault = () => production.close();
       fake.onStart = () => production.open();
-      const { record } = await runDrill(await loadForRun(await stopScenario(dir, production, cluster.primary.port)), { evidenceDir: evidence, registry, scratchRoot: work });
+      const { record } = await runDrill(await loadForRun(await stopScenario(dir, production, cluster.primary.port)), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
       expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
       expect(fake.calls('StopDBInstanceCommand')).toEqual([{ DBInstanceIdentifier: SOURCE }]);
       expect(fake.calls('StartDBInstanceCommand').length).toBeGreaterThanOrEqual(1);
@@ -107,7 +111,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       fake.onFault = () => production.close();
       fake.onStart = () => production.open();
       const file = await stopScenario(dir, production, deadStandby.port, { probes: { ...FAST_PROBES, endpoint: 'standby', maxWait: '1s' } });
-      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
       expect(record.outcome).toBe('failed');
       expect(exitCode).toBe(1);
       expect(record.error).toContain('standby did not accept the write probe');
@@ -127,7 +131,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
         setTimeout(() => interrupt.abort(new AbortReason('interrupted', 'interrupted by SIGINT')), 600);
       };
       const file = await stopScenario(dir, production, deadStandby.port);
-      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work, signal: interrupt.signal });
+      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work, signal: interrupt.signal });
       expect(record.outcome).toBe('aborted');
       expect(exitCode).toBe(3);
       expect(fake.calls('StartDBInstanceCommand').length).toBeGreaterThanOrEqual(1);
@@ -142,7 +146,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       fake.onStart = () => production.open();
       fake.onFault = () => production.close();
       const file = await stopScenario(dir, production, deadStandby.port, { guardrails: { maxDuration: '2s' } });
-      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
       expect([record.outcome, exitCode]).toEqual(['aborted', 3]);
       expect(record.abort!.reason).toContain('maxDuration');
       expect(fake.instances.get(SOURCE)!.DBInstanceStatus).toBe('available');
@@ -163,7 +167,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       const file = await stopScenario(dir, production, deadStandby.port, {
         guardrails: { abortIf: [{ name: 'reporting-replica', sql: { host: '127.0.0.1', port: reporting.port, ...sqlUser() }, failures: 2, timeout: '1s' }] },
       });
-      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+      const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
       expect([record.outcome, exitCode]).toEqual(['aborted', 3]);
       expect(record.abort!.reason).toMatch(/abort condition reporting-replica tripped after 2 consecutive failures/);
       expect(fake.calls('StartDBInstanceCommand').length).toBeGreaterThanOrEqual(1);
@@ -211,7 +215,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       target: { driver: 'rds', instance: SOURCE, copy: { ...COPY_NETWORK, probe: { ...sqlUser(), host: '127.0.0.1', port: tunnel.port } } },
       probes: { ...FAST_PROBES, maxWait: '2s' },
     });
-    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome).toBe('failed');
     expect(exitCode).toBe(1);
     expect(record.timeline.some((e) => e.event.includes('incompatible-restore'))).toBe(true);
@@ -232,7 +236,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       target: { driver: 'rds', instance: SOURCE, copy: { ...COPY_NETWORK, probe: sqlUser() } },
       probes: FAST_PROBES,
     });
-    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect([record.outcome, exitCode]).toEqual(['failed', 1]);
     expect(record.error).toContain('outside the backup retention window');
     expect(record.teardown.complete).toBe(true);
@@ -249,7 +253,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       probes: FAST_PROBES,
       guardrails: { maxDuration: '2s' },
     });
-    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, exitCode } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome).toBe('aborted');
     expect(exitCode).toBe(3);
     expect(record.abort!.reason).toContain('maxDuration');
@@ -280,7 +284,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       recovery: { action: 'none' },
       probes: FAST_PROBES,
     });
-    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     expect(fake.calls('FailoverDBClusterCommand')).toEqual([{ DBClusterIdentifier: 'orders-aurora', TargetDBInstanceIdentifier: 'orders-aurora-2' }]);
     expect(Date.parse(record.measured.rto!.recoveredAt)).toBeGreaterThanOrEqual(reopenedAt - 5);
@@ -304,7 +308,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       recovery: { action: 'none' },
       probes: FAST_PROBES,
     });
-    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     expect(fake.calls('RebootDBInstanceCommand')).toEqual([{ DBInstanceIdentifier: 'orders-aurora-1', ForceFailover: false }]);
     expect(record.teardown.undos.find((u) => u.description.includes('orders-aurora-1 is available'))?.status).toBe('done');
@@ -321,7 +325,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       target: { driver: 'rds', instance: SOURCE, copy: { ...COPY_NETWORK, probe: sqlUser() } },
       probes: FAST_PROBES,
     });
-    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, scratchRoot: work });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
     expect(record.outcome, record.error ?? '').toBe('passed');
     const tags = (runId: string) => [{ Key: 'drillbook:run-id', Value: runId }, { Key: 'drillbook:drill', Value: 'true' }];
     // The finished run's copy came back (e.g. a deletion that RDS rolled back); another

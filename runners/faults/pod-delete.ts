@@ -1,0 +1,59 @@
+/** `pod-delete`: delete matched pods (only controller-owned ones: their controller re-creates them). */
+import type { KubernetesFault } from '../../scenarios/schema-kubernetes.js';
+import { parseDuration } from '../../scenarios/duration.js';
+import { api, KubeApiError } from '../drivers/kubernetes/client.js';
+import { blastRadiusText, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
+import { podRef } from '../drivers/kubernetes/faults.js';
+import { faultSchema } from './schema.js';
+import { nsGrant } from './types.js';
+
+type PodDeleteFault = Extract<KubernetesFault, { type: 'pod-delete' }>;
+
+export const podDeleteFault: KubernetesFaultModule<PodDeleteFault> = {
+  type: 'pod-delete',
+  driver: 'kubernetes',
+  schema: faultSchema('pod-delete'),
+  rbac: {
+    why: 'find the pods matching the selector (to count them against the blast radius) and delete them',
+    grants: [nsGrant('', 'pods', ['get', 'list', 'delete'])],
+  },
+  plan(fault, { namespace, touches }) {
+    const { ns, radius } = blastRadiusText(fault, namespace);
+    return {
+      action: `delete ${fault.count ?? 'all'} pod(s) ${fault.selector} in ${ns} (blast radius ${radius})`,
+      touches,
+      undo: 'none possible for a deleted pod: teardown confirms its controller brought as many ready pods back',
+    };
+  },
+  resolve(fault, { namespace, matchedPods, resolution, refuse, scope }) {
+    const chosen = [...matchedPods].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '')).slice(0, fault.count ?? matchedPods.length);
+    for (const pod of chosen) {
+      // A pod without a controller is never re-created: deleting it cannot be undone.
+      if (!pod.metadata?.ownerReferences?.some((o) => o.controller)) refuse(`pod ${namespace}/${pod.metadata?.name} has no controller (Deployment, StatefulSet, …): deleting it could not be undone`);
+    }
+    resolution.detail.pods = chosen.map(podRef);
+    resolution.podsTouched = chosen.length;
+    resolution.touches = chosen.map((p) => `pod ${namespace}/${p.metadata?.name}`);
+    if (fault.count !== undefined && fault.count > matchedPods.length) refuse(`count ${fault.count} is more than the ${matchedPods.length} pods ${scope} matches`);
+  },
+  async inject(fault, { ctx, markT0, target }) {
+    const { resolution, clients, cluster } = target;
+    const namespace = resolution.namespace;
+    const pods = resolution.detail.pods ?? [];
+    const readyBefore = resolution.matched.filter((p) => p.ready).length;
+    ctx.undo.push(
+      { type: 'kubernetes.await-pods-ready', params: { cluster, namespace, selector: fault.selector, expectedReady: readyBefore, timeoutMs: target.readyTimeoutMs } },
+      `confirm ${readyBefore} pods ${fault.selector} in ${namespace} are ready again (deleted pods are re-created by their controller)`,
+    );
+    markT0(`delete ${pods.length} pod(s) ${fault.selector} in ${namespace}`);
+    const gracePeriodSeconds = fault.gracePeriod !== undefined ? Math.round((parseDuration(fault.gracePeriod) ?? 0) / 1000) : undefined;
+    for (const pod of pods) {
+      await api(`deleting pod ${namespace}/${pod.name}`, () =>
+        clients.core.deleteNamespacedPod({ name: pod.name, namespace, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
+      ).catch((error: unknown) => {
+        if (!(error instanceof KubeApiError && error.status === 404)) throw error; // gone already
+      });
+    }
+    return { description: `deleted ${pods.length} pod(s): ${pods.map((p) => p.name).join(', ')}` };
+  },
+};
