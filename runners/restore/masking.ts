@@ -228,9 +228,15 @@ export async function applyMasking(
 
   const rewrite = options.rewrite ?? true;
   if (rewrite) {
-    await client.query("set statement_timeout = 0");
-    for (const table of new Set(resolved.map((rule) => rule.tableSql))) await client.query(`vacuum full ${table}`);
-    await client.query('checkpoint');
+    // VACUUM FULL cannot run in a transaction, so the timeout is lifted for the session and put back.
+    const previous = String((await client.query('select current_setting($1) as v', ['statement_timeout'])).rows[0]?.v ?? '0');
+    await client.query('select set_config($1, $2, false)', ['statement_timeout', '0']);
+    try {
+      for (const table of new Set(resolved.map((rule) => rule.tableSql))) await client.query(`vacuum full ${table}`);
+      await client.query('checkpoint');
+    } finally {
+      await client.query('select set_config($1, $2, false)', ['statement_timeout', previous]);
+    }
   }
   return {
     rules: applied,

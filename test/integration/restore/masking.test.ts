@@ -17,6 +17,7 @@ import type { MaskingRule } from '../../../scenarios/masking.js';
 import { type TestCluster, startTestCluster } from '../../helpers/pg-cluster.js';
 
 const ROWS = 500;
+const EVENTS = 50_000;
 const KEY = 'drill-masking-key-9f3b2c';
 
 interface Person {
@@ -57,237 +58,261 @@ async function freshCopy(): Promise<pg.Client> {
   return copy;
 }
 
-beforeAll(async () => {
-  cluster = await startTestCluster();
-  const admin = await at('postgres');
-  await admin.query('create database shop_template');
-  const template = await at('shop_template');
-  await template.query(`
-    create table customers (
-      id int primary key,
-      email varchar(200) not null unique check (email <> ''),
-      full_name text,
-      phone varchar(20),
-      born date,
-      visits int not null default 0,
-      short_code varchar(8)
+// The embedded PostgreSQL, and Debian's PostgreSQL 15 (the version of the issue's trial) when installed.
+const SYSTEM_PG15 = '/usr/lib/postgresql/15/bin';
+const servers: Array<{ name: string; binDir?: string }> = [{ name: 'embedded PostgreSQL' }, ...(fs.existsSync(`${SYSTEM_PG15}/postgres`) ? [{ name: 'PostgreSQL 15', binDir: SYSTEM_PG15 }] : [])];
+
+describe.each(servers)('$name', ({ binDir }) => {
+  beforeAll(async () => {
+    cluster = await startTestCluster(binDir ? { binDir } : {});
+    const admin = await at('postgres');
+    await admin.query('create database shop_template');
+    const template = await at('shop_template');
+    await template.query(`
+      create table customers (
+        id int primary key,
+        email varchar(200) not null unique check (email <> ''),
+        full_name text,
+        phone varchar(20),
+        born date,
+        visits int not null default 0,
+        short_code varchar(8)
+      );
+      create table audit (at timestamptz default now(), old_email text);
+      create function audit_customers() returns trigger language plpgsql as $$
+        begin insert into audit(old_email) values (old.email); return new; end $$;
+      create trigger customers_audit before update on customers for each row execute function audit_customers();
+      create schema "Sales";
+      create table "Sales"."Leads" (id serial primary key, "Contact Email" text);
+      create view customer_emails as select email from customers;
+    `);
+    await template.query(
+      `insert into customers (id, email, full_name, phone) select * from unnest($1::int[], $2::text[], $3::text[], $4::text[])`,
+      [people.map((p) => p.id), people.map((p) => p.email), people.map((p) => p.full_name), people.map((p) => p.phone)],
     );
-    create table audit (at timestamptz default now(), old_email text);
-    create function audit_customers() returns trigger language plpgsql as $$
-      begin insert into audit(old_email) values (old.email); return new; end $$;
-    create trigger customers_audit before update on customers for each row execute function audit_customers();
-    create schema "Sales";
-    create table "Sales"."Leads" (id serial primary key, "Contact Email" text);
-    create view customer_emails as select email from customers;
-  `);
-  await template.query(
-    `insert into customers (id, email, full_name, phone) select * from unnest($1::int[], $2::text[], $3::text[], $4::text[])`,
-    [people.map((p) => p.id), people.map((p) => p.email), people.map((p) => p.full_name), people.map((p) => p.phone)],
-  );
-  await template.query(`insert into "Sales"."Leads" ("Contact Email") select email from customers where id <= 50`);
-  await template.query('analyze');
-  await template.end();
-  await admin.query('create database shop template shop_template');
-  await admin.end();
-  source = await at('shop');
-  await source.query('select 1');
-});
-
-afterEach(async () => {
-  await copy?.end();
-  copy = undefined;
-});
-
-afterAll(async () => {
-  await source?.end();
-  await cluster?.destroy();
-});
-
-const hmacHex = (value: string) => crypto.createHmac('sha256', KEY).update(value, 'utf8').digest('hex');
-const sha256Hex = (value: string) => crypto.createHash('sha256').update(value, 'utf8').digest('hex');
-
-describe('applyMasking', () => {
-  it('applies hash (keyed HMAC-SHA256), redact and null in one go, matching Node crypto row by row', async () => {
-    const db = await freshCopy();
-    const before = (await db.query(`select pg_relation_filenode('customers') as f`)).rows[0].f;
-    const applied = await applyMasking(db, RULES, KEY);
-
-    expect(applied.hash).toBe('hmac-sha256');
-    expect(applied.rewritten).toBe(true);
-    expect(applied.rules).toEqual([
-      { table: 'public.customers', column: 'email', method: 'hash', rowsAffected: ROWS },
-      { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name') },
-      { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone') },
-      { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50 },
-    ]);
-
-    const rows = (await db.query('select id, email, full_name, phone from customers order by id')).rows as Person[];
-    expect(rows).toHaveLength(ROWS);
-    for (const [index, row] of rows.entries()) {
-      const original = people[index]!;
-      expect(row.email).toBe(hmacHex(original.email));
-      expect(row.full_name).toBe(original.full_name === null ? null : '[redacted]');
-      expect(row.phone).toBeNull();
-    }
-    const leads = (await db.query(`select "Contact Email" as e from "Sales"."Leads" order by id`)).rows.map((r) => r.e);
-    expect(leads).toEqual(people.slice(0, 50).map((p) => hmacHex(p.email)));
-    // Deterministic under one key: the leads' hashed e-mails still join the customers' ones.
-    expect(Number((await db.query(`select count(*) as n from "Sales"."Leads" l join customers c on c.email = l."Contact Email"`)).rows[0].n)).toBe(50);
-    // The audit trigger did not fire, so no original e-mail was copied into another table.
-    expect(Number((await db.query('select count(*) as n from audit')).rows[0].n)).toBe(0);
-    // The table was rewritten, so the old row versions are not in its files any more.
-    expect((await db.query(`select pg_relation_filenode('customers') as f`)).rows[0].f).not.toBe(before);
-    // The source is untouched.
-    expect((await source.query('select email from customers where id = 1')).rows[0].email).toBe('user1@example.com');
+    await template.query(`insert into "Sales"."Leads" ("Contact Email") select email from customers where id <= 50`);
+    // Large enough that the source is block-sampled rather than read end to end.
+    await template.query(`create table events as select g as id, 'visitor' || g || '@example.org' as email from generate_series(1, ${EVENTS}) g`);
+    await template.query('analyze');
+    await template.end();
+    await admin.query('create database shop template shop_template');
+    await admin.end();
+    source = await at('shop');
+    await source.query('select 1');
   });
 
-  it('hashes with plain SHA-256 when no key is given', async () => {
-    const db = await freshCopy();
-    const applied = await applyMasking(db, [RULES[0]!], undefined, { rewrite: false });
-    expect(applied).toMatchObject({ hash: 'sha256', rewritten: false });
-    const rows = (await db.query('select email from customers order by id limit 3')).rows.map((r) => r.email);
-    expect(rows).toEqual(people.slice(0, 3).map((p) => sha256Hex(p.email)));
+  afterEach(async () => {
+    await copy?.end();
+    copy = undefined;
   });
 
-  it('gives the same digest as Node for a key longer than the HMAC block and for non-ASCII text', async () => {
-    const db = await freshCopy();
-    const longKey = 'k'.repeat(100);
-    await db.query(`update customers set email = 'josé.ñúñez@example.com' where id = 1`);
-    await applyMasking(db, [RULES[0]!], Buffer.from(longKey), { rewrite: false });
-    expect((await db.query('select email from customers where id = 1')).rows[0].email).toBe(crypto.createHmac('sha256', longKey).update('josé.ñúñez@example.com', 'utf8').digest('hex'));
+  afterAll(async () => {
+    await source?.end();
+    await cluster?.destroy();
+    copies = 0;
   });
 
-  it('refuses at preflight, listing every problem, and changes nothing', async () => {
-    const db = await freshCopy();
-    const bad: MaskingRule[] = [
-      { table: 'customers', column: 'born', method: 'redact' }, // date: not text
-      { table: 'customers', column: 'visits', method: 'null' }, // NOT NULL
-      { table: 'customers', column: 'short_code', method: 'hash' }, // varchar(8) < 64
-      { table: 'customers', column: 'email', method: 'redact' }, // unique
-      { table: 'customers', column: 'e_mail', method: 'hash' }, // no such column
-      { table: 'clients', column: 'email', method: 'hash' }, // no such table
-      { table: 'customer_emails', column: 'email', method: 'hash' }, // a view
-      { table: 'customers', column: 'full_name', method: 'redact' }, // fine
-    ];
-    const error = await applyMasking(db, bad, KEY).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MaskingPreflightError);
-    const problems = (error as MaskingPreflightError).problems;
-    expect(problems.map((p) => p.rule)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(problems[0]!.message).toBe('"public"."customers"."born" (date) is not a text column, so redact cannot write \'[redacted]\' into it');
-    expect(problems[0]!.hint).toBe('use method null for non-text columns');
-    expect(problems[1]!.message).toMatch(/"visits" \(integer\) is NOT NULL/);
-    expect(problems[2]!.message).toMatch(/character varying\(8\)\) holds at most 8 characters; hash writes 64/);
-    expect(problems[3]!.message).toMatch(/has a unique index: redact would give every row the same value/);
-    expect(problems[4]).toMatchObject({ message: '"public"."customers" has no column "e_mail"', hint: expect.stringContaining('email, full_name, phone') });
-    expect(problems[5]!.message).toMatch(/table clients does not exist in database shop_copy_/);
-    expect(problems[6]!.message).toMatch(/is a view, not a table/);
-    expect((await db.query('select full_name from customers where id = 1')).rows[0].full_name).toBe('Person Number1');
-    // The same preflight runs against the source before T0.
-    await expect(preflightMasking(source, RULES)).resolves.toHaveLength(4);
+  const hmacHex = (value: string) => crypto.createHmac('sha256', KEY).update(value, 'utf8').digest('hex');
+  const sha256Hex = (value: string) => crypto.createHash('sha256').update(value, 'utf8').digest('hex');
+
+  describe('applyMasking', () => {
+    it('applies hash (keyed HMAC-SHA256), redact and null in one go, matching Node crypto row by row', async () => {
+      const db = await freshCopy();
+      const before = (await db.query(`select pg_relation_filenode('customers') as f`)).rows[0].f;
+      if (binDir) expect(Number((await db.query('show server_version_num')).rows[0].server_version_num)).toBeLessThan(160_000);
+      const applied = await applyMasking(db, RULES, KEY);
+
+      expect(applied.hash).toBe('hmac-sha256');
+      expect(applied.rewritten).toBe(true);
+      expect(applied.rules).toEqual([
+        { table: 'public.customers', column: 'email', method: 'hash', rowsAffected: ROWS },
+        { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name') },
+        { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone') },
+        { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50 },
+      ]);
+
+      const rows = (await db.query('select id, email, full_name, phone from customers order by id')).rows as Person[];
+      expect(rows).toHaveLength(ROWS);
+      for (const [index, row] of rows.entries()) {
+        const original = people[index]!;
+        expect(row.email).toBe(hmacHex(original.email));
+        expect(row.full_name).toBe(original.full_name === null ? null : '[redacted]');
+        expect(row.phone).toBeNull();
+      }
+      const leads = (await db.query(`select "Contact Email" as e from "Sales"."Leads" order by id`)).rows.map((r) => r.e);
+      expect(leads).toEqual(people.slice(0, 50).map((p) => hmacHex(p.email)));
+      // Deterministic under one key: the leads' hashed e-mails still join the customers' ones.
+      expect(Number((await db.query(`select count(*) as n from "Sales"."Leads" l join customers c on c.email = l."Contact Email"`)).rows[0].n)).toBe(50);
+      // The audit trigger did not fire, so no original e-mail was copied into another table.
+      expect(Number((await db.query('select count(*) as n from audit')).rows[0].n)).toBe(0);
+      // The table was rewritten, so the old row versions are not in its files any more.
+      expect((await db.query(`select pg_relation_filenode('customers') as f`)).rows[0].f).not.toBe(before);
+      // The connection's statement timeout (drillbook's connect() sets one) is back as it was.
+      expect((await db.query('show statement_timeout')).rows[0].statement_timeout).toBe('10s');
+      // The source is untouched.
+      expect((await source.query('select email from customers where id = 1')).rows[0].email).toBe('user1@example.com');
+    });
+
+    it('hashes with plain SHA-256 when no key is given', async () => {
+      const db = await freshCopy();
+      const applied = await applyMasking(db, [RULES[0]!], undefined, { rewrite: false });
+      expect(applied).toMatchObject({ hash: 'sha256', rewritten: false });
+      const rows = (await db.query('select email from customers order by id limit 3')).rows.map((r) => r.email);
+      expect(rows).toEqual(people.slice(0, 3).map((p) => sha256Hex(p.email)));
+    });
+
+    it('gives the same digest as Node for a key longer than the HMAC block and for non-ASCII text', async () => {
+      const db = await freshCopy();
+      const longKey = 'k'.repeat(100);
+      await db.query(`update customers set email = 'josé.ñúñez@example.com' where id = 1`);
+      await applyMasking(db, [RULES[0]!], Buffer.from(longKey), { rewrite: false });
+      expect((await db.query('select email from customers where id = 1')).rows[0].email).toBe(crypto.createHmac('sha256', longKey).update('josé.ñúñez@example.com', 'utf8').digest('hex'));
+    });
+
+    it('refuses at preflight, listing every problem, and changes nothing', async () => {
+      const db = await freshCopy();
+      const bad: MaskingRule[] = [
+        { table: 'customers', column: 'born', method: 'redact' }, // date: not text
+        { table: 'customers', column: 'visits', method: 'null' }, // NOT NULL
+        { table: 'customers', column: 'short_code', method: 'hash' }, // varchar(8) < 64
+        { table: 'customers', column: 'email', method: 'redact' }, // unique
+        { table: 'customers', column: 'e_mail', method: 'hash' }, // no such column
+        { table: 'clients', column: 'email', method: 'hash' }, // no such table
+        { table: 'customer_emails', column: 'email', method: 'hash' }, // a view
+        { table: 'customers', column: 'full_name', method: 'redact' }, // fine
+      ];
+      const error = await applyMasking(db, bad, KEY).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MaskingPreflightError);
+      const problems = (error as MaskingPreflightError).problems;
+      expect(problems.map((p) => p.rule)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(problems[0]!.message).toBe('"public"."customers"."born" (date) is not a text column, so redact cannot write \'[redacted]\' into it');
+      expect(problems[0]!.hint).toBe('use method null for non-text columns');
+      expect(problems[1]!.message).toMatch(/"visits" \(integer\) is NOT NULL/);
+      expect(problems[2]!.message).toMatch(/character varying\(8\)\) holds at most 8 characters; hash writes 64/);
+      expect(problems[3]!.message).toMatch(/has a unique index: redact would give every row the same value/);
+      expect(problems[4]).toMatchObject({ message: '"public"."customers" has no column "e_mail"', hint: expect.stringContaining('email, full_name, phone') });
+      expect(problems[5]!.message).toMatch(/table clients does not exist in database shop_copy_/);
+      expect(problems[6]!.message).toMatch(/is a view, not a table/);
+      expect((await db.query('select full_name from customers where id = 1')).rows[0].full_name).toBe('Person Number1');
+      // The same preflight runs against the source before T0.
+      await expect(preflightMasking(source, RULES)).resolves.toHaveLength(4);
+    });
+
+    it('rolls every rule back when one fails in the database', async () => {
+      const db = await freshCopy();
+      await db.query(`alter table customers add constraint email_has_at check (email like '%@%')`);
+      const error = await applyMasking(db, [RULES[1]!, RULES[0]!], KEY).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MaskingError);
+      expect((error as MaskingError).rule).toBe(1);
+      expect((error as Error).message).toMatch(/^masking public\.customers\.email \(hash\) failed: .*email_has_at/);
+      // The first rule (redact full_name) was undone with the transaction.
+      expect((await db.query('select full_name from customers where id = 1')).rows[0].full_name).toBe('Person Number1');
+    });
+
+    it('keeps the key out of the copy\'s server log even when the copy logs every statement with its parameters', async () => {
+      const db = await freshCopy();
+      const database = (await db.query('select current_database() as d')).rows[0].d as string;
+      await source.query(`alter database ${database} set log_statement = 'all'`);
+      await source.query(`alter database ${database} set log_parameter_max_length = -1`);
+      await db.end();
+      copy = await at(database);
+      const marker = `marker-${crypto.randomBytes(4).toString('hex')}`;
+      await copy.query('select $1::text', [marker]);
+      await applyMasking(copy, RULES, KEY, { rewrite: false });
+      await copy.query('select pg_sleep(0.2)');
+      const log = fs.readFileSync(`${cluster.primary.dataDir}.log`, 'utf8');
+      expect(log).toContain(marker); // the log does record statements with parameters…
+      const inner = Buffer.from(Buffer.alloc(64).map((_, i) => (KEY.charCodeAt(i) || 0) ^ 0x36)).toString('hex');
+      expect(log).not.toContain(inner); // …but not the padded key
+      expect(log).not.toContain(Buffer.from(KEY).toString('hex'));
+      expect(log).not.toContain('user1@example.com');
+    });
   });
 
-  it('rolls every rule back when one fails in the database', async () => {
-    const db = await freshCopy();
-    await db.query(`alter table customers add constraint email_has_at check (email like '%@%')`);
-    const error = await applyMasking(db, [RULES[1]!, RULES[0]!], KEY).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MaskingError);
-    expect((error as MaskingError).rule).toBe(1);
-    expect((error as Error).message).toMatch(/^masking public\.customers\.email \(hash\) failed: .*email_has_at/);
-    // The first rule (redact full_name) was undone with the transaction.
-    expect((await db.query('select full_name from customers where id = 1')).rows[0].full_name).toBe('Person Number1');
-  });
+  describe('verifyMasking', () => {
+    it('verifies a complete masking: no sampled original remains, nothing unmasked, and the result holds no value or key', async () => {
+      const db = await freshCopy();
+      const applied = await applyMasking(db, RULES, KEY);
+      const result = await verifyMasking(db, source, RULES, 100, { applied });
+      expect(result.verdict).toBe('verified');
+      expect(result.matches).toBe(0);
+      expect(result.unmaskedRows).toBe(0);
+      expect(result.sampleSize).toBe(100);
+      expect(result.rules).toEqual([
+        { table: 'public.customers', column: 'email', method: 'hash', rowsAffected: ROWS, sampled: 100, matches: 0, unmaskedRows: 0 },
+        { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name'), sampled: 100, matches: 0, unmaskedRows: 0 },
+        { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone'), sampled: 100, matches: 0, unmaskedRows: 0 },
+        { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50, sampled: 50, matches: 0, unmaskedRows: 0 },
+      ]);
+      const evidence = JSON.stringify({ applied, result });
+      for (const person of people.slice(0, 20)) {
+        expect(evidence).not.toContain(person.email);
+        if (person.full_name) expect(evidence).not.toContain(person.full_name);
+        expect(evidence).not.toContain(hmacHex(person.email));
+        expect(evidence).not.toContain(sha256Hex(person.email));
+      }
+      expect(evidence).not.toContain(KEY);
+    });
 
-  it('keeps the key out of the copy\'s server log even when the copy logs every statement with its parameters', async () => {
-    const db = await freshCopy();
-    const database = (await db.query('select current_database() as d')).rows[0].d as string;
-    await source.query(`alter database ${database} set log_statement = 'all'`);
-    await source.query(`alter database ${database} set log_parameter_max_length = -1`);
-    await db.end();
-    copy = await at(database);
-    const marker = `marker-${crypto.randomBytes(4).toString('hex')}`;
-    await copy.query('select $1::text', [marker]);
-    await applyMasking(copy, RULES, KEY, { rewrite: false });
-    await copy.query('select pg_sleep(0.2)');
-    const log = fs.readFileSync(`${cluster.primary.dataDir}.log`, 'utf8');
-    expect(log).toContain(marker); // the log does record statements with parameters…
-    const inner = Buffer.from(Buffer.alloc(64).map((_, i) => (KEY.charCodeAt(i) || 0) ^ 0x36)).toString('hex');
-    expect(log).not.toContain(inner); // …but not the padded key
-    expect(log).not.toContain(Buffer.from(KEY).toString('hex'));
-    expect(log).not.toContain('user1@example.com');
-  });
-});
+    it('catches rows written with original values after masking: matches equal the rows left behind', async () => {
+      const db = await freshCopy();
+      await applyMasking(db, RULES, KEY, { rewrite: false });
+      // Seven originals reach the copy afterwards (a late replay, a loader, a second restore).
+      const late = people.slice(0, 7);
+      await db.query(
+        `insert into customers (id, email, full_name) select * from unnest($1::int[], $2::text[], $3::text[])`,
+        [late.map((p) => 10_000 + p.id), late.map((p) => p.email), late.map((p) => p.full_name)],
+      );
+      // Sampling every source row makes the expected count exact.
+      const result = await verifyMasking(db, source, RULES, ROWS);
+      expect(result.verdict).toBe('failed');
+      const email = result.rules[0]!;
+      expect(email).toMatchObject({ sampled: ROWS, matches: 7, unmaskedRows: 7, rowsAffected: null });
+      expect(result.rules[1]).toMatchObject({ matches: 7, unmaskedRows: 7 });
+      expect(result.rules[2]).toMatchObject({ matches: 0, unmaskedRows: 0 });
+      expect(result.matches).toBe(14);
+      expect(JSON.stringify(result)).not.toContain('user1@example.com');
+    });
 
-describe('verifyMasking', () => {
-  it('verifies a complete masking: no sampled original remains, nothing unmasked, and the result holds no value or key', async () => {
-    const db = await freshCopy();
-    const applied = await applyMasking(db, RULES, KEY);
-    const result = await verifyMasking(db, source, RULES, 100, { applied });
-    expect(result.verdict).toBe('verified');
-    expect(result.matches).toBe(0);
-    expect(result.unmaskedRows).toBe(0);
-    expect(result.sampleSize).toBe(100);
-    expect(result.rules).toEqual([
-      { table: 'public.customers', column: 'email', method: 'hash', rowsAffected: ROWS, sampled: 100, matches: 0, unmaskedRows: 0 },
-      { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name'), sampled: 100, matches: 0, unmaskedRows: 0 },
-      { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone'), sampled: 100, matches: 0, unmaskedRows: 0 },
-      { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50, sampled: 50, matches: 0, unmaskedRows: 0 },
-    ]);
-    const evidence = JSON.stringify({ applied, result });
-    for (const person of people.slice(0, 20)) {
-      expect(evidence).not.toContain(person.email);
-      if (person.full_name) expect(evidence).not.toContain(person.full_name);
-      expect(evidence).not.toContain(hmacHex(person.email));
-      expect(evidence).not.toContain(sha256Hex(person.email));
-    }
-    expect(evidence).not.toContain(KEY);
-  });
+    it('catches a rule applied to the wrong column: the declared column still holds its originals', async () => {
+      const db = await freshCopy();
+      // Declared: hash customers.email. Applied by mistake: hash customers.full_name.
+      await applyMasking(db, [{ table: 'customers', column: 'full_name', method: 'hash' }], KEY, { rewrite: false });
+      const result = await verifyMasking(db, source, [RULES[0]!], 50);
+      expect(result.verdict).toBe('failed');
+      // Every sampled e-mail is still in the copy, and every row of the column is unmasked.
+      expect(result.rules[0]).toMatchObject({ sampled: 50, matches: 50, unmaskedRows: ROWS });
+    });
 
-  it('catches rows written with original values after masking: matches equal the rows left behind', async () => {
-    const db = await freshCopy();
-    await applyMasking(db, RULES, KEY, { rewrite: false });
-    // Seven originals reach the copy afterwards (a late replay, a loader, a second restore).
-    const late = people.slice(0, 7);
-    await db.query(
-      `insert into customers (id, email, full_name) select * from unnest($1::int[], $2::text[], $3::text[])`,
-      [late.map((p) => 10_000 + p.id), late.map((p) => p.email), late.map((p) => p.full_name)],
-    );
-    // Sampling every source row makes the expected count exact.
-    const result = await verifyMasking(db, source, RULES, ROWS);
-    expect(result.verdict).toBe('failed');
-    const email = result.rules[0]!;
-    expect(email).toMatchObject({ sampled: ROWS, matches: 7, unmaskedRows: 7, rowsAffected: null });
-    expect(result.rules[1]).toMatchObject({ matches: 7, unmaskedRows: 7 });
-    expect(result.rules[2]).toMatchObject({ matches: 0, unmaskedRows: 0 });
-    expect(result.matches).toBe(14);
-    expect(JSON.stringify(result)).not.toContain('user1@example.com');
-  });
+    it('catches an unmasked copy even when the source sample happens to miss the rows', async () => {
+      const db = await freshCopy();
+      await db.query(`insert into "Sales"."Leads" ("Contact Email") values ('not-in-source@example.com')`);
+      await applyMasking(db, [RULES[3]!], KEY, { rewrite: false });
+      await db.query(`insert into "Sales"."Leads" ("Contact Email") values ('late@example.com')`);
+      const result = await verifyMasking(db, source, [RULES[3]!], 10);
+      expect(result.rules[0]).toMatchObject({ sampled: 10, matches: 0, unmaskedRows: 1 });
+      expect(result.verdict).toBe('failed');
+    });
 
-  it('catches a rule applied to the wrong column: the declared column still holds its originals', async () => {
-    const db = await freshCopy();
-    // Declared: hash customers.email. Applied by mistake: hash customers.full_name.
-    await applyMasking(db, [{ table: 'customers', column: 'full_name', method: 'hash' }], KEY, { rewrite: false });
-    const result = await verifyMasking(db, source, [RULES[0]!], 50);
-    expect(result.verdict).toBe('failed');
-    // Every sampled e-mail is still in the copy, and every row of the column is unmasked.
-    expect(result.rules[0]).toMatchObject({ sampled: 50, matches: 50, unmaskedRows: ROWS });
-  });
+    it('samples a large source table and still counts every original left in the copy', async () => {
+      const db = await freshCopy();
+      const events: MaskingRule = { table: 'events', column: 'email', method: 'hash' };
+      // Unmasked: each of the 200 distinct sampled originals is found once in the copy.
+      const unmasked = await verifyMasking(db, source, [events], 200);
+      expect(unmasked.rules[0]).toMatchObject({ sampled: 200, matches: 200, unmaskedRows: EVENTS });
+      await applyMasking(db, [events], KEY, { rewrite: false });
+      const masked = await verifyMasking(db, source, [events], 200);
+      expect(masked).toMatchObject({ verdict: 'verified', matches: 0, unmaskedRows: 0 });
+      expect(masked.rules[0]!.sampled).toBe(200);
+    });
 
-  it('catches an unmasked copy even when the source sample happens to miss the rows', async () => {
-    const db = await freshCopy();
-    await db.query(`insert into "Sales"."Leads" ("Contact Email") values ('not-in-source@example.com')`);
-    await applyMasking(db, [RULES[3]!], KEY, { rewrite: false });
-    await db.query(`insert into "Sales"."Leads" ("Contact Email") values ('late@example.com')`);
-    const result = await verifyMasking(db, source, [RULES[3]!], 10);
-    expect(result.rules[0]).toMatchObject({ sampled: 10, matches: 0, unmaskedRows: 1 });
-    expect(result.verdict).toBe('failed');
-  });
-
-  it('names the database that lacks a rule\'s table', async () => {
-    const db = await freshCopy();
-    await db.query('drop table "Sales"."Leads"');
-    const error = await verifyMasking(db, source, RULES, 10).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MaskingPreflightError);
-    expect((error as Error).message).toMatch(/rules\[3\]: on the copy: table "Sales"."Leads" does not exist/);
-    await expect(verifyMasking(db, source, RULES, 0)).rejects.toThrow(/sampleSize must be a positive integer/);
+    it('names the database that lacks a rule\'s table', async () => {
+      const db = await freshCopy();
+      await db.query('drop table "Sales"."Leads"');
+      const error = await verifyMasking(db, source, RULES, 10).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MaskingPreflightError);
+      expect((error as Error).message).toMatch(/rules\[3\]: on the copy: table "Sales"."Leads" does not exist/);
+      await expect(verifyMasking(db, source, RULES, 0)).rejects.toThrow(/sampleSize must be a positive integer/);
+    });
   });
 });
