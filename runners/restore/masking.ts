@@ -18,10 +18,13 @@
  * - `session_replication_role = replica`: user triggers do not fire, so an audit trigger
  *   cannot copy the original row into another table while it is being masked (foreign-key
  *   checks are triggers too: hash the referencing columns as well to keep them consistent);
- * - statement logging (`log_statement`, `log_min_duration_statement`,
- *   `log_parameter_max_length` …): a production `log_statement = all` restored with the copy
- *   would otherwise write the padded key into the copy's server log;
+ * - statement and error logging (`log_statement`, `log_min_duration_statement`,
+ *   `log_parameter_max_length`, `log_min_messages` …): a production `log_statement = all`
+ *   restored with the copy would otherwise write the padded key into the copy's server log,
+ *   and a failing UPDATE's error detail names the row ("Failing row contains (…)");
  * - `statement_timeout`: a large table takes longer than a probe's timeout.
+ * Foreign keys are checked in the preflight instead: a masked key must be masked the same
+ * way on the other side of each single-column foreign key.
  *
  * What it does not do: the masked rows' old versions stay in the copy's data files and WAL
  * until they are rewritten. By default every masked table is rewritten with VACUUM FULL
@@ -80,6 +83,8 @@ export interface ResolvedRule {
   tableSql: string;
   columnSql: string;
   type: string;
+  /** The column in the catalog: `relationOid:attnum`. */
+  catalogKey: string;
 }
 
 /**
@@ -97,8 +102,8 @@ async function resolveRules(client: SqlClient, rules: readonly MaskingRule[], ch
   const problems: PreflightProblem[] = [];
   const versionRow = (await client.query('select current_setting($1)::int as v', ['server_version_num'])).rows[0];
   const version = Number(versionRow?.v);
-  if (version < 110_000 && (!checkMethod || rules.some((rule) => rule.method !== 'null'))) {
-    // sha256() is built in from 11; verification compares SHA-256 digests, so it needs 11 too.
+  if (version < 110_000) {
+    // sha256() is built in from 11 (hash, and the digests verification compares).
     throw new MaskingPreflightError([{ rule: 0, message: `PostgreSQL ${Math.floor(version / 10_000)} has no built-in sha256(); masking needs PostgreSQL 11 or later` }]);
   }
   const resolved: ResolvedRule[] = [];
@@ -147,7 +152,7 @@ async function resolveRules(client: SqlClient, rules: readonly MaskingRule[], ch
       problem(`${where} is a generated column and cannot be updated`, 'mask the columns it is generated from');
       continue;
     }
-    resolved.push({ index, method: rule.method, table: displayName(String(relation.nspname), String(relation.relname)), column: displayIdentifier(columnName), tableSql: qualified, columnSql: quoteIdentifier(columnName), type });
+    resolved.push({ index, method: rule.method, table: displayName(String(relation.nspname), String(relation.relname)), column: displayIdentifier(columnName), tableSql: qualified, columnSql: quoteIdentifier(columnName), type, catalogKey: `${String(relation.oid)}:${String(column.attnum)}` });
     if (!checkMethod) continue;
     const maxLength = column.max_length === null || column.max_length === undefined ? undefined : Number(column.max_length);
     if (rule.method === 'null' && column.attnotnull === true) problem(`${where} is NOT NULL, so method null cannot be applied`, 'use redact or hash');
@@ -163,8 +168,48 @@ async function resolveRules(client: SqlClient, rules: readonly MaskingRule[], ch
       }
     }
   }
-  if (problems.length > 0) throw new MaskingPreflightError(problems);
+  if (checkMethod) problems.push(...(await foreignKeyProblems(client, resolved)));
+  if (problems.length > 0) throw new MaskingPreflightError(problems.sort((a, b) => a.rule - b.rule));
   return resolved;
+}
+
+/**
+ * Masking runs with foreign-key triggers off, so a masked key must be masked the same way on
+ * the other side of every single-column foreign key, or the copy's references break silently:
+ * both sides hashed (one key, one digest), or the referencing side set to NULL.
+ */
+async function foreignKeyProblems(client: SqlClient, resolved: readonly ResolvedRule[]): Promise<PreflightProblem[]> {
+  const methodAt = new Map(resolved.map((rule) => [rule.catalogKey, rule.method]));
+  const problems: PreflightProblem[] = [];
+  for (const rule of resolved) {
+    const [oid, attnum] = rule.catalogKey.split(':').map(Number);
+    const keys = (
+      await client.query(
+        `select c.conname, c.conrelid::int8 as referencing_oid, c.conkey[1] as referencing_attnum, c.confrelid::int8 as referenced_oid, c.confkey[1] as referenced_attnum,
+                (select format('%I.%I.%I', n.nspname, r.relname, a.attname) from pg_class r join pg_namespace n on n.oid = r.relnamespace join pg_attribute a on a.attrelid = r.oid and a.attnum = c.conkey[1] where r.oid = c.conrelid) as referencing,
+                (select format('%I.%I.%I', n.nspname, r.relname, a.attname) from pg_class r join pg_namespace n on n.oid = r.relnamespace join pg_attribute a on a.attrelid = r.oid and a.attnum = c.confkey[1] where r.oid = c.confrelid) as referenced
+           from pg_constraint c
+          where c.contype = 'f' and c.conparentid = 0 and cardinality(c.conkey) = 1
+            and ((c.conrelid = $1::int8::oid and c.conkey[1] = $2) or (c.confrelid = $1::int8::oid and c.confkey[1] = $2))`,
+        [oid, attnum],
+      )
+    ).rows;
+    for (const key of keys) {
+      const referencingKey = `${String(key.referencing_oid)}:${String(key.referencing_attnum)}`;
+      const referencedKey = `${String(key.referenced_oid)}:${String(key.referenced_attnum)}`;
+      const isReferencing = referencingKey === rule.catalogKey;
+      if (isReferencing && rule.method === 'null') continue;
+      const other = methodAt.get(isReferencing ? referencedKey : referencingKey);
+      const consistent = isReferencing ? rule.method === 'hash' && other === 'hash' : other === 'null' || (rule.method === 'hash' && other === 'hash');
+      if (consistent) continue;
+      problems.push(
+        isReferencing
+          ? { rule: rule.index, message: `${rule.table}.${rule.column} references ${String(key.referenced)} (${String(key.conname)}), which is ${other ? `masked with ${other}` : 'not masked'}: ${rule.method} would leave the copy's references pointing nowhere`, hint: `hash both columns (one key gives one digest), or mask this one with null` }
+          : { rule: rule.index, message: `${rule.table}.${rule.column} is referenced by ${String(key.referencing)} (${String(key.conname)}), which is ${other ? `masked with ${other}` : 'not masked'}: the references would point nowhere`, hint: `add a rule for ${String(key.referencing)} (hash, like this one${rule.method === 'hash' ? '' : ' should be'}, or null)` },
+      );
+    }
+  }
+  return problems;
 }
 
 export interface AppliedRule {
@@ -276,11 +321,22 @@ async function quietTransaction(client: SqlClient): Promise<void> {
   } catch (error) {
     throw new MaskingError(`masking needs a superuser connection to the copy (to keep triggers from copying the original values elsewhere): ${errorMessage(error)}`);
   }
+  await unloggedTransaction(client, 0);
+}
+
+/**
+ * Inside a transaction: nothing of it reaches the server log — no statement with its
+ * parameters (the padded key, the digests verification looks for) and no error detail
+ * (`Key (email)=(…) already exists` would name a value). Needs a superuser.
+ */
+async function unloggedTransaction(client: SqlClient, statementTimeoutMs: number): Promise<void> {
   const settings: Record<string, string> = {
-    statement_timeout: '0',
+    statement_timeout: String(statementTimeoutMs),
     log_statement: 'none',
     log_min_duration_statement: '-1',
     log_min_error_statement: 'panic',
+    log_min_messages: 'fatal',
+    log_error_verbosity: 'terse',
     log_parameter_max_length: '0',
     log_parameter_max_length_on_error: '0',
     log_min_duration_sample: '-1',
@@ -289,7 +345,14 @@ async function quietTransaction(client: SqlClient): Promise<void> {
   };
   // Settings an older server does not have are skipped (log_parameter_max_length is 13+).
   const known = new Set((await client.query('select name from pg_settings where name = any($1::text[])', [Object.keys(settings)])).rows.map((r) => String(r.name)));
-  for (const [name, value] of Object.entries(settings)) if (known.has(name)) await client.query('select set_config($1, $2, true)', [name, value]);
+  for (const [name, value] of Object.entries(settings)) {
+    if (!known.has(name)) continue;
+    try {
+      await client.query('select set_config($1, $2, true)', [name, value]);
+    } catch (error) {
+      throw new MaskingError(`masking needs a superuser connection to the copy (to keep the key and values out of its server log): ${errorMessage(error)}`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -368,7 +431,7 @@ export async function verifyMasking(
       const appliedRule = options.applied?.rules[position];
       verified.push({ table: rule.table, column: rule.column, method, rowsAffected: appliedRule?.rowsAffected ?? null, sampled: digests.length, matches, unmaskedRows: unmasked });
     }
-  });
+  }, true); // the digests sought are parameters: keep them out of the copy's log
 
   const matches = verified.reduce((sum, rule) => sum + rule.matches, 0);
   const unmaskedRows = verified.reduce((sum, rule) => sum + rule.unmaskedRows, 0);
@@ -404,10 +467,11 @@ function unmaskedCondition(column: string, method: MaskingMethod): string {
   return `${column} is not null and ${column}::text !~ '^[0-9a-f]{${HASH_LENGTH}}$'`;
 }
 
-/** A read-only transaction whose text forms do not depend on the session (dates, floats, intervals). */
-async function readOnly(client: SqlClient, timeoutMs: number, body: () => Promise<void>): Promise<void> {
+/** A read-only transaction (optionally unlogged) whose text forms do not depend on the session (dates, floats, intervals). */
+async function readOnly(client: SqlClient, timeoutMs: number, body: () => Promise<void>, unlogged = false): Promise<void> {
   await client.query('begin transaction isolation level repeatable read read only');
   try {
+    if (unlogged) await unloggedTransaction(client, timeoutMs);
     for (const [name, value] of Object.entries({ statement_timeout: String(timeoutMs), DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', TimeZone: 'UTC', extra_float_digits: '3', bytea_output: 'hex' })) {
       await client.query('select set_config($1, $2, true)', [name, value]);
     }

@@ -41,7 +41,10 @@ const RULES: MaskingRule[] = [
   { table: 'customers', column: 'full_name', method: 'redact' },
   { table: 'customers', column: 'phone', method: 'null' },
   { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash' },
+  // References customers.email: hashed with the same key, the reference still holds.
+  { table: 'orders', column: 'customer_email', method: 'hash' },
 ];
+const EMAIL_RULES = [RULES[0]!, RULES[4]!];
 
 let cluster: TestCluster;
 let source: pg.Client;
@@ -85,12 +88,14 @@ describe.each(servers)('$name', ({ binDir }) => {
       create schema "Sales";
       create table "Sales"."Leads" (id serial primary key, "Contact Email" text);
       create view customer_emails as select email from customers;
+      create table orders (id int primary key, customer_email varchar(200) references customers(email));
     `);
     await template.query(
       `insert into customers (id, email, full_name, phone) select * from unnest($1::int[], $2::text[], $3::text[], $4::text[])`,
       [people.map((p) => p.id), people.map((p) => p.email), people.map((p) => p.full_name), people.map((p) => p.phone)],
     );
     await template.query(`insert into "Sales"."Leads" ("Contact Email") select email from customers where id <= 50`);
+    await template.query(`insert into orders select id, email from customers where id <= 20`);
     // Large enough that the source is block-sampled rather than read end to end.
     await template.query(`create table events as select g as id, 'visitor' || g || '@example.org' as email from generate_series(1, ${EVENTS}) g`);
     await template.query('analyze');
@@ -129,7 +134,9 @@ describe.each(servers)('$name', ({ binDir }) => {
         { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name') },
         { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone') },
         { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50 },
+        { table: 'public.orders', column: 'customer_email', method: 'hash', rowsAffected: 20 },
       ]);
+      expect(Number((await db.query('select count(*) as n from orders o join customers c on c.email = o.customer_email')).rows[0].n)).toBe(20);
 
       const rows = (await db.query('select id, email, full_name, phone from customers order by id')).rows as Person[];
       expect(rows).toHaveLength(ROWS);
@@ -155,7 +162,7 @@ describe.each(servers)('$name', ({ binDir }) => {
 
     it('hashes with plain SHA-256 when no key is given', async () => {
       const db = await freshCopy();
-      const applied = await applyMasking(db, [RULES[0]!], undefined, { rewrite: false });
+      const applied = await applyMasking(db, EMAIL_RULES, undefined, { rewrite: false });
       expect(applied).toMatchObject({ hash: 'sha256', rewritten: false });
       const rows = (await db.query('select email from customers order by id limit 3')).rows.map((r) => r.email);
       expect(rows).toEqual(people.slice(0, 3).map((p) => sha256Hex(p.email)));
@@ -164,9 +171,9 @@ describe.each(servers)('$name', ({ binDir }) => {
     it('gives the same digest as Node for a key longer than the HMAC block and for non-ASCII text', async () => {
       const db = await freshCopy();
       const longKey = 'k'.repeat(100);
-      await db.query(`update customers set email = 'josé.ñúñez@example.com' where id = 1`);
-      await applyMasking(db, [RULES[0]!], Buffer.from(longKey), { rewrite: false });
-      expect((await db.query('select email from customers where id = 1')).rows[0].email).toBe(crypto.createHmac('sha256', longKey).update('josé.ñúñez@example.com', 'utf8').digest('hex'));
+      await db.query(`update customers set email = 'josé.ñúñez@example.com' where id = 100`);
+      await applyMasking(db, EMAIL_RULES, Buffer.from(longKey), { rewrite: false });
+      expect((await db.query('select email from customers where id = 100')).rows[0].email).toBe(crypto.createHmac('sha256', longKey).update('josé.ñúñez@example.com', 'utf8').digest('hex'));
     });
 
     it('refuses at preflight, listing every problem, and changes nothing', async () => {
@@ -184,24 +191,47 @@ describe.each(servers)('$name', ({ binDir }) => {
       const error = await applyMasking(db, bad, KEY).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MaskingPreflightError);
       const problems = (error as MaskingPreflightError).problems;
-      expect(problems.map((p) => p.rule)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(problems.map((p) => p.rule)).toEqual([0, 1, 2, 3, 3, 4, 5, 6]);
       expect(problems[0]!.message).toBe('"public"."customers"."born" (date) is not a text column, so redact cannot write \'[redacted]\' into it');
       expect(problems[0]!.hint).toBe('use method null for non-text columns');
       expect(problems[1]!.message).toMatch(/"visits" \(integer\) is NOT NULL/);
       expect(problems[2]!.message).toMatch(/character varying\(8\)\) holds at most 8 characters; hash writes 64/);
       expect(problems[3]!.message).toMatch(/has a unique index: redact would give every row the same value/);
-      expect(problems[4]).toMatchObject({ message: '"public"."customers" has no column "e_mail"', hint: expect.stringContaining('email, full_name, phone') });
-      expect(problems[5]!.message).toMatch(/table clients does not exist in database shop_copy_/);
-      expect(problems[6]!.message).toMatch(/is a view, not a table/);
+      expect(problems[4]!.message).toMatch(/is referenced by public\.orders\.customer_email/);
+      expect(problems[5]).toMatchObject({ message: '"public"."customers" has no column "e_mail"', hint: expect.stringContaining('email, full_name, phone') });
+      expect(problems[6]!.message).toMatch(/table clients does not exist in database shop_copy_/);
+      expect(problems[7]!.message).toMatch(/is a view, not a table/);
       expect((await db.query('select full_name from customers where id = 1')).rows[0].full_name).toBe('Person Number1');
       // The same preflight runs against the source before T0.
-      await expect(preflightMasking(source, RULES)).resolves.toHaveLength(4);
+      await expect(preflightMasking(source, RULES)).resolves.toHaveLength(5);
+    });
+
+    it('refuses a masked key whose foreign key on the other side would break, since FK checks are off while masking', async () => {
+      const db = await freshCopy();
+      const referenced = await preflightMasking(db, [RULES[0]!]).catch((e: unknown) => e);
+      expect(referenced).toBeInstanceOf(MaskingPreflightError);
+      expect((referenced as MaskingPreflightError).problems).toEqual([
+        {
+          rule: 0,
+          message: 'public.customers.email is referenced by public.orders.customer_email (orders_customer_email_fkey), which is not masked: the references would point nowhere',
+          hint: 'add a rule for public.orders.customer_email (hash, like this one, or null)',
+        },
+      ]);
+      const referencing = (await preflightMasking(db, [RULES[4]!]).catch((e: MaskingPreflightError) => e)) as MaskingPreflightError;
+      expect(referencing.problems[0]!.message).toBe(
+        "public.orders.customer_email references public.customers.email (orders_customer_email_fkey), which is not masked: hash would leave the copy's references pointing nowhere",
+      );
+      const mismatched = (await preflightMasking(db, [RULES[0]!, { ...RULES[4]!, method: 'redact' }]).catch((e: MaskingPreflightError) => e)) as MaskingPreflightError;
+      expect(mismatched.problems.map((p) => p.rule)).toEqual([0, 1]);
+      // A referencing column set to NULL, or both sides hashed, keeps every reference valid.
+      await expect(preflightMasking(db, [{ ...RULES[4]!, method: 'null' }])).resolves.toHaveLength(1);
+      await expect(preflightMasking(db, EMAIL_RULES)).resolves.toHaveLength(2);
     });
 
     it('rolls every rule back when one fails in the database', async () => {
       const db = await freshCopy();
       await db.query(`alter table customers add constraint email_has_at check (email like '%@%')`);
-      const error = await applyMasking(db, [RULES[1]!, RULES[0]!], KEY).catch((e: unknown) => e);
+      const error = await applyMasking(db, [RULES[1]!, ...EMAIL_RULES], KEY).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MaskingError);
       expect((error as MaskingError).rule).toBe(1);
       expect((error as Error).message).toMatch(/^masking public\.customers\.email \(hash\) failed: .*email_has_at/);
@@ -218,7 +248,14 @@ describe.each(servers)('$name', ({ binDir }) => {
       copy = await at(database);
       const marker = `marker-${crypto.randomBytes(4).toString('hex')}`;
       await copy.query('select $1::text', [marker]);
+      // A masking that fails in the database: PostgreSQL's error detail would name the row
+      // ("Failing row contains (1, user1@example.com, …)"); it must not reach the log.
+      await copy.query(`alter table customers add constraint not_redacted check (full_name is distinct from '[redacted]')`);
+      await expect(applyMasking(copy, [RULES[1]!], KEY, { rewrite: false })).rejects.toThrow(/not_redacted/);
+      await copy.query('alter table customers drop constraint not_redacted');
       await applyMasking(copy, RULES, KEY, { rewrite: false });
+      // Verification sends the digests it looks for to the copy: they stay out of the log too.
+      expect((await verifyMasking(copy, source, RULES, ROWS)).verdict).toBe('verified');
       await copy.query('select pg_sleep(0.2)');
       const log = fs.readFileSync(`${cluster.primary.dataDir}.log`, 'utf8');
       expect(log).toContain(marker); // the log does record statements with parameters…
@@ -226,6 +263,9 @@ describe.each(servers)('$name', ({ binDir }) => {
       expect(log).not.toContain(inner); // …but not the padded key
       expect(log).not.toContain(Buffer.from(KEY).toString('hex'));
       expect(log).not.toContain('user1@example.com');
+      expect(log).not.toContain(sha256Hex('user1@example.com'));
+      expect(log).not.toContain(sha256Hex('user2@example.com'));
+      expect(log).not.toContain('Failing row');
     });
   });
 
@@ -243,6 +283,7 @@ describe.each(servers)('$name', ({ binDir }) => {
         { table: 'public.customers', column: 'full_name', method: 'redact', rowsAffected: nonNull('full_name'), sampled: 100, matches: 0, unmaskedRows: 0 },
         { table: 'public.customers', column: 'phone', method: 'null', rowsAffected: nonNull('phone'), sampled: 100, matches: 0, unmaskedRows: 0 },
         { table: '"Sales"."Leads"', column: '"Contact Email"', method: 'hash', rowsAffected: 50, sampled: 50, matches: 0, unmaskedRows: 0 },
+        { table: 'public.orders', column: 'customer_email', method: 'hash', rowsAffected: 20, sampled: 20, matches: 0, unmaskedRows: 0 },
       ]);
       const evidence = JSON.stringify({ applied, result });
       for (const person of people.slice(0, 20)) {
