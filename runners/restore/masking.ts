@@ -205,7 +205,7 @@ async function foreignKeyProblems(client: SqlClient, resolved: readonly Resolved
       problems.push(
         isReferencing
           ? { rule: rule.index, message: `${rule.table}.${rule.column} references ${String(key.referenced)} (${String(key.conname)}), which is ${other ? `masked with ${other}` : 'not masked'}: ${rule.method} would leave the copy's references pointing nowhere`, hint: `hash both columns (one key gives one digest), or mask this one with null` }
-          : { rule: rule.index, message: `${rule.table}.${rule.column} is referenced by ${String(key.referencing)} (${String(key.conname)}), which is ${other ? `masked with ${other}` : 'not masked'}: the references would point nowhere`, hint: `add a rule for ${String(key.referencing)} (hash, like this one${rule.method === 'hash' ? '' : ' should be'}, or null)` },
+          : { rule: rule.index, message: `${rule.table}.${rule.column} is referenced by ${String(key.referencing)} (${String(key.conname)}), which is ${other ? `masked with ${other}` : 'not masked'}: the references would point nowhere`, hint: rule.method === 'hash' ? `add a rule for ${String(key.referencing)} with hash (or null)` : `hash this column, and add a rule for ${String(key.referencing)} with hash (or null)` },
       );
     }
   }
