@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDuration } from '../scenarios/duration.js';
-import type { ContinuityPlan, TestType } from '../scenarios/schema.js';
+import { requiredTests, type ContinuityPlan, type TestType } from '../scenarios/schema.js';
 import { csvText, type CsvCell } from './csv.js';
 import { RUN_FILE, isObject } from './evidence-files.js';
 import { RUN_RECORD_SCHEMA, type Outcome, type Verdict } from './run-record.js';
@@ -251,7 +251,7 @@ export function computeCoverage(plan: ContinuityPlan, runs: readonly RunSummary[
   const notes: string[] = [];
   for (const system of plan.spec.systems) {
     const policy = plan.spec.testPolicy?.[String(system.tier) as '1' | '2' | '3' | '4'];
-    const required = Object.entries(policy ?? {}) as [TestType, string][];
+    const required = requiredTests(policy);
     if (required.length === 0) {
       notes.push(`${system.name}: tier ${system.tier} has no testPolicy in the plan, so no test is required of it`);
       continue;

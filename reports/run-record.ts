@@ -82,7 +82,8 @@ export type FindingKind =
   | 'teardown'
   | 'checklist-item'
   | 'objective-rating'
-  | 'improvement';
+  | 'improvement'
+  | 'backup-too-old';
 
 /**
  * What a later run of the same system must show before an item from this finding may be

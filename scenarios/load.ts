@@ -8,6 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkRationale, checkSystemReference, valueAt } from './crossfile.js';
 import { checkEnvironmentReference, type EnvironmentClass, environmentClassOf } from './environments.js';
+import { checkRestoreMasking } from './masking.js';
 import { Diagnostics, type Reporter } from './diagnostics.js';
 import { type ContinuityPlan, type DocumentKind, type ExerciseAnswers, type Scenario } from './schema.js';
 import { checkAnswers } from './answers.js';
@@ -137,6 +138,7 @@ async function scenarioFromDocument(
   if (plan) checkEnvironmentReference(environment, plan.plan, plan.file, report);
   const environmentClass = environmentClassOf(plan?.plan, typeof environment === 'string' ? environment : '');
   checkRationale(loaded.data, environmentClass, report);
+  checkRestoreMasking(loaded.data, environmentClass, report);
 
   if (validated?.kind !== 'Scenario' || !plan || !system || diagnostics.count('error') > errorsBefore) return undefined;
   const scenario: LoadedScenario = {

@@ -10,6 +10,7 @@ import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
 import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schema-exercise.js';
 import { RdsFaults, RdsTarget } from './schema-rds.js';
 import { EnvironmentDeclarations } from './environments.js';
+import { Masking } from './masking.js';
 
 export { Duration, DURATION_PATTERN, PositiveDuration, SecretRef, Timeout } from './primitives.js';
 
@@ -36,7 +37,21 @@ export const PlanSystem = z.strictObject({
   dependsOn: z.array(z.string()).optional(),
 });
 
-const TierPolicy = z.partialRecord(TestType, PositiveDuration);
+/**
+ * What a tier requires: for each test type, the longest time between two runs (coverage), and
+ * `maxBackupAge`, the oldest a backup restored by a drill may be at T0 (SOC 2 A1.2; an older
+ * one is a `backup-too-old` finding).
+ */
+const TierPolicy = z.strictObject({
+  ...Object.fromEntries(TestType.options.map((type) => [type, PositiveDuration.optional()])) as Record<TestType, z.ZodOptional<typeof PositiveDuration>>,
+  maxBackupAge: PositiveDuration.optional().describe('The oldest a restored backup may be at T0, e.g. 26h (older is a finding)'),
+});
+export type TierPolicy = z.infer<typeof TierPolicy>;
+
+/** The test types a tier policy requires and the longest time allowed between their runs (maxBackupAge is not a test type). */
+export function requiredTests(policy: TierPolicy | undefined): [TestType, string][] {
+  return TestType.options.flatMap((type) => (policy?.[type] ? [[type, policy[type]] as [TestType, string]] : []));
+}
 
 /** The kinds of finding a plan's severity rules can name. */
 export const FindingClass = z.enum([
@@ -52,6 +67,7 @@ export const FindingClass = z.enum([
   'rating-U',
   'improvement',
   'walkthrough-over-rto',
+  'backup-too-old',
 ]);
 export type FindingClass = z.infer<typeof FindingClass>;
 
@@ -213,8 +229,8 @@ export const Restore = z.strictObject({
     .default('latest')
     .describe('latest, or an ISO 8601 time to recover to'),
   keep: Duration.optional().describe('Keep the restored copy this long after the run (needs a reason)'),
-  reason: z.string().optional(),
-  masking: z.string().optional().describe('Masking applied to the copy (recorded in evidence)'),
+  reason: z.string().optional().describe('Why the copy is kept (recorded in evidence)'),
+  masking: Masking.optional(),
   access: z.string().optional().describe('Who could reach the copy (recorded in evidence)'),
 });
 

@@ -151,6 +151,13 @@ function reportIssue(issue: z.core.$ZodIssue, loaded: LoadedDocument, schema: z.
         );
       }
       if (missing) return add(issuePath, `missing required key \`${String(last)}\``);
+      // A union of different types (a text or an object): when the value's type rules out all
+      // options but one, that option's own problems are the useful ones.
+      const plausible = issue.errors.filter((branch) => !(branch.length === 1 && branch[0]!.code === 'invalid_type' && branch[0]!.path.length === 0));
+      if (plausible.length === 1 && issue.errors.length > 1) {
+        for (const inner of plausible[0]!) reportIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue, loaded, schema, diagnostics);
+        return;
+      }
       // The schema's own message (e.g. "secrets are never inline…") says more than a list of types.
       if (!issue.message.startsWith('Invalid input')) return add(issuePath, issue.message);
       const expected = issue.errors.map((branch) =>

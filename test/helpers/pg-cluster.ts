@@ -36,8 +36,10 @@ export function sharedTempDir(prefix: string): string {
   return dir;
 }
 
-export async function startTestCluster(options: { standbyPrimaryPort?: (primaryPort: number) => Promise<number>; withStandby?: boolean; archive?: boolean } = {}): Promise<TestCluster> {
-  const binaries = await pgBinaries();
+export async function startTestCluster(
+  options: { standbyPrimaryPort?: (primaryPort: number) => Promise<number>; withStandby?: boolean; archive?: boolean; /** Other PostgreSQL binaries than the embedded ones (e.g. /usr/lib/postgresql/15/bin). */ binDir?: string } = {},
+): Promise<TestCluster> {
+  const binaries = await pgBinaries(options.binDir);
   const user = databaseUser();
   const root = sharedTempDir('drillbook-test-cluster-');
   chownTree(root, user);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { CheckResult } from '../../../reports/run-record.js';
 import { parseDuration } from '../../../scenarios/duration.js';
+import { describeMasking } from '../../../scenarios/masking.js';
 import type { LoadedScenario } from '../../../scenarios/load.js';
 import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
 import type { KubernetesFault, KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
@@ -410,7 +411,7 @@ class KubernetesSession implements DriverSession {
         location: `namespace ${scratch} on ${clusterLabel(this.clients, this.ref)}`,
         port: 0,
         access: restore.access ?? `anyone with access to namespace ${scratch} in this cluster (its RBAC) and through ${this.url('restored')}`,
-        masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
+        masking: describeMasking(restore.masking),
         restorePoint: `Velero backup ${v.backup}`,
         baseBackup: `Velero backup ${v.namespace}/${v.backup} of namespace ${v.sourceNamespace}`,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover` : null,

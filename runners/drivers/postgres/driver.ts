@@ -11,6 +11,7 @@ import type { CheckResult } from '../../../reports/run-record.js';
 import type { LoadedScenario } from '../../../scenarios/load.js';
 import type { Check, Fault, PgEndpoint, PostgresTarget, Recovery, Scenario } from '../../../scenarios/schema.js';
 import { parseDuration } from '../../../scenarios/duration.js';
+import { describeMasking } from '../../../scenarios/masking.js';
 import type { Instant } from '../../clock.js';
 import type { RunContext } from '../../context.js';
 import type { HeartbeatSink } from '../../probes/heartbeat.js';
@@ -301,7 +302,7 @@ class PostgresSession implements DriverSession {
         location: `${dataDir} on ${os.hostname()}, 127.0.0.1:${port}`,
         port,
         access: restore.access ?? `listening on 127.0.0.1 only; reachable by local users holding the ${user ? `${user.name} OS account or the ` : ''}database password of the source`,
-        masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
+        masking: describeMasking(restore.masking),
         restorePoint: restore.restoreTo,
         baseBackup: this.sandbox ? describeBackup(this.sandbox.baseBackup) : restored.baseBackup,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; destroyed then by drillbook recover, recorded in deferred.jsonl` : null,

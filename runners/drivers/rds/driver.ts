@@ -13,6 +13,7 @@ import type { DBCluster, DBInstance, Event } from '@aws-sdk/client-rds';
 import type pg from 'pg';
 import type { CheckResult, RpoMeasurement } from '../../../reports/run-record.js';
 import { parseDuration } from '../../../scenarios/duration.js';
+import { describeMasking } from '../../../scenarios/masking.js';
 import type { RdsSqlEndpoint, RdsTarget } from '../../../scenarios/schema-rds.js';
 import type { Check, Fault, Recovery, Scenario } from '../../../scenarios/schema.js';
 import type { Instant } from '../../clock.js';
@@ -389,7 +390,7 @@ class RdsSession implements DriverSession {
         location: `RDS DB ${kind} ${copyId}${member ? ` (member instance ${member})` : ''} in ${region}; subnet group ${copySpec.subnetGroup}`,
         port: copySpec.probe.port ?? this.sourceEndpoint()?.port ?? 5432,
         access: restore.access ?? `not publicly accessible; reachable only inside subnet group ${copySpec.subnetGroup} through security groups ${copySpec.securityGroups.join(', ')}, by holders of the source's database credentials`,
-        masking: restore.masking ?? 'none applied (declare restore.masking when the copy holds personal data)',
+        masking: describeMasking(restore.masking),
         restorePoint: this.restorePoint ? `${this.restorePoint.at} (${this.restorePoint.method})` : restore.restoreTo,
         baseBackup: this.snapshotUsed ?? `automated backups of DB ${kind} ${sourceId} (point-in-time restore)`,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover, recorded in deferred.jsonl` : null,
