@@ -1,7 +1,7 @@
 /**
  * `drillbook verify <evidence dir | run dir> [--trust PUBKEY.pem ...]`: every file hash,
- * SHA256SUMS, every signature (bundles, ledger lines, sign-offs) and the whole ledger chain,
- * naming exactly what fails. Exit 0 intact, 1 not intact, 2 bad usage.
+ * SHA256SUMS, every signature (bundles, ledger lines, sign-offs), the whole ledger chain and
+ * its signer continuity, and the remediation register's chain, naming exactly what fails. Exit 0 intact, 1 not intact, 2 bad usage.
  */
 import type { Command } from 'commander';
 import { EXIT, Exit, err, out } from '../cli-common.js';
@@ -45,7 +45,11 @@ export function registerVerify(program: Command): void {
       if (result.ledger) {
         if (ledgerProblems.length === 0) {
           const signoffs = result.ledger.signoffs.length;
-          out(`${result.ledger.ledgerFile}: chain intact (${result.ledger.runs.length} runs${signoffs > 0 ? `, ${signoffs} sign-off${signoffs === 1 ? '' : 's'}` : ''})`);
+          const rotations = result.ledger.rotations.map((r) => `key ${r.fromKeyId} → ${r.toKeyId} at line ${r.line}`);
+          out(
+            `${result.ledger.ledgerFile}: chain intact (${result.ledger.runs.length} runs${signoffs > 0 ? `, ${signoffs} sign-off${signoffs === 1 ? '' : 's'}` : ''}` +
+              `${rotations.length > 0 ? `; rotated ${rotations.join(', ')}` : ''})`,
+          );
         } else {
           err(`${result.ledger.ledgerFile}: CHAIN BROKEN`);
           for (const problem of ledgerProblems) {
@@ -54,6 +58,14 @@ export function registerVerify(program: Command): void {
           }
         }
       } else for (const problem of ledgerProblems) err(formatProblem(problem));
+      const registerProblems = result.problems.filter((p) => p.subject === 'remediation.jsonl');
+      if (result.register) {
+        if (registerProblems.length === 0) out(`${result.register.file}: chain intact (${result.register.events} events)`);
+        else {
+          err(`${result.register.file}: CHAIN BROKEN`);
+          for (const problem of registerProblems) err(`  - ${problem.message}`);
+        }
+      }
       for (const note of result.notes) out(`note: ${note}`);
 
       const finished = result.runs.filter((r) => r.status !== 'unfinished');
