@@ -13,6 +13,7 @@ import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { EvidenceError, fsyncDirectory, readOptional, sha256Hex } from '../evidence-files.js';
+import { REMEDIATION_FILE } from '../remediation-events.js';
 import { keyIdOf, publicKeyPem, signJsonLine, splitSignedJsonLine } from '../signing.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { verifyBundle } from './verify-bundle.js';
@@ -35,6 +36,13 @@ export interface LedgerEntry {
   manifestSha256: string;
   /** Sign-off lines: sha256 of the exact line of `<dir>/signoffs.jsonl` (without its newline). */
   signoffSha256?: string;
+  /**
+   * The remediation register as this line was written: its number of complete lines and the
+   * sha256 of the last one. The register's hash chain makes that hash commit to every line
+   * before it, so a register rewritten before this point (even with its chain recomputed)
+   * no longer matches a line that is itself chained, and signed. Absent: no register yet.
+   */
+  registerHead?: RegisterHead;
   at: string;
   /** sha256 of the previous line's exact text (without its newline). */
   prev: string;
@@ -64,6 +72,11 @@ export interface LedgerRotationEntry {
   sig?: string;
 }
 
+export interface RegisterHead {
+  lines: number;
+  sha256: string;
+}
+
 /** A ledger line as written; reading checks it against this (a line another tool wrote may carry more). */
 export const LedgerEntrySchema = z.looseObject({
   seq: z.number(),
@@ -72,6 +85,7 @@ export const LedgerEntrySchema = z.looseObject({
   dir: z.string(),
   manifestSha256: z.string(),
   signoffSha256: z.string().optional(),
+  registerHead: z.looseObject({ lines: z.number(), sha256: z.string() }).optional(),
   at: z.string(),
   prev: z.string(),
   keyId: z.string().optional(),
@@ -158,6 +172,7 @@ export async function withLedgerLock<T>(evidenceDir: string, options: LedgerAppe
 export async function appendLedgerLineLocked(evidenceDir: string, fields: LedgerFields, options: LedgerAppendOptions = {}): Promise<LedgerEntry> {
   const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
   const { seq, prev } = await nextPosition(ledgerFile);
+  const registerHead = await readRegisterHead(evidenceDir);
   // Member order is fixed here: lines are hashed and signed as exact text.
   const entry: LedgerEntry = {
     seq,
@@ -166,6 +181,7 @@ export async function appendLedgerLineLocked(evidenceDir: string, fields: Ledger
     dir: fields.dir,
     manifestSha256: fields.manifestSha256,
     ...(fields.signoffSha256 !== undefined ? { signoffSha256: fields.signoffSha256 } : {}),
+    ...(registerHead ? { registerHead } : {}),
     at: (options.now?.() ?? new Date()).toISOString(),
     prev,
   };
@@ -264,6 +280,20 @@ export async function appendKeyRotation(
     await appendLineDurably(evidenceDir, ledgerFile, line);
     return entry;
   });
+}
+
+/**
+ * The remediation register's complete lines as they are now (read without its lock: it is
+ * append-only, and a line that ends with a newline never changes); undefined when there is
+ * no register or it has no complete line.
+ */
+async function readRegisterHead(evidenceDir: string): Promise<RegisterHead | undefined> {
+  const text = (await readOptional(path.join(evidenceDir, REMEDIATION_FILE)))?.toString('utf8');
+  if (text === undefined) return undefined;
+  const end = text.lastIndexOf('\n');
+  if (end < 0) return undefined;
+  const lines = text.slice(0, end).split('\n');
+  return { lines: lines.length, sha256: sha256Hex(lines[lines.length - 1]!) };
 }
 
 /** The seq and prev of the line to append after the ledger's last line. */

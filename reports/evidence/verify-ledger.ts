@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { MANIFEST_FILE, isObject, isSafeRelativePath, readOptional, sha256Hex } from '../evidence-files.js';
+import { REMEDIATION_FILE } from '../remediation-events.js';
 import { SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE, keyIdOf, parsePublicKeyPem, splitSignedJsonLine, verifyBytes, type TrustedKey } from '../signing.js';
 import { KEY_ROTATION_KIND, LEDGER_FILE, LEDGER_GENESIS, UNSIGNED_KEY_ID, signerOf, type LedgerEntry, type LedgerRotationEntry } from './ledger.js';
 
@@ -166,6 +167,7 @@ export async function verifyLedger(
   });
 
   checkSignerContinuity(entries, result);
+  if (checkManifests) await checkRegisterAnchors(evidenceDir, entries, result);
 
   const seenDirs = new Map<string, number>();
   // First what each line is (in order: a repeated run is the later line), then the checks
@@ -313,6 +315,37 @@ function checkSignerContinuity(entries: (AnyLedgerLine | undefined)[], result: L
     if (own !== signer) since = lineNumber;
     signer = own;
   });
+}
+
+/**
+ * Each `registerHead` against remediation.jsonl: the register must still hold that many
+ * lines, the last of them with that sha256. The register's own chain (verify-evidence.ts)
+ * then covers every line before it.
+ */
+async function checkRegisterAnchors(evidenceDir: string, entries: (AnyLedgerLine | undefined)[], result: LedgerVerification): Promise<void> {
+  const anchored = entries.map((entry, index) => ({ entry, line: index + 1 })).filter(({ entry }) => entry?.registerHead !== undefined);
+  if (anchored.length === 0) return;
+  const text = (await readOptional(path.join(evidenceDir, REMEDIATION_FILE)))?.toString('utf8');
+  const lines = text === undefined ? [] : text.split('\n');
+  // Complete lines only: a torn tail is not a line an anchor can name.
+  if (lines.length > 0) lines.pop();
+  for (const { entry, line } of anchored) {
+    const head = entry!.registerHead as unknown;
+    if (!isObject(head) || typeof head.lines !== 'number' || !Number.isInteger(head.lines) || head.lines < 1 || typeof head.sha256 !== 'string') {
+      result.problems.push({ line, message: `line ${line}: registerHead is not { lines, sha256 }` });
+      continue;
+    }
+    if (text === undefined) {
+      result.problems.push({ line, message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, but ${REMEDIATION_FILE} is missing` });
+    } else if (lines.length < head.lines) {
+      result.problems.push({ line, message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, but it has only ${lines.length} complete lines: register lines were removed` });
+    } else if (sha256Hex(lines[head.lines - 1]!) !== head.sha256) {
+      result.problems.push({
+        line,
+        message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, and that line is not the one anchored: the register was rewritten at or before its line ${head.lines}`,
+      });
+    }
+  }
 }
 
 async function checkLedgerLineSignature(

@@ -96,6 +96,38 @@ describe('remediation.jsonl is hash-chained', () => {
     ]);
   });
 
+  it('deleting the P1 opened line and recomputing the whole chain is caught by the register head a later ledger line anchors', async () => {
+    await seed();
+    // A later run: its ledger line records the register as it is then (4 lines).
+    const later = makeRunRecord({ runId: 'cccc3333-0000-4000-8000-000000000003', startedAt: '2026-11-20T10:00:00.000Z', remediation: [] });
+    const bundle = await EvidenceBundle.create(evidence, runDirName(new Date(later.startedAt), later.scenario.name, later.runId));
+    await bundle.finalize(later);
+    const ledger = readFileSync(path.join(evidence, 'ledger.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(ledger[0]!)).not.toHaveProperty('registerHead');
+    expect(JSON.parse(ledger[1]!)).toMatchObject({ registerHead: { lines: 4, sha256: sha256(registerLines()[3]!) } });
+    // Appends after the anchor are fine.
+    await updateItem(evidence, 'REM-aaaa1111-3', { owner: 'sre', note: 'handover', by: 'ana' });
+    expect((await verifyEvidence(evidence)).problems.map(formatProblem)).toEqual([]);
+
+    // The attacker drops the opened line and rebuilds every prev and checksum after it.
+    const kept = registerLines().slice(1).map((line) => {
+      const { prev: _prev, sha256: _sha, ...event } = JSON.parse(line) as Record<string, unknown>;
+      return event as unknown as RegisterEvent;
+    });
+    let prev = '0'.repeat(64);
+    const rebuilt = kept.map((event) => {
+      const line = encodeEvent(event, prev);
+      prev = sha256(line.slice(0, -1));
+      return line;
+    });
+    writeFileSync(registerFile(), rebuilt.join(''));
+    const result = await verifyEvidence(evidence);
+    expect(result.register).toMatchObject({ ok: true });
+    expect(result.problems.map(formatProblem)).toEqual([
+      'ledger.jsonl line 2: line 2 anchors remediation.jsonl at its line 4, and that line is not the one anchored: the register was rewritten at or before its line 4',
+    ]);
+  });
+
   it('reordered lines, and a torn-looking fragment put in place of a real line, break the chain', async () => {
     await seed();
     const lines = registerLines();
