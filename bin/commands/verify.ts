@@ -8,20 +8,50 @@ import { EXIT, Exit, err, out } from '../cli-common.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The ledger lines of each `--anchor` file (one or more lines); a file that holds none is bad usage. */
+async function readAnchors(files: string[]): Promise<{ source: string; line: string }[]> {
+  const { readFile } = await import('node:fs/promises');
+  const { EvidenceError } = await import('../../reports/evidence-files.js');
+  const anchors: { source: string; line: string }[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new EvidenceError(`--anchor ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+    }
+    const lines = text.split('\n').filter((line) => line !== '');
+    lines.forEach((line, index) => {
+      let seq: unknown;
+      try {
+        seq = (JSON.parse(line) as { seq?: unknown } | null)?.seq;
+      } catch {
+        seq = undefined;
+      }
+      if (typeof seq !== 'number') throw new EvidenceError(`--anchor ${file}:${index + 1}: not a ledger line (a JSON object with a seq)`);
+      anchors.push({ source: lines.length === 1 ? file : `${file}:${index + 1}`, line });
+    });
+    if (lines.length === 0) throw new EvidenceError(`--anchor ${file}: the file is empty; it should hold a copy of a ledger line`);
+  }
+  return anchors;
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description('check every file hash, every signature and the whole ledger chain of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
     .argument('<dir>', 'an evidence directory or one run directory')
     .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
-    .action(async (dir: string, options: { trust: string[] }) => {
+    .option('--anchor <file>', 'a copy of ledger lines kept elsewhere (repeatable; e.g. `tail -1 ledger.jsonl` saved after each run, or the S3 upload\'s ledger/ objects): each must still be in the ledger at its seq, which detects removed newest runs', collect, [])
+    .action(async (dir: string, options: { trust: string[]; anchor: string[] }) => {
       const { readTrustedKeys } = await import('../../reports/signing.js');
       const { EvidenceError, formatProblem, verifyEvidence } = await import('../../reports/evidence.js');
       let result;
       let trust;
       try {
         trust = await readTrustedKeys(options.trust);
-        result = await verifyEvidence(dir, { trust });
+        const anchors = await readAnchors(options.anchor);
+        result = await verifyEvidence(dir, { trust, ...(anchors.length > 0 ? { anchors } : {}) });
       } catch (error) {
         if (error instanceof EvidenceError) {
           err(error.message);

@@ -117,7 +117,7 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
 
   const ledgerProblems: VerificationProblem[] = [];
   if (hasLedger) {
-    const ledger = await verifyLedger(evidenceDir, { checkManifests: true, ...(options.trust ? { trust: options.trust } : {}) });
+    const ledger = await verifyLedger(evidenceDir, { checkManifests: true, ...(options.trust ? { trust: options.trust } : {}), ...(options.anchors ? { anchors: options.anchors } : {}) });
     result.ledger = ledger;
     for (const problem of ledger.problems) ledgerProblems.push({ subject: LEDGER_FILE, ...(problem.line > 0 ? { line: problem.line } : {}), message: problem.message });
     const ledgerRuns = new Set(ledger.runs.map((run) => run.dir));

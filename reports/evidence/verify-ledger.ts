@@ -98,7 +98,7 @@ class EvidenceReader {
  */
 export async function verifyLedger(
   evidenceDir: string,
-  options: { checkManifests?: boolean; trust?: TrustedKey[] } = {},
+  options: { checkManifests?: boolean; trust?: TrustedKey[]; anchors?: { source: string; line: string }[] } = {},
 ): Promise<LedgerVerification> {
   const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
   const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [], runs: [], signoffs: [], rotations: [] };
@@ -113,7 +113,8 @@ export async function verifyLedger(
     return result;
   }
   if (text === '') {
-    result.ok = true;
+    checkExternalCopies([], options.anchors ?? [], result);
+    result.ok = result.problems.length === 0;
     return result;
   }
   const lines = text.split('\n');
@@ -167,6 +168,7 @@ export async function verifyLedger(
   });
 
   checkSignerContinuity(entries, result);
+  checkExternalCopies(lines, options.anchors ?? [], result);
   if (checkManifests) await checkRegisterAnchors(evidenceDir, entries, result);
 
   const seenDirs = new Map<string, number>();
@@ -315,6 +317,34 @@ function checkSignerContinuity(entries: (AnyLedgerLine | undefined)[], result: L
     if (own !== signer) since = lineNumber;
     signer = own;
   });
+}
+
+/**
+ * Ledger lines kept elsewhere (`verify --anchor`): each must be the ledger's line at its seq,
+ * byte for byte. A copy past the ledger's end means lines were cut off the end (the newest
+ * runs removed); a different line there means the ledger was rewritten from that point.
+ */
+function checkExternalCopies(lines: string[], anchors: { source: string; line: string }[], result: LedgerVerification): void {
+  for (const { source, line } of anchors) {
+    let seq: unknown;
+    try {
+      seq = (JSON.parse(line) as { seq?: unknown } | null)?.seq;
+    } catch {
+      seq = undefined;
+    }
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) {
+      result.problems.push({ line: 0, message: `the copy in ${source} is not a ledger line (no seq)` });
+      continue;
+    }
+    if (seq > lines.length) {
+      result.problems.push({
+        line: lines.length,
+        message: `the ledger ends at line ${lines.length}, but ${source} holds a copy of its line ${seq}: lines were removed from its end (the newest runs or sign-offs)`,
+      });
+    } else if (lines[seq - 1] !== line) {
+      result.problems.push({ line: seq, message: `line ${seq} is not the line copied in ${source}: the ledger was rewritten at or before that line` });
+    }
+  }
 }
 
 /**

@@ -272,4 +272,37 @@ describe('finding 8: a signed ledger cannot be downgraded or re-signed without t
     expect(pinned.code).toBe(1);
     expect(pinned.stderr).toContain('line 1 is unsigned, and --trust requires signed evidence');
   });
+
+  it('removing the newest run (its directory and its ledger line) passes verify, even with --trust; an external copy of the newest line (--anchor) catches it', async () => {
+    const dir = copyOfEvidence();
+    const ledgerFile = path.join(dir, 'ledger.jsonl');
+    const lines = readFileSync(ledgerFile, 'utf8').trim().split('\n');
+    // What an auditor (or the S3 upload) kept after the last run: a copy of the newest line.
+    const copy = path.join(work, 'newest-line.jsonl');
+    writeFileSync(copy, `${lines[3]}\n`);
+    expect((await runCli(['verify', dir, '--anchor', copy])).code).toBe(0);
+
+    rmSync(path.join(dir, runs[3]!), { recursive: true });
+    writeFileSync(ledgerFile, `${lines.slice(0, 3).join('\n')}\n`);
+    expect((await runCli(['verify', dir])).code).toBe(0);
+    expect((await runCli(['verify', dir, '--trust', path.join(keysDir(), 'owner.pub.pem')])).code).toBe(0);
+    const anchored = await runCli(['verify', dir, '--anchor', copy]);
+    expect(anchored.code).toBe(1);
+    expect(anchored.stderr).toContain(`line 3: the ledger ends at line 3, but ${copy} holds a copy of its line 4: lines were removed from its end (the newest runs or sign-offs)`);
+
+    // A ledger whose copied line was changed differs from the copy.
+    const edited = copyOfEvidence();
+    const editedLines = readFileSync(path.join(edited, 'ledger.jsonl'), 'utf8').trim().split('\n');
+    editedLines[3] = editedLines[3]!.replace('"at":"', '"at":"1');
+    writeFileSync(path.join(edited, 'ledger.jsonl'), `${editedLines.join('\n')}\n`);
+    const differs = await runCli(['verify', edited, '--anchor', copy]);
+    expect(differs.code).toBe(1);
+    expect(differs.stderr).toContain(`line 4 is not the line copied in ${copy}`);
+
+    const bad = path.join(work, 'not-a-line.txt');
+    writeFileSync(bad, 'hello\n');
+    const usage = await runCli(['verify', dir, '--anchor', bad]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain(`--anchor ${bad}:1: not a ledger line`);
+  });
 });
