@@ -69,7 +69,7 @@ export function registerKeys(program: Command): void {
     .requiredOption('--evidence <dir>', 'the evidence directory whose ledger.jsonl to rotate')
     .action(async (options: { from: string; to: string; evidence: string }) => {
       const { EvidenceError, pathExists } = await import('../../reports/evidence-files.js');
-      const { appendKeyRotation, UNSIGNED_KEY_ID } = await import('../../reports/evidence/ledger.js');
+      const { appendKeyRotation, UNSIGNED_KEY_ID } = await import('../../reports/evidence.js');
       const { loadSigningKey, readTrustedKeys } = await import('../../reports/signing.js');
       const { readFile } = await import('node:fs/promises');
       let flag = '--from';
