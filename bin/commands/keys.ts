@@ -70,7 +70,7 @@ export function registerKeys(program: Command): void {
     .action(async (options: { from: string; to: string; evidence: string }) => {
       const { EvidenceError, pathExists } = await import('../../reports/evidence-files.js');
       const { appendKeyRotation, UNSIGNED_KEY_ID } = await import('../../reports/evidence.js');
-      const { loadSigningKey, readTrustedKeys } = await import('../../reports/signing.js');
+      const { loadSigningKey, parsePublicKeyPem } = await import('../../reports/signing.js');
       const { readFile } = await import('node:fs/promises');
       let flag = '--from';
       try {
@@ -83,7 +83,11 @@ export function registerKeys(program: Command): void {
           const file = options.to.startsWith('file:') ? options.to.slice('file:'.length) : undefined;
           const text = file === undefined ? undefined : await readFile(file, 'utf8').catch(() => undefined);
           // A public key file is enough (and is what a new signer hands over); a private key reference works too.
-          to = text !== undefined && !text.includes('PRIVATE KEY') ? (await readTrustedKeys([options.to]))[0]!.key : await loadSigningKey(options.to);
+          if (text !== undefined && !text.includes('PRIVATE KEY')) {
+            const key = parsePublicKeyPem(text);
+            if (!key) throw new EvidenceError(`${options.to}: not a PEM Ed25519 public key (drillbook keys generate writes one)`);
+            to = key;
+          } else to = await loadSigningKey(options.to);
         }
         flag = '--evidence';
         const entry = await appendKeyRotation(options.evidence, from, to);

@@ -39,7 +39,7 @@ async function readAnchors(files: string[]): Promise<{ source: string; line: str
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check every file hash, every signature and the whole ledger chain of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
+    .description('check every file hash, every signature, the whole ledger chain and its signer, and the remediation register\'s chain, of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
     .argument('<dir>', 'an evidence directory or one run directory')
     .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
     .option('--anchor <file>', 'a copy of ledger lines kept elsewhere (repeatable; e.g. `tail -1 ledger.jsonl` saved after each run, or the S3 upload\'s ledger/ objects): each must still be in the ledger at its seq, which detects removed newest runs', collect, [])
