@@ -19,20 +19,26 @@ export { RunBundle, runDirName, runJsonText, type BundleClass, type BundleOption
 export { openExistingBundle, type ExistingBundle } from './evidence/reopen.js';
 export { MANIFEST_SCHEMA, checksumsText, type Manifest, type ManifestEntry, type ManifestSignature } from './evidence/manifest.js';
 export {
+  KEY_ROTATION_KIND,
   LEDGER_FILE,
   LEDGER_GENESIS,
   LEDGER_LOCK_FILE,
+  UNSIGNED_KEY_ID,
+  appendKeyRotation,
   appendLedger,
   appendLedgerLineLocked,
   appendMissingLedgerLine,
+  currentRunSigner,
+  signerOf,
   withLedgerLock,
   type LedgerAppendOptions,
   type LedgerEntry,
   type LedgerFields,
+  type LedgerRotationEntry,
 } from './evidence/ledger.js';
 export { acquireLock, type LockOptions } from './evidence/lock.js';
 export { verifyBundle, type BundleVerification, type SignatureStatus, type VerifyOptions } from './evidence/verify-bundle.js';
-export { verifyLedger, type LedgerProblem, type LedgerRunLine, type LedgerSignoffLine, type LedgerVerification } from './evidence/verify-ledger.js';
+export { verifyLedger, type LedgerProblem, type LedgerRotationLine, type LedgerRunLine, type LedgerSignoffLine, type LedgerVerification } from './evidence/verify-ledger.js';
 export { formatProblem, verifyEvidence, type EvidenceVerification, type RunVerification, type VerificationProblem } from './evidence/verify-evidence.js';
 
 export type FinalizeOptions = SealOptions;

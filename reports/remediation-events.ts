@@ -2,6 +2,15 @@
  * The remediation register's file format: `<evidence dir>/remediation.jsonl`, one event a
  * line, each carrying the sha256 of its own JSON; the event types, their schema (zod), the
  * codec, reading the file back, and the checks of what people type into an item.
+ *
+ * Hash chain: every line also carries `prev`, the sha256 of the exact text of the line
+ * before it (all zeros for the first line), inside the part its own `sha256` covers. So a
+ * removed, inserted, reordered or replaced line breaks the chain at the line after it.
+ * Chaining is over physical lines: a line torn by a crash mid-append stays in the file (the
+ * next append starts on a fresh line) and the next line chains to the torn text as it is, so
+ * a crash never breaks the chain, while a torn-looking fragment put in place of a real line
+ * does. Files written before the chain existed: their lines without `prev` are read as
+ * legacy, up to the first chained line; after it, every line must be chained.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -109,29 +118,52 @@ export function registerFile(evidenceDir: string): string {
   return path.join(evidenceDir, REMEDIATION_FILE);
 }
 
-/** `line` of the register: the event followed by the sha256 of the event's own JSON. */
-export function encodeEvent(event: RegisterEvent): string {
-  const json = JSON.stringify(event);
-  return `${JSON.stringify({ ...event, sha256: sha256Hex(json) })}\n`;
+/** `prev` of the register's first line. */
+export const REGISTER_GENESIS = '0'.repeat(64);
+
+/**
+ * `line` of the register: the event, then (when given) `prev`, the sha256 of the line before
+ * it, then the sha256 of all that JSON. The writer chains its lines with {@link chainLines}.
+ */
+export function encodeEvent(event: RegisterEvent, prev?: string): string {
+  const body = prev === undefined ? { ...event } : { ...event, prev };
+  return `${JSON.stringify({ ...body, sha256: sha256Hex(JSON.stringify(body)) })}\n`;
 }
 
-type DecodeResult = { event: RegisterEvent } | { problem: string };
+/**
+ * Chain encoded lines (from {@link encodeEvent}, each ending with a newline) onto `head`,
+ * the sha256 of the register's last line as it is now ({@link readEvents}).
+ */
+export function chainLines(lines: string[], head: string): string[] {
+  let prev = head;
+  return lines.map((line) => {
+    const decoded = decodeEvent(line.endsWith('\n') ? line.slice(0, -1) : line);
+    if (!('event' in decoded)) throw new RegisterError(`internal: cannot chain a line that does not decode (${decoded.problem})`);
+    const chained = encodeEvent(decoded.event, prev);
+    prev = sha256Hex(chained.slice(0, -1));
+    return chained;
+  });
+}
 
-/** Parse one line and check its checksum and shape. */
+type DecodeResult = { event: RegisterEvent; prev?: string } | { problem: string; torn?: true };
+
+/** Parse one line and check its checksum and shape; `prev` is its chain link (absent on a legacy line). */
 export function decodeEvent(line: string): DecodeResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
   } catch {
-    return { problem: 'not valid JSON (torn by a crash mid-append?)' };
+    return { problem: 'not valid JSON (torn by a crash mid-append?)', torn: true };
   }
   if (!isObject(parsed) || typeof parsed.sha256 !== 'string') return { problem: 'no checksum' };
   // The checksum was computed over the event's JSON without it; rest keeps the key order.
   const { sha256, ...rest } = parsed;
   if (sha256Hex(JSON.stringify(rest)) !== sha256) return { problem: 'checksum mismatch (the line was damaged or edited)' };
-  const shapeProblem = eventShapeProblem(rest);
+  const { prev, ...event } = rest;
+  if (prev !== undefined && (typeof prev !== 'string' || !/^[0-9a-f]{64}$/.test(prev))) return { problem: 'prev is not a sha256' };
+  const shapeProblem = eventShapeProblem(event);
   if (shapeProblem) return { problem: shapeProblem };
-  return { event: rest as unknown as RegisterEvent };
+  return prev === undefined ? { event: event as unknown as RegisterEvent } : { event: event as unknown as RegisterEvent, prev };
 }
 
 const str = (message: string) => z.string({ error: message });
@@ -193,31 +225,99 @@ function eventShapeProblem(value: Record<string, unknown>): string | undefined {
   const parsed = RegisterEventSchema.safeParse(value);
   return parsed.success ? undefined : parsed.error.issues[0]!.message;
 }
-/** The register's events, in file order, with a warning per skipped line. */
-export async function readEvents(evidenceDir: string): Promise<{ events: RegisterEvent[]; warnings: string[] }> {
+export interface RegisterLineProblem {
+  /** 1-based line number. */
+  line: number;
+  message: string;
+}
+
+export interface RegisterCheck {
+  events: RegisterEvent[];
+  /** Lines that are not events: edited, damaged, or of a shape the register does not know. */
+  damaged: RegisterLineProblem[];
+  /** Lines torn by a crash mid-append (not JSON); the chain runs through them, so they hide nothing. */
+  torn: RegisterLineProblem[];
+  /** Where the hash chain does not hold: a line removed, inserted, reordered or replaced before it. */
+  chain: RegisterLineProblem[];
+  /** Lines before the first chained one (a register written before the chain existed). */
+  legacyLines: number;
+  /** Lines in the file. */
+  lines: number;
+  /** sha256 of the last line: the `prev` of the next line to append. */
+  head: string;
+}
+
+/** Check the register's text: each line's checksum and shape, and the hash chain. */
+export function checkRegisterText(text: string): RegisterCheck {
+  const result: RegisterCheck = { events: [], damaged: [], torn: [], chain: [], legacyLines: 0, lines: 0, head: REGISTER_GENESIS };
+  if (text === '') return result;
+  const lines = text.split('\n');
+  const endsWithNewline = lines[lines.length - 1] === '';
+  if (endsWithNewline) lines.pop();
+  result.lines = lines.length;
+  let expectedPrev = REGISTER_GENESIS;
+  let chained = false;
+  // An edited line is reported as damaged; the broken link after it is the same fact.
+  let previousDamaged = false;
+  lines.forEach((line, index) => {
+    const lineNumber = index + 1;
+    const decoded = line.trim() === '' ? undefined : decodeEvent(line);
+    let damaged = false;
+    if (decoded === undefined) {
+      // A blank line: not an event, but a link of the chain like any other line.
+    } else if ('event' in decoded) {
+      result.events.push(decoded.event);
+      if (decoded.prev === undefined) {
+        if (chained) {
+          result.chain.push({ line: lineNumber, message: `line ${lineNumber} has no prev, but the lines before it are chained: it was added by hand or by another tool` });
+        } else result.legacyLines = lineNumber;
+      } else {
+        chained = true;
+        if (decoded.prev !== expectedPrev && !previousDamaged) {
+          result.chain.push({
+            line: lineNumber,
+            message:
+              lineNumber === 1
+                ? `line 1 does not start the chain (its prev is not all zeros): lines were removed before it`
+                : `line ${lineNumber} does not chain to line ${lineNumber - 1}: a line was removed, inserted, reordered or replaced just before it`,
+          });
+        }
+      }
+    } else if (decoded.torn) {
+      const last = index === lines.length - 1;
+      result.torn.push({ line: lineNumber, message: `line ${lineNumber}: ${decoded.problem}${last && !endsWithNewline ? '; the last line is incomplete' : ''}` });
+    } else {
+      damaged = true;
+      result.damaged.push({ line: lineNumber, message: `line ${lineNumber}: ${decoded.problem}` });
+    }
+    previousDamaged = damaged;
+    expectedPrev = sha256Hex(line);
+  });
+  result.head = expectedPrev;
+  return result;
+}
+
+/**
+ * The register's events, in file order, with a warning per skipped line and per break of
+ * the hash chain; `head` is what the next appended line chains to.
+ */
+export async function readEvents(evidenceDir: string): Promise<{ events: RegisterEvent[]; warnings: string[]; head: string }> {
   const file = registerFile(evidenceDir);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [] };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [], head: REGISTER_GENESIS };
     throw new RegisterError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  const events: RegisterEvent[] = [];
-  const warnings: string[] = [];
-  const lines = text.split('\n');
-  const endsWithNewline = lines[lines.length - 1] === '';
-  if (endsWithNewline) lines.pop();
-  lines.forEach((line, index) => {
-    if (line.trim() === '') return;
-    const decoded = decodeEvent(line);
-    if ('event' in decoded) events.push(decoded.event);
-    else {
-      const incomplete = !endsWithNewline && index === lines.length - 1 ? '; the last line is incomplete' : '';
-      warnings.push(`${file}:${index + 1}: skipped a damaged line: ${decoded.problem}${incomplete}`);
-    }
-  });
-  return { events, warnings };
+  const check = checkRegisterText(text);
+  const warnings = [
+    ...[...check.torn, ...check.damaged].map((p) => ({ line: p.line, text: `${file}:${p.line}: skipped a damaged line: ${p.message.replace(/^line \d+: /, '')}` })),
+    ...check.chain.map((p) => ({ line: p.line, text: `${file}:${p.line}: the register's hash chain is broken: ${p.message.replace(/^line \d+ /, 'this line ')}; run drillbook verify` })),
+  ]
+    .sort((a, b) => a.line - b.line)
+    .map((w) => w.text);
+  return { events: check.events, warnings, head: check.head };
 }
 
 export const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;

@@ -11,6 +11,8 @@
  * of its own content: a line torn by a crash mid-append (or edited by hand) is detected,
  * skipped with a warning, and never hides the lines around it. An append that finds the file
  * ending without a newline starts on a fresh line, so a torn tail cannot swallow a new event.
+ * Each line also chains to the line before it by hash (remediation-events.ts), so a line
+ * removed or replaced later breaks the chain: `verify` fails and `list` warns.
  */
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import {
   REMEDIATION_LOCK_FILE,
   RegisterError,
   SEVERITIES,
+  chainLines,
   dateProblem,
   encodeEvent,
   itemProblem,
@@ -184,7 +187,7 @@ async function appendUnderLock<T>(
 ): Promise<T> {
   const release = await acquireLock(path.join(evidenceDir, REMEDIATION_LOCK_FILE), {});
   try {
-    const { events } = await readEvents(evidenceDir);
+    const { events, head } = await readEvents(evidenceDir);
     const { lines, result } = prepare(events);
     if (lines.length === 0) return result;
     const file = registerFile(evidenceDir);
@@ -200,7 +203,9 @@ async function appendUnderLock<T>(
         await handle.read(last, 0, 1, size - 1);
         if (last[0] !== 0x0a) prefix = '\n';
       }
-      await handle.appendFile(prefix + lines.join(''));
+      // Each line chains to the one before it; the first to the file's last line as it is
+      // (a torn one included: it becomes a line of its own with the prefix).
+      await handle.appendFile(prefix + chainLines(lines, head).join(''));
       await handle.sync();
     } finally {
       await handle.close();

@@ -1,7 +1,8 @@
 /**
  * `drillbook keys generate --out DIR [--name NAME]` and
  * `drillbook keys export-public --key file:PATH [--out FILE]`: Ed25519 signing keys for
- * evidence. The private key never appears in output; it is used by reference only
+ * evidence; `drillbook keys rotate --from REF --to REF|unsigned --evidence DIR` hands the
+ * ledger over to a new key. The private key never appears in output; it is used by reference only
  * (`--sign-key file:PATH` or DRILLBOOK_SIGNING_KEY).
  */
 import { Command } from 'commander';
@@ -54,6 +55,47 @@ export function registerKeys(program: Command): void {
       } catch (error) {
         if (error instanceof EvidenceError) {
           err(`--key: ${error.message}`);
+          throw new Exit(EXIT.invalid);
+        }
+        throw error;
+      }
+    });
+
+  keys
+    .command('rotate')
+    .description('append a key-rotation line to the ledger, signed by the old key, naming the new key: later runs signed by the new key (or unsigned) then verify')
+    .requiredOption('--from <reference>', 'the key that signs the ledger\'s runs now: file:PATH or env:VARIABLE (private key)')
+    .requiredOption('--to <reference>', 'the new key: a public key file (file:PATH.pub.pem), a private key reference, or "unsigned" to stop signing')
+    .requiredOption('--evidence <dir>', 'the evidence directory whose ledger.jsonl to rotate')
+    .action(async (options: { from: string; to: string; evidence: string }) => {
+      const { EvidenceError, pathExists } = await import('../../reports/evidence-files.js');
+      const { appendKeyRotation, UNSIGNED_KEY_ID } = await import('../../reports/evidence.js');
+      const { loadSigningKey, parsePublicKeyPem } = await import('../../reports/signing.js');
+      const { readFile } = await import('node:fs/promises');
+      let flag = '--from';
+      try {
+        if (!(await pathExists(options.evidence))) throw new EvidenceError(`--evidence ${options.evidence}: no such directory`);
+        const from = await loadSigningKey(options.from);
+        flag = '--to';
+        let to: Parameters<typeof appendKeyRotation>[2];
+        if (options.to.trim() === UNSIGNED_KEY_ID) to = UNSIGNED_KEY_ID;
+        else {
+          const file = options.to.startsWith('file:') ? options.to.slice('file:'.length) : undefined;
+          const text = file === undefined ? undefined : await readFile(file, 'utf8').catch(() => undefined);
+          // A public key file is enough (and is what a new signer hands over); a private key reference works too.
+          if (text !== undefined && !text.includes('PRIVATE KEY')) {
+            const key = parsePublicKeyPem(text);
+            if (!key) throw new EvidenceError(`${options.to}: not a PEM Ed25519 public key (drillbook keys generate writes one)`);
+            to = key;
+          } else to = await loadSigningKey(options.to);
+        }
+        flag = '--evidence';
+        const entry = await appendKeyRotation(options.evidence, from, to);
+        out(`ledger line ${entry.seq}: key rotation from ${entry.fromKeyId} to ${entry.toKeyId}, signed by ${entry.fromKeyId}`);
+        out(entry.toKeyId === UNSIGNED_KEY_ID ? 'runs after it may be unsigned' : `sign later runs with the new key; auditors pin it with: drillbook verify ${options.evidence} --trust <new public key>`);
+      } catch (error) {
+        if (error instanceof EvidenceError) {
+          err(error.message.startsWith('--') ? error.message : `${flag}: ${error.message}`);
           throw new Exit(EXIT.invalid);
         }
         throw error;

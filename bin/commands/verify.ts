@@ -1,27 +1,57 @@
 /**
  * `drillbook verify <evidence dir | run dir> [--trust PUBKEY.pem ...]`: every file hash,
- * SHA256SUMS, every signature (bundles, ledger lines, sign-offs) and the whole ledger chain,
- * naming exactly what fails. Exit 0 intact, 1 not intact, 2 bad usage.
+ * SHA256SUMS, every signature (bundles, ledger lines, sign-offs), the whole ledger chain and
+ * its signer continuity, and the remediation register's chain, naming exactly what fails. Exit 0 intact, 1 not intact, 2 bad usage.
  */
 import type { Command } from 'commander';
 import { EXIT, Exit, err, out } from '../cli-common.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The ledger lines of each `--anchor` file (one or more lines); a file that holds none is bad usage. */
+async function readAnchors(files: string[]): Promise<{ source: string; line: string }[]> {
+  const { readFile } = await import('node:fs/promises');
+  const { EvidenceError } = await import('../../reports/evidence-files.js');
+  const anchors: { source: string; line: string }[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new EvidenceError(`--anchor ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+    }
+    const lines = text.split('\n').filter((line) => line !== '');
+    lines.forEach((line, index) => {
+      let seq: unknown;
+      try {
+        seq = (JSON.parse(line) as { seq?: unknown } | null)?.seq;
+      } catch {
+        seq = undefined;
+      }
+      if (typeof seq !== 'number') throw new EvidenceError(`--anchor ${file}:${index + 1}: not a ledger line (a JSON object with a seq)`);
+      anchors.push({ source: lines.length === 1 ? file : `${file}:${index + 1}`, line });
+    });
+    if (lines.length === 0) throw new EvidenceError(`--anchor ${file}: the file is empty; it should hold a copy of a ledger line`);
+  }
+  return anchors;
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check every file hash, every signature and the whole ledger chain of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
+    .description('check every file hash, every signature, the whole ledger chain and its signer, and the remediation register\'s chain, of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
     .argument('<dir>', 'an evidence directory or one run directory')
     .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
-    .action(async (dir: string, options: { trust: string[] }) => {
+    .option('--anchor <file>', 'a copy of ledger lines kept elsewhere (repeatable; e.g. `tail -1 ledger.jsonl` saved after each run, or the S3 upload\'s ledger/ objects): each must still be in the ledger at its seq, which detects removed newest runs', collect, [])
+    .action(async (dir: string, options: { trust: string[]; anchor: string[] }) => {
       const { readTrustedKeys } = await import('../../reports/signing.js');
       const { EvidenceError, formatProblem, verifyEvidence } = await import('../../reports/evidence.js');
       let result;
       let trust;
       try {
         trust = await readTrustedKeys(options.trust);
-        result = await verifyEvidence(dir, { trust });
+        const anchors = await readAnchors(options.anchor);
+        result = await verifyEvidence(dir, { trust, ...(anchors.length > 0 ? { anchors } : {}) });
       } catch (error) {
         if (error instanceof EvidenceError) {
           err(error.message);
@@ -45,7 +75,11 @@ export function registerVerify(program: Command): void {
       if (result.ledger) {
         if (ledgerProblems.length === 0) {
           const signoffs = result.ledger.signoffs.length;
-          out(`${result.ledger.ledgerFile}: chain intact (${result.ledger.runs.length} runs${signoffs > 0 ? `, ${signoffs} sign-off${signoffs === 1 ? '' : 's'}` : ''})`);
+          const rotations = result.ledger.rotations.map((r) => `key ${r.fromKeyId} → ${r.toKeyId} at line ${r.line}`);
+          out(
+            `${result.ledger.ledgerFile}: chain intact (${result.ledger.runs.length} runs${signoffs > 0 ? `, ${signoffs} sign-off${signoffs === 1 ? '' : 's'}` : ''}` +
+              `${rotations.length > 0 ? `; rotated ${rotations.join(', ')}` : ''})`,
+          );
         } else {
           err(`${result.ledger.ledgerFile}: CHAIN BROKEN`);
           for (const problem of ledgerProblems) {
@@ -54,6 +88,14 @@ export function registerVerify(program: Command): void {
           }
         }
       } else for (const problem of ledgerProblems) err(formatProblem(problem));
+      const registerProblems = result.problems.filter((p) => p.subject === 'remediation.jsonl');
+      if (result.register) {
+        if (registerProblems.length === 0) out(`${result.register.file}: chain intact (${result.register.events} events)`);
+        else {
+          err(`${result.register.file}: CHAIN BROKEN`);
+          for (const problem of registerProblems) err(`  - ${problem.message}`);
+        }
+      }
       for (const note of result.notes) out(`note: ${note}`);
 
       const finished = result.runs.filter((r) => r.status !== 'unfinished');

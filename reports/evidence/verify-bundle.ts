@@ -28,6 +28,12 @@ export interface VerifyOptions {
    * sign-off must be signed by one of them: unsigned evidence or another key fails.
    */
   trust?: TrustedKey[];
+  /**
+   * Ledger lines copied elsewhere earlier (`verify --anchor`, e.g. the S3 upload's copy of a
+   * run's line): each must still be in the ledger, byte for byte, at its seq. This is what
+   * detects runs removed from the end of the ledger, which no chain can show by itself.
+   */
+  anchors?: { source: string; line: string }[];
 }
 
 export interface BundleVerification {

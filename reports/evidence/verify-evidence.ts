@@ -3,17 +3,18 @@
  * ledger, with every problem named by its subject.
  */
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { EvidenceError, MANIFEST_FILE, RUN_FILE, TIMELINE_FILE, listRunDirs, pathExists } from '../evidence-files.js';
 import { CHECKSUMS_FILE, SIGNOFFS_FILE } from '../signing.js';
 import { verifySignoffs } from '../signoff.js';
+import { REMEDIATION_FILE, checkRegisterText } from '../remediation-events.js';
 import { LEDGER_FILE } from './ledger.js';
 import { verifyBundle, type SignatureStatus, type VerifyOptions } from './verify-bundle.js';
 import { verifyLedger, type LedgerVerification } from './verify-ledger.js';
 
-/** One failure, named: `subject` is a run directory name or ledger.jsonl. */
+/** One failure, named: `subject` is a run directory name, ledger.jsonl or remediation.jsonl. */
 export interface VerificationProblem {
   subject: string;
   line?: number;
@@ -36,10 +37,23 @@ export interface EvidenceVerification {
   evidenceDir: string | null;
   runs: RunVerification[];
   ledger: LedgerVerification | null;
-  /** Everything that failed, in order: runs first, then the ledger. */
+  /** The remediation register's chain (null: no remediation.jsonl). */
+  register: RegisterVerification | null;
+  /** Everything that failed, in order: runs first, then the ledger, then the register. */
   problems: VerificationProblem[];
   /** Facts worth printing that are not failures (e.g. a run checked without a ledger). */
   notes: string[];
+}
+
+export interface RegisterVerification {
+  file: string;
+  ok: boolean;
+  /** Lines in the file, events read, lines before the first chained one. */
+  lines: number;
+  events: number;
+  legacyLines: number;
+  /** Lines torn by a crash mid-append (tolerated: the chain runs through them). */
+  tornLines: number[];
 }
 
 export function formatProblem(problem: VerificationProblem): string {
@@ -68,7 +82,7 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
   if (!isRun && runDirs.length === 0 && !hasLedger) {
     throw new EvidenceError(`${target}: no drillbook runs and no ${LEDGER_FILE} here; give an evidence directory or a run directory`);
   }
-  const result: EvidenceVerification = { ok: false, evidenceDir: hasLedger || !isRun ? evidenceDir : null, runs: [], ledger: null, problems: [], notes: [] };
+  const result: EvidenceVerification = { ok: false, evidenceDir: hasLedger || !isRun ? evidenceDir : null, runs: [], ledger: null, register: null, problems: [], notes: [] };
   const signoffHashes = new Map<string, { line: number; sha256: string }[]>();
 
   const limit = pLimit(8);
@@ -103,7 +117,7 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
 
   const ledgerProblems: VerificationProblem[] = [];
   if (hasLedger) {
-    const ledger = await verifyLedger(evidenceDir, { checkManifests: true, ...(options.trust ? { trust: options.trust } : {}) });
+    const ledger = await verifyLedger(evidenceDir, { checkManifests: true, ...(options.trust ? { trust: options.trust } : {}), ...(options.anchors ? { anchors: options.anchors } : {}) });
     result.ledger = ledger;
     for (const problem of ledger.problems) ledgerProblems.push({ subject: LEDGER_FILE, ...(problem.line > 0 ? { line: problem.line } : {}), message: problem.message });
     const ledgerRuns = new Set(ledger.runs.map((run) => run.dir));
@@ -124,12 +138,46 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
     ledgerProblems.push({ subject: LEDGER_FILE, message: `${LEDGER_FILE} is missing: the runs here are not chained` });
   }
 
+  const registerProblems = result.evidenceDir === null ? [] : await verifyRegister(result.evidenceDir, result);
+
   for (const { run, problems } of perRun) {
     result.runs.push(run);
     result.problems.push(...problems);
   }
-  result.problems.push(...ledgerProblems);
+  result.problems.push(...ledgerProblems, ...registerProblems);
   result.ok = result.problems.length === 0;
   return result;
 }
 
+/**
+ * The remediation register: every line's checksum and the hash chain. A line torn by a crash
+ * is a note, not a failure (the next line chains to it, so nothing is hidden there); an
+ * edited or foreign line, or a break of the chain, is a failure.
+ */
+async function verifyRegister(evidenceDir: string, result: EvidenceVerification): Promise<VerificationProblem[]> {
+  const file = path.join(evidenceDir, REMEDIATION_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const check = checkRegisterText(text);
+  const problems = [...check.damaged, ...check.chain]
+    .sort((a, b) => a.line - b.line)
+    .map((p): VerificationProblem => ({ subject: REMEDIATION_FILE, line: p.line, message: p.message }));
+  result.register = {
+    file,
+    ok: problems.length === 0,
+    lines: check.lines,
+    events: check.events.length,
+    legacyLines: check.legacyLines,
+    tornLines: check.torn.map((p) => p.line),
+  };
+  for (const torn of check.torn) result.notes.push(`${REMEDIATION_FILE} ${torn.message} (a crash mid-append; tolerated, the chain runs through it)`);
+  if (check.legacyLines > 0) {
+    result.notes.push(`${REMEDIATION_FILE}: lines 1–${check.legacyLines} were written before the register was hash-chained; they are checked line by line only`);
+  }
+  return problems;
+}

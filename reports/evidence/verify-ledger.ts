@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { MANIFEST_FILE, isObject, isSafeRelativePath, readOptional, sha256Hex } from '../evidence-files.js';
+import { REMEDIATION_FILE } from '../remediation-events.js';
 import { SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE, keyIdOf, parsePublicKeyPem, splitSignedJsonLine, verifyBytes, type TrustedKey } from '../signing.js';
-import { LEDGER_FILE, LEDGER_GENESIS, type LedgerEntry } from './ledger.js';
+import { KEY_ROTATION_KIND, LEDGER_FILE, LEDGER_GENESIS, UNSIGNED_KEY_ID, signerOf, type LedgerEntry, type LedgerRotationEntry } from './ledger.js';
 
 export interface LedgerProblem {
   /** 1-based line number of the line that is wrong (or that was changed); 0: the file as a whole. */
@@ -31,6 +32,12 @@ export interface LedgerSignoffLine {
   keyId: string | null;
 }
 
+export interface LedgerRotationLine {
+  line: number;
+  fromKeyId: string;
+  toKeyId: string;
+}
+
 export interface LedgerVerification {
   ok: boolean;
   ledgerFile: string;
@@ -39,7 +46,11 @@ export interface LedgerVerification {
   problems: LedgerProblem[];
   runs: LedgerRunLine[];
   signoffs: LedgerSignoffLine[];
+  rotations: LedgerRotationLine[];
 }
+
+/** A line as read, before its shape is checked: any member may be missing or of another type. */
+type AnyLedgerLine = Omit<Partial<LedgerEntry>, 'kind'> & Omit<Partial<LedgerRotationEntry>, 'kind'> & { kind?: unknown };
 
 type LineSignature = 'valid' | 'invalid' | 'unsigned' | 'unchecked';
 
@@ -87,10 +98,10 @@ class EvidenceReader {
  */
 export async function verifyLedger(
   evidenceDir: string,
-  options: { checkManifests?: boolean; trust?: TrustedKey[] } = {},
+  options: { checkManifests?: boolean; trust?: TrustedKey[]; anchors?: { source: string; line: string }[] } = {},
 ): Promise<LedgerVerification> {
   const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
-  const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [], runs: [], signoffs: [] };
+  const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [], runs: [], signoffs: [], rotations: [] };
   const checkManifests = options.checkManifests !== false;
   const trust = options.trust ?? [];
   let text: string;
@@ -102,17 +113,18 @@ export async function verifyLedger(
     return result;
   }
   if (text === '') {
-    result.ok = true;
+    checkExternalCopies([], options.anchors ?? [], result);
+    result.ok = result.problems.length === 0;
     return result;
   }
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   else result.problems.push({ line: lines.length, message: `line ${lines.length} is incomplete (no newline at the end): the last line was cut or edited` });
   result.entries = lines.length;
-  const entries: (Partial<LedgerEntry> | undefined)[] = lines.map((line, index) => {
+  const entries: (AnyLedgerLine | undefined)[] = lines.map((line, index) => {
     try {
       const parsed: unknown = JSON.parse(line);
-      if (isObject(parsed)) return parsed as Partial<LedgerEntry>;
+      if (isObject(parsed)) return parsed as AnyLedgerLine;
     } catch {
       // reported below
     }
@@ -155,6 +167,10 @@ export async function verifyLedger(
     expectedPrev = sha256Hex(lines[index]!);
   });
 
+  checkSignerContinuity(entries, result);
+  checkExternalCopies(lines, options.anchors ?? [], result);
+  if (checkManifests) await checkRegisterAnchors(evidenceDir, entries, result);
+
   const seenDirs = new Map<string, number>();
   // First what each line is (in order: a repeated run is the later line), then the checks
   // against the run directories, concurrently.
@@ -162,11 +178,17 @@ export async function verifyLedger(
   for (const [index, entry] of entries.entries()) {
     if (entry === undefined) continue;
     const lineNumber = index + 1;
+    if (entry.kind === KEY_ROTATION_KIND) {
+      if (typeof entry.fromKeyId === 'string' && typeof entry.toKeyId === 'string') {
+        result.rotations.push({ line: lineNumber, fromKeyId: entry.fromKeyId, toKeyId: entry.toKeyId });
+      }
+      continue;
+    }
     if (typeof entry.dir !== 'string' || !isSafeRelativePath(entry.dir) || entry.dir.includes('/')) {
       result.problems.push({ line: lineNumber, message: `dir ${JSON.stringify(entry.dir)} is not a run directory name` });
       continue;
     }
-    const keyId = typeof entry.keyId === 'string' ? entry.keyId : null;
+    const keyId = signerOf(entry) === UNSIGNED_KEY_ID ? null : (entry.keyId as string);
     if (entry.kind === 'signoff') {
       if (typeof entry.signoffSha256 !== 'string') {
         result.problems.push({ line: lineNumber, message: 'a sign-off line without signoffSha256' });
@@ -246,9 +268,119 @@ async function checkLedgerRun(
   }
 }
 
+/**
+ * The run lines of a ledger keep one signer. A change of key, or from signed to unsigned, is
+ * valid only after a key-rotation line signed by the old key that names the new one; a
+ * ledger that was unsigned may start signing at any run (that gains protection, it removes
+ * none). Without this, anyone could strip the newest runs' signatures, or re-sign them with
+ * a key of their own, and the chain would still hold. Sign-off lines are signed by their
+ * reviewers and are not part of this. One problem per switch, at the line that switched.
+ */
+function checkSignerContinuity(entries: (AnyLedgerLine | undefined)[], result: LedgerVerification): void {
+  let signer: string | null = null;
+  let since = 0;
+  const problem = (line: number, message: string) => result.problems.push({ line, message });
+  entries.forEach((entry, index) => {
+    const lineNumber = index + 1;
+    if (entry === undefined) return;
+    if (entry.kind === KEY_ROTATION_KIND) {
+      const from = entry.fromKeyId;
+      const to = entry.toKeyId;
+      if (typeof from !== 'string' || typeof to !== 'string' || typeof entry.publicKey !== 'string') {
+        problem(lineNumber, `line ${lineNumber} is a key-rotation line without fromKeyId, toKeyId and publicKey`);
+        return;
+      }
+      if (entry.toPublicKey !== undefined) {
+        const toKey = typeof entry.toPublicKey === 'string' ? parsePublicKeyPem(entry.toPublicKey) : undefined;
+        if (!toKey || keyIdOf(toKey) !== to) problem(lineNumber, `line ${lineNumber}: its toPublicKey is invalid or not the key ${to} it names`);
+      }
+      if (entry.keyId !== from) problem(lineNumber, `line ${lineNumber} rotates from key ${from} but is not signed by it (${signerOf(entry)})`);
+      if (signer === null || signer === UNSIGNED_KEY_ID) {
+        problem(lineNumber, `line ${lineNumber} rotates from key ${from}, but no signed run comes before it`);
+      } else if (signer !== from) {
+        problem(lineNumber, `line ${lineNumber} rotates from key ${from}, but the runs before it are signed by key ${signer} (since line ${since})`);
+      }
+      signer = to;
+      since = lineNumber;
+      return;
+    }
+    if (entry.kind !== undefined) return;
+    const own = signerOf(entry);
+    if (signer !== null && signer !== UNSIGNED_KEY_ID && own !== signer) {
+      problem(
+        lineNumber,
+        own === UNSIGNED_KEY_ID
+          ? `line ${lineNumber} is unsigned, but the runs before it are signed by key ${signer} (since line ${since}): signing stopped without a key-rotation line signed by ${signer} (signatures stripped?)`
+          : `line ${lineNumber} is signed by key ${own}, but the runs before it are signed by key ${signer} (since line ${since}): the key changed without a key-rotation line signed by ${signer} (re-signed by another key?)`,
+      );
+    }
+    if (own !== signer) since = lineNumber;
+    signer = own;
+  });
+}
+
+/**
+ * Ledger lines kept elsewhere (`verify --anchor`): each must be the ledger's line at its seq,
+ * byte for byte. A copy past the ledger's end means lines were cut off the end (the newest
+ * runs removed); a different line there means the ledger was rewritten from that point.
+ */
+function checkExternalCopies(lines: string[], anchors: { source: string; line: string }[], result: LedgerVerification): void {
+  for (const { source, line } of anchors) {
+    let seq: unknown;
+    try {
+      seq = (JSON.parse(line) as { seq?: unknown } | null)?.seq;
+    } catch {
+      seq = undefined;
+    }
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) {
+      result.problems.push({ line: 0, message: `the copy in ${source} is not a ledger line (no seq)` });
+      continue;
+    }
+    if (seq > lines.length) {
+      result.problems.push({
+        line: lines.length,
+        message: `the ledger ends at line ${lines.length}, but ${source} holds a copy of its line ${seq}: lines were removed from its end (the newest runs or sign-offs)`,
+      });
+    } else if (lines[seq - 1] !== line) {
+      result.problems.push({ line: seq, message: `line ${seq} is not the line copied in ${source}: the ledger was rewritten at or before that line` });
+    }
+  }
+}
+
+/**
+ * Each `registerHead` against remediation.jsonl: the register must still hold that many
+ * lines, the last of them with that sha256. The register's own chain (verify-evidence.ts)
+ * then covers every line before it.
+ */
+async function checkRegisterAnchors(evidenceDir: string, entries: (AnyLedgerLine | undefined)[], result: LedgerVerification): Promise<void> {
+  const anchored = entries.map((entry, index) => ({ entry, line: index + 1 })).filter(({ entry }) => entry?.registerHead !== undefined);
+  if (anchored.length === 0) return;
+  const text = (await readOptional(path.join(evidenceDir, REMEDIATION_FILE)))?.toString('utf8');
+  const lines = text === undefined ? [] : text.split('\n');
+  // Complete lines only: a torn tail is not a line an anchor can name.
+  if (lines.length > 0) lines.pop();
+  for (const { entry, line } of anchored) {
+    const head = entry!.registerHead as unknown;
+    if (!isObject(head) || typeof head.lines !== 'number' || !Number.isInteger(head.lines) || head.lines < 1 || typeof head.sha256 !== 'string') {
+      result.problems.push({ line, message: `line ${line}: registerHead is not { lines, sha256 }` });
+      continue;
+    }
+    if (text === undefined) {
+      result.problems.push({ line, message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, but ${REMEDIATION_FILE} is missing` });
+    } else if (lines.length < head.lines) {
+      result.problems.push({ line, message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, but it has only ${lines.length} complete lines: register lines were removed` });
+    } else if (sha256Hex(lines[head.lines - 1]!) !== head.sha256) {
+      result.problems.push({
+        line,
+        message: `line ${line} anchors ${REMEDIATION_FILE} at its line ${head.lines}, and that line is not the one anchored: the register was rewritten at or before its line ${head.lines}`,
+      });
+    }
+  }
+}
+
 async function checkLedgerLineSignature(
   line: string,
-  entry: Partial<LedgerEntry>,
+  entry: AnyLedgerLine,
   lineNumber: number,
   reader: EvidenceReader,
   trust: TrustedKey[],
@@ -256,8 +388,9 @@ async function checkLedgerLineSignature(
   result: LedgerVerification,
 ): Promise<LineSignature> {
   const problem = (message: string) => result.problems.push({ line: lineNumber, message });
-  if (entry.keyId === undefined && entry.sig === undefined && !line.includes('"sig":')) {
-    if (trust.length > 0) problem(`line ${lineNumber} is unsigned, and --trust requires signed evidence`);
+  if ((entry.keyId === undefined || entry.keyId === UNSIGNED_KEY_ID) && entry.sig === undefined && !line.includes('"sig":')) {
+    if (entry.kind === KEY_ROTATION_KIND) problem(`line ${lineNumber} is an unsigned key-rotation line: a rotation must be signed by the old key`);
+    else if (trust.length > 0) problem(`line ${lineNumber} is unsigned, and --trust requires signed evidence`);
     return 'unsigned';
   }
   const split = splitSignedJsonLine(line);
@@ -271,6 +404,13 @@ async function checkLedgerLineSignature(
     if (!key) {
       problem(`line ${lineNumber} is signed by an unknown key ${entry.keyId}: it is not among the --trust keys`);
       return 'unchecked';
+    }
+  } else if (entry.kind === KEY_ROTATION_KIND) {
+    key = typeof entry.publicKey === 'string' ? parsePublicKeyPem(entry.publicKey) : undefined;
+    if (key && keyIdOf(key) !== entry.keyId) key = undefined;
+    if (!key) {
+      problem(`line ${lineNumber}: its publicKey is missing, invalid, or not the key ${entry.keyId} it names`);
+      return 'invalid';
     }
   } else if (typeof entry.dir === 'string' && isSafeRelativePath(entry.dir) && !entry.dir.includes('/')) {
     if (entry.kind === 'signoff') {

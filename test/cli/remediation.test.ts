@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EvidenceBundle, runDirName } from '../../reports/evidence.js';
 import { parseCsv } from '../../reports/evidence-files.js';
 import { REGISTER_CSV_COLUMNS } from '../../reports/remediation-export.js';
-import { recordRunItems, type RegisterItem } from '../../reports/remediation.js';
+import { checkRegisterText, recordRunItems, type RegisterItem } from '../../reports/remediation.js';
 import type { RemediationItem, RunRecord } from '../../reports/run-record.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { sharedTempDir } from '../helpers/pg-cluster.js';
@@ -120,6 +120,8 @@ describe('drillbook remediation: crash and concurrency safety', () => {
     expect(lines.pop()).toBe('');
     expect(lines).toHaveLength(2 * perChild * 3);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    // Both writers' lines form one hash chain.
+    expect(checkRegisterText(fs.readFileSync(registerFile(), 'utf8'))).toMatchObject({ chain: [], damaged: [], torn: [] });
 
     const { items, stderr } = await listJson();
     expect(stderr).toBe('');
@@ -165,6 +167,10 @@ describe('drillbook remediation: crash and concurrency safety', () => {
     const after = await listJson();
     expect(after.items).toHaveLength(whole.length);
     expect(after.items.find((i) => i.id === first.id)?.owner).toBe('survivor');
+    // A torn line the kill left is a link of the chain: the survivor's append chains to it.
+    const check = checkRegisterText(fs.readFileSync(registerFile(), 'utf8'));
+    expect(check).toMatchObject({ chain: [], damaged: [] });
+    expect(check.torn.length).toBeLessThanOrEqual(1);
   });
 
   it('a hand-made torn last line is skipped with a warning; every other item is listed and the next write lands', async () => {
