@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBinaries } from '../../../runners/drivers/postgres/binaries.js';
 import { type ParsedEndpoint, EndpointConnectError, connectEndpoint, describeProblem, parseEndpoint, preflightEndpoint } from '../../../runners/drivers/postgres/endpoint.js';
 import { type ServerIdentity, checkProcessesBelong, readControlFile, readPostmasterPid, sameServer, serverIdentity } from '../../../runners/drivers/postgres/identity.js';
+import { membersLeader } from '../../../runners/drivers/postgres/topology.js';
 import { connect, initCluster, postmasterPid, startServer, stopServer, waitUntilAccepting } from '../../../runners/drivers/postgres/server.js';
 import { chownTree, databaseUser, freePort } from '../../../runners/system.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../../helpers/pg-cluster.js';
@@ -160,6 +161,20 @@ describe('preflight before T0', () => {
   });
 });
 
+describe('target.cluster.members: the leader is the member not in recovery', () => {
+  it('finds the primary among real members, and names a member that does not answer', async () => {
+    const closed = await freePort();
+    const found = await membersLeader([`127.0.0.1:${standby.port}`, `127.0.0.1:${closed}`, `127.0.0.1:${primary.port}`], { database: 'postgres', user: 'postgres' }, { password: cluster.password, connectTimeoutMs: 1_000 });
+    expect(found).toMatchObject({ name: `127.0.0.1:${primary.port}`, host: '127.0.0.1', port: primary.port, timeline: 1 });
+    expect(found.statuses.map((s) => [s.port, s.inRecovery])).toEqual([
+      [standby.port, true],
+      [primary.port, false],
+    ]);
+    expect(found.unreachable).toEqual([{ member: `127.0.0.1:${closed}`, problem: expect.stringContaining('connection refused') }]);
+    await expect(membersLeader([`127.0.0.1:${standby.port}`], { database: 'postgres', user: 'postgres' }, { password: cluster.password, connectTimeoutMs: 1_000 })).rejects.toThrow('no member is out of recovery');
+  });
+});
+
 describe('server identity', () => {
   let primaryIdentity: ServerIdentity;
   let standbyIdentity: ServerIdentity;
@@ -265,6 +280,7 @@ describe('server identity', () => {
       const result = checkProcessesBelong(primaryIdentity, standby.dataDir);
       expect(result).toMatchObject({ belongs: false, kind: 'instance' });
       if (!result.belongs) expect(result.reason).toContain(`port ${standby.port} here, ${primary.port} behind the endpoint`);
+      await expect(membersLeader([`127.0.0.1:${primary.port}`, `127.0.0.1:${standby.port}`], { database: 'postgres', user: 'postgres' }, { password: cluster.password, connectTimeoutMs: 1_000 })).rejects.toThrow('the cluster has more than one primary');
     } finally {
       await client.end();
     }
