@@ -10,7 +10,10 @@
  *   host, port, timeline, lag, tags }], scope?, pause?, scheduled_switchover? }`; `role` is
  *   `leader`, `standby_leader`, `sync_standby`, `quorum_standby` (4.x) or `replica`; replicas
  *   are `running` (3.0.2) or `streaming` (3.0.3+); the leader has no `lag`, a replica whose
- *   position is unknown has `lag: "unknown"`.
+ *   position is unknown has `lag: "unknown"`. A member's `timeline` is what it last wrote to
+ *   the DCS: right after a switchover or failover the new leader can still show the old
+ *   timeline for a Patroni loop (seen on 3.0.2), so record the timeline from the server
+ *   itself (identity.ts `serverIdentity()`) when it matters.
  * - `POST /switchover` with `{ leader, candidate? , scheduled_at? }` is answered only once the
  *   switchover is over: 200 "Successfully switched over to …" (or "Switched over to X instead
  *   of Y") after Patroni saw the new leader (it polls up to max(10, loop_wait) · 2 seconds, so

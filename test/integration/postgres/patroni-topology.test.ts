@@ -11,11 +11,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PatroniApiError, leaderOf, parseClusterResponse, patroniCluster, patroniLeader, pickMembersLeader, rejoinProblem, switchover, waitRejoined } from '../../../runners/drivers/postgres/topology.js';
 import { freePort } from '../../../runners/system.js';
 
-/** What Patroni 3.0.2 answers for a healthy two-node cluster (cluster_as_json: members sorted by name, no scope). */
+/**
+ * Recorded from a real Patroni 3.0.2 (Debian bookworm, PostgreSQL 15) two-node cluster on
+ * 127.0.0.1, `GET /cluster` right after start: members sorted by name, no `scope`, replicas
+ * `running`. The same run answered a switchover with 200 `Successfully switched over to
+ * "node2"` after 2.1 s, a second one from the old leader with 412 `leader name does not
+ * match`, and showed node1 back as `replica`, `running`, lag 0 on timeline 2 after 4 s.
+ */
 const PATRONI_3_0 = {
   members: [
-    { name: 'node1', role: 'leader', state: 'running', api_url: 'http://127.0.0.1:8008/patroni', host: '127.0.0.1', port: 5432, timeline: 3 },
-    { name: 'node2', role: 'replica', state: 'running', api_url: 'http://127.0.0.1:8009/patroni', host: '127.0.0.1', port: 5433, timeline: 3, lag: 0 },
+    { name: 'node1', role: 'leader', state: 'running', api_url: 'http://127.0.0.1:26325/patroni', host: '127.0.0.1', port: 29768, timeline: 1 },
+    { name: 'node2', role: 'replica', state: 'running', api_url: 'http://127.0.0.1:25385/patroni', host: '127.0.0.1', port: 23862, timeline: 1, lag: 0 },
   ],
 };
 
@@ -116,8 +122,8 @@ afterEach(async () => {
 describe('reading /cluster', () => {
   it('parses the Patroni 3.0 and 4.x documents and finds the leader', () => {
     const v3 = parseClusterResponse(PATRONI_3_0);
-    expect(v3.members[1]).toEqual({ name: 'node2', role: 'replica', state: 'running', apiUrl: 'http://127.0.0.1:8009/patroni', host: '127.0.0.1', port: 5433, timeline: 3, lag: 0 });
-    expect(leaderOf(v3)).toEqual({ name: 'node1', host: '127.0.0.1', port: 5432, timeline: 3 });
+    expect(v3.members[1]).toEqual({ name: 'node2', role: 'replica', state: 'running', apiUrl: 'http://127.0.0.1:25385/patroni', host: '127.0.0.1', port: 23862, timeline: 1, lag: 0 });
+    expect(leaderOf(v3)).toEqual({ name: 'node1', host: '127.0.0.1', port: 29768, timeline: 1 });
     const v4 = parseClusterResponse(PATRONI_4);
     expect(v4.scope).toBe('orders');
     expect(v4.members.map((m) => m.lag)).toEqual([0, undefined, 'unknown']);

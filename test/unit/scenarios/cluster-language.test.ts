@@ -5,6 +5,7 @@
  * settings that have no effect. Each is reproduced through the loader as `validate` sees it.
  */
 import { describe, expect, it } from 'vitest';
+import type { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { jsonSchema } from '../../../scenarios/json-schema.js';
 import { normalizeStableFor } from '../../../scenarios/stable-for.js';
 import { KillLeaderFault, PauseLeaderFault, SwitchoverFault } from '../../../runners/faults/_pending-patroni-schemas.js';
@@ -32,7 +33,7 @@ const PATRONI_TARGET = `    driver: postgres
       user: app
       password: { env: PGPASSWORD }`;
 
-const warnings = (diagnostics: { all: { severity: string }[] }) => diagnostics.all.filter((d) => d.severity === 'warning');
+const warnings = (diagnostics: Diagnostics) => diagnostics.all.filter((d) => d.severity === 'warning');
 
 describe('a cluster target', () => {
   it('accepts a Patroni cluster with a multi-host endpoint', async () => {
