@@ -227,17 +227,17 @@ export interface PreflightOptions {
 }
 
 /**
- * Asks every host of the endpoint before T0: resolves the name (dns.lookup, as the connect
- * will), connects within the timeout and reads the role. Every host is asked even after one
- * fits, so a member that is down or misspelt is reported before a drill depends on it.
+ * Asks every host of the endpoint before T0, concurrently: resolves the name (dns.lookup, as
+ * the connect will), connects within the timeout and reads the role. Every host is asked,
+ * also after one fits, so a member that is down or misspelt is reported before a drill
+ * depends on it; `chosen` is the first that fits in list order, as libpq would pick.
  */
 export async function preflightEndpoint(endpoint: ParsedEndpoint, options: PreflightOptions, where = 'target.endpoint'): Promise<PreflightReport> {
   const lookup = options.lookup ?? (async (host: string) => (await dns.lookup(host, { all: true })).map((a) => a.address));
-  const hosts: PreflightHost[] = [];
-  for (const host of endpoint.hosts) {
-    options.signal?.throwIfAborted();
-    hosts.push(await preflightHost(endpoint, host, options, lookup));
-  }
+  options.signal?.throwIfAborted();
+  // All hosts at once: a list of hung hosts costs one timeout before T0, not one each.
+  // The result keeps the list's order, which is the order libpq would try them in.
+  const hosts = await Promise.all(endpoint.hosts.map((host) => preflightHost(endpoint, host, options, lookup)));
   const fits = (h: PreflightHost) => h.problem === undefined && (endpoint.targetSessionAttrs === 'any' || (endpoint.targetSessionAttrs === 'read-write' ? h.readOnly === false : h.inRecovery === false));
   const chosen = hosts.find(fits);
   const problems: string[] = [];

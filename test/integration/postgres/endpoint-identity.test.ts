@@ -123,7 +123,9 @@ describe('preflight before T0', () => {
   it('classifies an unknown host, a closed port, a held connection, a wrong password and a missing database', async () => {
     const closed = await freePort();
     const hosts = `drillbook-no-such-host.invalid:5432,127.0.0.1:${closed},127.0.0.1:${holderPort},${hostsOf(standby.port, primary.port)}`;
+    const started = performance.now();
     const report = await preflightEndpoint(endpoint(hosts, 'read-write'), { password: cluster.password, connectTimeoutMs: 800 });
+    expect(performance.now() - started).toBeLessThan(800 + 1_000); // hosts are asked at once
     expect(report.hosts.map((h) => h.problem?.kind)).toEqual(['unknown-host', 'refused', 'timeout', 'not-writable', undefined]);
     // One bad member does not stop the drill when a writable one answers, but each is named.
     expect(report.ok).toBe(true);
