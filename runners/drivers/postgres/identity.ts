@@ -42,9 +42,17 @@ export interface ServerIdentity {
 
 /** Reads the identity of the server `client` is connected to. */
 export async function serverIdentity(client: pg.Client): Promise<ServerIdentity> {
-  const { rows } = await client.query<{ system_identifier: string; in_recovery: boolean; version_num: string; version: string; port: number | null; started: string }>(
-    `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
-            pg_is_in_recovery() AS in_recovery,
+  let systemIdentifier: string;
+  try {
+    systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id;
+  } catch (error) {
+    // PUBLIC may run pg_control_system() by default, but managed and hardened servers revoke it.
+    if ((error as { code?: string }).code === '42501')
+      throw new Error('this user may not read the system identifier (pg_control_system() is not granted): GRANT EXECUTE ON FUNCTION pg_control_system() TO the drill user, or connect as a superuser');
+    throw error;
+  }
+  const { rows } = await client.query<{ in_recovery: boolean; version_num: string; version: string; port: number | null; started: string }>(
+    `SELECT pg_is_in_recovery() AS in_recovery,
             current_setting('server_version_num') AS version_num,
             current_setting('server_version') AS version,
             inet_server_port() AS port,
@@ -59,7 +67,7 @@ export async function serverIdentity(client: pg.Client): Promise<ServerIdentity>
     // 42501: only superusers and pg_read_all_settings may read it; the other facts still identify the server
   }
   return {
-    systemIdentifier: row.system_identifier,
+    systemIdentifier,
     timeline,
     timelineSource,
     inRecovery: row.in_recovery,

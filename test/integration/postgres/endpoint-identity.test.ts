@@ -265,6 +265,32 @@ describe('server identity', () => {
     }
   });
 
+  it('an unprivileged user: a clear error without pg_control_system(), and no data directory without pg_read_all_settings', async () => {
+    const admin = await connect(primary);
+    const login = { ...primary, user: 'drill_reader', password: 'reader-pw' };
+    try {
+      await admin.query("CREATE ROLE drill_reader LOGIN PASSWORD 'reader-pw'");
+      await admin.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC');
+      const reader = await connect(login);
+      try {
+        await expect(serverIdentity(reader)).rejects.toThrow('GRANT EXECUTE ON FUNCTION pg_control_system() TO the drill user');
+        await admin.query('GRANT EXECUTE ON FUNCTION pg_control_system() TO drill_reader');
+        const identity = await serverIdentity(reader);
+        expect(identity).toMatchObject({ systemIdentifier: primaryIdentity.systemIdentifier, dataDirectory: null, inRecovery: false, serverPort: primary.port });
+        // Without the data directory, the port and postmaster start still tell the nodes apart.
+        expect(checkProcessesBelong(identity, primary.dataDir).belongs).toBe(true);
+        expect(checkProcessesBelong(identity, standby.dataDir)).toMatchObject({ belongs: false, kind: 'role' });
+      } finally {
+        await reader.end();
+      }
+    } finally {
+      await admin.query('GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC');
+      await admin.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM drill_reader');
+      await admin.query('DROP ROLE drill_reader');
+      await admin.end();
+    }
+  });
+
   // Last: it promotes the standby, which changes the cluster for anything after it.
   it('after a promotion: the new timeline at once, a changed identity, and the old directories refused', async () => {
     const client = await connect(standby);
