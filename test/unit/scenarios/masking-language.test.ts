@@ -15,6 +15,9 @@ import { loadScenarioText, PLAN, SCENARIO, workspace } from './files.js';
 const inEnvironment = (environment: string) => SCENARIO.replace('environment: sandbox }', `environment: ${environment} }`);
 const withRestore = (restore: string, environment = 'sandbox') => `${inEnvironment(environment)}  restore:\n${restore.replace(/^/gm, '    ')}\n`;
 
+/** This file is about masking; the sample drill's other notices (a restore block in a failover drill has no effect) are not its business. */
+const maskingDiagnostics = (all: readonly { path: string }[]) => all.filter((d) => d.path.startsWith('spec.restore.masking'));
+
 const RULES = `masking:
   key: { env: MASKING_KEY }
   rules:
@@ -130,15 +133,15 @@ describe('unkeyed hash of production data', () => {
     const { errors, diagnostics, loaded } = await loadScenarioText(withRestore(unkeyed, 'production'));
     expect(errors).toEqual([]);
     expect(loaded).toBeDefined();
-    expect(diagnostics.all).toEqual([
+    expect(maskingDiagnostics(diagnostics.all)).toEqual([
       expect.objectContaining({ severity: 'warning', path: 'spec.restore.masking.rules[1].method', message: expect.stringContaining('hashed without a key'), hint: expect.stringContaining('key: { env: MASKING_KEY }') }),
     ]);
     expect(describeMasking(loaded?.scenario.spec.restore?.masking)).toMatch(/hash is unkeyed SHA-256$/);
   });
 
   it('is not a warning with a key, or outside production', async () => {
-    expect((await loadScenarioText(withRestore(RULES, 'production'))).diagnostics.all).toEqual([]);
-    expect((await loadScenarioText(withRestore(unkeyed, 'staging'))).diagnostics.all).toEqual([]);
+    expect(maskingDiagnostics((await loadScenarioText(withRestore(RULES, 'production'))).diagnostics.all)).toEqual([]);
+    expect(maskingDiagnostics((await loadScenarioText(withRestore(unkeyed, 'staging'))).diagnostics.all)).toEqual([]);
   });
 });
 
