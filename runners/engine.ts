@@ -12,6 +12,7 @@ import type { DeletionRecord, Finding, Outcome, Phase, ProbeAttempt, Remediation
 import { RUN_RECORD_SCHEMA } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import { setLongTimeout } from './timers.js';
+import { conductWindow } from '../scenarios/answers.js';
 import type { LoadedAnswers, LoadedScenario } from '../scenarios/load.js';
 import type { ContinuityPlan, FindingClass } from '../scenarios/schema.js';
 import { watchAbortConditions } from './abort-conditions.js';
@@ -238,7 +239,11 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       result.exercise.conductedAt = options.answers.answers.spec.conductedAt ?? null;
     }
   }
-  const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
+  // A replayed session is dated when it was conducted (its answers file says when); the replay
+  // is recorded beside it. Due dates and coverage then follow the conduct time.
+  const conducted = options.answers ? conductWindow(options.answers.answers) : null;
+  const dated = options.answers ? { ...skeleton, replayedAt: skeleton.startedAt, replayEndedAt: endedAt, ...(conducted ? { startedAt: conducted.startedAt } : {}) } : skeleton;
+  const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
   // The AAR/IP shows where earlier runs' items stand now; this run's items join the register
   // once its evidence is sealed. A register problem must not lose the run's evidence.
   runRecord.earlierItems = await earlierItemsFor(options.evidenceDir, runRecord)
@@ -268,9 +273,12 @@ export function recordSkeleton(loaded: LoadedScenario, runId: string, startedAt:
     plan: { name: plan.metadata.name, version: plan.metadata.version, file: loaded.planFile, sha256: loaded.planSha256 },
     system: { name: system.name, tier: system.tier, owner: system.owner },
     environment: scenario.metadata.environment,
+    environmentClass: loaded.environmentClass,
     type: spec.type,
     objective: spec.objective ?? `Verify that ${system.name} recovers within its RTO (${targetRto}) and RPO (${targetRpo}) by a ${spec.type} test.`,
     scope: spec.scope ?? `${system.name} (${scenario.metadata.environment})`,
+    rationale: spec.rationale ?? null,
+    ...(spec.verifies && spec.verifies.length > 0 ? { verifies: [...spec.verifies] } : {}),
     startedAt,
     endedAt: startedAt,
     timeSource: `system clock of ${os.hostname()} (UTC); durations from the monotonic clock`,
@@ -485,6 +493,7 @@ function remediationFor(findings: Finding[], record: RunRecord, severity: Partia
       due,
       status: 'open',
       ...(finding.verifiable ? { verifiable: finding.verifiable } : {}),
+      findingKind: finding.kind,
     };
   });
 }
