@@ -30,6 +30,9 @@ export const REGISTER_CSV_COLUMNS = [
   'test_type',
   'environment',
   'finding_id',
+  'resolution',
+  'risk_owner',
+  'plan_version',
 ] as const;
 
 export type RegisterCsvColumn = (typeof REGISTER_CSV_COLUMNS)[number];
@@ -50,12 +53,15 @@ function columnsOf(item: RegisterItem): Record<RegisterCsvColumn, string> {
     close_note: item.closeNote ?? '',
     verified_by: item.verifiedBy ?? '',
     verification: item.verification?.shows ?? '',
-    requires: item.verifiable ? `a later run with ${verifiableText(item.verifiable)}` : 'a note',
+    requires: item.verifiable ? `a later re-test with ${verifiableText(item.verifiable)}, or an accepted risk` : 'a note',
     run_id: item.runId,
     scenario: item.scenario,
     test_type: item.type,
     environment: item.environment,
     finding_id: item.findingId,
+    resolution: item.status === 'closed' ? (item.resolution === 'accepted-risk' ? 'accepted risk (not verified)' : item.resolution === 'verified' ? 'verified' : 'note (not re-tested)') : '',
+    risk_owner: item.riskOwner ?? '',
+    plan_version: item.planVersion ?? '',
   };
 }
 
