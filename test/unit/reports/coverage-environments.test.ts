@@ -138,3 +138,31 @@ describe('items waiting for a plan revision', () => {
     expect(coverageTable(report)).toContain('Waiting for a plan revision (4):');
   });
 });
+
+describe('the site', () => {
+  it('shows rehearsals in their own column, items waiting for a plan revision, and an accepted risk as not verified', async () => {
+    const { buildSite } = await import('../../../reports/site/build.js');
+    const { closeItem, recordRunItems } = await import('../../../reports/remediation.js');
+    const { fixtureRecord } = await import('../../fixtures/coverage/evidence.js');
+    const plan = await planWith('');
+    const evidence = fs.mkdtempSync(path.join(work, 'site-evidence-'));
+    const runs: FixtureRun[] = [{ ...alpha, type: 'failover', daysAgo: 5, environment: 'sandbox', environmentClass: 'sandbox' }];
+    writeFixtureEvidence(evidence, runs);
+    const record = fixtureRecord(runs[0]!, 0);
+    record.remediation = [
+      { id: 'REM-plan-1', findingId: 'F-1', title: 'Runbook lacks the DNS step', correctiveAction: 'add it', severity: 'P3', owner: 'alpha-team', due: '2999-01-01', status: 'open', findingKind: 'checklist-item' },
+      { id: 'REM-risk-1', findingId: 'F-2', title: 'Pause not handled', correctiveAction: 'proxy', severity: 'P2', owner: 'alpha-team', due: '2999-01-01', status: 'open', findingKind: 'missed-target', verifiable: { target: 'rto' } },
+    ];
+    await recordRunItems(evidence, record);
+    await closeItem(evidence, 'REM-risk-1', { note: 'accepted for this year', by: 'cto', acceptRisk: true, riskOwner: 'Chloé' });
+
+    const out = path.join(work, `site-${Math.random().toString(36).slice(2)}`);
+    await buildSite(evidence, out, { plan, now: new Date(NOW) });
+    const coverage = fs.readFileSync(path.join(out, 'coverage.html'), 'utf8');
+    expect(coverage).toMatch(/<tr data-system="alpha" data-type="failover" data-status="rehearsed">/);
+    expect(coverage).toMatch(/<td class="rehearsal">(<a [^>]*>)?2026-11-21 12:00 · sandbox \(sandbox\) · passed/);
+    expect(coverage).toMatch(/<table id="plan-revision">[\s\S]*REM-plan-1[\s\S]*open; its fix belongs in the plan/);
+    const remediation = fs.readFileSync(path.join(out, 'remediation.html'), 'utf8');
+    expect(remediation).toMatch(/<table id="closed-remediation">[\s\S]*REM-risk-1[\s\S]*risk accepted \(not verified\), owner Chloé/);
+  });
+});
