@@ -283,7 +283,7 @@ export const Scenario = z.strictObject({
     scope: z.string().optional(),
     rationale: Rationale.optional().describe('Threat, likelihood and impact (required for production-class drills)'),
     verifies: z
-      .array(z.string().min(1))
+      .array(DnsLabel)
       .optional()
       .describe('Other scenarios (metadata.name) this drill re-tests: a run of it may close their remediation items as verified'),
     targets: z.strictObject({ rto: PositiveDuration.optional(), rpo: Duration.optional() }).optional(),
