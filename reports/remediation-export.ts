@@ -4,7 +4,7 @@
  * Column meanings are documented in docs/remediation.md; keep the two in step.
  */
 import { csvLine, csvText } from './csv.js';
-import { verifiableText, type RegisterItem } from './remediation.js';
+import { closedAsText, verifiableText, type RegisterItem } from './remediation.js';
 
 export const REGISTER_EXPORT_SCHEMA = 'drillbook.dev/remediation-register/v1';
 
@@ -59,7 +59,7 @@ function columnsOf(item: RegisterItem): Record<RegisterCsvColumn, string> {
     test_type: item.type,
     environment: item.environment,
     finding_id: item.findingId,
-    resolution: item.status === 'closed' ? (item.resolution === 'accepted-risk' ? 'accepted risk (not verified)' : item.resolution === 'verified' ? 'verified' : 'note (not re-tested)') : '',
+    resolution: item.status === 'closed' ? closedAsText(item) : '',
     risk_owner: item.riskOwner ?? '',
     plan_version: item.planVersion ?? '',
   };

@@ -445,6 +445,16 @@ export async function reopenItem(evidenceDir: string, id: string, reopen: { note
   });
 }
 
+/**
+ * How a closed item was closed, in words every view uses (CSV export, site): an accepted risk
+ * is never worded as a fix.
+ */
+export function closedAsText(item: Pick<RegisterItem, 'resolution' | 'riskOwner' | 'verifiedBy'>): string {
+  if (item.resolution === 'accepted-risk') return `accepted risk (not verified), owner ${item.riskOwner ?? 'not named'}`;
+  if (item.verifiedBy) return `verified by run ${item.verifiedBy}`;
+  return 'closed with a note (not re-tested)';
+}
+
 /** What a verifying run must show, in words. */
 export function verifiableText(verifiable: VerifiableBy): string {
   return 'target' in verifiable ? `the ${verifiable.target.toUpperCase()} target met` : `the check \`${verifiable.check}\` passed`;

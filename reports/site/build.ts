@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { ContinuityPlan } from '../../scenarios/schema.js';
 import { computeCoverage, readRunSummaries, type CoverageReport, type CoverageWindow, type RunSummary } from '../coverage.js';
 import { EvidenceError, HTML_REPORT_FILE, pathExists, writeFileAtomic } from '../evidence-files.js';
-import { readRegister, type RegisterItem } from '../remediation.js';
+import { closedAsText, readRegister, type RegisterItem } from '../remediation.js';
 import { readSignoffs } from '../signoff.js';
 import { SitePages, type NavLink, type RemediationView } from './pages.js';
 
@@ -163,18 +163,8 @@ export async function readRemediation(
     const result = await readRegister(evidenceDir, { now });
     registerItems = result.items;
     for (const item of result.items) {
-      items.push({
-        id: item.id,
-        system: item.system,
-        runId: item.runId,
-        title: item.title,
-        severity: item.severity,
-        owner: item.owner,
-        due: item.due,
-        status: item.status,
-        overdue: item.overdue,
-        ...(item.status === 'closed' ? { closedAs: closedText(item) } : {}),
-      });
+      const { id, system, runId, title, severity, owner, due, status, overdue } = item;
+      items.push({ id, system, runId, title, severity, owner, due, status, overdue, ...(status === 'closed' ? { closedAs: closedAsText(item) } : {}) });
       known.add(`${item.runId}\u0000${item.itemId}`);
     }
     warnings.push(...result.warnings);
@@ -205,13 +195,6 @@ export async function readRemediation(
   }
   if (fromRuns > 0 && source === 'the remediation register') source += ` and ${fromRuns} item${fromRuns === 1 ? '' : 's'} it has not recorded, from run.json (status as of that run)`;
   return { items, warnings, source, registerItems };
-}
-
-/** How a closed item was closed, as the site shows it: an accepted risk is never shown as fixed. */
-function closedText(item: RegisterItem): string {
-  if (item.resolution === 'accepted-risk') return `risk accepted (not verified), owner ${item.riskOwner ?? 'not named'}`;
-  if (item.verifiedBy) return `verified by run ${item.verifiedBy.slice(0, 8)}`;
-  return 'closed with a note (not re-tested)';
 }
 
 /** The latest valid review of a run as the site shows it; null when it has none. */

@@ -180,7 +180,7 @@ export class SitePages {
       csp: cspFor(),
       nav: options.nav,
       items: open,
-      closed: items.filter((i) => i.status === 'closed').map((i) => ({ ...i, riskAccepted: (i.closedAs ?? '').startsWith('risk accepted') })),
+      closed: items.filter((i) => i.status === 'closed').map((i) => ({ ...i, riskAccepted: (i.closedAs ?? '').startsWith('accepted risk') })),
       openCount: open.length,
       overdueCount: open.filter((i) => i.overdue).length,
       closedCount: options.closedCount,

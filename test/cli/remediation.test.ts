@@ -292,7 +292,7 @@ describe('drillbook remediation close: a verifying run must be a real re-test', 
     const csv = await remediation('export', '--format', 'csv');
     const [header, ...rows] = parseCsv(csv.stdout);
     const row = rows.find((r) => r[0] === 'REM-pause-1')!;
-    expect(row[header!.indexOf('resolution')]).toBe('accepted risk (not verified)');
+    expect(row[header!.indexOf('resolution')]).toBe('accepted risk (not verified), owner Chloé (CTO)');
     expect(row[header!.indexOf('risk_owner')]).toBe('Chloé (CTO)');
     expect(row[header!.indexOf('verified_by')]).toBe('');
 

@@ -163,6 +163,6 @@ describe('the site', () => {
     expect(coverage).toMatch(/<td class="rehearsal">(<a [^>]*>)?2026-11-21 12:00 · sandbox \(sandbox\) · passed/);
     expect(coverage).toMatch(/<table id="plan-revision">[\s\S]*REM-plan-1[\s\S]*open; its fix belongs in the plan/);
     const remediation = fs.readFileSync(path.join(out, 'remediation.html'), 'utf8');
-    expect(remediation).toMatch(/<table id="closed-remediation">[\s\S]*REM-risk-1[\s\S]*risk accepted \(not verified\), owner Chloé/);
+    expect(remediation).toMatch(/<table id="closed-remediation">[\s\S]*REM-risk-1[\s\S]*accepted risk \(not verified\), owner Chloé/);
   });
 });
