@@ -116,6 +116,28 @@ describe('coverage by environment class', () => {
   });
 });
 
+describe('productionEquivalent in the plan', () => {
+  it('is refused on a sandbox or production environment, with the path', async () => {
+    const file = path.join(work, 'plan-bad-equivalent.yaml');
+    fs.writeFileSync(
+      file,
+      `apiVersion: drillbook.dev/v1
+kind: ContinuityPlan
+metadata: { name: env-plan, version: "3" }
+spec:
+  systems:
+    - { name: alpha, tier: 1, rto: 30s, rpo: 5s, owner: alpha-team }
+  environments:
+    lab: { class: sandbox, productionEquivalent: true }
+`,
+    );
+    const diagnostics = new Diagnostics();
+    await loadPlan(file, diagnostics);
+    expect(diagnostics.hasErrors()).toBe(true);
+    expect(diagnostics.format()).toMatch(/spec.environments.lab.productionEquivalent: productionEquivalent applies to a non-production environment; `lab` is sandbox/);
+  });
+});
+
 describe('items waiting for a plan revision', () => {
   it('lists plan findings that are open, closed without --plan-version, or closed naming a version the plan has not reached', async () => {
     const plan = await planWith('');
