@@ -41,13 +41,15 @@ export function controlMapping(record: RunRecord): ControlEvidence[] {
       : environmentClass === 'sandbox'
         ? `as a rehearsal in the sandbox ${record.environment} (a stand-in, not the live system; no evidence of the live system's recovery)`
         : `in ${record.environment} (non-production: not the live system)`;
+  // Sentences about the system's own infrastructure say when it was a stand-in.
+  const standIn = environmentClass === 'sandbox' ? `In a sandbox rehearsal (${record.environment}, not the live system): ` : '';
 
   const controls: ControlEvidence[] = [
     {
       framework: 'SOC 2',
       control: 'A1.2',
       title: 'Environmental protections, software, data backup processes and recovery infrastructure',
-      evidence: `The recovery infrastructure of ${system}, ${record.target.description || record.target.driver}, was exercised on ${date}; ${restoreSource}, and ${checks}.`,
+      evidence: `${standIn}${standIn ? 'the' : 'The'} recovery infrastructure of ${system}, ${record.target.description || record.target.driver}, was exercised on ${date}; ${restoreSource}, and ${checks}.`,
     },
     {
       framework: 'SOC 2',
@@ -77,7 +79,7 @@ export function controlMapping(record: RunRecord): ControlEvidence[] {
       framework: 'ISO/IEC 27001:2022',
       control: 'A.5.30',
       title: 'ICT readiness for business continuity',
-      evidence: `ICT continuity of ${system} was tested against its recovery objectives: ${rto}; ${rpo}.`,
+      evidence: `${standIn}ICT continuity of ${system} was tested against its recovery objectives: ${rto}; ${rpo}.`,
     },
     {
       framework: 'ISO/IEC 27001:2022',

@@ -23,6 +23,8 @@ describe('control mapping by environment class', () => {
     expect(evidenceOf(sandbox, '§3.5')).not.toContain('failover of the live system');
     expect(evidenceOf(sandbox, 'A1.3')).toContain("as a rehearsal in the sandbox sandbox (a stand-in, not the live system; no evidence of the live system's recovery)");
 
+    expect(evidenceOf(sandbox, 'A1.2')).toMatch(/^In a sandbox rehearsal \(sandbox, not the live system\): the recovery infrastructure of orders-db/);
+    expect(evidenceOf(production, 'A1.2')).toMatch(/^The recovery infrastructure of orders-db/);
     const staging = makeRunRecord({ environment: 'staging', environmentClass: 'non-production' });
     expect(evidenceOf(staging, '§3.5')).toContain('failover in the non-production environment staging, not the live system');
 
