@@ -178,14 +178,16 @@ export async function rerender(runDir: string, formats: RerenderFormat[], outDir
 }
 
 async function refreshRemediation(record: RunRecord, evidenceDir: string): Promise<void> {
-  const { REMEDIATION_FILE, earlierItemsIn, readRegister } = await import('./remediation.js');
+  const { REMEDIATION_FILE, closedAsText, earlierItemsIn, readRegister } = await import('./remediation.js');
   if (!(await pathExists(path.join(evidenceDir, REMEDIATION_FILE)))) return;
   const now = new Date();
   const { items } = await readRegister(evidenceDir, { now });
   record.earlierItems = earlierItemsIn(items, record);
   record.remediation = record.remediation.map((item) => {
     const current = items.find((i) => i.runId === record.runId && (i.id === item.id || i.id.startsWith(`${item.id}@`)));
-    return current ? { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction } : item;
+    if (!current) return item;
+    const refreshed = { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction };
+    return current.status === 'closed' ? { ...refreshed, closedAs: closedAsText(current) } : refreshed;
   });
   record.earlierItemsAsOf = now.toISOString();
 }

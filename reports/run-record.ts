@@ -119,6 +119,8 @@ export interface RemediationItem {
   verifiable?: VerifiableBy;
   /** The kind of the finding it came from (absent in records made before v1.1). */
   findingKind?: FindingKind;
+  /** Re-rendered reports only: how the register says the item was closed (verified, accepted risk, a note). */
+  closedAs?: string;
 }
 
 export interface UndoRecord {

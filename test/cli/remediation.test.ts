@@ -302,6 +302,10 @@ describe('drillbook remediation close: a verifying run must be a real re-test', 
     expect(report.code, report.stderr).toBe(0);
     const md = fs.readFileSync(path.join(dir, 'exports', 'report.md'), 'utf8');
     expect(md).toMatch(/\| REM-pause-1 \| .* \| closed 20\d\d-\d\d-\d\d, NOT VERIFIED: risk accepted by Chloé \(CTO\) \|/);
+    // The opening run's own report, re-rendered, shows the item closed as an accepted risk.
+    const opening = fs.readdirSync(evidence).map((d) => path.join(evidence, d)).find((d) => fs.existsSync(path.join(d, 'run.json')) && fs.readFileSync(path.join(d, 'run.json'), 'utf8').includes('"runId": "aaaa1111'))!;
+    expect((await runCli(['report', opening, '--format', 'md'])).code).toBe(0);
+    expect(fs.readFileSync(path.join(opening, 'exports', 'report.md'), 'utf8')).toMatch(/\| REM-pause-1 \| RTO target missed on pause \| .* \| closed: accepted risk \(not verified\), owner Chloé \(CTO\) \|/);
   });
 
   it('--plan-version must name a later plan version; a later report of the system shows the revision', async () => {
