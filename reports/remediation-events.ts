@@ -86,6 +86,8 @@ export interface ClosedEvent extends EventBase {
   riskOwner?: string;
   /** The plan version that carries the fix (`--plan-version`). */
   planVersion?: string;
+  /** With planVersion: the version the item was found under, when known. */
+  planVersionBefore?: string;
 }
 
 /** The resolution of a closed event, also for events written before resolutions existed. */

@@ -110,6 +110,7 @@ export function deriveItems(events: RegisterEvent[], now: Date = new Date()): Re
       else delete item.riskOwner;
       if (typeof event.planVersion === 'string') item.planVersion = event.planVersion;
       else delete item.planVersion;
+      if (item.openedPlanVersion === undefined && typeof event.planVersionBefore === 'string') item.openedPlanVersion = event.planVersionBefore;
     } else {
       item.status = 'open';
       delete item.closedAt;
@@ -390,9 +391,11 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
   const before = findItem((await readRegister(evidenceDir, opts)).items, id);
   if (before.status === 'closed') throw new RegisterError(`item ${before.id} is already closed`);
   const openedEvent = before.history[0] as OpenedEvent;
-  if (planVersionArg !== undefined && before.openedPlanVersion !== undefined && comparePlanVersions(planVersionArg, before.openedPlanVersion) <= 0) {
+  // Registers written before v1.1 do not say which plan version found the item: its run does.
+  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
+  if (planVersionArg !== undefined && foundUnder !== undefined && comparePlanVersions(planVersionArg, foundUnder) <= 0) {
     throw new RegisterError(
-      `cannot close ${before.id} with plan version ${planVersionArg}: the item was found under plan version ${before.openedPlanVersion}; name the later version that carries the fix`,
+      `cannot close ${before.id} with plan version ${planVersionArg}: the item was found under plan version ${foundUnder}; name the later version that carries the fix`,
     );
   }
   let verification: VerificationRecord | null = null;
@@ -420,10 +423,19 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
       verification,
       resolution,
       ...(resolution === 'accepted-risk' && riskOwner ? { riskOwner } : {}),
-      ...(planVersionArg !== undefined ? { planVersion: planVersionArg } : {}),
+      ...(planVersionArg !== undefined ? { planVersion: planVersionArg, ...(foundUnder !== undefined ? { planVersionBefore: foundUnder } : {}) } : {}),
     };
     return { lines: [encodeEvent(event)], result: deriveItems([...events, event], opts.now).items.find((i) => i.id === item.id)! };
   });
+}
+
+/** The plan version a run of the evidence directory tested, when its run.json can be read. */
+async function planVersionOfRun(evidenceDir: string, runId: string): Promise<string | undefined> {
+  for (const dir of (await pathExists(evidenceDir)) ? await listRunDirs(evidenceDir) : []) {
+    const record = await readRunRecord(dir).catch(() => undefined);
+    if (record?.runId === runId) return typeof record.plan?.version === 'string' ? record.plan.version : undefined;
+  }
+  return undefined;
 }
 
 /** Reopen a closed item (the fix did not hold), with a note. */

@@ -351,3 +351,29 @@ describe('export', () => {
     expect(parsed.items[0]!.history).toHaveLength(1);
   });
 });
+
+describe('plan revisions in a register written before v1.1', () => {
+  it('reads the plan version the item was found under from its run, refuses an older one and records the revision', async () => {
+    const first = failingRun(); // plan acme-continuity 2026.3
+    await writeBundle(first);
+    await recordRunItems(evidenceDir, first);
+    // Rewrite the opened events as v1.0 wrote them: no planVersion.
+    const lines = (await registerText()).trim().split('\n').map((line) => {
+      const decoded = decodeEvent(line);
+      if (!('event' in decoded)) throw new Error(decoded.problem);
+      const { planVersion: _planVersion, ...older } = decoded.event as { planVersion?: string };
+      return encodeEvent(older as Parameters<typeof encodeEvent>[0]);
+    });
+    await writeFile(path.join(evidenceDir, REMEDIATION_FILE), lines.join(''));
+    expect((await registerText()).includes('"planVersion"')).toBe(false);
+
+    await expect(closeItem(evidenceDir, 'REM-aaaa1111-3', { note: 'runbook fixed', by: 'ana', planVersion: '2026.2' })).rejects.toThrow(
+      /the item was found under plan version 2026\.3; name the later version that carries the fix/,
+    );
+    const closed = await closeItem(evidenceDir, 'REM-aaaa1111-3', { note: 'DNS step added to the runbook', by: 'ana', planVersion: '2026.10' });
+    expect(closed).toMatchObject({ planVersion: '2026.10', openedPlanVersion: '2026.3', resolution: 'note' });
+    const later = makeRunRecord({ runId: 'eeee5555-0000-4000-8000-000000000005', startedAt: '2026-12-03T10:00:00.000Z' });
+    const { items } = await earlierItemsFor(evidenceDir, later);
+    expect(items.find((i) => i.id === 'REM-aaaa1111-3')).toMatchObject({ openedPlanVersion: '2026.3', planVersion: '2026.10' });
+  });
+});
