@@ -4,7 +4,8 @@
  */
 import { formatSeconds } from './charts.js';
 import type { EnvironmentClass } from '../scenarios/environments.js';
-import { recordEnvironmentClass, type RtoMeasurement, type RpoMeasurement, type RunRecord, type Verdict } from './run-record.js';
+import { recordEnvironmentClass } from './environment-class.js';
+import type { RtoMeasurement, RpoMeasurement, RunRecord, Verdict } from './run-record.js';
 
 export interface ControlEvidence {
   framework: string;

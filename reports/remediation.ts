@@ -44,7 +44,8 @@ import {
 } from './remediation-events.js';
 import { comparePlanVersions } from '../scenarios/plan-version.js';
 import { environmentClassOf } from '../scenarios/environments.js';
-import { recordEnvironmentClass, type EarlierItemRecord, type RunRecord, type Severity, type VerifiableBy } from './run-record.js';
+import { recordEnvironmentClass } from './environment-class.js';
+import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
 import { resolutionOf } from './remediation-events.js';
 
 export * from './remediation-events.js';

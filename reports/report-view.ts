@@ -7,7 +7,8 @@ import { controlMapping, type ControlEvidence } from './controls.js';
 import { PROBES_FILE } from './evidence-files.js';
 import { aarView } from './report-aar.js';
 import { NOT_APPLICABLE, marginText, measuredMissingText, outcomeText, signedSeconds, summarizeSeqs, targetText, verdictText } from './report-text.js';
-import { recordEnvironmentClass, type ProbeAttempt, type RunRecord, type Verdict } from './run-record.js';
+import { recordEnvironmentClass } from './environment-class.js';
+import type { ProbeAttempt, RunRecord, Verdict } from './run-record.js';
 
 export const ENVIRONMENT_CLASS_TEXT: Record<string, string> = {
   production: 'production (the live system)',

@@ -3,7 +3,7 @@
  * that SPEC fixes keep their names; everything else is additive. Renderers read only this.
  */
 
-import { type EnvironmentClass, environmentClassOf } from '../scenarios/environments.js';
+import type { EnvironmentClass } from '../scenarios/environments.js';
 
 export const RUN_RECORD_SCHEMA = 'drillbook.dev/run/v1';
 
@@ -260,7 +260,7 @@ export interface RunRecord {
   /**
    * The class of `environment` under the plan when the run started (SPEC v1.1). Absent in
    * records made before it existed: readers derive it from the name by the default rules
-   * ({@link recordEnvironmentClass}).
+   * (`recordEnvironmentClass` in environment-class.ts).
    */
   environmentClass?: EnvironmentClass;
   type: string;
@@ -313,9 +313,4 @@ export interface RunRecord {
   earlierItems?: EarlierItemRecord[];
   /** Set on re-rendered reports: when the register was read for `earlierItems`. */
   earlierItemsAsOf?: string;
-}
-
-/** The environment class a record states, or for records made before v1.1, the class its name has by the default rules. */
-export function recordEnvironmentClass(record: Pick<RunRecord, 'environment' | 'environmentClass'>): EnvironmentClass {
-  return record.environmentClass ?? environmentClassOf(undefined, record.environment);
 }
