@@ -21,7 +21,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-async function planWith(environments: string): Promise<ContinuityPlan> {
+function writePlan(environments: string): string {
   const file = path.join(work, `plan-${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(
     file,
@@ -35,9 +35,13 @@ spec:
     "1": { tabletop: 365d, parallel-restore: 90d, failover: 180d }
 ${environments}`,
   );
+  return file;
+}
+
+async function planWith(environments: string): Promise<ContinuityPlan> {
   const diagnostics = new Diagnostics();
-  const loaded = await loadPlan(file, diagnostics);
-  expect(diagnostics.hasErrors(), JSON.stringify(diagnostics)).toBe(false);
+  const loaded = await loadPlan(writePlan(environments), diagnostics);
+  expect(diagnostics.hasErrors(), diagnostics.format()).toBe(false);
   return loaded!.plan;
 }
 
@@ -118,19 +122,7 @@ describe('coverage by environment class', () => {
 
 describe('productionEquivalent in the plan', () => {
   it('is refused on a sandbox or production environment, with the path', async () => {
-    const file = path.join(work, 'plan-bad-equivalent.yaml');
-    fs.writeFileSync(
-      file,
-      `apiVersion: drillbook.dev/v1
-kind: ContinuityPlan
-metadata: { name: env-plan, version: "3" }
-spec:
-  systems:
-    - { name: alpha, tier: 1, rto: 30s, rpo: 5s, owner: alpha-team }
-  environments:
-    lab: { class: sandbox, productionEquivalent: true }
-`,
-    );
+    const file = writePlan('  environments:\n    lab: { class: sandbox, productionEquivalent: true }\n');
     const diagnostics = new Diagnostics();
     await loadPlan(file, diagnostics);
     expect(diagnostics.hasErrors()).toBe(true);
