@@ -3,6 +3,8 @@
  * an auditor reads what this drill showed rather than a generic claim.
  */
 import { formatSeconds } from './charts.js';
+import type { EnvironmentClass } from '../scenarios/environments.js';
+import { recordEnvironmentClass } from './environment-class.js';
 import type { RtoMeasurement, RpoMeasurement, RunRecord, Verdict } from './run-record.js';
 
 export interface ControlEvidence {
@@ -31,19 +33,30 @@ export function controlMapping(record: RunRecord): ControlEvidence[] {
   const disruption =
     record.faults.length > 0 ? record.faults.map((f) => f.description).join('; ') : record.t0?.action ?? 'a simulated disruption';
   const present = record.participants.filter((p) => p.present).length;
+  // What the run says about the live system depends on the class of its environment (SPEC v1.1):
+  // only a production-class run tested the live system; a sandbox run is a rehearsal.
+  const environmentClass = recordEnvironmentClass(record);
+  const where =
+    environmentClass === 'production'
+      ? `in ${record.environment} (production: the live system)`
+      : environmentClass === 'sandbox'
+        ? `as a rehearsal in the sandbox ${record.environment} (a stand-in, not the live system; no evidence of the live system's recovery)`
+        : `in ${record.environment} (non-production: not the live system)`;
+  // Sentences about the system's own infrastructure say when it was a stand-in.
+  const standIn = environmentClass === 'sandbox' ? `In a sandbox rehearsal (${record.environment}, not the live system): ` : '';
 
   const controls: ControlEvidence[] = [
     {
       framework: 'SOC 2',
       control: 'A1.2',
       title: 'Environmental protections, software, data backup processes and recovery infrastructure',
-      evidence: `The recovery infrastructure of ${system}, ${record.target.description || record.target.driver}, was exercised on ${date}; ${restoreSource}, and ${checks}.`,
+      evidence: `${standIn}${standIn ? 'the' : 'The'} recovery infrastructure of ${system}, ${record.target.description || record.target.driver}, was exercised on ${date}; ${restoreSource}, and ${checks}.`,
     },
     {
       framework: 'SOC 2',
       control: 'A1.3',
       title: 'Recovery plan procedures supporting system recovery are tested',
-      evidence: `A ${record.type} test of the recovery procedure for ${system} ran in ${record.environment} from ${record.startedAt} to ${record.endedAt} (UTC); ${rto}; ${rpo}; outcome ${record.outcome}.`,
+      evidence: `A ${record.type} test of the recovery procedure for ${system} ran ${where} from ${record.startedAt} to ${record.endedAt} (UTC); ${rto}; ${rpo}; outcome ${record.outcome}.`,
     },
     {
       framework: 'SOC 2',
@@ -67,7 +80,7 @@ export function controlMapping(record: RunRecord): ControlEvidence[] {
       framework: 'ISO/IEC 27001:2022',
       control: 'A.5.30',
       title: 'ICT readiness for business continuity',
-      evidence: `ICT continuity of ${system} was tested against its recovery objectives: ${rto}; ${rpo}.`,
+      evidence: `${standIn}ICT continuity of ${system} was tested against its recovery objectives: ${rto}; ${rpo}.`,
     },
     {
       framework: 'ISO/IEC 27001:2022',
@@ -115,7 +128,7 @@ export function controlMapping(record: RunRecord): ControlEvidence[] {
     framework: 'NIST SP 800-34 Rev. 1',
     control: '§3.5',
     title: 'Plan testing, training and exercises',
-    evidence: `A ${nistExerciseKind(record.type)} with a stated objective, participants, timeline, results and lessons learned, recorded on ${date}.`,
+    evidence: `A ${nistExerciseKind(record.type, environmentClass, record.environment)} with a stated objective, participants, timeline, results and lessons learned, recorded on ${date}.`,
   });
   return controls;
 }
@@ -136,16 +149,26 @@ function describeRpo(rpo: RpoMeasurement | null, target: number | null, verdict:
   return `measured RPO ${formatSeconds(rpo.seconds)} ± ${formatSeconds(rpo.errorSeconds)} ${against} (${verdictWord(verdict)}), ${rpo.lostWrites} acknowledged write${rpo.lostWrites === 1 ? '' : 's'} lost`;
 }
 
-function nistExerciseKind(type: string): string {
+function nistExerciseKind(type: string, environmentClass: EnvironmentClass, environment: string): string {
+  const live = environmentClass === 'production';
+  const inSandbox = environmentClass === 'sandbox';
   switch (type) {
     case 'tabletop':
       return 'tabletop exercise';
     case 'simulation':
-      return 'functional exercise (simulation)';
+      return inSandbox ? `functional exercise (simulation), rehearsed in the sandbox ${environment}` : 'functional exercise (simulation)';
     case 'parallel-restore':
-      return 'functional test (parallel restore of the system alongside production)';
+      return live
+        ? 'functional test (parallel restore of the system alongside production)'
+        : inSandbox
+          ? `rehearsal of a parallel restore in the sandbox ${environment}, not of the live system`
+          : `functional test (parallel restore in the non-production environment ${environment}, not the live system)`;
     case 'failover':
-      return 'functional test (failover of the live system)';
+      return live
+        ? 'functional test (failover of the live system)'
+        : inSandbox
+          ? `rehearsal of a failover in the sandbox ${environment}, not of the live system`
+          : `functional test (failover in the non-production environment ${environment}, not the live system)`;
     default:
       return `${type} exercise`;
   }

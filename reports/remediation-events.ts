@@ -50,6 +50,8 @@ export interface OpenedEvent extends EventBase {
   scenario: string;
   testType: string;
   environment: string;
+  /** The plan version the opening run tested (added in v1.1; absent in older registers). */
+  planVersion?: string;
 }
 
 export type EditableField = 'owner' | 'due' | 'severity' | 'correctiveAction';
@@ -73,12 +75,33 @@ export interface VerificationRecord {
   shows: string;
 }
 
+/**
+ * How an item was closed: `verified` by a qualifying later run; `accepted-risk`: closed
+ * without verification, the risk accepted by a named owner; `note`: an item no run can
+ * verify (a checklist item, an area for improvement) closed with what was done. Events
+ * written before v1.1 carry no resolution: `verified` when `verifiedBy` is set, else `note`.
+ */
+export type CloseResolution = 'verified' | 'accepted-risk' | 'note';
+
 export interface ClosedEvent extends EventBase {
   type: 'closed';
   note: string;
   /** The full run id of the run that verified the fix, or null when closed with a note only. */
   verifiedBy: string | null;
   verification: VerificationRecord | null;
+  /** Added in v1.1 (optional in the file format). */
+  resolution?: CloseResolution;
+  /** Accepted risk: who owns the risk now. */
+  riskOwner?: string;
+  /** The plan version that carries the fix (`--plan-version`). */
+  planVersion?: string;
+  /** With planVersion: the version the item was found under, when known. */
+  planVersionBefore?: string;
+}
+
+/** The resolution of a closed event, also for events written before resolutions existed. */
+export function resolutionOf(event: Pick<ClosedEvent, 'resolution' | 'verifiedBy'>): CloseResolution {
+  return event.resolution ?? (event.verifiedBy ? 'verified' : 'note');
 }
 
 export interface ReopenedEvent extends EventBase {
@@ -98,6 +121,8 @@ export interface RegisterItem extends Omit<RemediationItem, 'id'> {
   scenario: string;
   type: string;
   environment: string;
+  /** The plan version the opening run tested, when the register knows it. */
+  openedPlanVersion?: string;
   /** Open and due before today (UTC). */
   overdue: boolean;
   openedAt: string;
@@ -105,6 +130,10 @@ export interface RegisterItem extends Omit<RemediationItem, 'id'> {
   closeNote?: string;
   verifiedBy?: string | null;
   verification?: VerificationRecord | null;
+  resolution?: CloseResolution;
+  riskOwner?: string;
+  /** The plan version that carries the fix, when the close named one. */
+  planVersion?: string;
   history: RegisterEvent[];
 }
 

@@ -4,7 +4,7 @@
  * Column meanings are documented in docs/remediation.md; keep the two in step.
  */
 import { csvLine, csvText } from './csv.js';
-import { verifiableText, type RegisterItem } from './remediation.js';
+import { closedAsText, verifiableText, type RegisterItem } from './remediation.js';
 
 export const REGISTER_EXPORT_SCHEMA = 'drillbook.dev/remediation-register/v1';
 
@@ -30,6 +30,9 @@ export const REGISTER_CSV_COLUMNS = [
   'test_type',
   'environment',
   'finding_id',
+  'resolution',
+  'risk_owner',
+  'plan_version',
 ] as const;
 
 export type RegisterCsvColumn = (typeof REGISTER_CSV_COLUMNS)[number];
@@ -50,12 +53,15 @@ function columnsOf(item: RegisterItem): Record<RegisterCsvColumn, string> {
     close_note: item.closeNote ?? '',
     verified_by: item.verifiedBy ?? '',
     verification: item.verification?.shows ?? '',
-    requires: item.verifiable ? `a later run with ${verifiableText(item.verifiable)}` : 'a note',
+    requires: item.verifiable ? `a later re-test with ${verifiableText(item.verifiable)}, or an accepted risk` : 'a note',
     run_id: item.runId,
     scenario: item.scenario,
     test_type: item.type,
     environment: item.environment,
     finding_id: item.findingId,
+    resolution: item.status === 'closed' ? closedAsText(item) : '',
+    risk_owner: item.riskOwner ?? '',
+    plan_version: item.planVersion ?? '',
   };
 }
 

@@ -35,6 +35,7 @@ import {
   singleLineProblem,
   textProblem,
   type ClosedEvent,
+  type CloseResolution,
   type EditableField,
   type OpenedEvent,
   type RegisterEvent,
@@ -44,7 +45,11 @@ import {
   type UpdatedEvent,
   type VerificationRecord,
 } from './remediation-events.js';
+import { comparePlanVersions } from '../scenarios/plan-version.js';
+import { environmentClassOf } from '../scenarios/environments.js';
+import { recordEnvironmentClass } from './environment-class.js';
 import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
+import { resolutionOf } from './remediation-events.js';
 
 export * from './remediation-events.js';
 
@@ -77,7 +82,9 @@ export function deriveItems(events: RegisterEvent[], now: Date = new Date()): Re
         status: item.status === 'closed' ? 'closed' : 'open',
         overdue: false,
         openedAt: event.at,
+        ...(typeof event.planVersion === 'string' ? { openedPlanVersion: event.planVersion } : {}),
         ...(item.verifiable ? { verifiable: item.verifiable } : {}),
+        ...(item.findingKind ? { findingKind: item.findingKind } : {}),
         history: [event],
       });
       continue;
@@ -102,12 +109,21 @@ export function deriveItems(events: RegisterEvent[], now: Date = new Date()): Re
       item.closeNote = event.note;
       item.verifiedBy = event.verifiedBy;
       item.verification = event.verification ?? null;
+      item.resolution = resolutionOf(event);
+      if (typeof event.riskOwner === 'string') item.riskOwner = event.riskOwner;
+      else delete item.riskOwner;
+      if (typeof event.planVersion === 'string') item.planVersion = event.planVersion;
+      else delete item.planVersion;
+      if (item.openedPlanVersion === undefined && typeof event.planVersionBefore === 'string') item.openedPlanVersion = event.planVersionBefore;
     } else {
       item.status = 'open';
       delete item.closedAt;
       delete item.closeNote;
       delete item.verifiedBy;
       delete item.verification;
+      delete item.resolution;
+      delete item.riskOwner;
+      delete item.planVersion;
     }
   }
   const list = [...items.values()];
@@ -155,6 +171,10 @@ export function earlierItemsIn(items: RegisterItem[], record: Pick<RunRecord, 'r
       overdue: item.overdue,
       verifiedBy: item.verifiedBy ?? null,
       closedAt: item.closedAt ?? null,
+      resolution: item.resolution ?? null,
+      riskOwner: item.riskOwner ?? null,
+      openedPlanVersion: item.openedPlanVersion ?? null,
+      planVersion: item.planVersion ?? null,
     }));
 }
 
@@ -255,6 +275,7 @@ export async function recordRunItems(evidenceDir: string, record: RunRecord, opt
         scenario: record.scenario.name,
         testType: record.type,
         environment: record.environment,
+        planVersion: record.plan.version,
       };
       lines.push(encodeEvent(event));
     }
@@ -334,32 +355,65 @@ export interface ItemClose {
   by: string;
   /** A run id (or a unique prefix of one, at least 4 characters) from the evidence directory. */
   verifiedBy?: string;
+  /** Close without verification: the risk is accepted, owned by `riskOwner`. */
+  acceptRisk?: boolean;
+  riskOwner?: string;
+  /** The plan version that carries the fix (later than the one the item was found under). */
+  planVersion?: string;
 }
 
 /**
- * Close an item. One that a run can verify (a measured target, a data check) closes only
- * with `verifiedBy` naming a later run of the same system, found in this evidence
- * directory, whose bundle verifies and whose record shows that target met or that check
- * passed: checked here, not trusted.
+ * Close an item, in one of three ways:
+ * - verified (`verifiedBy`): by a later run that re-tests it ({@link qualifyRun}: same
+ *   scenario or one that declares it `verifies` it, equal or higher rigor, same environment
+ *   class, and the very target or check that failed passed at the same or a stricter
+ *   threshold), checked here against its sealed record, not trusted;
+ * - accepted risk (`acceptRisk` + `riskOwner`): closed without verification, shown as such
+ *   everywhere;
+ * - with a note only: for items no run can verify (a checklist item, an area for
+ *   improvement); an item from a measured target or data check never closes this way.
+ * `planVersion` names the plan revision that carries the fix; it must be later than the plan
+ * version the item was found under.
  */
 export async function closeItem(evidenceDir: string, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const problems = noteAndByProblems(close.note, close.by);
   const verifiedByArg = close.verifiedBy?.trim();
   if (verifiedByArg !== undefined && verifiedByArg.length < 4) problems.push('verified-by: give the run id (at least its first 4 characters)');
+  const riskOwner = close.riskOwner?.trim();
+  if (close.acceptRisk) {
+    if (verifiedByArg !== undefined) problems.push('--accept-risk and --verified-by exclude each other: an item is either re-tested or its risk accepted');
+    const p = singleLineProblem('owner', riskOwner ?? '', 200);
+    if (p) problems.push(p === 'owner must not be empty' ? '--accept-risk needs --owner: who owns the accepted risk' : p);
+  } else if (riskOwner !== undefined) {
+    problems.push('--owner names the owner of an accepted risk: use it with --accept-risk (to change the item owner, use remediation update)');
+  }
+  const planVersionArg = close.planVersion?.trim();
+  if (planVersionArg !== undefined) {
+    const p = singleLineProblem('plan version', planVersionArg, 100);
+    if (p) problems.push(p);
+  }
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
 
   const before = findItem((await readRegister(evidenceDir, opts)).items, id);
   if (before.status === 'closed') throw new RegisterError(`item ${before.id} is already closed`);
   const openedEvent = before.history[0] as OpenedEvent;
-  let verification: VerificationRecord | null = null;
-  if (before.verifiable && verifiedByArg === undefined) {
+  // Registers written before v1.1 do not say which plan version found the item: its run does.
+  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
+  if (planVersionArg !== undefined && foundUnder !== undefined && comparePlanVersions(planVersionArg, foundUnder) <= 0) {
     throw new RegisterError(
-      `item ${before.id} can only be closed with --verified-by RUN_ID: a later run of ${before.system} whose record shows ${verifiableText(before.verifiable)}`,
+      `cannot close ${before.id} with plan version ${planVersionArg}: the item was found under plan version ${foundUnder}; name the later version that carries the fix`,
+    );
+  }
+  let verification: VerificationRecord | null = null;
+  if (before.verifiable && verifiedByArg === undefined && !close.acceptRisk) {
+    throw new RegisterError(
+      `item ${before.id} closes only with --verified-by RUN_ID (a later re-test of ${before.scenario} showing ${verifiableText(before.verifiable)}) or, without verification, with --accept-risk --owner NAME`,
     );
   }
   if (verifiedByArg !== undefined) {
     verification = await qualifyRun(evidenceDir, verifiedByArg, before, openedEvent.runStartedAt);
   }
+  const resolution: CloseResolution = verification ? 'verified' : close.acceptRisk ? 'accepted-risk' : 'note';
 
   return appendUnderLock(evidenceDir, (events) => {
     const item = findItem(deriveItems(events, opts.now).items, before.id);
@@ -373,9 +427,21 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
       note: close.note.trim(),
       verifiedBy: verification?.runId ?? null,
       verification,
+      resolution,
+      ...(resolution === 'accepted-risk' && riskOwner ? { riskOwner } : {}),
+      ...(planVersionArg !== undefined ? { planVersion: planVersionArg, ...(foundUnder !== undefined ? { planVersionBefore: foundUnder } : {}) } : {}),
     };
     return { lines: [encodeEvent(event)], result: deriveItems([...events, event], opts.now).items.find((i) => i.id === item.id)! };
   });
+}
+
+/** The plan version a run of the evidence directory tested, when its run.json can be read. */
+async function planVersionOfRun(evidenceDir: string, runId: string): Promise<string | undefined> {
+  for (const dir of (await pathExists(evidenceDir)) ? await listRunDirs(evidenceDir) : []) {
+    const record = await readRunRecord(dir).catch(() => undefined);
+    if (record?.runId === runId) return typeof record.plan?.version === 'string' ? record.plan.version : undefined;
+  }
+  return undefined;
 }
 
 /** Reopen a closed item (the fix did not hold), with a note. */
@@ -397,19 +463,42 @@ export async function reopenItem(evidenceDir: string, id: string, reopen: { note
   });
 }
 
+/**
+ * How a closed item was closed, in words every view uses (CSV export, site): an accepted risk
+ * is never worded as a fix.
+ */
+export function closedAsText(item: Pick<RegisterItem, 'resolution' | 'riskOwner' | 'verifiedBy'>): string {
+  if (item.resolution === 'accepted-risk') return `accepted risk (not verified), owner ${item.riskOwner ?? 'not named'}`;
+  if (item.verifiedBy) return `verified by run ${item.verifiedBy}`;
+  return 'closed with a note (not re-tested)';
+}
+
 /** What a verifying run must show, in words. */
 export function verifiableText(verifiable: VerifiableBy): string {
   return 'target' in verifiable ? `the ${verifiable.target.toUpperCase()} target met` : `the check \`${verifiable.check}\` passed`;
 }
 
+/** Test types by rigor (DOMAIN "Test types (rigor grows down the list)"). */
+export const TEST_TYPE_RIGOR: Readonly<Record<string, number>> = Object.freeze({ tabletop: 1, simulation: 2, 'parallel-restore': 3, failover: 4 });
+
+/** The `≥ N` minimum a check's expected text states, if any (row-count `min`, ready replicas). */
+function minimumOf(expected: string): number | null {
+  const match = /(?:≥|>=)\s*(\d+(?:\.\d+)?)/.exec(expected);
+  return match ? Number(match[1]) : null;
+}
+
 /**
- * Find the run `runIdOrPrefix` in the evidence directory and check it qualifies to verify
- * `item`: same system, started after the item's run, bundle intact, and (for a verifiable
- * item) the target met or the check passed.
+ * Find the run `runIdOrPrefix` in the evidence directory and check it re-tests `item`: a
+ * later run of the same system and of the same scenario (or one that declares it
+ * `verifies` that scenario), of equal or higher rigor, in the same environment class, whose
+ * record shows the very target met or check passed, at the same or a stricter threshold than
+ * the run that opened the item, and whose bundle verifies.
  */
 async function qualifyRun(evidenceDir: string, runIdOrPrefix: string, item: RegisterItem, itemRunStartedAt: string): Promise<VerificationRecord> {
   const runDirs = (await pathExists(evidenceDir)) ? await listRunDirs(evidenceDir) : [];
   const candidates: { dir: string; record: RunRecord }[] = [];
+  let exact = false;
+  let original: RunRecord | undefined;
   for (const dir of runDirs) {
     let record: RunRecord;
     try {
@@ -417,11 +506,12 @@ async function qualifyRun(evidenceDir: string, runIdOrPrefix: string, item: Regi
     } catch {
       continue; // an unfinished or damaged run cannot verify anything
     }
+    if (record.runId === item.runId) original = record;
+    if (exact) continue;
     if (record.runId === runIdOrPrefix) {
       candidates.splice(0, candidates.length, { dir, record });
-      break;
-    }
-    if (record.runId.startsWith(runIdOrPrefix)) candidates.push({ dir, record });
+      exact = true;
+    } else if (record.runId.startsWith(runIdOrPrefix)) candidates.push({ dir, record });
   }
   const refuse = (why: string) => new RegisterError(`cannot close ${item.id} as verified by run ${runIdOrPrefix}: ${why}`);
   if (candidates.length === 0) throw refuse(`no run with that id in ${evidenceDir}`);
@@ -435,21 +525,57 @@ async function qualifyRun(evidenceDir: string, runIdOrPrefix: string, item: Regi
   if (!(started > Date.parse(itemRunStartedAt))) {
     throw refuse(`it started at ${record.startedAt}, not after the run that opened the item (${itemRunStartedAt})`);
   }
-  let shows = `run of ${record.system.name} (${record.type}, ${record.outcome})`;
+  if (record.scenario.name !== item.scenario && !(record.verifies ?? []).includes(item.scenario)) {
+    throw refuse(
+      `it is a run of scenario ${record.scenario.name}, not of ${item.scenario}, and ${record.scenario.name} does not declare \`spec.verifies: [${item.scenario}]\``,
+    );
+  }
+  const rigor = (type: string) => TEST_TYPE_RIGOR[type] ?? 0;
+  if (rigor(record.type) < rigor(item.type)) {
+    throw refuse(`it is a ${record.type} test, less rigorous than the ${item.type} test that found the problem (tabletop < simulation < parallel-restore < failover)`);
+  }
+  const originalClass = original ? recordEnvironmentClass(original) : environmentClassOf(undefined, item.environment);
+  const verifyingClass = recordEnvironmentClass(record);
+  if (verifyingClass !== originalClass) {
+    throw refuse(`it ran in ${record.environment} (${verifyingClass}), but the item was found in ${item.environment} (${originalClass}): a re-test must be in the same environment class`);
+  }
+  let shows = `re-test by ${record.scenario.name} (${record.type}, ${record.outcome}) in ${record.environment}`;
   if (item.verifiable) {
+    if (!original) {
+      throw refuse(`the run that opened the item (${item.runId}) is not in ${evidenceDir}, so the threshold it failed cannot be compared; close with --accept-risk if the risk is accepted`);
+    }
     if ('target' in item.verifiable) {
       const target = item.verifiable.target;
       const verdict = record.verdict[target];
       if (verdict !== 'met') throw refuse(`its record shows the ${target.toUpperCase()} target ${verdict}, not met`);
       const measured = record.measured[target];
-      const targetSeconds = target === 'rto' ? record.targets.rtoSeconds : record.targets.rpoSeconds;
-      shows = `${target.toUpperCase()} met${measured ? `: ${measured.seconds} s ± ${measured.errorSeconds} s` : ''} against a target of ${targetSeconds} s`;
+      const targetOf = (r: RunRecord) => (target === 'rto' ? r.targets.rtoSeconds : r.targets.rpoSeconds);
+      const targetSeconds = targetOf(record);
+      const originalSeconds = targetOf(original);
+      if (originalSeconds !== null && (targetSeconds === null || targetSeconds > originalSeconds)) {
+        throw refuse(
+          `it was held to an ${target.toUpperCase()} target of ${targetSeconds ?? 'none'} s, looser than the ${originalSeconds} s target that was missed: a re-test must meet the same or a stricter target`,
+        );
+      }
+      shows = `${target.toUpperCase()} met${measured ? `: ${measured.seconds} s ± ${measured.errorSeconds} s` : ''} against a target of ${targetSeconds} s (missed target: ${originalSeconds} s), ${shows}`;
     } else {
       const name = item.verifiable.check;
       const check = record.checks.find((c) => c.name === name);
       if (!check) throw refuse(`its record has no check named \`${name}\``);
       if (!check.passed) throw refuse(`its record shows the check \`${name}\` failed (expected ${check.expected}, got ${check.actual})`);
-      shows = `check \`${name}\` passed (expected ${check.expected}, got ${check.actual})`;
+      const failed = original.checks.find((c) => c.name === name);
+      if (failed && failed.type !== check.type) throw refuse(`its check \`${name}\` is a ${check.type} check, not the ${failed.type} check that failed`);
+      if (failed) {
+        const before = minimumOf(failed.expected);
+        const now = minimumOf(check.expected);
+        if (before !== null && (now === null || now < before)) {
+          throw refuse(`its check \`${name}\` expected ${check.expected}, looser than the ${failed.expected} that failed`);
+        }
+        if (check.type === 'sql' && check.expected !== failed.expected) {
+          throw refuse(`its check \`${name}\` expected ${JSON.stringify(check.expected)}, not the ${JSON.stringify(failed.expected)} that failed`);
+        }
+      }
+      shows = `check \`${name}\` passed (expected ${check.expected}, got ${check.actual}), ${shows}`;
     }
   }
   // Last, and whatever the record claims: a run.json that no longer matches its manifest

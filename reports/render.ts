@@ -3,8 +3,10 @@
  * templates in reports/templates, from the one view model of report-view.ts: at finalize
  * ({@link renderBundleReports}, whose files the bundle then seals) and on re-render.
  *
- * Escaping: templates use `{{ }}` only, which HTML-escapes every value. The one exception is
- * the SVG charts, built in charts.ts from numbers and escaped labels, and passed as SafeString.
+ * Escaping: the HTML template uses `{{ }}` only, which HTML-escapes every value; the one
+ * exception is the SVG charts, built in charts.ts from numbers and escaped labels, and passed
+ * as SafeString. The Markdown template is compiled without HTML escaping and passes every
+ * value through `{{cell …}}` (Markdown escapes, report-text.ts markdownInline) or `{{code …}}`.
  */
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ import {
   writeFileAtomic,
 } from './evidence-files.js';
 import { templatesDir } from './paths.js';
+import { markdownCode, markdownInline } from './report-text.js';
 import { buildView, type RenderOptions } from './report-view.js';
 import type { RunRecord } from './run-record.js';
 import { keyIdOf, publicKeyPem, signatureInfo } from './signing.js';
@@ -48,17 +51,16 @@ export class ReportRenderer {
   constructor(templateDirectory: string = templatesDir()) {
     this.handlebars = Handlebars.create();
     this.handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-    // Table cells in Markdown: a `|` or a newline would break the table; emphasis and link
-    // syntax from data must not format. The result is still HTML-escaped by `{{ }}`.
-    this.handlebars.registerHelper('cell', (value: unknown) =>
-      String(value ?? '')
-        .replace(/[\\`*_[\]|#]/g, (char) => `\\${char}`)
-        .replace(/\r?\n/g, ' '),
-    );
+    // Markdown only (the template is compiled without HTML escaping): every value goes through
+    // `cell` (Markdown escapes: no link, HTML or formatting from data; one line) or `code`.
+    this.handlebars.registerHelper('cell', (value: unknown) => markdownInline(value));
+    this.handlebars.registerHelper('code', (value: unknown) => markdownCode(value));
     const read = (name: string) => readFileSync(path.join(templateDirectory, name), 'utf8');
     const compileOptions = { strict: false, preventIndent: true };
     this.htmlTemplate = this.handlebars.compile(read('report.html.hbs'), compileOptions);
-    this.markdownTemplate = this.handlebars.compile(read('report.md.hbs'), compileOptions);
+    // Markdown is not HTML: entities such as `&#x27;` would show as noise in the .md file. The
+    // template passes every value through `cell` or `code` instead (tested in render tests).
+    this.markdownTemplate = this.handlebars.compile(read('report.md.hbs'), { ...compileOptions, noEscape: true });
   }
 
   html(record: RunRecord, options: RenderOptions): string {
@@ -176,14 +178,16 @@ export async function rerender(runDir: string, formats: RerenderFormat[], outDir
 }
 
 async function refreshRemediation(record: RunRecord, evidenceDir: string): Promise<void> {
-  const { REMEDIATION_FILE, earlierItemsIn, readRegister } = await import('./remediation.js');
+  const { REMEDIATION_FILE, closedAsText, earlierItemsIn, readRegister } = await import('./remediation.js');
   if (!(await pathExists(path.join(evidenceDir, REMEDIATION_FILE)))) return;
   const now = new Date();
   const { items } = await readRegister(evidenceDir, { now });
   record.earlierItems = earlierItemsIn(items, record);
   record.remediation = record.remediation.map((item) => {
     const current = items.find((i) => i.runId === record.runId && (i.id === item.id || i.id.startsWith(`${item.id}@`)));
-    return current ? { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction } : item;
+    if (!current) return item;
+    const refreshed = { ...item, status: current.status, owner: current.owner, due: current.due, severity: current.severity, correctiveAction: current.correctiveAction };
+    return current.status === 'closed' ? { ...refreshed, closedAs: closedAsText(current) } : refreshed;
   });
   record.earlierItemsAsOf = now.toISOString();
 }

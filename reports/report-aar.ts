@@ -59,18 +59,29 @@ export function aarView(record: RunRecord) {
       item.status === 'closed'
         ? item.verifiedBy
           ? `closed ${item.closedAt?.slice(0, 10) ?? ''}, verified by run ${item.verifiedBy.slice(0, 8)}`
-          : `closed ${item.closedAt?.slice(0, 10) ?? ''}`
+          : item.resolution === 'accepted-risk'
+            ? `closed ${item.closedAt?.slice(0, 10) ?? ''}, NOT VERIFIED: risk accepted by ${item.riskOwner ?? 'an unnamed owner'}`
+            : `closed ${item.closedAt?.slice(0, 10) ?? ''} with a note (not re-tested)`
         : item.overdue
           ? 'OVERDUE'
           : 'open',
-    className: item.status === 'closed' ? 'met' : item.overdue ? 'missed' : 'pending',
+    className: item.status === 'closed' ? (item.resolution === 'accepted-risk' ? 'pending' : 'met') : item.overdue ? 'missed' : 'pending',
   }));
+  // A1.3 expects the plan to be revised from test results: the revisions the register records.
+  const version = (v: string) => `v${v.replace(/^v(?=\d)/i, '')}`;
+  const planRevisions = (record.earlierItems ?? [])
+    .filter((item) => item.status === 'closed' && item.planVersion)
+    .map((item) => `plan revised ${item.openedPlanVersion ? version(item.openedPlanVersion) : '(version not recorded)'} → ${version(item.planVersion!)} after ${item.id}`);
   return {
     kind: exercise ? 'tabletop' : walkthrough ? 'walkthrough' : 'measured',
     overview: [
       ['Exercise', `${record.scenario.name} — ${record.type}`],
       ['Dates (UTC)', `${record.startedAt} → ${record.endedAt}`],
-      ...(exercise?.conductedAt ? [['Conducted', `${exercise.conductedAt} (recorded session replayed on ${record.startedAt.slice(0, 10)})`]] : []),
+      ...(record.replayedAt
+        ? [['Replayed (UTC)', `${record.replayedAt} → ${record.replayEndedAt ?? '—'}: a recorded session replayed from its answers file; ${record.startedAt === record.replayedAt ? 'the answers file gives no conduct time, so the exercise is dated at the replay' : 'the dates above are when it was conducted; the timeline shows the replay'}`]]
+        : exercise?.conductedAt
+          ? [['Conducted', exercise.conductedAt]]
+          : []),
       ['Scope', record.scope || 'not stated'],
       ['Objective', record.objective || 'not stated'],
       ...(exercise
@@ -135,11 +146,12 @@ export function aarView(record: RunRecord) {
       start: record.endedAt.slice(0, 10),
       due: item.due,
       severity: item.severity,
-      status: item.status,
-      className: item.status === 'open' ? 'pending' : 'met',
+      status: item.closedAs ? `closed: ${item.closedAs}` : item.status,
+      className: item.status === 'open' ? 'pending' : item.closedAs?.startsWith('accepted risk') ? 'pending' : 'met',
       verifiedBy: item.verifiable ? ('target' in item.verifiable ? `a later run with the ${item.verifiable.target.toUpperCase()} target met` : `a later run with check "${item.verifiable.check}" passing`) : 'a note from the owner',
     })),
     earlier,
+    planRevisions,
     earlierSummary:
       record.earlierItems === undefined
         ? 'The remediation register was not consulted for this run.'

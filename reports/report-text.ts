@@ -65,3 +65,29 @@ export function summarizeSeqs(seqs: number[]): string {
 }
 
 // Exported for tests: the SVG label escaping is part of the report's safety.
+
+/**
+ * Text from a run record as inline Markdown that renders as exactly that text and never as
+ * markup: no link, image, reference definition, autolink, raw HTML, emphasis, table break or
+ * entity from user text. Markdown escapes (backslashes), not HTML entities, so `primary's`
+ * stays `primary's` in the file. One line: line breaks become spaces (table cells, list items).
+ *
+ * - always escaped: `\` `` ` `` `*` `_` `[` `]` `<` `>` `|` `~` `&` (links, code, emphasis,
+ *   HTML and autolinks, tables, strikethrough, entity references);
+ * - at the start, followed by a space: `#` `+` `-` and `1.`/`1)` (headings, lists), and a line
+ *   of `=` (a setext underline);
+ * - the bare-URL autolinks of GFM (`https://`, `www.`, `name@host`): `\://`, `www\.`, `\@`.
+ */
+export function markdownInline(value: unknown): string {
+  let text = String(value ?? '').replace(/\r\n?|\n/g, ' ');
+  text = text.replace(/[\\`*_[\]<>|~&]/g, (char) => `\\${char}`);
+  text = text.replace(/:(?=\/\/)/g, '\\:').replace(/\b(www)\./gi, '$1\\.').replace(/(\w)@(?=\w)/g, '$1\\@');
+  text = text.replace(/^(\s*)([#+-])(?=\s|$)/, '$1\\$2').replace(/^(\s*)(=+\s*)$/, '$1\\$2').replace(/^(\s*\d+)([.)])(?=\s|$)/, '$1\\$2');
+  return text;
+}
+
+/** Text for a Markdown code span: backticks and line breaks cannot end it early. */
+export function markdownCode(value: unknown): string {
+  const text = String(value ?? '').replace(/[\r\n`]/g, ' ');
+  return `\`${text}\``;
+}

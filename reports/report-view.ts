@@ -6,8 +6,16 @@ import { formatSeconds, probeTimelineSvg, targetBarsSvg, type TimelineMarker } f
 import { controlMapping, type ControlEvidence } from './controls.js';
 import { PROBES_FILE } from './evidence-files.js';
 import { aarView } from './report-aar.js';
-import { NOT_APPLICABLE, environmentClass, marginText, measuredMissingText, outcomeText, signedSeconds, summarizeSeqs, targetText, verdictText } from './report-text.js';
+import { NOT_APPLICABLE, marginText, measuredMissingText, outcomeText, signedSeconds, summarizeSeqs, targetText, verdictText } from './report-text.js';
+import { recordEnvironmentClass } from './environment-class.js';
 import type { ProbeAttempt, RunRecord, Verdict } from './run-record.js';
+
+export const ENVIRONMENT_CLASS_TEXT: Record<string, string> = {
+  production: 'production (the live system)',
+  'non-production': 'non-production (not the live system)',
+  sandbox: 'sandbox (a rehearsal on a stand-in, not the live system)',
+};
+const bannerClass: Record<string, string> = { production: 'production', 'non-production': 'staging', sandbox: 'other' };
 
 export interface IntegrityHashes {
   runJsonSha256: string;
@@ -174,12 +182,29 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
   const participantsPresent = record.participants.filter((p) => p.present).length;
   const copy = record.restoredCopy;
   const controls: ControlEvidence[] = controlMapping(record);
+  const environmentClassOfRecord = recordEnvironmentClass(record);
+  const signoffs = (options.signoffs ?? []).map((s) => ({
+    ...s,
+    decisionText: s.decision === 'accepted-with-findings' ? 'accepted with findings' : s.decision,
+    className: !s.signatureValid || !s.reviewsCurrentManifest ? 'missed' : s.decision === 'rejected' ? 'missed' : s.decision === 'accepted' ? 'met' : 'pending',
+    validity: !s.signatureValid ? 'signature INVALID' : s.reviewsCurrentManifest ? `signed by key ${s.keyId}` : 'reviewed an earlier manifest',
+  }));
+  // The latest valid review of the bundle as it is now is the review status.
+  const latest = [...signoffs].reverse().find((s) => s.signatureValid && s.reviewsCurrentManifest);
 
   return {
     title: `Recovery drill evidence — ${record.scenario.name}`,
     runId: record.runId,
     outcome: { label: outcomeText(record.outcome), className: record.outcome },
-    environment: { name: record.environment, className: environmentClass(record.environment) },
+    environment: {
+      name: record.environment,
+      // The banner colour follows the class the run recorded (or the default rules for older records).
+      className: bannerClass[environmentClassOfRecord],
+      classLabel: ENVIRONMENT_CLASS_TEXT[environmentClassOfRecord],
+    },
+    rationale: record.rationale
+      ? { threat: record.rationale.threat, likelihood: record.rationale.likelihood, impact: record.rationale.impact, notes: record.rationale.notes ?? null }
+      : null,
     scenario: record.scenario,
     system: record.system,
     type: record.type,
@@ -199,15 +224,23 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
       ['Scenario sha256', record.scenario.sha256],
       ['Continuity plan', `${record.plan.name} version ${record.plan.version} (${record.plan.file}, sha256 ${record.plan.sha256})`],
       ['System', `${record.system.name} — tier ${record.system.tier}, owner ${record.system.owner}`],
-      ['Environment', record.environment],
+      ['Environment', `${record.environment} — ${ENVIRONMENT_CLASS_TEXT[environmentClassOfRecord]}`],
       ['Test type', record.type],
       ['Objective', record.objective || 'not stated'],
       ['Scope', record.scope || 'not stated'],
+      ...(record.rationale
+        ? [
+            ['Threat (rationale)', record.rationale.threat],
+            ['Likelihood · impact', `likelihood ${record.rationale.likelihood} · impact ${record.rationale.impact}`],
+            ...(record.rationale.notes ? [['Rationale notes', record.rationale.notes]] : []),
+          ]
+        : [['Threat (rationale)', 'not stated in the scenario (spec.rationale: threat, likelihood, impact)']]),
       ['Target', `${record.target.description || record.target.driver} (driver ${record.target.driver})`],
       ['Disruption', record.faults.length > 0 ? record.faults.map((f) => `${f.type}: ${f.description}`).join('; ') : (t0?.action ?? NOT_APPLICABLE)],
       ['T0', t0 ? `${t0.at} — ${t0.action}` : NOT_APPLICABLE],
       ['Started (UTC)', record.startedAt],
       ['Ended (UTC)', record.endedAt],
+      ...(record.replayedAt ? [['Replayed (UTC)', `${record.replayedAt} → ${record.replayEndedAt ?? '—'} (a recorded session replayed from its answers file)`]] : []),
       ['Time source', record.timeSource],
       ['Operator', record.operator],
       ['Approver', record.approver ?? 'none required'],
@@ -301,11 +334,13 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
           className: options.signer.status === 'signed' ? 'met' : 'missed',
         }
       : null,
-    signoffs: (options.signoffs ?? []).map((s) => ({
-      ...s,
-      className: !s.signatureValid || !s.reviewsCurrentManifest ? 'missed' : s.decision === 'accepted' ? 'met' : 'missed',
-      validity: !s.signatureValid ? 'signature INVALID' : s.reviewsCurrentManifest ? `signed by key ${s.keyId}` : 'reviewed an earlier manifest',
-    })),
+    signoffs,
+    review: {
+      /** Rendered at sealing time: a review can only come later, recorded beside the bundle. */
+      sealed: options.signoffs === undefined,
+      status: latest ? `${latest.decisionText.toUpperCase()} by ${latest.reviewer} at ${latest.at}` : 'pending',
+      className: latest ? latest.className : 'pending',
+    },
     integrity: {
       runJson: options.integrity?.runJsonSha256 ?? 'not computed',
       timeline: options.integrity?.timelineSha256 ?? 'not computed',

@@ -3,6 +3,8 @@
  * that SPEC fixes keep their names; everything else is additive. Renderers read only this.
  */
 
+import type { EnvironmentClass } from '../scenarios/environments.js';
+
 export const RUN_RECORD_SCHEMA = 'drillbook.dev/run/v1';
 
 export type Outcome = 'passed' | 'failed' | 'aborted' | 'rollback-incomplete';
@@ -116,6 +118,10 @@ export interface RemediationItem {
   due: string;
   status: 'open' | 'closed';
   verifiable?: VerifiableBy;
+  /** The kind of the finding it came from (absent in records made before v1.1). */
+  findingKind?: FindingKind;
+  /** Re-rendered reports only: how the register says the item was closed (verified, accepted risk, a note). */
+  closedAs?: string;
 }
 
 export interface UndoRecord {
@@ -236,6 +242,12 @@ export interface EarlierItemRecord {
   overdue: boolean;
   verifiedBy: string | null;
   closedAt: string | null;
+  /** How it was closed (v1.1): verified by a run, accepted risk, or a note. */
+  resolution?: 'verified' | 'accepted-risk' | 'note' | null;
+  riskOwner?: string | null;
+  /** The plan version the item was found under, and the one that carries its fix (`--plan-version`). */
+  openedPlanVersion?: string | null;
+  planVersion?: string | null;
 }
 
 export interface RunRecord {
@@ -246,11 +258,29 @@ export interface RunRecord {
   plan: { name: string; version: string; file: string; sha256: string };
   system: { name: string; tier: number; owner: string };
   environment: string;
+  /**
+   * The class of `environment` under the plan when the run started (SPEC v1.1). Absent in
+   * records made before it existed: readers derive it from the name by the default rules
+   * (`recordEnvironmentClass` in environment-class.ts).
+   */
+  environmentClass?: EnvironmentClass;
   type: string;
   objective: string;
   scope: string;
+  /** Why this drill (scenario `spec.rationale`): SOC 2 A1.3 asks that scenarios consider threat likelihood and magnitude. */
+  rationale?: { threat: string; likelihood: string; impact: string; notes?: string } | null;
+  /** Other scenarios this drill re-tests (scenario `spec.verifies`). */
+  verifies?: string[];
+  /**
+   * When the test took place, UTC. For a replayed tabletop or walkthrough (`run --answers`):
+   * when the session was conducted, from its answers file (`conductedAt`, answer `at` times);
+   * the replay itself is `replayedAt` → `replayEndedAt`.
+   */
   startedAt: string;
   endedAt: string;
+  /** Set when the run replayed a recorded session: when the replay started (the timeline's clock). */
+  replayedAt?: string;
+  replayEndedAt?: string;
   timeSource: string;
   operator: string;
   approver: string | null;

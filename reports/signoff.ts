@@ -24,7 +24,8 @@ import {
 } from './signing.js';
 
 export const SIGNOFF_SCHEMA = 'drillbook.dev/signoff/v1';
-export const SIGNOFF_DECISIONS = ['accepted', 'rejected'] as const;
+/** `accepted-with-findings`: accepted, with the findings and their remediation items as the conditions (the paper form's "accepted with findings"). */
+export const SIGNOFF_DECISIONS = ['accepted', 'accepted-with-findings', 'rejected'] as const;
 export type SignoffDecision = (typeof SIGNOFF_DECISIONS)[number];
 
 const MAX_REVIEWER_LENGTH = 200;
@@ -237,7 +238,7 @@ export async function readSignoffs(runDir: string): Promise<SignoffView[]> {
     views.push({
       seq: Number(record.seq),
       reviewer: record.reviewer,
-      decision: record.decision === 'accepted' ? 'accepted' : 'rejected',
+      decision: SIGNOFF_DECISIONS.includes(record.decision as SignoffDecision) ? (record.decision as SignoffDecision) : 'rejected',
       note: String(record.note ?? ''),
       at: record.at,
       keyId: String(record.keyId ?? ''),

@@ -29,6 +29,7 @@ import { completeRecord, recordSkeleton } from './run-record.js';
 import { defaultUndoRegistry } from './undo-handlers.js';
 import { UndoStack, type UndoRegistry } from './undo.js';
 import { setLongTimeout } from './timers.js';
+import { conductWindow } from '../scenarios/answers.js';
 
 export { deriveFindings, severityRule } from './findings.js';
 export { type Completion, completeRecord, recordSkeleton } from './run-record.js';
@@ -158,7 +159,11 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       result.exercise.conductedAt = options.answers.answers.spec.conductedAt ?? null;
     }
   }
-  const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
+  // A replayed session is dated when it was conducted (its answers file says when); the replay
+  // is recorded beside it. Due dates and coverage then follow the conduct time.
+  const conducted = options.answers ? conductWindow(options.answers.answers) : null;
+  const dated = options.answers ? { ...skeleton, replayedAt: skeleton.startedAt, replayEndedAt: endedAt, ...(conducted ? { startedAt: conducted.startedAt } : {}) } : skeleton;
+  const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
   const log = (message: string) => options.listener?.log?.(message);
   // The AAR/IP shows where earlier runs' items stand now; this run's items join the register
   // once its evidence is sealed. A register problem must not lose the run's evidence.

@@ -133,6 +133,7 @@ export function remediationFor(findings: Finding[], record: RunRecord, severity:
       due,
       status: 'open',
       ...(finding.verifiable ? { verifiable: finding.verifiable } : {}),
+      findingKind: finding.kind,
     };
   });
 }

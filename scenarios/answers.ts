@@ -97,3 +97,26 @@ export function checkAnswers(scenario: Scenario, answers: ExerciseAnswers, repor
     }
   }
 }
+
+/**
+ * When a recorded session took place, from its answers file: from `conductedAt` (or the
+ * earliest answer time when it is not given) to the latest answer time (`at` of injects,
+ * items and steps; `conductedAt` itself when no answer carries a time). Null when the file
+ * gives no time at all: then the session can only be dated at its replay. Times are returned
+ * as UTC ISO strings with milliseconds.
+ */
+export function conductWindow(answers: ExerciseAnswers): { startedAt: string; endedAt: string } | null {
+  const a = answers.spec;
+  const times: number[] = [];
+  for (const inject of Object.values(a.injects)) {
+    if (inject.at) times.push(Date.parse(inject.at));
+    for (const item of Object.values(inject.items)) if (item.at) times.push(Date.parse(item.at));
+  }
+  for (const step of Object.values(a.steps)) if (step.at) times.push(Date.parse(step.at));
+  const valid = times.filter(Number.isFinite);
+  const conducted = a.conductedAt ? Date.parse(a.conductedAt) : NaN;
+  const start = Number.isFinite(conducted) ? conducted : valid.length > 0 ? Math.min(...valid) : NaN;
+  if (!Number.isFinite(start)) return null;
+  const end = Math.max(start, ...valid);
+  return { startedAt: new Date(start).toISOString(), endedAt: new Date(end).toISOString() };
+}

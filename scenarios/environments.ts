@@ -19,6 +19,10 @@ export type EnvironmentClass = z.infer<typeof EnvironmentClass>;
 export const EnvironmentDeclaration = z.strictObject({
   class: EnvironmentClass.describe('production: guarded by --confirm; sandbox: a stand-in, never coverage of the live system'),
   aliases: z.array(z.string().trim().min(1)).optional().describe('Other names scenarios may use for this environment'),
+  productionEquivalent: z
+    .boolean()
+    .optional()
+    .describe('non-production only: a copy of production in scale and configuration whose runs count as coverage of the live system'),
   description: z.string().optional(),
 });
 export type EnvironmentDeclaration = z.infer<typeof EnvironmentDeclaration>;
@@ -125,6 +129,12 @@ export function checkPlanEnvironments(environments: unknown, report: Reporter): 
   if (environments === null || typeof environments !== 'object' || Array.isArray(environments)) return;
   const owner = new Map<string, string>();
   for (const [name, declaration] of Object.entries(environments as Record<string, unknown>)) {
+    const declared = declaration as { class?: unknown; productionEquivalent?: unknown } | null;
+    if (declared?.productionEquivalent === true && declared.class !== 'non-production') {
+      report(['spec', 'environments', name, 'productionEquivalent'], `productionEquivalent applies to a non-production environment; \`${name}\` is ${String(declared.class)}`, {
+        hint: declared.class === 'sandbox' ? 'a sandbox is a stand-in and never counts as the live system' : 'a production environment is the live system already; remove productionEquivalent',
+      });
+    }
     const aliases = (declaration as { aliases?: unknown } | null)?.aliases;
     const names: Array<[string, (string | number)[]]> = [[name, ['spec', 'environments', name]]];
     if (Array.isArray(aliases)) {
@@ -143,4 +153,20 @@ export function checkPlanEnvironments(environments: unknown, report: Reporter): 
       }
     }
   }
+}
+
+/**
+ * Whether a run in `environment` (of class `environmentClass`, as the run recorded it) is
+ * evidence about the live system, for coverage: production-class runs are; a non-production
+ * environment the plan declares `productionEquivalent: true` is; so is a tabletop outside a
+ * sandbox (a discussion of the plan touches no environment, so its label says nothing about
+ * which system was exercised). Everything else, sandbox runs always, is a rehearsal.
+ */
+export function coversLiveSystem(plan: PlanWithEnvironments | undefined, environment: string, environmentClass: EnvironmentClass, type: string): boolean {
+  if (environmentClass === 'production') return true;
+  if (environmentClass === 'sandbox') return false;
+  if (type === 'tabletop') return true;
+  const declared = declaredEnvironment(plan, environment);
+  const declaration = declared ? plan?.spec?.environments?.[declared.name] : undefined;
+  return declaration?.class === 'non-production' && declaration.productionEquivalent === true;
 }

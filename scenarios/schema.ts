@@ -382,6 +382,10 @@ export const Scenario = z.strictObject({
     objective: z.string().optional(),
     scope: z.string().optional(),
     rationale: Rationale.optional().describe('Threat, likelihood and impact (required for production-class drills)'),
+    verifies: z
+      .array(DnsLabel)
+      .optional()
+      .describe('Other scenarios (metadata.name) this drill re-tests: a run of it may close their remediation items as verified'),
     targets: z.strictObject({ rto: PositiveDuration.optional(), rpo: Duration.optional() }).optional(),
     schedule: Schedule.optional(),
     participants: z.array(Participant).default([]),

@@ -86,7 +86,11 @@ export function registerCoverage(program: Command): void {
       await evidenceDirOrExit(options.evidence);
       const { computeCoverage, coverageCsv, coverageTable, readRunSummaries } = await import('../../reports/coverage.js');
       const index = await readRunSummaries(options.evidence);
-      const report = computeCoverage(plan, index.runs, { window, now });
+      // The register, for the items still waiting for a plan revision; a damaged one is a warning.
+      const { readRegister } = await import('../../reports/remediation.js');
+      const register = await readRegister(options.evidence, { now }).catch((e: unknown) => ({ items: [], warnings: [`remediation register not read: ${(e as Error).message}`] }));
+      for (const warning of register.warnings) err(`warning: ${warning}`);
+      const report = computeCoverage(plan, index.runs, { window, now, register: register.items });
       for (const warning of index.warnings) err(`warning: ${warning}`);
       if (index.unfinished.length > 0) {
         err(`note: ${index.unfinished.length} run director${index.unfinished.length === 1 ? 'y has' : 'ies have'} no run.json yet (in progress, or waiting for \`drillbook recover\`) and ${index.unfinished.length === 1 ? 'is' : 'are'} not counted`);

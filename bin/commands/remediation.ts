@@ -69,7 +69,7 @@ async function loadItems(evidenceDir: string): Promise<RegisterItem[]> {
 const plain = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
 
 function statusText(item: RegisterItem): string {
-  if (item.status === 'closed') return item.verifiedBy ? 'closed ✓' : 'closed';
+  if (item.status === 'closed') return item.resolution === 'accepted-risk' ? 'risk accepted' : item.verifiedBy ? 'closed ✓' : 'closed';
   return item.overdue ? 'OVERDUE' : 'open';
 }
 
@@ -95,7 +95,7 @@ function describeEvent(event: RegisterEvent): string {
       return `updated by ${event.by}: ${changes.join(', ')}; note: ${event.note}`;
     }
     case 'closed':
-      return `closed by ${event.by}${event.verification ? `, verified by run ${event.verification.runId} (${event.verification.shows})` : event.verifiedBy ? `, verified by run ${event.verifiedBy}` : ''}; note: ${event.note}`;
+      return `closed by ${event.by}${event.verification ? `, verified by run ${event.verification.runId} (${event.verification.shows})` : event.verifiedBy ? `, verified by run ${event.verifiedBy}` : event.resolution === 'accepted-risk' ? `, not verified: risk accepted by ${event.riskOwner ?? '?'}` : ''}${event.planVersion ? `, plan version ${event.planVersion}` : ''}; note: ${event.note}`;
     case 'reopened':
       return `reopened by ${event.by}; note: ${event.note}`;
   }
@@ -113,9 +113,10 @@ async function printItem(item: RegisterItem): Promise<void> {
   field('corrective action', item.correctiveAction);
   field('opened', `${item.openedAt} by run ${item.runId} (${item.scenario}, ${item.type})`);
   field('finding', item.findingId);
-  field('closes with', item.verifiable ? `--verified-by RUN_ID: a later run of ${item.system} with ${verifiableText(item.verifiable)}` : 'a note (--verified-by optional)');
+  field('closes with', item.verifiable ? `--verified-by RUN_ID: a later re-test of ${item.scenario} with ${verifiableText(item.verifiable)}; or --accept-risk --owner NAME` : 'a note (--verified-by optional); or --accept-risk --owner NAME');
   if (item.status === 'closed') {
-    field('closed', `${item.closedAt ?? ''}${item.verifiedBy ? `, verified by run ${item.verifiedBy}` : ''}`);
+    field('closed', `${item.closedAt ?? ''}${item.verifiedBy ? `, verified by run ${item.verifiedBy}` : item.resolution === 'accepted-risk' ? `, NOT VERIFIED: risk accepted by ${item.riskOwner ?? '?'}` : ', with a note (not re-tested)'}`);
+    if (item.planVersion) field('plan revised', `${item.openedPlanVersion ? `v${item.openedPlanVersion.replace(/^v/i, '')} → ` : ''}v${item.planVersion.replace(/^v/i, '')}`);
     field('close note', item.closeNote ?? '');
     if (item.verification) field('verification', `${item.verification.shows} (${item.verification.dir}, manifest sha256 ${item.verification.manifestSha256})`);
   }
@@ -203,13 +204,16 @@ export function registerRemediation(program: Command): void {
 
   remediation
     .command('close')
-    .description('close an item; one from a measured target or data check needs --verified-by a later qualifying run')
+    .description('close an item: --verified-by a later re-test, or --accept-risk --owner NAME without verification')
     .argument('<id>')
     .addOption(evidenceOption())
     .requiredOption('--note <text>', 'what was done (recorded in the history)')
-    .option('--verified-by <run id>', 'a later run of the same system that shows the fix (a unique prefix is enough)')
+    .option('--verified-by <run id>', 'a later re-test: same scenario (or one that declares it verifies it), equal or higher rigor, same environment class, the failed target or check passed at the same or a stricter threshold (a unique prefix is enough)')
+    .option('--accept-risk', 'close without verification: the risk is accepted (needs --owner)')
+    .option('--owner <name>', 'with --accept-risk: who owns the accepted risk')
+    .option('--plan-version <version>', 'the plan version that carries the fix (later than the one the item was found under)')
     .option('--by <name>', 'who closes it (default: the OS user)')
-    .action(async (id: string, options: EvidenceOption & { note: string; verifiedBy?: string; by?: string }) => {
+    .action(async (id: string, options: EvidenceOption & { note: string; verifiedBy?: string; acceptRisk?: boolean; owner?: string; planVersion?: string; by?: string }) => {
       requireEvidenceDir(options.evidence);
       const { closeItem } = await import('../../reports/remediation.js');
       const item = await orExit(`remediation close ${id}`, () =>
@@ -217,9 +221,17 @@ export function registerRemediation(program: Command): void {
           note: options.note,
           by: options.by ?? defaultBy(),
           ...(options.verifiedBy !== undefined ? { verifiedBy: options.verifiedBy } : {}),
+          ...(options.acceptRisk ? { acceptRisk: true } : {}),
+          ...(options.owner !== undefined ? { riskOwner: options.owner } : {}),
+          ...(options.planVersion !== undefined ? { planVersion: options.planVersion } : {}),
         }),
       );
-      out(`closed ${item.id}${item.verification ? `, verified by run ${item.verification.runId}: ${plain(item.verification.shows)}` : ''}`);
+      const how = item.verification
+        ? `, verified by run ${item.verification.runId}: ${plain(item.verification.shows)}`
+        : item.resolution === 'accepted-risk'
+          ? `, NOT VERIFIED: risk accepted by ${plain(item.riskOwner ?? '')}`
+          : ', with a note (not re-tested)';
+      out(`closed ${item.id}${how}${item.planVersion ? `; plan version ${plain(item.planVersion)} carries the fix` : ''}`);
     });
 
   remediation

@@ -1,5 +1,5 @@
 /**
- * `drillbook signoff <run dir> --reviewer NAME --decision accepted|rejected --note TEXT
+ * `drillbook signoff <run dir> --reviewer NAME --decision accepted|accepted-with-findings|rejected --note TEXT
  * [--sign-key file:PATH]`: append a signed review record without altering the bundle.
  * Exit 0 recorded, 1 the bundle does not verify (nothing recorded), 2 bad input.
  */
@@ -12,10 +12,10 @@ export function registerSignoff(program: Command): void {
     .description('append a signed review decision to a finished run (signoffs.jsonl + a ledger line); the bundle is not changed')
     .argument('<run dir>')
     .requiredOption('--reviewer <name>', 'who reviewed the evidence')
-    .addOption(new Option('--decision <decision>', 'the review outcome').choices(['accepted', 'rejected']).makeOptionMandatory())
+    .addOption(new Option('--decision <decision>', 'the review outcome').choices(['accepted', 'accepted-with-findings', 'rejected']).makeOptionMandatory())
     .requiredOption('--note <text>', 'what was reviewed and why this decision')
     .option('--sign-key <reference>', "the reviewer's private key: file:PATH or env:VARIABLE (default: $DRILLBOOK_SIGNING_KEY)")
-    .action(async (runDir: string, options: { reviewer: string; decision: 'accepted' | 'rejected'; note: string; signKey?: string }) => {
+    .action(async (runDir: string, options: { reviewer: string; decision: 'accepted' | 'accepted-with-findings' | 'rejected'; note: string; signKey?: string }) => {
       const { EvidenceError } = await import('../../reports/evidence-files.js');
       const { resolveSigningKey, SIGNING_KEY_ENV } = await import('../../reports/signing.js');
       const { appendSignoff, BundleNotIntactError } = await import('../../reports/signoff.js');
@@ -34,6 +34,14 @@ export function registerSignoff(program: Command): void {
         out(`${record.decision.toUpperCase()} by ${record.reviewer} at ${record.at}, signed with key ${record.keyId}`);
         out(`reviewed manifest sha256 ${record.manifestSha256}`);
         out(`recorded: ${file} line ${record.seq}, ledger.jsonl line ${ledgerEntry.seq}`);
+        // The sealed report.html cannot change; the exported one (exports/) shows the review.
+        const { rerender } = await import('../../reports/render.js');
+        try {
+          const written = await rerender(runDir, ['html', 'md']);
+          out(`re-rendered with the review status: ${written.join(', ')}`);
+        } catch (error) {
+          err(`warning: the sign-off is recorded, but the exported report was not re-rendered (${(error as Error).message}); run drillbook report ${runDir}`);
+        }
       } catch (error) {
         if (error instanceof BundleNotIntactError) {
           err(error.message);

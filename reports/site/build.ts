@@ -16,7 +16,8 @@ import path from 'node:path';
 import type { ContinuityPlan } from '../../scenarios/schema.js';
 import { computeCoverage, readRunSummaries, type CoverageReport, type CoverageWindow, type RunSummary } from '../coverage.js';
 import { EvidenceError, HTML_REPORT_FILE, pathExists, writeFileAtomic } from '../evidence-files.js';
-import { readRegister } from '../remediation.js';
+import { closedAsText, readRegister, type RegisterItem } from '../remediation.js';
+import { readSignoffs } from '../signoff.js';
 import { SitePages, type NavLink, type RemediationView } from './pages.js';
 
 export interface SiteOptions {
@@ -73,6 +74,12 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
     }
   });
   const href = (run: RunSummary) => (copied.has(run.dir) ? reportHrefFor(run) : undefined);
+  // The sealed report cannot show a later review: the index shows the latest one beside it.
+  const reviews = new Map<string, { text: string; className: string }>();
+  await forEachLimited(runs, options.concurrency ?? 16, async (run) => {
+    const review = await latestReview(path.join(evidenceDir, run.dir));
+    if (review) reviews.set(run.dir, review);
+  });
 
   const pages = new SitePages();
   const nav = (current: string): NavLink[] =>
@@ -89,14 +96,14 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
     written.push(file);
   };
 
+  const register = await readRemediation(evidenceDir, runs, now);
   let coverage: CoverageReport | undefined;
   if (options.plan) {
-    coverage = computeCoverage(options.plan, runs, { window: options.window, now });
+    coverage = computeCoverage(options.plan, runs, { window: options.window, now, register: register.registerItems });
     await write('coverage.html', pages.coverage(coverage, { evidence: evidenceDir, nav: nav('coverage.html'), reportHref: href, generatedAt }));
   }
   await write('trends.html', pages.trends(runs, { evidence: evidenceDir, nav: nav('trends.html'), generatedAt }));
 
-  const register = await readRemediation(evidenceDir, runs, now);
   const byRunId = new Map(runs.map((r) => [r.runId, r] as const));
   const items = register.items.map((item) => {
     const run = byRunId.get(item.runId);
@@ -119,6 +126,7 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
       nav: nav('index.html'),
       generatedAt,
       reportHref: href,
+      reviews,
       coverage,
       openRemediation: items.filter((i) => i.status === 'open').length,
       warnings: [...warnings, ...missing.map((d) => `${d}: no report.html in the bundle`)],
@@ -144,16 +152,19 @@ export async function readRemediation(
   evidenceDir: string,
   runs: readonly RunSummary[],
   now: Date,
-): Promise<{ items: RemediationView[]; warnings: string[]; source: string }> {
+): Promise<{ items: RemediationView[]; warnings: string[]; source: string; registerItems: RegisterItem[] }> {
   const warnings: string[] = [];
   const items: RemediationView[] = [];
+  let registerItems: RegisterItem[] = [];
   /** `runId\u0000item id` of every item the register knows. */
   const known = new Set<string>();
   let source = 'the items recorded in each run.json (status as of that run)';
   try {
     const result = await readRegister(evidenceDir, { now });
+    registerItems = result.items;
     for (const item of result.items) {
-      items.push({ id: item.id, system: item.system, runId: item.runId, title: item.title, severity: item.severity, owner: item.owner, due: item.due, status: item.status, overdue: item.overdue });
+      const { id, system, runId, title, severity, owner, due, status, overdue } = item;
+      items.push({ id, system, runId, title, severity, owner, due, status, overdue, ...(status === 'closed' ? { closedAs: closedAsText(item) } : {}) });
       known.add(`${item.runId}\u0000${item.itemId}`);
     }
     warnings.push(...result.warnings);
@@ -183,7 +194,18 @@ export async function readRemediation(
     }
   }
   if (fromRuns > 0 && source === 'the remediation register') source += ` and ${fromRuns} item${fromRuns === 1 ? '' : 's'} it has not recorded, from run.json (status as of that run)`;
-  return { items, warnings, source };
+  return { items, warnings, source, registerItems };
+}
+
+/** The latest valid review of a run as the site shows it; null when it has none. */
+async function latestReview(runDir: string): Promise<{ text: string; className: string } | null> {
+  const signoffs = await readSignoffs(runDir).catch(() => null);
+  if (!signoffs || signoffs.length === 0) return null;
+  const valid = signoffs.filter((s) => s.signatureValid && s.reviewsCurrentManifest);
+  const latest = valid.at(-1);
+  if (!latest) return { text: `${signoffs.length} review record${signoffs.length === 1 ? '' : 's'}, none valid for the bundle as it is`, className: 'missed' };
+  const decision = latest.decision === 'accepted-with-findings' ? 'accepted with findings' : latest.decision;
+  return { text: `${decision} by ${latest.reviewer}, ${latest.at.slice(0, 10)}`, className: latest.decision === 'accepted' ? 'met' : latest.decision === 'rejected' ? 'missed' : 'pending' };
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

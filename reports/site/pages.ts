@@ -32,6 +32,8 @@ export interface RemediationView {
   due: string;
   status: 'open' | 'closed';
   overdue: boolean;
+  /** Closed items: how (verified by a run, accepted risk, a note). */
+  closedAs?: string;
   reportHref?: string;
 }
 
@@ -124,7 +126,8 @@ export class SitePages {
       toolVersion: this.version,
       generatedAt: options.generatedAt,
       dueSoonDays: DUE_SOON_DAYS,
-      counts: { covered: report.counts.covered, dueSoon: report.counts['due-soon'], overdue: report.counts.overdue, neverTested: report.counts['never-tested'] },
+      counts: { covered: report.counts.covered, dueSoon: report.counts['due-soon'], overdue: report.counts.overdue, rehearsed: report.counts.rehearsed, neverTested: report.counts['never-tested'] },
+      awaitingPlanRevision: report.awaitingPlanRevision,
       notes: report.notes,
       rows: report.rows.map((row) => {
         const r = row.lastRun;
@@ -139,12 +142,14 @@ export class SitePages {
           lastRunAt: r ? r.startedAt.slice(0, 16).replace('T', ' ') : 'never',
           reportHref: r ? options.reportHref?.(r) : undefined,
           outcome: r?.outcome,
-          environment: r?.environment ?? '—',
+          environment: r ? `${r.environment} (${r.environmentClass})` : '—',
           rto: r ? `${r.measured.rto ? secondsText(r.measured.rto.seconds) : '—'} / ${r.targets.rtoSeconds === null ? '—' : secondsText(r.targets.rtoSeconds)}` : '—',
           rpo: r ? `${r.measured.rpo ? secondsText(r.measured.rpo.seconds) : '—'} / ${r.targets.rpoSeconds === null ? '—' : secondsText(r.targets.rpoSeconds)}` : '—',
           rtoVerdict: r?.verdict.rto ?? '',
           rpoVerdict: r?.verdict.rpo ?? '',
           age: `${row.ageDays === null ? '—' : `${Math.floor(row.ageDays)}d`} / ${row.maxAge}`,
+          rehearsal: row.lastRehearsal ? `${row.lastRehearsal.startedAt.slice(0, 16).replace('T', ' ')} · ${row.lastRehearsal.environment} (${row.lastRehearsal.environmentClass}) · ${row.lastRehearsal.outcome}` : null,
+          rehearsalHref: row.lastRehearsal ? options.reportHref?.(row.lastRehearsal) : undefined,
           due: row.due ?? '—',
         };
       }),
@@ -175,6 +180,7 @@ export class SitePages {
       csp: cspFor(),
       nav: options.nav,
       items: open,
+      closed: items.filter((i) => i.status === 'closed').map((i) => ({ ...i, riskAccepted: (i.closedAs ?? '').startsWith('accepted risk') })),
       openCount: open.length,
       overdueCount: open.filter((i) => i.overdue).length,
       closedCount: options.closedCount,
@@ -192,6 +198,8 @@ export class SitePages {
       nav?: NavLink[];
       generatedAt: string;
       reportHref: (run: RunSummary) => string | undefined;
+      /** The latest review of each run (by run directory), from its signoffs.jsonl. */
+      reviews?: ReadonlyMap<string, { text: string; className: string }>;
       coverage?: CoverageReport;
       openRemediation: number;
       warnings: string[];
@@ -216,7 +224,7 @@ export class SitePages {
         aborted: runs.filter((r) => r.outcome !== 'passed' && r.outcome !== 'failed').length,
       },
       coverage: options.coverage
-        ? { gaps: options.coverage.gaps, gapCount: options.coverage.counts.overdue + options.coverage.counts['never-tested'] }
+        ? { gaps: options.coverage.gaps, gapCount: options.coverage.counts.overdue + options.coverage.counts.rehearsed + options.coverage.counts['never-tested'] }
         : undefined,
       openRemediation: options.openRemediation,
       options: { systems: distinct((r) => r.system), types: distinct((r) => r.type), outcomes: distinct((r) => r.outcome) },
@@ -228,7 +236,8 @@ export class SitePages {
         system: r.system,
         type: r.type,
         environment: r.environment,
-        envClass: r.environment.toLowerCase() === 'production' ? 'env-production' : '',
+        envClass: r.environmentClass === 'production' ? 'env-production' : '',
+        environmentClass: r.environmentClass,
         outcome: r.outcome,
         rto: `${r.measured.rto ? secondsText(r.measured.rto.seconds) : '—'} / ${r.targets.rtoSeconds === null ? '—' : secondsText(r.targets.rtoSeconds)}`,
         rpo: `${r.measured.rpo ? secondsText(r.measured.rpo.seconds) : '—'} / ${r.targets.rpoSeconds === null ? '—' : secondsText(r.targets.rpoSeconds)}`,
@@ -236,6 +245,8 @@ export class SitePages {
         rpoVerdict: r.verdict.rpo,
         checks: r.checks.total === 0 ? '—' : `${r.checks.total - r.checks.failed}/${r.checks.total}`,
         reportHref: options.reportHref(r),
+        review: options.reviews?.get(r.dir)?.text ?? 'pending',
+        reviewClass: options.reviews?.get(r.dir)?.className ?? 'pending',
       })),
       script: INDEX_SCRIPT,
     });

@@ -66,6 +66,7 @@ beforeAll(async () => {
       type: 'parallel-restore',
       scenario: { name: HOSTILE_SCENARIO, description: HOSTILE_SCENARIO },
       environment: HOSTILE_ENV,
+      environmentClass: 'production',
       system: { name: 'payments-db', tier: 1, owner: 'team-payments' },
       measured: { rto: { seconds: 64.2 }, rpo: { seconds: 2.5 } },
     }),
@@ -86,6 +87,10 @@ beforeAll(async () => {
       '  testPolicy:',
       '    "1": { tabletop: 365d, parallel-restore: 90d, failover: 180d }',
       '    "3": { tabletop: 365d }',
+      // Only runs of the live system are coverage: the staging runs count because the plan says staging is production-equivalent.
+      '  environments:',
+      '    staging: { class: non-production, productionEquivalent: true }',
+      '    production: { class: production }',
       '',
     ].join('\n'),
   );

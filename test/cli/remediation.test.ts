@@ -200,7 +200,7 @@ describe('drillbook remediation close: checked, not trusted', () => {
     for (const record of [otherSystem, stillMissed, fixed]) await writeBundle(record);
 
     const attempts: [string[], RegExp][] = [
-      [[], /only be closed with --verified-by RUN_ID: a later run of orders-db whose record shows the RTO target met/],
+      [[], /closes only with --verified-by RUN_ID \(a later re-test of orders-db-failover showing the RTO target met\) or, without verification, with --accept-risk --owner NAME/],
       [['--verified-by', 'cccc3333'], /run of billing-db, not of orders-db/],
       [['--verified-by', 'dddd4444'], /RTO target missed, not met/],
       [['--verified-by', first.runId], /the run that opened the item/],
@@ -222,6 +222,116 @@ describe('drillbook remediation close: checked, not trusted', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/REM-aaaa1111-1 {2}CLOSED ✓/);
     expect(show.stdout).toMatch(/closed by ana, verified by run eeee5555-0000-4000-8000-000000000005 \(RTO met/);
+  });
+});
+
+describe('drillbook remediation close: a verifying run must be a real re-test', () => {
+  // The finding of issue 13: an item opened by a pause-fault drill with a 2 s target was
+  // closed "verified" by a kill-fault run of another scenario against its own 30 s target.
+  const PAUSE = { name: 'orders-pause-primary', file: 'scenarios/orders-pause.yaml', sha256: 'a'.repeat(64) };
+  async function seedPauseItem(): Promise<RunRecord> {
+    const first = makeRunRecord({
+      ...FIRST_FAILING_RUN,
+      scenario: PAUSE,
+      targets: { rtoSeconds: 2 },
+      environmentClass: 'non-production',
+      remediation: [item('REM-pause-1', { title: 'RTO target missed on pause', severity: 'P1', verifiable: { target: 'rto' } })],
+    });
+    await writeBundle(first);
+    await recordRunItems(evidence, first);
+    return first;
+  }
+  const later = (n: number, overrides: DeepPartial<RunRecord>) =>
+    makeRunRecord({ runId: `${String(n).repeat(8)}-0000-4000-8000-00000000000${n}`, startedAt: `2026-12-0${n}T10:00:00.000Z`, scenario: PAUSE, targets: { rtoSeconds: 2 }, ...overrides });
+
+  it('refuses another scenario, a looser target, lower rigor and another environment class, each with the reason (exit 2)', async () => {
+    await seedPauseItem();
+    const runs = [
+      later(1, { scenario: { name: 'orders-db-failover' }, targets: { rtoSeconds: 30 }, faults: [{ type: 'kill-primary', description: 'kill' }] }),
+      later(2, { targets: { rtoSeconds: 30 } }),
+      later(3, { type: 'tabletop', environment: 'tabletop' }),
+      later(4, { environment: 'sandbox', environmentClass: 'sandbox' }),
+      later(5, { checks: [] , targets: { rtoSeconds: null } }),
+    ];
+    for (const record of runs) await writeBundle(record);
+    const attempts: [string, RegExp][] = [
+      ['11111111', /it is a run of scenario orders-db-failover, not of orders-pause-primary, and orders-db-failover does not declare `spec.verifies: \[orders-pause-primary\]`/],
+      ['22222222', /held to an RTO target of 30 s, looser than the 2 s target that was missed/],
+      ['33333333', /it is a tabletop test, less rigorous than the failover test that found the problem/],
+      ['44444444', /it ran in sandbox \(sandbox\), but the item was found in staging \(non-production\): a re-test must be in the same environment class/],
+      ['55555555', /held to an RTO target of none s, looser than the 2 s target/],
+    ];
+    const before = registerBytes();
+    for (const [run, message] of attempts) {
+      const result = await remediation('close', 'REM-pause-1', '--note', 'fixed', '--verified-by', run);
+      expect(result.code, `${run}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(message);
+      noStackTrace(result.stderr);
+    }
+    expect(registerBytes().equals(before)).toBe(true);
+  });
+
+  it('accepts a later run of a scenario that declares it verifies the item\'s scenario, at a stricter target', async () => {
+    await seedPauseItem();
+    await writeBundle(later(6, { scenario: { name: 'orders-pause-retest' }, verifies: ['orders-pause-primary'], targets: { rtoSeconds: 1.5 }, measured: { rto: { seconds: 1.2 } } }));
+    const close = await remediation('close', 'REM-pause-1', '--note', 'pause handled by the proxy now', '--verified-by', '66666666');
+    expect(close.code, close.stderr).toBe(0);
+    expect(close.stdout).toMatch(/verified by run 66666666-.*RTO met: 1\.2 s ± 0\.26 s against a target of 1\.5 s \(missed target: 2 s\), re-test by orders-pause-retest/);
+  });
+
+  it('closes without verification only as an accepted risk with an owner, shown as such in list, show, CSV and the report', async () => {
+    await seedPauseItem();
+    const noOwner = await remediation('close', 'REM-pause-1', '--note', 'we live with it', '--accept-risk');
+    expect(noOwner.code).toBe(2);
+    expect(noOwner.stderr).toMatch(/--accept-risk needs --owner: who owns the accepted risk/);
+    const both = await remediation('close', 'REM-pause-1', '--note', 'x', '--accept-risk', '--owner', 'cto', '--verified-by', '66666666');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--accept-risk and --verified-by exclude each other/);
+
+    const close = await remediation('close', 'REM-pause-1', '--note', 'pauses are rare; budget next year', '--accept-risk', '--owner', 'Chloé (CTO)');
+    expect(close.code, close.stderr).toBe(0);
+    expect(close.stdout).toMatch(/closed REM-pause-1, NOT VERIFIED: risk accepted by Chloé \(CTO\)/);
+    const list = await remediation('list');
+    expect(list.stdout).toMatch(/REM-pause-1\s+P1\s+risk accepted/);
+    const show = await remediation('show', 'REM-pause-1');
+    expect(show.stdout).toMatch(/NOT VERIFIED: risk accepted by Chloé \(CTO\)/);
+    const csv = await remediation('export', '--format', 'csv');
+    const [header, ...rows] = parseCsv(csv.stdout);
+    const row = rows.find((r) => r[0] === 'REM-pause-1')!;
+    expect(row[header!.indexOf('resolution')]).toBe('accepted risk (not verified), owner Chloé (CTO)');
+    expect(row[header!.indexOf('risk_owner')]).toBe('Chloé (CTO)');
+    expect(row[header!.indexOf('verified_by')]).toBe('');
+
+    // A later run's report (re-rendered, reading the register) says it was not verified.
+    const dir = await writeBundle(later(7, {}));
+    const report = await runCli(['report', dir, '--format', 'html,md']);
+    expect(report.code, report.stderr).toBe(0);
+    const md = fs.readFileSync(path.join(dir, 'exports', 'report.md'), 'utf8');
+    expect(md).toMatch(/\| REM-pause-1 \| .* \| closed 20\d\d-\d\d-\d\d, NOT VERIFIED: risk accepted by Chloé \(CTO\) \|/);
+    // The opening run's own report, re-rendered, shows the item closed as an accepted risk.
+    const opening = fs.readdirSync(evidence).map((d) => path.join(evidence, d)).find((d) => fs.existsSync(path.join(d, 'run.json')) && fs.readFileSync(path.join(d, 'run.json'), 'utf8').includes('"runId": "aaaa1111'))!;
+    expect((await runCli(['report', opening, '--format', 'md'])).code).toBe(0);
+    expect(fs.readFileSync(path.join(opening, 'exports', 'report.md'), 'utf8')).toMatch(/\| REM-pause-1 \| RTO target missed on pause \| .* \| closed: accepted risk \(not verified\), owner Chloé \(CTO\) \|/);
+  });
+
+  it('--plan-version must name a later plan version; a later report of the system shows the revision', async () => {
+    await seedPauseItem(); // found under plan acme-continuity 2026.3
+    await writeBundle(later(8, { plan: { version: '2026.4' }, measured: { rto: { seconds: 1.1 } } }));
+    for (const version of ['2026.3', '2026.2', 'v2026.3']) {
+      const result = await remediation('close', 'REM-pause-1', '--note', 'plan fixed', '--verified-by', '88888888', '--plan-version', version);
+      expect(result.code, version).toBe(2);
+      expect(result.stderr).toMatch(/the item was found under plan version 2026\.3; name the later version that carries the fix/);
+    }
+    const close = await remediation('close', 'REM-pause-1', '--note', 'runbook step added', '--verified-by', '88888888', '--plan-version', '2026.4');
+    expect(close.code, close.stderr).toBe(0);
+    expect(close.stdout).toMatch(/plan version 2026\.4 carries the fix/);
+    const csv = parseCsv((await remediation('export', '--format', 'csv')).stdout);
+    expect(csv[1]![csv[0]!.indexOf('plan_version')]).toBe('2026.4');
+
+    const dir = await writeBundle(later(9, { plan: { version: '2026.4' } }));
+    expect((await runCli(['report', dir, '--format', 'html,md'])).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'exports', 'report.md'), 'utf8')).toContain('plan revised v2026.3 → v2026.4 after REM-pause-1');
+    expect(fs.readFileSync(path.join(dir, 'exports', 'report.html'), 'utf8')).toContain('<li>plan revised v2026.3 → v2026.4 after REM-pause-1</li>');
   });
 });
 

@@ -103,6 +103,8 @@ function aarSection(html: string): string {
   const section = html.slice(html.indexOf('<section id="aar">'), html.indexOf('<section id="findings">'));
   // Times (UTC instants, dates), run ids and item ids differ between two sessions by nature.
   return section
+    // A replay says when it was replayed, beside the conduct time (a live session has no such row).
+    .replace(/<tr><th>Replayed \(UTC\)<\/th><td>[^<]*<\/td><\/tr>/g, '')
     .replace(/\d{4}-\d{2}-\d{2}T[\d:.]+Z/g, '<time>')
     .replace(/\d{4}-\d{2}-\d{2}/g, '<date>')
     .replace(/REM-[0-9a-f]{8}/g, 'REM-<id>')

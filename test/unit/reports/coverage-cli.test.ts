@@ -28,7 +28,7 @@ describe('drillbook coverage', () => {
     expect(result.stdout).toMatch(/alpha\s+1\s+tabletop\s+OVERDUE/);
     expect(result.stdout).toMatch(/alpha\s+1\s+parallel-restore\s+due soon/);
     expect(result.stdout).toMatch(/beta\s+2\s+parallel-restore\s+NEVER TESTED/);
-    expect(result.stdout).toContain('6 required tests: 3 covered, 1 due soon, 1 overdue, 1 never tested');
+    expect(result.stdout).toContain('6 required tests: 3 covered, 1 due soon, 1 overdue, 0 rehearsed only, 1 never tested');
   });
 
   it('exits 0 when everything required is covered', async () => {

@@ -51,7 +51,7 @@ describe('computeCoverage', () => {
     const statuses = Object.fromEntries(report.rows.map((r) => [`${r.system}/${r.type}`, r.status]));
     expect(statuses).toEqual(EXPECTED);
     expect(report.gaps).toBe(true);
-    expect(report.counts).toEqual({ covered: 3, 'due-soon': 1, overdue: 1, 'never-tested': 1 });
+    expect(report.counts).toEqual({ covered: 3, 'due-soon': 1, overdue: 1, rehearsed: 0, 'never-tested': 1 });
     expect(report.notes.some((n) => n.includes('delta') && n.includes('tier 4'))).toBe(true);
     expect(report.notes.some((n) => n.includes('zeta'))).toBe(true);
   });
@@ -104,7 +104,7 @@ describe('renderings', () => {
     const table = coverageTable(report);
     expect(table).toMatch(/alpha\s+1\s+tabletop\s+OVERDUE/);
     expect(table).toMatch(/beta\s+2\s+parallel-restore\s+NEVER TESTED/);
-    expect(table).toContain('6 required tests: 3 covered, 1 due soon, 1 overdue, 1 never tested');
+    expect(table).toContain('6 required tests: 3 covered, 1 due soon, 1 overdue, 0 rehearsed only, 1 never tested');
     const lines = coverageCsv(report).trimEnd().split('\n');
     expect(lines).toHaveLength(1 + Object.keys(EXPECTED).length);
     const header = lines[0]!.split(',');

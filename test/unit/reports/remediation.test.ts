@@ -251,7 +251,7 @@ describe('closeItem', () => {
   }
 
   it('refuses to close a measured-target item with a note alone', async () => {
-    await refused('REM-aaaa1111-1', {}, /only be closed with --verified-by RUN_ID: a later run of orders-db whose record shows the RTO target met/);
+    await refused('REM-aaaa1111-1', {}, /closes only with --verified-by RUN_ID \(a later re-test of orders-db-failover showing the RTO target met\) or, without verification, with --accept-risk --owner NAME/);
   });
 
   it('refuses runs that do not qualify, naming why', async () => {
@@ -289,7 +289,7 @@ describe('closeItem', () => {
     const closed = await closeItem(evidenceDir, 'REM-aaaa1111-1', { note: 'standby pre-warmed', verifiedBy: 'bbbb2222', by: 'ana' });
     expect(closed).toMatchObject({ status: 'closed', verifiedBy: later.runId, closeNote: 'standby pre-warmed' });
     expect(closed.verification).toMatchObject({ runId: later.runId, dir: path.basename(laterDir), startedAt: later.startedAt });
-    expect(closed.verification!.shows).toMatch(/^RTO met: 12\.34 s ± 0\.26 s against a target of 900 s$/);
+    expect(closed.verification!.shows).toMatch(/^RTO met: 12\.34 s ± 0\.26 s against a target of 900 s \(missed target: 900 s\), re-test by orders-db-failover \(failover, passed\) in staging$/);
 
     const checkItem = await closeItem(evidenceDir, 'REM-aaaa1111-2', { note: 'fixed the archive gap', verifiedBy: later.runId, by: 'ana' });
     expect(checkItem.verification!.shows).toMatch(/check `orders row count` passed/);
@@ -349,5 +349,31 @@ describe('export', () => {
     expect(parsed.schema).toBe('drillbook.dev/remediation-register/v1');
     expect(parsed.items.map((i) => i.id)).toEqual(items.map((i) => i.id));
     expect(parsed.items[0]!.history).toHaveLength(1);
+  });
+});
+
+describe('plan revisions in a register written before v1.1', () => {
+  it('reads the plan version the item was found under from its run, refuses an older one and records the revision', async () => {
+    const first = failingRun(); // plan acme-continuity 2026.3
+    await writeBundle(first);
+    await recordRunItems(evidenceDir, first);
+    // Rewrite the opened events as v1.0 wrote them: no planVersion.
+    const lines = (await registerText()).trim().split('\n').map((line) => {
+      const decoded = decodeEvent(line);
+      if (!('event' in decoded)) throw new Error(decoded.problem);
+      const { planVersion: _planVersion, ...older } = decoded.event as { planVersion?: string };
+      return encodeEvent(older as Parameters<typeof encodeEvent>[0]);
+    });
+    await writeFile(path.join(evidenceDir, REMEDIATION_FILE), lines.join(''));
+    expect((await registerText()).includes('"planVersion"')).toBe(false);
+
+    await expect(closeItem(evidenceDir, 'REM-aaaa1111-3', { note: 'runbook fixed', by: 'ana', planVersion: '2026.2' })).rejects.toThrow(
+      /the item was found under plan version 2026\.3; name the later version that carries the fix/,
+    );
+    const closed = await closeItem(evidenceDir, 'REM-aaaa1111-3', { note: 'DNS step added to the runbook', by: 'ana', planVersion: '2026.10' });
+    expect(closed).toMatchObject({ planVersion: '2026.10', openedPlanVersion: '2026.3', resolution: 'note' });
+    const later = makeRunRecord({ runId: 'eeee5555-0000-4000-8000-000000000005', startedAt: '2026-12-03T10:00:00.000Z' });
+    const { items } = await earlierItemsFor(evidenceDir, later);
+    expect(items.find((i) => i.id === 'REM-aaaa1111-3')).toMatchObject({ openedPlanVersion: '2026.3', planVersion: '2026.10' });
   });
 });

@@ -56,9 +56,11 @@ describe('renderHtml', () => {
   it('titles the report and shows the environment in a coloured banner', () => {
     const staging = html();
     expect(staging).toContain('<title>Recovery drill evidence — orders-db-failover</title>');
-    expect(staging).toMatch(/class="env-banner env-staging">Environment: staging</);
-    expect(html(makeRunRecord({ environment: 'production' }))).toMatch(/env-banner env-production">Environment: production/);
-    expect(html(makeRunRecord({ environment: 'sandbox' }))).toMatch(/env-banner env-other">Environment: sandbox/);
+    expect(staging).toMatch(/class="env-banner env-staging">Environment: staging — non-production \(not the live system\)</);
+    expect(html(makeRunRecord({ environment: 'production' }))).toMatch(/env-banner env-production">Environment: production — production \(the live system\)/);
+    expect(html(makeRunRecord({ environment: 'sandbox' }))).toMatch(/env-banner env-other">Environment: sandbox — sandbox \(a rehearsal on a stand-in, not the live system\)/);
+    // The class the run recorded wins over the name: a plan may declare `live-eu` as production.
+    expect(html(makeRunRecord({ environment: 'live-eu', environmentClass: 'production' }))).toMatch(/env-banner env-production">Environment: live-eu — production/);
     expect(staging).toContain('7f3c2a91-4b6e-4d1a-9c2f-0e8d5b6a1c34');
     expect(staging).toMatch(/class="badge passed">Passed</);
   });
@@ -131,7 +133,8 @@ describe('renderHtml', () => {
     // AAR/IP: a measured drill's objectives are rated from its verdicts.
     expect(page).toMatch(/Recover within the RTO \(900 s\) P performed without challenges derived from the measured RTO/);
     // Sign-off and integrity
-    expect(page).toMatch(/Review status: pending/);
+    expect(page).toMatch(/Review status when this report was sealed: pending ?\. A review comes after sealing and never changes this bundle: it is recorded in signoffs\.jsonl beside this report/);
+    expect(page).toContain('drillbook report <run dir> shows the current status');
     expect(page).toContain('a'.repeat(64));
     expect(page).toContain('manifest.json in this run directory holds the sha256 of every file');
   });
@@ -183,8 +186,10 @@ describe('renderHtml', () => {
     expect(page).toContain('<title>&lt;img src=x onerror=alert(1)&gt;recovery-write</title>&lt;img src=x on…covery-write');
 
     const markdown = renderMarkdown(hostile, { probes });
-    expect(markdown).not.toMatch(/<script/i);
-    expect(markdown).not.toMatch(/<img/i);
+    // Markdown escapes: the text is kept, but no `<` opens a tag.
+    expect(markdown).not.toMatch(/(?<!\\)<script/i);
+    expect(markdown).not.toMatch(/(?<!\\)<img/i);
+    expect(markdown).toContain('\\<script\\>alert(1)\\</script\\>');
   });
 
   it('is self-contained: no external assets, no scripts', () => {
@@ -204,7 +209,7 @@ describe('renderMarkdown', () => {
     expect(markdown).toContain('**Environment: staging**');
     expect(markdown).toContain('| RTO | 900 s | 12.34 s | ± 0.26 s | **met** | 887.66 s under target |');
     expect(markdown).toContain('| A \\| B | line break | present |');
-    expect(markdown).toContain('| orders row count | row-count | &gt;&#x3D; 10000 | 10412 | **pass** |');
+    expect(markdown).toContain('| orders row count | row-count | \\>= 10000 | 10412 | **pass** |');
     for (const heading of ['## 1. Overview', '## 6. Production data copy handling', '## 10. Control mapping', '## 11. Sign-off', '## 12. Integrity']) {
       expect(markdown).toContain(heading);
     }

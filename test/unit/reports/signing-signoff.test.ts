@@ -91,7 +91,7 @@ describe('signoff', () => {
       (e: unknown) => e,
     )) as Error;
     expect(error.message).toContain('--reviewer');
-    expect(error.message).toContain('--decision: "maybe" is not one of accepted, rejected');
+    expect(error.message).toContain('--decision: "maybe" is not one of accepted, accepted-with-findings, rejected');
     expect(error.message).toContain('--note');
     await expect(appendSignoff(runDir, { reviewer: 'a\nb', decision: 'accepted', note: 'x', signingKey: reviewer })).rejects.toThrow(/control characters/);
     await expect(appendSignoff(runDir, { reviewer: 'Dana', decision: 'accepted', note: 'x', signingKey: 'file:/nonexistent/key.pem' })).rejects.toThrow(/no such file/);
