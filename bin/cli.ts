@@ -138,7 +138,16 @@ function buildProgram(): Command {
         err(`--sign-key: ${(error as Error).message}`);
         throw new Exit(EXIT.invalid);
       }
-      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`), ...(signingKey ? { signingKey } : {}) });
+      const tsa = process.env.DRILLBOOK_TSA || undefined;
+      if (tsa !== undefined) {
+        try {
+          (await import('../reports/timestamp.js')).checkTsaUrl(tsa);
+        } catch (error) {
+          err(`DRILLBOOK_TSA: ${(error as Error).message}`);
+          throw new Exit(EXIT.invalid);
+        }
+      }
+      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`), ...(signingKey ? { signingKey } : {}), ...(tsa ? { tsa } : {}) });
       const deferred = fs.existsSync(options.evidence) ? await runDueDeferred(options.evidence, { log: (m) => out(`  ${m}`) }) : [];
       if (runs.length === 0 && deferred.length === 0) out(`nothing to recover in ${options.evidence}`);
       let incomplete = false;

@@ -80,6 +80,8 @@ export interface RecoverOptions {
   registry?: UndoRegistry;
   log?: (message: string) => void;
   signingKey?: KeyObject;
+  /** An RFC 3161 TSA URL: the bundles recover seals get a trusted timestamp (manifest.tsr). */
+  tsa?: string;
   /** The drivers whose orphan sweeps run; default: the built-in ones. */
   drivers?: Readonly<Record<string, Driver>>;
   /** A driver's own sweep options under its name (e.g. `rds: { client }`). */
@@ -145,7 +147,7 @@ export async function recoverRuns(
     const previous = entries
       .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
       .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));
-    const existing = await openExisting(runDir, options.signingKey ? { signingKey: options.signingKey } : {});
+    const existing = await openExisting(runDir, bundleOptions(options));
     const at = new Date().toISOString();
     const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
     // The timeline is written asynchronously; T0 is also in the fsynced journal.
@@ -176,7 +178,8 @@ export async function recoverRuns(
     );
     journal.append({ t: 'close', at, outcome: record.outcome });
     journal.close();
-    await existing.bundle.finalize(record);
+    const sealed = await existing.bundle.finalize(record);
+    if (sealed.timestamp?.error) log(`${path.basename(runDir)}: no trusted timestamp: ${sealed.timestamp.error} (recorded in manifest.json)`);
     // The interrupted run's findings (the abort, any teardown left to do) join the register.
     await writeOutputs(DEFAULT_OUTPUTS, record, { evidenceDir, runDir }, log);
     recovered.push({
@@ -214,7 +217,7 @@ function finishedRecord(entries: JournalEntry[]): RunRecord | null {
 
 /** Seals a finished run with its measured result: no undo to run, no finding added. */
 async function sealFinished(runDir: string, evidenceDir: string, finished: RunRecord, pid: number, options: RecoverOptions, log: (message: string) => void): Promise<void> {
-  const existing = await openExisting(runDir, options.signingKey ? { signingKey: options.signingKey } : {});
+  const existing = await openExisting(runDir, bundleOptions(options));
   const at = new Date().toISOString();
   // Timeline lines still in the killed process's buffers: the journaled record has them all.
   const onDisk = existing.timeline.length;
@@ -228,8 +231,13 @@ async function sealFinished(runDir: string, evidenceDir: string, finished: RunRe
   for (const event of timeline.slice(Math.min(onDisk, finished.timeline.length))) await existing.bundle.appendTimeline(event);
   const record: RunRecord = { ...finished, timeline, probeSummary: { ...finished.probeSummary } };
   record.earlierItems = await earlierItemsOf(evidenceDir, record, log);
-  await existing.bundle.finalize(record);
+  const sealed = await existing.bundle.finalize(record);
+  if (sealed.timestamp?.error) log(`${path.basename(runDir)}: no trusted timestamp: ${sealed.timestamp.error} (recorded in manifest.json)`);
   await writeOutputs(DEFAULT_OUTPUTS, record, { evidenceDir, runDir }, log);
+}
+
+function bundleOptions(options: RecoverOptions) {
+  return { ...(options.signingKey ? { signingKey: options.signingKey } : {}), ...(options.tsa ? { timestamp: { tsaUrl: options.tsa } } : {}) };
 }
 
 /** Run directories that have their line in the ledger. */

@@ -4,6 +4,7 @@
  * the remediation register. Here the real CLI is SIGKILLed the instant its journal has
  * fsynced the close line (test/helpers/kill-after-close.mjs), then `recover` runs: the run
  * is sealed with the result it measured, and the register gets no item the drill did not find.
+ * With DRILLBOOK_TSA set, the bundle recover seals gets its RFC 3161 timestamp too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { verifyBundle } from '../../reports/evidence.js';
 import type { RunRecord } from '../../reports/run-record.js';
 import { processesMentioning } from '../../runners/system.js';
 import { REPO_ROOT, runCli, startCli } from '../helpers/cli.js';
+import { startLocalTsa } from '../helpers/local-tsa.js';
 import { sharedTempDir } from '../helpers/pg-cluster.js';
 
 const FAILOVER = path.join(REPO_ROOT, 'scenarios', 'samples', 'orders-db-failover.yaml');
@@ -53,8 +55,11 @@ describe('recover respects a finished run', () => {
     expect(processesMentioning(scratch)).toEqual([]);
     const registerBefore = fs.existsSync(path.join(evidence, 'remediation.jsonl')) ? fs.readFileSync(path.join(evidence, 'remediation.jsonl'), 'utf8') : '';
 
-    const recovered = await runCli(['recover', '--evidence', evidence]);
+    const tsa = await startLocalTsa();
+    const recovered = await runCli(['recover', '--evidence', evidence], { env: { DRILLBOOK_TSA: tsa.url } }).finally(() => tsa.stop());
     expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.stdout).toMatch(/sealing .* ended passed/);
+    expect(fs.existsSync(path.join(runDir, 'manifest.tsr'))).toBe(true);
 
     const record = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunRecord;
     expect(record.outcome).toBe('passed');
