@@ -14,8 +14,9 @@ export class Exit extends Error {
   }
 }
 
-export const out = (line = '') => process.stdout.write(`${line}\n`);
-export const err = (line = '') => process.stderr.write(`${line}\n`);
+/** Output whose reader has gone (EPIPE, see watchOutput in cli.ts) is dropped, not thrown. */
+export const out = (line = '') => void (process.stdout.destroyed || process.stdout.write(`${line}\n`));
+export const err = (line = '') => void (process.stderr.destroyed || process.stderr.write(`${line}\n`));
 
 export async function scenarioChecks() {
   return [(await import('../runners/registry.js')).scenarioChecks];

@@ -116,6 +116,7 @@ function buildProgram(): Command {
     .option('--answers <file>', 'replay a recorded tabletop or walkthrough session (kind ExerciseAnswers)')
     .option('--resume <run id>', 'continue a paused tabletop exercise (its run id or a unique prefix)')
     .option('--sign-key <ref>', 'sign the evidence with an Ed25519 key: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)')
+    .option('--tsa <url>', 'get an RFC 3161 trusted timestamp of the sealed manifest from this TSA (default: $DRILLBOOK_TSA); kept as manifest.tsr')
     .option('-v, --verbose', 'print every probe attempt and undo step')
     .action(async (file: string, options: RunCommandOptions) => {
       const loaded = await loadOrExit(file);
@@ -137,7 +138,16 @@ function buildProgram(): Command {
         err(`--sign-key: ${(error as Error).message}`);
         throw new Exit(EXIT.invalid);
       }
-      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`), ...(signingKey ? { signingKey } : {}) });
+      const tsa = process.env.DRILLBOOK_TSA || undefined;
+      if (tsa !== undefined) {
+        try {
+          (await import('../reports/timestamp.js')).checkTsaUrl(tsa);
+        } catch (error) {
+          err(`DRILLBOOK_TSA: ${(error as Error).message}`);
+          throw new Exit(EXIT.invalid);
+        }
+      }
+      const runs = await recoverRuns(options.evidence, { log: (m) => out(`  ${m}`), ...(signingKey ? { signingKey } : {}), ...(tsa ? { tsa } : {}) });
       const deferred = fs.existsSync(options.evidence) ? await runDueDeferred(options.evidence, { log: (m) => out(`  ${m}`) }) : [];
       if (runs.length === 0 && deferred.length === 0) out(`nothing to recover in ${options.evidence}`);
       let incomplete = false;
@@ -217,6 +227,7 @@ interface RunCommandOptions {
   answers?: string;
   resume?: string;
   signKey?: string;
+  tsa?: string;
   verbose?: boolean;
 }
 
@@ -292,6 +303,15 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     err(`--sign-key: ${(error as Error).message}`);
     return EXIT.invalid;
   }
+  const tsa = options.tsa ?? (process.env.DRILLBOOK_TSA || undefined);
+  if (tsa !== undefined) {
+    try {
+      (await import('../reports/timestamp.js')).checkTsaUrl(tsa);
+    } catch (error) {
+      err(`${options.tsa === undefined ? 'DRILLBOOK_TSA' : '--tsa'}: ${(error as Error).message}`);
+      return EXIT.invalid;
+    }
+  }
   const needsPeople = type === 'tabletop' || (type === 'simulation' && scenario.spec.steps.some((s) => s.manual));
   const live = isExercise && !answers && needsPeople;
   if (live && !process.stdin.isTTY) {
@@ -319,7 +339,8 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
   const operator = options.operator ?? (await import('node:os')).userInfo().username;
   const approver = production ? (options.approver ?? operator) : (options.approver ?? null);
 
-  // One owner of signals: the first Ctrl+C (or SIGTERM) aborts and rolls back; the second
+  // One owner of signals: the first Ctrl+C, SIGTERM or SIGHUP, or the output closing under us
+  // (EPIPE: `drillbook run … | head -1`), aborts and rolls back (exit 3); a second signal
   // leaves at once with 130, and `drillbook recover` finishes the undo from the journal.
   const interrupt = new AbortController();
   let interrupts = 0;
@@ -333,8 +354,15 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
       process.exit(EXIT.forced);
     }
   };
+  const onOutputClosed = (which: string) => {
+    if (interrupt.signal.aborted) return;
+    interrupts++;
+    interrupt.abort(new AbortReason('interrupted', `interrupted: ${which} was closed (EPIPE)`));
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  outputClosedListeners.add(onOutputClosed);
   // A live exercise owns the terminal: no status line under the prompts.
   const listener = progressListener(process.stderr, { verbose: options.verbose, plain: live });
   out(`drill ${scenario.metadata.name}: ${scenario.spec.type} of ${loaded.system.name} — ENVIRONMENT ${scenario.metadata.environment.toUpperCase()}`);
@@ -350,8 +378,10 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
       ...(answers ? { answers } : {}),
       ...(resumeDir ? { resume: { runDir: resumeDir } } : {}),
       ...(signingKey ? { signingKey } : {}),
+      ...(tsa ? { tsa } : {}),
     });
     listener.stop();
+    for (const warning of result.warnings) err(`warning: ${warning}`);
     const { record } = result;
     if (result.paused) {
       out(`exercise PAUSED: every answer so far is kept in ${path.join(result.runDir, 'journal.jsonl')}`);
@@ -395,6 +425,8 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     listener.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    outputClosedListeners.delete(onOutputClosed);
   }
 }
 
@@ -412,7 +444,26 @@ function printWalkthrough(record: import('../reports/run-record.js').RunRecord):
   out(`  ${w.estimate.label}: ${w.estimate.seconds} s vs RTO ${w.estimate.rtoTargetSeconds} s${w.estimate.withinRto === null ? '' : w.estimate.withinRto ? ' (within)' : ' (OVER)'}`);
 }
 
+/** Told when stdout or stderr is closed by its reader; a running drill rolls back. */
+const outputClosedListeners = new Set<(which: string) => void>();
+
+/**
+ * A reader that goes away (`| head -1`, a closed terminal) makes the next write fail with
+ * EPIPE (or EIO), an 'error' event that would otherwise end the process with a stack trace
+ * in the middle of a drill. Later output is dropped (out/err check the stream).
+ */
+function watchOutput(): void {
+  for (const [stream, which] of [[process.stdout, 'stdout'], [process.stderr, 'stderr']] as const) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (!stream.destroyed) stream.destroy();
+      if (error.code === 'EPIPE' || error.code === 'EIO' || error.code === 'ERR_STREAM_DESTROYED') for (const listener of outputClosedListeners) listener(which);
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  watchOutput();
   // drillbook supports Node 20 (see package.json engines); the AWS SDK's notice about its own
   // Node support policy would only clutter every RDS drill's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

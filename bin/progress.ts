@@ -22,8 +22,10 @@ export function progressListener(stream: NodeJS.WriteStream, options: { verbose?
       : 'no probe yet';
     return `⏱ ${elapsed().padStart(7)}  phase: ${phase.padEnd(12)}  probe: ${probe}`;
   };
-  const draw = () => stream.write(`\r\x1b[2K${statusLine()}`);
+  const draw = () => void (stream.destroyed || stream.write(`\r\x1b[2K${statusLine()}`));
   const print = (line: string) => {
+    // A reader that went away (EPIPE) is the CLI's to handle (it rolls the drill back).
+    if (stream.destroyed) return;
     if (tty) stream.write(`\r\x1b[2K${line}\n`);
     else stream.write(`${line}\n`);
     if (tty) draw();
@@ -56,7 +58,7 @@ export function progressListener(stream: NodeJS.WriteStream, options: { verbose?
     },
     stop() {
       if (timer) clearInterval(timer);
-      if (tty) stream.write('\r\x1b[2K');
+      if (tty && !stream.destroyed) stream.write('\r\x1b[2K');
     },
   };
 }

@@ -37,7 +37,7 @@ export {
   type LedgerRotationEntry,
 } from './evidence/ledger.js';
 export { acquireLock, type LockOptions } from './evidence/lock.js';
-export { verifyBundle, type BundleVerification, type SignatureStatus, type VerifyOptions } from './evidence/verify-bundle.js';
+export { verifyBundle, type BundleVerification, type SignatureStatus, type TimestampVerification, type VerifyOptions } from './evidence/verify-bundle.js';
 export { verifyLedger, type LedgerProblem, type LedgerRotationLine, type LedgerRunLine, type LedgerSignoffLine, type LedgerVerification } from './evidence/verify-ledger.js';
 export { formatProblem, verifyEvidence, type EvidenceVerification, type RunVerification, type VerificationProblem } from './evidence/verify-evidence.js';
 

@@ -252,9 +252,12 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
     participants: record.participants.map((p) => ({ name: p.name, role: p.role, attendance: p.present ? 'present' : 'absent' })),
     participantsSummary: `${participantsPresent} of ${record.participants.length} present`,
     phases: (rto?.phases ?? []).map((phase) => ({ name: phase.name, at: phase.at, after: `+${formatSeconds(phase.secondsAfterT0)}` })),
-    timeline: record.timeline.map((event) => ({
+    // In time order: an event stamped with the instant it was measured (a probe's end) may be
+    // recorded after a later one. Times to the ms, as the phases table rounds them.
+    timeline: [...record.timeline].sort((a, b) => a.at.localeCompare(b.at)).map((event) => ({
       at: event.at,
-      sinceT0: t0 ? signedSeconds((event.mono - t0.mono) / 1000) : '—',
+      // An event without a monotonic time (mono < 0: added by recover) is placed by its UTC stamp.
+      sinceT0: t0 ? signedSeconds(Math.round(event.mono >= 0 ? event.mono - t0.mono : Date.parse(event.at) - Date.parse(t0.at)) / 1000) : '—',
       phase: event.phase ?? '',
       event: event.event,
       detail: event.detail && Object.keys(event.detail).length > 0 ? JSON.stringify(event.detail) : '',

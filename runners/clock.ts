@@ -54,6 +54,11 @@ export class RunClock {
   wallOf(mono: number): string {
     return new Date(this.originWall + mono).toISOString();
   }
+
+  /** The instant of a UTC time stamped on this run's time line (the inverse of wallOf, to the ms). */
+  instantOf(at: string): Instant {
+    return { at, mono: Date.parse(at) - this.originWall };
+  }
 }
 
 /**

@@ -23,8 +23,12 @@ export interface RunContext {
   /** Aborts on Ctrl+C, a tripped guardrail or maxDuration; reaches every loop and client call. */
   signal: AbortSignal;
   undo: UndoStack;
-  /** Records a timeline event (UTC + monotonic) in the evidence and tells listeners. */
-  record(event: string, detail?: Record<string, unknown>): Instant;
+  /**
+   * Records a timeline event (UTC + monotonic) in the evidence and tells listeners. `at` is
+   * the instant the event happened when it was measured earlier (a probe's end, an undo's
+   * time): one moment has one stamp, which every table and chart of the report reuses.
+   */
+  record(event: string, detail?: Record<string, unknown>, at?: Instant): Instant;
   enterPhase(phase: Phase): void;
   /** Journals T0 (fsynced) the instant it is taken. */
   markT0(t0: Instant & { action: string }): void;

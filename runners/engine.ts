@@ -58,6 +58,8 @@ export interface RunOptions {
   resume?: { runDir: string };
   /** Signs the bundle (Ed25519) at finalize; absent: hashes and the ledger chain only. */
   signingKey?: KeyObject;
+  /** An RFC 3161 TSA URL: the sealed manifest gets a trusted timestamp (manifest.tsr). */
+  tsa?: string;
 }
 
 export interface RunResult {
@@ -66,6 +68,8 @@ export interface RunResult {
   exitCode: 0 | 1 | 3 | 4;
   /** An exercise interrupted on purpose: the bundle is not finalized; `run --resume` continues it. */
   paused?: boolean;
+  /** What went wrong without failing the run (a TSA that gave no timestamp), for the CLI to show. */
+  warnings: string[];
 }
 
 export const EXIT_CODES: Record<Outcome, 0 | 1 | 3 | 4> = { passed: 0, failed: 1, aborted: 3, 'rollback-incomplete': 4 };
@@ -121,7 +125,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       journal.append({ t: 'paused', at: clock.now().at });
       journal.close();
       await bundle.flush();
-      return { record: { ...skeleton, timeline, outcome: 'aborted' }, runDir: bundle.dir, exitCode: 3, paused: true };
+      return { record: { ...skeleton, timeline, outcome: 'aborted' }, runDir: bundle.dir, exitCode: 3, paused: true, warnings: [] };
     }
     if (caught instanceof SessionPaused && !(reason instanceof AbortReason)) {
       abort = { reason: 'interrupted by the operator (Ctrl+C)', at: clock.now().at };
@@ -146,7 +150,8 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
     log: ctx.log,
     defer: (pending, notBefore) => appendDeferred(options.evidenceDir, { t: 'deferred', at: clock.now().at, runId, runDir: bundle.dir, undo: pending, notBefore }),
   });
-  for (const u of unwound.undos) record(`undo ${u.status}: ${u.description}${u.error ? ` (${u.error})` : ''}`);
+  // Each undo is stamped once, when it ran (its teardown record); the timeline reuses that stamp.
+  for (const u of unwound.undos) record(`undo ${u.status}: ${u.description}${u.error ? ` (${u.error})` : ''}`, undefined, u.at ? clock.instantOf(u.at) : undefined);
   record(unwound.complete ? 'teardown complete' : 'teardown INCOMPLETE: manual action needed');
 
   const endedAt = clock.now().at;
@@ -165,19 +170,31 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   const dated = options.answers ? { ...skeleton, replayedAt: skeleton.startedAt, replayEndedAt: endedAt, ...(conducted ? { startedAt: conducted.startedAt } : {}) } : skeleton;
   const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
   const log = (message: string) => options.listener?.log?.(message);
-  // The AAR/IP shows where earlier runs' items stand now; this run's items join the register
-  // once its evidence is sealed. A register problem must not lose the run's evidence.
-  runRecord.earlierItems = await earlierItemsFor(options.evidenceDir, runRecord)
+  // Journaled first, with the measured result: a process killed from here on is finalized by
+  // `recover` as it ended (passed or failed), not as an interrupted run.
+  journal.append({ t: 'close', at: endedAt, outcome: runRecord.outcome, record: runRecord });
+  journal.close();
+  runRecord.earlierItems = await earlierItemsOf(options.evidenceDir, runRecord, log);
+  const { dir, timestamp } = await bundle.finalize(runRecord);
+  const warnings: string[] = [];
+  // The evidence is sealed either way; the manifest records the TSA's failure.
+  if (timestamp?.error) warnings.push(`no trusted timestamp: ${timestamp.error}; the bundle is sealed without one (recorded in manifest.json)`);
+  for (const w of warnings) log(w);
+  await writeOutputs(options.outputs ?? DEFAULT_OUTPUTS, runRecord, { evidenceDir: options.evidenceDir, runDir: dir }, log);
+  return { record: runRecord, runDir: dir, exitCode: EXIT_CODES[runRecord.outcome], warnings };
+}
+
+/**
+ * The AAR/IP shows where earlier runs' items stand now; this run's items join the register
+ * once its evidence is sealed. A register problem must not lose the run's evidence.
+ */
+export function earlierItemsOf(evidenceDir: string, record: RunRecord, log: (message: string) => void): Promise<NonNullable<RunRecord['earlierItems']>> {
+  return earlierItemsFor(evidenceDir, record)
     .then((r) => r.items)
     .catch((e: unknown) => {
       log(`remediation register not read: ${String(e)}`);
       return [];
     });
-  journal.append({ t: 'close', at: endedAt, outcome: runRecord.outcome });
-  journal.close();
-  const { dir } = await bundle.finalize(runRecord);
-  await writeOutputs(options.outputs ?? DEFAULT_OUTPUTS, runRecord, { evidenceDir: options.evidenceDir, runDir: dir }, log);
-  return { record: runRecord, runDir: dir, exitCode: EXIT_CODES[runRecord.outcome] };
 }
 
 /** The run's bundle and journal: new ones, or a paused exercise's reopened for --resume. */
@@ -185,7 +202,7 @@ async function openRun(loaded: LoadedScenario, options: RunOptions, clock: RunCl
   const resumed = options.resume ? resumeState(options.resume.runDir, loaded) : undefined;
   const runId = resumed?.open.runId ?? randomUUID();
   const startedAt = resumed ? { at: resumed.skeleton.startedAt } : clock.now();
-  const bundleOptions = options.signingKey ? { signingKey: options.signingKey } : {};
+  const bundleOptions = { ...(options.signingKey ? { signingKey: options.signingKey } : {}), ...(options.tsa ? { timestamp: { tsaUrl: options.tsa } } : {}) };
   const existing = resumed ? await openExisting(options.resume!.runDir, bundleOptions) : undefined;
   const bundle = existing?.bundle ?? (await EvidenceBundle.create(options.evidenceDir, runDirName(new Date(startedAt.at), loaded.scenario.metadata.name, runId), bundleOptions));
   const skeleton = resumed?.skeleton ?? recordSkeleton(loaded, runId, startedAt.at, options);
@@ -222,8 +239,8 @@ function runContext(parts: ContextParts): RunContext {
     for (const secret of secrets) masked = masked.replaceAll(secret, '[secret]');
     return masked;
   };
-  const record = (event: string, detail?: Record<string, unknown>) => {
-    const instant = clock.now();
+  const record = (event: string, detail?: Record<string, unknown>, at?: { at: string; mono: number }) => {
+    const instant = at ?? clock.now();
     const safeDetail = detail ? (JSON.parse(redact(JSON.stringify(detail))) as Record<string, unknown>) : undefined;
     const entry: TimelineEvent = { at: instant.at, mono: Math.round(instant.mono * 1000) / 1000, event: redact(event), phase, ...(safeDetail ? { detail: safeDetail } : {}) };
     timeline.push(entry);

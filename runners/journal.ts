@@ -34,7 +34,11 @@ export type JournalEntry =
   | { t: 'phase'; at: string; phase: string }
   /** T0 is journaled (fsynced) too: a drill killed right after it must still show when it struck. */
   | { t: 't0'; at: string; mono: number; action: string }
-  | { t: 'close'; at: string; outcome: string }
+  /**
+   * The run is over. `record` is the finished RunRecord as measured (teardown included), so a
+   * process killed between here and its seal is finalized by `recover` with that result.
+   */
+  | { t: 'close'; at: string; outcome: string; record?: unknown }
   /** An exercise answer, fsynced as it is given: an interrupted session loses nothing typed. */
   | { t: 'answer'; at: string; key: string; value: unknown }
   /** An exercise interrupted on purpose (Ctrl+C): `run --resume` continues it; `recover` leaves it. */

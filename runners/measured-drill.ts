@@ -94,7 +94,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       t0 = { ...instant, action };
       result.t0 = t0;
       ctx.markT0(t0);
-      ctx.record(`T0: ${action}`, { t0: true });
+      ctx.record(`T0: ${action}`, { t0: true }, instant);
       return instant;
     };
     const recoveryEndpoint = await disrupt(ctx, session, spec, markT0, result);
@@ -109,7 +109,8 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       const firstFailure = detection.attempts.find((a) => !a.ok);
       if (!firstFailure) throw new Error(`the primary never failed after the fault within ${probes.maxWait}: the fault did not take effect`);
       phases.push({ name: 'outage detected (first failed probe of the primary)', mono: firstFailure.endMono });
-      ctx.record('outage detected', { probe: 'primary', error: firstFailure.error });
+      // One moment, one stamp: the timeline reuses the instant the phases table shows.
+      ctx.record('outage detected', { probe: 'primary', error: firstFailure.error }, { at: ctx.clock.wallOf(firstFailure.endMono), mono: firstFailure.endMono });
       await sleep(ms(spec.recovery.after), ctx.signal);
       const issued = ctx.record(`recovery action issued: ${spec.recovery.action}`);
       phases.push({ name: `recovery action issued (${spec.recovery.action})`, mono: issued.mono });
@@ -136,7 +137,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       name: restoring ? `endpoint ready (${recoveryEndpoint} answered a ${probeNoun})` : `endpoint ready (${recoveryEndpoint} answered ${probes.stableFor + 1} consecutive ${probeNoun}s)`,
       mono: recovery.recovered.endMono,
     });
-    ctx.record('endpoint ready', { endpoint: recoveryEndpoint, latencyMs: Math.round(recovery.recovered.latencyMs) });
+    ctx.record('endpoint ready', { endpoint: recoveryEndpoint, latencyMs: Math.round(recovery.recovered.latencyMs) }, { at: ctx.clock.wallOf(recovery.recovered.endMono), mono: recovery.recovered.endMono });
 
     ctx.enterPhase('verify');
     const pointInTime = restoring && spec.restore && spec.restore.restoreTo !== 'latest';

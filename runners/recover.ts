@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DEFAULT_OUTPUTS, writeOutputs } from '../reports/outputs.js';
 import { appendMissingLedgerLine, listRunDirs, openExisting } from '../reports/evidence.js';
 import type { RunRecord } from '../reports/run-record.js';
-import { completeRecord } from './engine.js';
+import { completeRecord, earlierItemsOf } from './engine.js';
 import { appendDeferred, outstandingDeferred } from './deferred.js';
 import { JOURNAL_FILE, Journal, type JournalEntry, type PendingUndo, pendingUndos, processStartTime } from './journal.js';
 import { emptyDrillResult } from './measured-drill.js';
@@ -80,6 +80,8 @@ export interface RecoverOptions {
   registry?: UndoRegistry;
   log?: (message: string) => void;
   signingKey?: KeyObject;
+  /** An RFC 3161 TSA URL: the bundles recover seals get a trusted timestamp (manifest.tsr). */
+  tsa?: string;
   /** The drivers whose orphan sweeps run; default: the built-in ones. */
   drivers?: Readonly<Record<string, Driver>>;
   /** A driver's own sweep options under its name (e.g. `rds: { client }`). */
@@ -128,6 +130,15 @@ export async function recoverRuns(
       recovered.push({ runDir, runId: open.runId, status: 'paused', undone: 0, failed: [] });
       continue;
     }
+    const finished = finishedRecord(entries);
+    if (finished) {
+      // The drill ended (teardown included) and journaled its result; only the seal is missing.
+      log(`sealing ${path.basename(runDir)} (run ${open.runId} ended ${finished.outcome}; pid ${open.pid} is gone before sealing it)`);
+      journal.close();
+      await sealFinished(runDir, evidenceDir, finished, open.pid, options, log);
+      recovered.push({ runDir, runId: open.runId, status: 'recovered', undone: 0, failed: [] });
+      continue;
+    }
     log(`recovering ${path.basename(runDir)} (run ${open.runId}, pid ${open.pid} is gone)`);
     const pending = pendingUndos(entries);
     const defer = (undo: PendingUndo, notBefore: string) =>
@@ -136,7 +147,7 @@ export async function recoverRuns(
     const previous = entries
       .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
       .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));
-    const existing = await openExisting(runDir, options.signingKey ? { signingKey: options.signingKey } : {});
+    const existing = await openExisting(runDir, bundleOptions(options));
     const at = new Date().toISOString();
     const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
     // The timeline is written asynchronously; T0 is also in the fsynced journal.
@@ -167,7 +178,8 @@ export async function recoverRuns(
     );
     journal.append({ t: 'close', at, outcome: record.outcome });
     journal.close();
-    await existing.bundle.finalize(record);
+    const sealed = await existing.bundle.finalize(record);
+    if (sealed.timestamp?.error) log(`${path.basename(runDir)}: no trusted timestamp: ${sealed.timestamp.error} (recorded in manifest.json)`);
     // The interrupted run's findings (the abort, any teardown left to do) join the register.
     await writeOutputs(DEFAULT_OUTPUTS, record, { evidenceDir, runDir }, log);
     recovered.push({
@@ -186,6 +198,46 @@ export async function recoverRuns(
       recovered.push({ runDir: evidenceDir, runId: swept.runId, status: swept.failed.length > 0 ? 'incomplete' : 'recovered', undone: swept.removed, failed: swept.failed, summary: swept.summary });
   }
   return recovered;
+}
+
+/**
+ * The record of a run whose journal closed `passed` or `failed`: it ended, teardown complete,
+ * with a measured result, and only its seal is missing. Null for anything else (no close, an
+ * older journal without the record, an aborted or incomplete run), which recover rolls back.
+ */
+function finishedRecord(entries: JournalEntry[]): RunRecord | null {
+  const close = entries.find((e): e is Extract<JournalEntry, { t: 'close' }> => e.t === 'close');
+  if (!close || (close.outcome !== 'passed' && close.outcome !== 'failed')) return null;
+  const record = close.record as RunRecord | undefined;
+  if (!record || typeof record !== 'object' || record.outcome !== close.outcome || !record.teardown?.complete) return null;
+  // Anything registered after the close is unexpected: roll back as for an interrupted run.
+  if (pendingUndos(entries).some((u) => !entries.some((e) => e.t === 'undone' && e.id === u.id && e.status === 'deferred'))) return null;
+  return record;
+}
+
+/** Seals a finished run with its measured result: no undo to run, no finding added. */
+async function sealFinished(runDir: string, evidenceDir: string, finished: RunRecord, pid: number, options: RecoverOptions, log: (message: string) => void): Promise<void> {
+  const existing = await openExisting(runDir, bundleOptions(options));
+  const at = new Date().toISOString();
+  // Timeline lines still in the killed process's buffers: the journaled record has them all.
+  const onDisk = existing.timeline.length;
+  const sealedBy = {
+    at,
+    mono: -1,
+    event: `evidence sealed by drillbook recover on ${os.hostname()} at ${at}: the drill had ended ${finished.outcome} (teardown complete), but its process ${pid} ended before sealing it`,
+    phase: 'teardown' as const,
+  };
+  const timeline = [...finished.timeline, sealedBy];
+  for (const event of timeline.slice(Math.min(onDisk, finished.timeline.length))) await existing.bundle.appendTimeline(event);
+  const record: RunRecord = { ...finished, timeline, probeSummary: { ...finished.probeSummary } };
+  record.earlierItems = await earlierItemsOf(evidenceDir, record, log);
+  const sealed = await existing.bundle.finalize(record);
+  if (sealed.timestamp?.error) log(`${path.basename(runDir)}: no trusted timestamp: ${sealed.timestamp.error} (recorded in manifest.json)`);
+  await writeOutputs(DEFAULT_OUTPUTS, record, { evidenceDir, runDir }, log);
+}
+
+function bundleOptions(options: RecoverOptions) {
+  return { ...(options.signingKey ? { signingKey: options.signingKey } : {}), ...(options.tsa ? { timestamp: { tsaUrl: options.tsa } } : {}) };
 }
 
 /** Run directories that have their line in the ledger. */

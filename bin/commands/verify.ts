@@ -36,6 +36,20 @@ async function readAnchors(files: string[]): Promise<{ source: string; line: str
   return anchors;
 }
 
+/** The --tsa-ca file: PEM certificate text, or bad usage. */
+async function readTsaCa(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const { EvidenceError } = await import('../../reports/evidence-files.js');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new EvidenceError(`--tsa-ca ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new EvidenceError(`--tsa-ca ${file}: not a PEM certificate (no BEGIN CERTIFICATE block)`);
+  return text;
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
@@ -43,7 +57,8 @@ export function registerVerify(program: Command): void {
     .argument('<dir>', 'an evidence directory or one run directory')
     .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
     .option('--anchor <file>', 'a copy of ledger lines kept elsewhere (repeatable; e.g. `tail -1 ledger.jsonl` saved after each run, or the S3 upload\'s ledger/ objects): each must still be in the ledger at its seq, which detects removed newest runs', collect, [])
-    .action(async (dir: string, options: { trust: string[]; anchor: string[] }) => {
+    .option('--tsa-ca <ca.pem>', "the CA certificate(s) of the TSA (PEM): each manifest.tsr's RFC 3161 signature must chain to it")
+    .action(async (dir: string, options: { trust: string[]; anchor: string[]; tsaCa?: string }) => {
       const { readTrustedKeys } = await import('../../reports/signing.js');
       const { EvidenceError, formatProblem, verifyEvidence } = await import('../../reports/evidence.js');
       let result;
@@ -51,7 +66,8 @@ export function registerVerify(program: Command): void {
       try {
         trust = await readTrustedKeys(options.trust);
         const anchors = await readAnchors(options.anchor);
-        result = await verifyEvidence(dir, { trust, ...(anchors.length > 0 ? { anchors } : {}) });
+        const tsaCaPem = options.tsaCa === undefined ? undefined : await readTsaCa(options.tsaCa);
+        result = await verifyEvidence(dir, { trust, ...(anchors.length > 0 ? { anchors } : {}), ...(tsaCaPem ? { tsaCaPem } : {}) });
       } catch (error) {
         if (error instanceof EvidenceError) {
           err(error.message);
@@ -66,6 +82,10 @@ export function registerVerify(program: Command): void {
           const signature = run.signature.status === 'signed' ? `signed by key ${run.signature.keyId}` : 'unsigned (hashes and chain checked; no signature)';
           const signoffs = run.signoffs > 0 ? `, ${run.signoffs} sign-off${run.signoffs === 1 ? '' : 's'}` : '';
           out(`${run.runDir}: intact, ${signature}${signoffs} (manifest sha256 ${run.manifestSha256})`);
+          const ts = run.timestamp;
+          if (ts?.status === 'verified' || ts?.status === 'stamped') {
+            out(`  timestamp: manifest.json stamped by ${ts.tsa} at ${ts.genTime} (RFC 3161; ${ts.status === 'verified' ? 'signature verified against --tsa-ca' : 'digest checked; give --tsa-ca to check the TSA signature'})`);
+          } else if (ts?.status === 'not-obtained') out(`  timestamp: none: the TSA ${ts.tsa} failed at seal (${ts.error})`);
         } else {
           err(`${run.runDir}: ${run.status === 'unfinished' ? 'UNFINISHED' : 'NOT INTACT'}`);
           for (const problem of own) err(`  - ${problem.message}`);

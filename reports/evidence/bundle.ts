@@ -42,7 +42,8 @@ import {
 } from '../signing.js';
 import { DurableAppender } from './appender.js';
 import { appendLedger, type LedgerEntry } from './ledger.js';
-import { buildManifest, checksumsText, isOutsideManifest } from './manifest.js';
+import { TIMESTAMP_TOKEN_FILE, type TimestampRequestOptions, checkTsaUrl, requestTimestamp } from '../timestamp.js';
+import { type Manifest, buildManifest, checksumsText, isOutsideManifest } from './manifest.js';
 
 export interface BundleOptions {
   /** Wall clock for manifest and ledger times; tests pass a fixed one. */
@@ -55,6 +56,11 @@ export interface BundleOptions {
    * created or reopened, so a bad one fails before the drill starts. Absent: unsigned.
    */
   signingKey?: KeyObject | string;
+  /**
+   * Ask this RFC 3161 TSA to stamp manifest.json's sha256 at seal (`run --tsa`); the token is
+   * kept as manifest.tsr. A TSA that fails does not stop the seal: the manifest records why.
+   */
+  timestamp?: { tsaUrl: string; request?: TimestampRequestOptions };
 }
 
 /** A report already rendered, to be written into the bundle and listed in its manifest. */
@@ -77,6 +83,8 @@ export interface SealResult {
   ledgerEntry: LedgerEntry;
   /** The key id the bundle was signed with, or null when unsigned. */
   keyId: string | null;
+  /** The RFC 3161 timestamp asked for (null: none was): its genTime, or why none was obtained. */
+  timestamp: { tsa: string; genTime: string | null; error: string | null } | null;
 }
 
 /** run.json's exact text (its sha256 is printed in the reports before the manifest exists). */
@@ -213,20 +221,44 @@ export class RunBundle {
     for (const { file, content } of reports) await writeFileAtomic(path.join(this.dir, file), content);
 
     // Left by an earlier, interrupted finalize of this run (recover): never reuse them.
-    for (const stale of [SIGNER_PUBLIC_KEY_FILE, CHECKSUMS_FILE, MANIFEST_SIGNATURE_FILE, CHECKSUMS_SIGNATURE_FILE]) {
+    for (const stale of [SIGNER_PUBLIC_KEY_FILE, CHECKSUMS_FILE, MANIFEST_SIGNATURE_FILE, CHECKSUMS_SIGNATURE_FILE, TIMESTAMP_TOKEN_FILE]) {
       await rm(path.join(this.dir, stale), { force: true });
     }
     const keyId = signingKey ? keyIdOf(signingKey) : null;
     if (signingKey) await writeFileAtomic(path.join(this.dir, SIGNER_PUBLIC_KEY_FILE), publicKeyPem(signingKey));
-    const manifest = await buildManifest(this.dir, record.runId, this.now(), keyId);
-    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
-    const manifestSha256 = sha256Hex(manifestText);
+    let manifest: Manifest = await buildManifest(this.dir, record.runId, this.now(), keyId);
+    let manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+    let manifestSha256 = sha256Hex(manifestText);
+    // The token stamps manifest.json's sha256, so the manifest says beforehand that one was
+    // asked for (a deleted token is then detected); a TSA that fails leaves its reason instead.
+    let timestamp: SealResult['timestamp'] = null;
+    let token: Uint8Array | undefined;
+    const tsa = this.options.timestamp;
+    if (tsa) {
+      let shown = tsa.tsaUrl;
+      try {
+        shown = checkTsaUrl(tsa.tsaUrl);
+        manifest = { ...manifest, timestamp: { tsa: shown, token: TIMESTAMP_TOKEN_FILE } };
+        manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+        manifestSha256 = sha256Hex(manifestText);
+        const stamped = await requestTimestamp(tsa.tsaUrl, Buffer.from(manifestSha256, 'hex'), tsa.request);
+        token = stamped.token;
+        timestamp = { tsa: shown, genTime: stamped.genTime.toISOString(), error: null };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        manifest = { ...manifest, timestamp: { tsa: shown, error: reason } };
+        manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+        manifestSha256 = sha256Hex(manifestText);
+        timestamp = { tsa: shown, genTime: null, error: reason };
+      }
+    }
     const checksums = checksumsText([...manifest.files, { path: MANIFEST_FILE, sha256: manifestSha256 }]);
     await writeFileAtomic(path.join(this.dir, CHECKSUMS_FILE), checksums);
     if (signingKey) {
       await writeFileAtomic(path.join(this.dir, MANIFEST_SIGNATURE_FILE), signBytes(manifestText, signingKey));
       await writeFileAtomic(path.join(this.dir, CHECKSUMS_SIGNATURE_FILE), signBytes(checksums, signingKey));
     }
+    if (token) await writeFileAtomic(path.join(this.dir, TIMESTAMP_TOKEN_FILE), token);
     // Last, atomically: a bundle without manifest.json is unfinished (recover completes it),
     // so a crash at any point before here never leaves a bundle that verifies.
     await writeFileAtomic(path.join(this.dir, MANIFEST_FILE), manifestText);
@@ -236,7 +268,7 @@ export class RunBundle {
       { runId: record.runId, dir: path.basename(this.dir), manifestSha256 },
       { now: this.options.now, lockTimeoutMs: this.options.ledgerLockTimeoutMs, signingKey },
     );
-    return { dir: this.dir, manifestSha256, ledgerEntry, keyId };
+    return { dir: this.dir, manifestSha256, ledgerEntry, keyId, timestamp };
   }
 
   private now(): Date {

@@ -16,6 +16,7 @@ import {
   SIGNER_PUBLIC_KEY_FILE,
   SIGNOFFS_FILE,
 } from '../signing.js';
+import { TIMESTAMP_TOKEN_FILE } from '../timestamp.js';
 
 export const MANIFEST_SCHEMA = 'drillbook.dev/manifest/v1';
 export interface ManifestEntry {
@@ -41,8 +42,24 @@ export interface Manifest {
   checksumsFile?: typeof CHECKSUMS_FILE;
   /** Present when the bundle is signed. */
   signature?: ManifestSignature;
+  /** Present when an RFC 3161 timestamp was asked for at seal; see {@link ManifestTimestamp}. */
+  timestamp?: ManifestTimestamp;
   files: ManifestEntry[];
 }
+
+/**
+ * An RFC 3161 timestamp asked for at seal (`run --tsa`). `token`: the TSA's token for this
+ * manifest.json's sha256 is in manifest.tsr (outside the manifest, which it covers), so a
+ * deleted token is detected. `error`: the TSA did not give one; the bundle was sealed without.
+ */
+export interface ManifestTimestamp {
+  /** The TSA, named without credentials or query string. */
+  tsa: string;
+  token?: typeof TIMESTAMP_TOKEN_FILE;
+  error?: string;
+}
+
+export const ManifestTimestampSchema = z.looseObject({ tsa: z.string(), token: z.literal(TIMESTAMP_TOKEN_FILE).optional(), error: z.string().optional() });
 
 /**
  * What verification requires of a manifest.json before it looks at the entries: the schema
@@ -68,9 +85,9 @@ export const ManifestSignatureSchema = z.looseObject({
 });
 
 /** Files of a run directory that are never listed in its manifest (they cover it, or come after it). */
-export const OUTSIDE_MANIFEST = new Set([MANIFEST_FILE, CHECKSUMS_FILE, MANIFEST_SIGNATURE_FILE, CHECKSUMS_SIGNATURE_FILE, SIGNOFFS_FILE]);
+export const OUTSIDE_MANIFEST = new Set([MANIFEST_FILE, CHECKSUMS_FILE, MANIFEST_SIGNATURE_FILE, CHECKSUMS_SIGNATURE_FILE, SIGNOFFS_FILE, TIMESTAMP_TOKEN_FILE]);
 
-/** A file never listed in a manifest (manifest.json, SHA256SUMS, their signatures, signoffs.jsonl). */
+/** A file never listed in a manifest (manifest.json, SHA256SUMS, their signatures, signoffs.jsonl, manifest.tsr). */
 export function isOutsideManifest(relativePath: string): boolean {
   return OUTSIDE_MANIFEST.has(relativePath);
 }

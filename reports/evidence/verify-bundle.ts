@@ -18,7 +18,8 @@ import {
   verifyBytes,
   type TrustedKey,
 } from '../signing.js';
-import { MANIFEST_SCHEMA, ManifestEntrySchema, ManifestHeaderSchema, ManifestSignatureSchema, checksumsText, isOutsideManifest } from './manifest.js';
+import { TIMESTAMP_TOKEN_FILE, describeTimestampToken, verifyTimestampToken } from '../timestamp.js';
+import { MANIFEST_SCHEMA, ManifestEntrySchema, ManifestHeaderSchema, ManifestSignatureSchema, ManifestTimestampSchema, checksumsText, isOutsideManifest } from './manifest.js';
 
 export type SignatureStatus = 'signed' | 'unsigned' | 'invalid' | 'untrusted';
 
@@ -34,6 +35,25 @@ export interface VerifyOptions {
    * detects runs removed from the end of the ledger, which no chain can show by itself.
    */
   anchors?: { source: string; line: string }[];
+  /**
+   * PEM certificate(s) of the CA that issued the TSA's certificate (`verify --tsa-ca`): a
+   * manifest.tsr must then carry a valid TSA signature chaining to it. Without it, the token
+   * is checked to stamp this manifest.json (its digest), not its signature.
+   */
+  tsaCaPem?: string;
+}
+
+/**
+ * A bundle's RFC 3161 timestamp as verify found it: `none` (none asked for), `stamped` (the
+ * token stamps this manifest; signature not checked, no --tsa-ca), `verified` (and its
+ * signature chains to --tsa-ca), `not-obtained` (the TSA failed at seal; recorded in the
+ * manifest), `invalid` (missing, for another manifest, or a bad signature: a problem too).
+ */
+export interface TimestampVerification {
+  status: 'none' | 'stamped' | 'verified' | 'not-obtained' | 'invalid';
+  tsa: string | null;
+  genTime: string | null;
+  error: string | null;
 }
 
 export interface BundleVerification {
@@ -49,6 +69,7 @@ export interface BundleVerification {
   /** Problems with the manifest itself (absent, unreadable, unsafe paths) and with the signatures. */
   problems: string[];
   signature: { status: SignatureStatus; keyId: string | null };
+  timestamp: TimestampVerification;
 }
 
 /**
@@ -67,6 +88,7 @@ export async function verifyBundle(runDir: string, options: VerifyOptions = {}):
     unlisted: [],
     problems: [],
     signature: { status: 'unsigned', keyId: null },
+    timestamp: { status: 'none', tsa: null, genTime: null, error: null },
   };
   let manifestBytes: Buffer;
   try {
@@ -118,7 +140,8 @@ export async function verifyBundle(runDir: string, options: VerifyOptions = {}):
     result.problems.push(`${MANIFEST_FILE} names checksumsFile ${JSON.stringify(manifest.checksumsFile)}, expected "${CHECKSUMS_FILE}"`);
   }
   const signed = manifest.signature !== undefined;
-  const outside = new Set([MANIFEST_FILE, SIGNOFFS_FILE]);
+  // manifest.tsr covers manifest.json, so it is outside it; checkTimestamp checks it.
+  const outside = new Set([MANIFEST_FILE, SIGNOFFS_FILE, TIMESTAMP_TOKEN_FILE]);
   if (hasChecksums) outside.add(CHECKSUMS_FILE);
   if (signed) [MANIFEST_SIGNATURE_FILE, CHECKSUMS_SIGNATURE_FILE].forEach((file) => outside.add(file));
   for (const relativePath of listFilesRecursiveSync(dir)) {
@@ -136,6 +159,8 @@ export async function verifyBundle(runDir: string, options: VerifyOptions = {}):
     }
   }
 
+  await checkTimestamp(dir, manifest.timestamp, manifestBytes, result.manifestSha256, options.tsaCaPem, result);
+
   const trust = options.trust ?? [];
   if (signed) await checkBundleSignature(dir, manifest.signature, listed, manifestBytes, checksumsBytes, trust, result);
   else if (trust.length > 0) {
@@ -143,6 +168,57 @@ export async function verifyBundle(runDir: string, options: VerifyOptions = {}):
   }
   result.ok = result.changed.length + result.missing.length + result.unlisted.length + result.problems.length === 0;
   return result;
+}
+
+/** The manifest's timestamp block against manifest.tsr: present when promised, stamping this manifest.json. */
+async function checkTimestamp(dir: string, declared: unknown, manifestBytes: Buffer, manifestSha256: string, tsaCaPem: string | undefined, result: BundleVerification): Promise<void> {
+  const tokenBytes = await readOptional(path.join(dir, TIMESTAMP_TOKEN_FILE));
+  const block = declared === undefined ? undefined : ManifestTimestampSchema.safeParse(declared);
+  if (block && !block.success) {
+    result.problems.push(`${MANIFEST_FILE}: its timestamp block is not a drillbook RFC 3161 timestamp record`);
+    result.timestamp = { status: 'invalid', tsa: null, genTime: null, error: null };
+    return;
+  }
+  const tsa = block?.data.tsa ?? null;
+  if (block && !block.data.token) {
+    result.timestamp = { status: 'not-obtained', tsa, genTime: null, error: block.data.error ?? 'no reason recorded' };
+    if (tokenBytes === undefined) return;
+  }
+  if (tokenBytes === undefined) {
+    if (block) {
+      result.missing.push(TIMESTAMP_TOKEN_FILE);
+      result.timestamp = { status: 'invalid', tsa, genTime: null, error: `${TIMESTAMP_TOKEN_FILE} is missing` };
+    }
+    return;
+  }
+  const fail = (message: string) => {
+    result.problems.push(message);
+    result.timestamp = { status: 'invalid', tsa, genTime: null, error: message };
+  };
+  let info;
+  try {
+    info = describeTimestampToken(tokenBytes);
+  } catch (error) {
+    fail(`${TIMESTAMP_TOKEN_FILE} is not an RFC 3161 timestamp token: ${(error as Error).message}`);
+    return;
+  }
+  if (info.sha256 !== manifestSha256) {
+    fail(`${TIMESTAMP_TOKEN_FILE} stamps sha256 ${info.sha256}, not this ${MANIFEST_FILE} (${manifestSha256})`);
+    return;
+  }
+  if (!block?.data.token) {
+    // A token the manifest does not promise (added after the seal): it stamps this manifest, but say so.
+    result.problems.push(`${TIMESTAMP_TOKEN_FILE} is present, but ${MANIFEST_FILE} records ${block ? 'that no timestamp was obtained' : 'no timestamp request'}`);
+  }
+  if (tsaCaPem !== undefined) {
+    try {
+      await verifyTimestampToken(tokenBytes, manifestBytes, { caCertPem: tsaCaPem });
+    } catch (error) {
+      fail(`${TIMESTAMP_TOKEN_FILE}: ${(error as Error).message}`);
+      return;
+    }
+  }
+  result.timestamp = { status: tsaCaPem !== undefined ? 'verified' : 'stamped', tsa, genTime: info.genTime.toISOString(), error: null };
 }
 
 async function checkBundleSignature(

@@ -11,7 +11,7 @@ import { CHECKSUMS_FILE, SIGNOFFS_FILE } from '../signing.js';
 import { verifySignoffs } from '../signoff.js';
 import { REMEDIATION_FILE, checkRegisterText } from '../remediation-events.js';
 import { LEDGER_FILE } from './ledger.js';
-import { verifyBundle, type SignatureStatus, type VerifyOptions } from './verify-bundle.js';
+import { verifyBundle, type SignatureStatus, type TimestampVerification, type VerifyOptions } from './verify-bundle.js';
 import { verifyLedger, type LedgerVerification } from './verify-ledger.js';
 
 /** One failure, named: `subject` is a run directory name, ledger.jsonl or remediation.jsonl. */
@@ -29,6 +29,8 @@ export interface RunVerification {
   manifestSha256: string | null;
   signature: { status: SignatureStatus; keyId: string | null };
   signoffs: number;
+  /** The RFC 3161 timestamp of the manifest (absent for an unfinished run). */
+  timestamp?: TimestampVerification;
 }
 
 export interface EvidenceVerification {
@@ -110,6 +112,7 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
       manifestSha256: bundle.manifestSha256,
       signature: bundle.signature,
       signoffs: signoffs.count,
+      timestamp: bundle.timestamp,
     };
     return { run, problems };
   };

@@ -287,3 +287,31 @@ describe('packageRoot', () => {
     expect(packageRoot(new URL(`file://${path.join(root, 'dist', 'reports', 'paths.js')}`).href)).toBe(root);
   });
 });
+
+describe('timeline: one time per moment', () => {
+  /** The timeline table's rows: [UTC, since T0, phase, event]. */
+  function timelineRows(page: string): string[][] {
+    const section = page.slice(page.indexOf('<section id="timeline">'), page.indexOf('</section>', page.indexOf('<section id="timeline">')));
+    return [...section.matchAll(/<tr>(<td[\s\S]*?)<\/tr>/g)].map((row) => [...row[1]!.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((cell) => cell[1]!.replace(/<div[\s\S]*$/, '')));
+  }
+
+  it('shows events in time order, even when one was stamped with an earlier measured instant', () => {
+    const base = makeRunRecord();
+    const t0 = base.t0!;
+    const at = (mono: number) => new Date(Date.parse(t0.at) - t0.mono + mono).toISOString();
+    // "endpoint ready" is stamped with its probe's end, but recorded after a later event.
+    const timeline = [
+      ...base.timeline.filter((e) => e.mono <= t0.mono),
+      { at: at(t0.mono + 2_000), mono: t0.mono + 2_000, event: 'recovery action completed', phase: 'recover' as const },
+      { at: at(t0.mono + 1_290), mono: t0.mono + 1_290, event: 'endpoint ready', phase: 'recover' as const },
+      { at: at(40_000), mono: -1, event: 'evidence sealed by drillbook recover', phase: 'teardown' as const },
+    ];
+    const rows = timelineRows(html({ ...base, timeline }));
+    expect(rows.map((r) => r[0])).toEqual([...rows.map((r) => r[0])].sort());
+    const ready = rows.find((r) => r[3] === 'endpoint ready')!;
+    expect(ready[0]).toBe(at(t0.mono + 1_290));
+    expect(ready[1]).toBe('+1.29 s');
+    // An event without a monotonic time is placed by its UTC stamp, not at "−5 s".
+    expect(rows.find((r) => r[3] === 'evidence sealed by drillbook recover')![1]).toBe(`+${(40_000 - t0.mono) / 1000} s`);
+  });
+});
