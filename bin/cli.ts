@@ -10,6 +10,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import { EXIT, Exit, err, loadOrExit, out, scenarioChecks } from './cli-common.js';
+import { toolInfo } from '../runners/tool.js';
+
+const toolVersion = () => toolInfo().version;
 import { registerRemediation } from './commands/remediation.js';
 import { registerCoverage } from './commands/coverage.js';
 import { registerReport } from './commands/report.js';
@@ -22,7 +25,7 @@ import { registerSignoff } from './commands/signoff.js';
 function buildProgram(): Command {
   const program = new Command('drillbook')
     .description('Recovery drills as code: measured RTO/RPO against the continuity plan, with SOC 2 A1.3 evidence.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(toolVersion())
     .exitOverride()
     .showHelpAfterError('(run drillbook --help for usage)')
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
