@@ -11,6 +11,7 @@ import { Diagnostics } from '../../scenarios/diagnostics.js';
 import type { ContinuityPlan } from '../../scenarios/schema.js';
 import type { CoverageWindow } from '../../reports/coverage.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
+import type { CliDefaults } from '../config.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -69,18 +70,18 @@ export async function evidenceDirOrExit(dir: string, flag = '--evidence'): Promi
   throw new Exit(EXIT.invalid);
 }
 
-export function registerCoverage(program: Command): void {
+export function registerCoverage(program: Command, defaults: CliDefaults): void {
   program
     .command('coverage')
     .description('systems × required test types × last run × due date (0 all covered, 1 overdue or never tested, 2 bad input)')
-    .requiredOption('--plan <file>', 'the ContinuityPlan whose testPolicy says what is required')
-    .option('--evidence <dir>', 'evidence directory', 'evidence')
+    .requiredOption('--plan <file>', 'the ContinuityPlan whose testPolicy says what is required (default: plan in drillbook.config.yaml)', defaults.plan)
+    .option('--evidence <dir>', 'evidence directory ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)', defaults.evidence)
     .option('--from <date>', 'audit window start, YYYY-MM-DD (inclusive)')
     .option('--to <date>', 'audit window end, YYYY-MM-DD (inclusive); ages are computed as of its end when it is past')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'html', 'csv']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'html', 'csv', 'json']).default('table'))
     .option('--out <file>', 'write to this file instead of stdout')
     .option('--now <iso>', 'compute ages as of this instant (reproducible reports, tests)')
-    .action(async (options: { plan: string; evidence: string; from?: string; to?: string; format: 'table' | 'html' | 'csv'; out?: string; now?: string }) => {
+    .action(async (options: { plan: string; evidence: string; from?: string; to?: string; format: 'table' | 'html' | 'csv' | 'json'; out?: string; now?: string }) => {
       const { window, now } = windowOrExit(options);
       const plan = await planOrExit(options.plan);
       await evidenceDirOrExit(options.evidence);
@@ -94,6 +95,7 @@ export function registerCoverage(program: Command): void {
 
       let text: string;
       if (options.format === 'csv') text = coverageCsv(report);
+      else if (options.format === 'json') text = `${JSON.stringify(report, null, 2)}\n`;
       else if (options.format === 'html') {
         const { SitePages } = await import('../../reports/site/pages.js');
         const base = options.out ? path.dirname(path.resolve(options.out)) : process.cwd();
