@@ -74,9 +74,12 @@ export async function loadDefaults(env: NodeJS.ProcessEnv = process.env, cwd: st
       const base = path.dirname(file);
       const resolvePath = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : path.resolve(base, p));
       const problems: string[] = [];
+      // The position of a key (not its value), so "unknown key" points at the typo.
       const where = (key: string) => {
-        const node = doc.getIn(key.split('.'), true) as { range?: [number, number, number] } | undefined;
-        return at(node?.range?.[0]);
+        const parts = key.split('.');
+        const map = (parts.length > 1 ? doc.getIn(parts.slice(0, -1), true) : doc.contents) as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | null;
+        const pair = map?.items?.find((item) => item.key?.value === parts[parts.length - 1]);
+        return at(pair?.key?.range?.[0]);
       };
       const text = (key: string, v: unknown): string | undefined => {
         if (v === undefined) return undefined;
