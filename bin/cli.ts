@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import { EXIT, Exit, err, loadOrExit, out, scenarioChecks } from './cli-common.js';
@@ -22,13 +22,14 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSignoff } from './commands/signoff.js';
+import { registerInit } from './commands/init.js';
+import { decorateHelp } from './help.js';
 
 export function buildProgram(defaults: CliDefaults): Command {
   const program = new Command('drillbook')
     .description('Recovery drills as code: measured RTO/RPO against the continuity plan, with SOC 2 A1.3 evidence.')
     .version(toolVersion())
     .exitOverride()
-    .showHelpAfterError('(run drillbook --help for usage)')
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
   program
@@ -226,7 +227,18 @@ export function buildProgram(defaults: CliDefaults): Command {
   registerCoverage(program, defaults);
   registerSite(program);
   registerRemediation(program, defaults);
+  registerInit(program);
 
+  program
+    .command('completion')
+    .description('print a bash or zsh completion script')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { bashCompletion, zshCompletion } = await import('./completion.js');
+      process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+    });
+
+  decorateHelp(program);
   return program;
 }
 
@@ -507,6 +519,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.invalid;
   }
   const program = buildProgram(defaults);
+  // Plain `drillbook` is a request for help, not a usage error: help on stdout, exit 0.
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;

@@ -7,6 +7,11 @@ if (!existsSync(cli)) {
   process.stderr.write('drillbook is not built: run `npm install` (or `npm run build`) in its directory first\n');
   process.exit(2);
 }
+// `drillbook --help | head`: a closed pipe ends the output, not with a stack trace.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 const { main } = await import(cli.href);
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
