@@ -124,6 +124,8 @@ export function buildProgram(defaults: CliDefaults): Command {
     .option('--json', 'print exactly one JSON object on stdout (runId, outcome, verdict, measured, evidence); everything else goes to stderr')
     .option('--junit <file>', 'also write the result as JUnit XML to this file')
     .option('-q, --quiet', 'print only the outcome line and errors')
+    .option('--metrics-push <url>', 'push the run\'s Prometheus series to this Pushgateway (job drillbook, grouped by scenario and environment)', defaults.metricsPush)
+    .option('--metrics-file <path>', 'write the run\'s Prometheus series to this node_exporter textfile (*.prom; other scenarios\' series in it are kept)', defaults.metricsFile)
     .option('-v, --verbose', 'print every probe attempt and undo step')
     .action(async (file: string, options: RunCommandOptions) => {
       // --json: one object on stdout whatever happens, also when the drill never started.
@@ -254,6 +256,8 @@ interface RunCommandOptions {
   json?: boolean;
   junit?: string;
   quiet?: boolean;
+  metricsPush?: string;
+  metricsFile?: string;
   /** Set by the run command under --json: where the one JSON object goes. */
   emitJson?: (value: unknown) => void;
 }
@@ -288,6 +292,14 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
       err(`--junit ${options.junit}: ${dir} is not a directory; nothing was run`);
       return EXIT.invalid;
     }
+  }
+  if (options.metricsPush !== undefined || options.metricsFile !== undefined) {
+    const { checkMetricsFile, checkPushUrl } = await import('../reports/metrics.js');
+    const pushProblem = options.metricsPush !== undefined ? checkPushUrl(options.metricsPush) : undefined;
+    const fileProblem = options.metricsFile !== undefined ? checkMetricsFile(options.metricsFile) : undefined;
+    if (pushProblem) err(`--metrics-push ${pushProblem}; nothing was run`);
+    if (fileProblem) err(`--metrics-file ${fileProblem}; nothing was run`);
+    if (pushProblem || fileProblem) return EXIT.invalid;
   }
   const type = scenario.spec.type;
   const isExercise = type === 'tabletop' || type === 'simulation';
@@ -476,6 +488,26 @@ async function ciOutputs(record: import('../reports/run-record.js').RunRecord, r
     } catch (error) {
       err(`--junit ${options.junit}: not written (${(error as Error).message}); the evidence is complete in ${runDir}`);
       code = EXIT.incomplete;
+    }
+  }
+  if (options.metricsFile !== undefined || options.metricsPush !== undefined) {
+    const metrics = await import('../reports/metrics.js');
+    const registry = metrics.runRegistry(record);
+    if (options.metricsFile !== undefined) {
+      try {
+        await metrics.writeMetricsFile(registry, path.resolve(options.metricsFile), metrics.sameRun(record));
+      } catch (error) {
+        err(`METRICS NOT WRITTEN: --metrics-file ${(error as Error).message}`);
+        code = EXIT.incomplete;
+      }
+    }
+    if (options.metricsPush !== undefined) {
+      try {
+        await metrics.pushMetrics(registry, options.metricsPush, metrics.runGrouping(record));
+      } catch (error) {
+        err(`METRICS NOT PUSHED: --metrics-push ${(error as Error).message}`);
+        code = EXIT.incomplete;
+      }
     }
   }
   if (process.env.GITHUB_ACTIONS === 'true') {

@@ -113,6 +113,7 @@ describe('completion', () => {
     expect(complete(script, ['drillbook', 'remediation', 'ex'])).toEqual(['export']);
     expect(complete(script, ['drillbook', 'run', 'x.yaml', '--j'])).toEqual(['--json', '--junit']);
     expect(complete(script, ['drillbook', 'coverage', '--format', 'json', '--pl'])).toEqual(['--plan']);
+    expect(complete(script, ['drillbook', 'coverage', '--metrics-'])).toEqual(['--metrics-file', '--metrics-push']);
   });
 
   it('zsh gets a #compdef script built on the same function', async () => {
