@@ -107,6 +107,13 @@ export interface TrendChartInput {
   height?: number;
 }
 
+/** 0, 1, 2, 5, 10, 20, 50, … up to the first value at or above `max`: readable ticks on a symlog axis. */
+function symlogTicks(max: number): number[] {
+  const ticks = [0];
+  for (let magnitude = 1; ticks[ticks.length - 1]! < max; magnitude *= 10) for (const step of [1, 2, 5]) if (ticks[ticks.length - 1]! < max) ticks.push(step * magnitude);
+  return ticks;
+}
+
 /** `%Y-%m-%d`, or with the time of day when the runs span less than three days. */
 function timeFormat(points: TrendPoint[]): string {
   const times = points.map((p) => p.at);
@@ -145,7 +152,17 @@ export function trendSvg(input: TrendChartInput): string {
     scale: { type: 'utc', ...(points.length > 0 && Math.max(...points.map((p) => p.at)) - Math.min(...points.map((p) => p.at)) < 86_400_000 ? { padding: 40 } : { padding: 12 }) },
     axis: { title: 'run start (UTC)', format: points.length > 0 ? timeFormat(points) : '%Y-%m-%d', labelOverlap: true, labelFlush: true, tickCount: 6, grid: false },
   } as const;
-  const y = { type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: `${metric} (seconds)`, grid: true, tickCount: 5 } } as const;
+  // The target is always inside the scale. When it is far above the measurements (a 15-minute
+  // target over 12-second recoveries) a linear axis would flatten them onto 0, so the axis is
+  // symlog (linear near 0, logarithmic above) and says so.
+  const measuredMax = Math.max(0, ...points.map((p) => (p.seconds === null ? 0 : p.seconds + p.errorSeconds)));
+  const targetMax = Math.max(0, ...points.map((p) => p.targetSeconds ?? 0));
+  const symlog = measuredMax > 0 && targetMax > measuredMax * 5;
+  const y = {
+    type: 'quantitative',
+    scale: symlog ? { type: 'symlog', constant: 1 } : { zero: true, nice: true },
+    axis: { title: `${metric} (seconds${symlog ? ', symlog scale' : ''})`, grid: true, ...(symlog ? { values: symlogTicks(Math.max(measuredMax, targetMax)) } : { tickCount: 5 }) },
+  } as const;
   const color = {
     field: 'type',
     type: 'nominal',
@@ -159,6 +176,14 @@ export function trendSvg(input: TrendChartInput): string {
   } else {
     const targeted = rows.filter((r) => r.target !== null);
     if (targeted.length > 0) {
+      // The current target (the newest run's) across the whole chart; the history as a step line.
+      const newest = [...new Set(types.map((t) => [...targeted].reverse().find((r) => r.type === t)?.target).filter((v): v is number => typeof v === 'number'))];
+      layer.push({
+        name: 'target_now',
+        data: { values: newest.map((target) => ({ target })) },
+        mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5, color: C.target, opacity: 0.8 },
+        encoding: { y: { field: 'target', ...y } },
+      });
       layer.push({
         name: 'target',
         data: { values: targeted },
@@ -205,7 +230,7 @@ export function trendSvg(input: TrendChartInput): string {
   }
   const failures = points.filter((p) => p.failure).length;
   const unmeasured = points.filter((p) => p.seconds === null).length;
-  const subtitle = [
+  const subtitle = points.length === 0 ? ['no measured runs: tabletop exercises and walkthroughs measure no RTO or RPO'] : [
     [`${points.length} run${points.length === 1 ? '' : 's'}`, failures > 0 ? `${failures} not passed or target missed (red ✕)` : 'all passed', ...(unmeasured > 0 ? [`${unmeasured} measured nothing (red dashed rule)`] : [])].join(' · '),
     'grey dashed line: the target · vertical bars: each run’s ± error bound',
   ];
@@ -220,7 +245,7 @@ export function trendSvg(input: TrendChartInput): string {
     },
     title: { text: input.title, subtitle, frame: 'group', limit: width - 110, subtitlePadding: 4 },
     width: width - 110,
-    height,
+    height: points.length === 0 ? 40 : height,
     layer,
   };
   return vegaLiteSvg(spec as unknown as TopLevelSpec, { label, className: 'trend' });
