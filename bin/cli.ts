@@ -37,14 +37,9 @@ export function buildProgram(defaults: CliDefaults): Command {
     .description('check scenarios and plans, cross-file references too (0 valid, 2 invalid)')
     .argument('<paths...>', 'files or directories')
     .action(async (paths: string[]) => {
-      const { validatePaths } = await import('../scenarios/load.js');
-      const diagnostics = new Diagnostics();
-      const checked = await validatePaths(paths, diagnostics, { checks: await scenarioChecks() });
-      const text = diagnostics.format();
-      if (text) err(text);
-      const valid = checked.filter((c) => c.valid).length;
-      out(`${checked.length} file${checked.length === 1 ? '' : 's'} checked, ${valid} valid; ${diagnostics.summary()}`);
-      if (diagnostics.hasErrors()) throw new Exit(EXIT.invalid);
+      const { validateCommand } = await import('./commands/validate.js');
+      const code = await validateCommand(paths);
+      if (code !== EXIT.ok) throw new Exit(code);
     });
 
   program
