@@ -58,7 +58,10 @@ export async function loadDefaults(env: NodeJS.ProcessEnv = process.env, cwd: st
   const defaults: CliDefaults = { evidence: 'evidence', evidenceSource: 'default' };
   const file = findConfigFile(cwd);
   if (file) {
-    const { LineCounter, parseDocument } = await import('yaml');
+    const yaml = await import('yaml');
+    // esbuild's split bundle hands an inlined CommonJS package to import() as its default
+    // export only; Node's own loader gives both. Take whichever holds the API.
+    const { LineCounter, parseDocument } = (yaml as unknown as { default?: typeof import('yaml') }).default ?? yaml;
     const lineCounter = new LineCounter();
     const text = fs.readFileSync(file, 'utf8');
     const doc = parseDocument(text, { lineCounter });
