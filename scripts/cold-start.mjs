@@ -7,6 +7,7 @@
  * Usage: node scripts/cold-start.mjs [runs]
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +46,17 @@ function once(argv) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** The launcher takes its fast path only with a bundle at least as new as tsc's output. */
+function assertBundleFresh() {
+  const at = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : -1);
+  const compiled = at(path.join(root, 'dist', 'bin', 'cli.js'));
+  for (const f of ['validate.cjs', 'validate.cjs.cache', 'cli.js']) {
+    if (at(path.join(root, 'dist', 'bundle', f)) < compiled) throw new Error(`dist/bundle/${f} is older than tsc's output (or missing): run \`npm run build\` first, or the figures measure the fallback`);
+  }
+}
+
 export function measure(count = runs) {
+  assertBundleFresh();
   const samples = Object.fromEntries(Object.keys(COMMANDS).map((k) => [k, []]));
   for (const argv of Object.values(COMMANDS)) once(argv); // warm the file cache
   for (let i = 0; i < count; i++) for (const [name, argv] of Object.entries(COMMANDS)) samples[name].push(once(argv));
