@@ -53,6 +53,14 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
+describe('the install command', () => {
+  it('is the same in the README, the Dockerfile, the GitHub Action and this test', () => {
+    for (const file of ['README.md', 'Dockerfile', 'action.yml', 'docs/ci.md']) {
+      expect(fs.readFileSync(path.join(REPO_ROOT, file), 'utf8'), file).toContain(`npm install -g ${ALLOW_SCRIPTS}`);
+    }
+  });
+});
+
 describe('the packed package', () => {
   it('ships the built code, templates, samples and schema, and no tests or sources', (ctx) => {
     if (skip) return ctx.skip();
@@ -62,6 +70,8 @@ describe('the packed package', () => {
     expect(files).toContain('reports/templates/report.html.hbs');
     expect(files).toContain('scenarios/samples/plan.yaml');
     expect(files).toContain('schema/drillbook.schema.json');
+    // The bundles bin/drillbook.js starts from, and the code cache of the validate fast path.
+    for (const f of ['dist/bundle/cli.js', 'dist/bundle/validate.cjs', 'dist/bundle/validate.cjs.cache']) expect(files).toContain(f);
     expect(files.filter((f) => f.startsWith('test/') || f.startsWith('dist/test/'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('docs/screenshots/'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
