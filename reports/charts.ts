@@ -85,6 +85,8 @@ function silentLogger() {
 
 interface HeadlessView {
   run(): unknown;
+  data(name: string, values: unknown[]): HeadlessView;
+  signal(name: string, value: unknown): HeadlessView;
   padding(): { left: number; right: number; top: number; bottom: number };
   background(): string;
   loader(): unknown;
@@ -102,16 +104,54 @@ interface StringRenderer {
 }
 
 /**
- * A Vega-Lite specification as static SVG markup, synchronously (the data is inline, so the
- * dataflow evaluates in one pass; the second pass applies autosize padding, as vega's own
- * `toSVG` does). The root element gets `class`, `role="img"`, an aria-label and a title, and
- * scales to its container's width.
+ * Compiling Vega-Lite and parsing the Vega spec cost more than drawing a chart, and a site has
+ * many charts of the same shape: specs are cached by their structure, with the inline data
+ * taken out into named datasets (and `signals` into Vega signals) that are set on each view.
  */
-export function vegaLiteSvg(spec: TopLevelSpec, options: { label: string; className?: string }): string {
+const runtimeCache = new Map<string, unknown>();
+const RUNTIME_CACHE_SIZE = 64;
+
+/** Replaces every `data: { values }` with `data: { name }` and returns the values by name. */
+function extractData(spec: unknown): { structure: unknown; datasets: Map<string, unknown[]> } {
+  const datasets = new Map<string, unknown[]>();
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key === 'data' && value && typeof value === 'object' && Array.isArray((value as { values?: unknown }).values)) {
+        const name = `drillbook_data_${datasets.size}`;
+        datasets.set(name, (value as { values: unknown[] }).values);
+        out[key] = { name };
+      } else out[key] = walk(value);
+    }
+    return out;
+  };
+  return { structure: walk(spec), datasets };
+}
+
+/**
+ * A Vega-Lite specification as static SVG markup, synchronously (the data is set before the
+ * first run, so the dataflow evaluates in one pass; the second pass applies autosize padding,
+ * as vega's own `toSVG` does). The root element gets `class`, `role="img"`, an aria-label and
+ * a title, and scales to its container's width. `signals` are top-level params of the spec
+ * whose values are set per chart (titles), so charts differing only in them share the cache.
+ */
+export function vegaLiteSvg(spec: TopLevelSpec, options: { label: string; className?: string; signals?: Record<string, unknown> }): string {
   const { logger } = silentLogger();
-  const compiled = compile(spec, { logger: logger as never }).spec;
+  const { structure, datasets } = extractData(spec);
+  const key = JSON.stringify(structure);
+  let runtime = runtimeCache.get(key);
+  if (runtime === undefined) {
+    const compiled = compile(structure as TopLevelSpec, { logger: logger as never }).spec;
+    runtime = vega.parse(compiled, undefined, { ast: false } as never);
+    if (runtimeCache.size >= RUNTIME_CACHE_SIZE) runtimeCache.delete(runtimeCache.keys().next().value!);
+    runtimeCache.set(key, runtime);
+  }
   const View = vega.View as unknown as new (runtime: unknown, options: unknown) => HeadlessView;
-  const view = new View(vega.parse(compiled, undefined, { ast: false } as never), { renderer: 'none', logger, logLevel: vega.None });
+  const view = new View(runtime, { renderer: 'none', logger, logLevel: vega.None });
+  for (const [name, values] of datasets) view.data(name, values);
+  for (const [name, value] of Object.entries(options.signals ?? {})) view.signal(name, value);
   view.run();
   view.run();
   const pad = view.padding();

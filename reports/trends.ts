@@ -243,10 +243,15 @@ export function trendSvg(input: TrendChartInput): string {
       legend: { labelColor: C.text, titleColor: C.text, labelFontSize: 11, titleFontSize: 11 },
       title: { color: C.text, fontSize: 13, anchor: 'start', subtitleColor: '#5f6f78', subtitleFontSize: 11 },
     },
-    title: { text: input.title, subtitle, frame: 'group', limit: width - 110, subtitlePadding: 4 },
+    // Title and subtitle are params set per chart, so every system's chart shares one compiled spec.
+    params: [
+      { name: 'chartTitle', value: '' },
+      { name: 'chartSubtitle', value: [] },
+    ],
+    title: { text: { expr: 'chartTitle' }, subtitle: { expr: 'chartSubtitle' }, frame: 'group', limit: width - 110, subtitlePadding: 4 },
     width: width - 110,
     height: points.length === 0 ? 40 : height,
     layer,
   };
-  return vegaLiteSvg(spec as unknown as TopLevelSpec, { label, className: 'trend' });
+  return vegaLiteSvg(spec as unknown as TopLevelSpec, { label, className: 'trend', signals: { chartTitle: input.title, chartSubtitle: subtitle } });
 }
