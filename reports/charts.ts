@@ -301,9 +301,10 @@ export function probeTimelineSvg(input: ProbeTimelineInput): string {
           }
         : {
             name: 'target',
+            // Below the axis, right-aligned on the title's line: never over the probe lanes.
             data: { values: [{ text: `${label} →` }] },
-            mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, color: COLORS.target, fontSize: 11 },
-            encoding: { x: { value: plotWidth }, y: { value: lanesHeight }, text: { field: 'text' } },
+            mark: { type: 'text', align: 'right', baseline: 'alphabetic', color: COLORS.target, fontSize: 11 },
+            encoding: { x: { value: plotWidth }, y: { value: lanesHeight + 31 }, text: { field: 'text' } },
           },
     );
   }
