@@ -6,10 +6,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { Diagnostics } from '../scenarios/diagnostics.js';
 import type { LoadedScenario } from '../scenarios/load.js';
 import { EXIT, Exit, err, loadOrExit, out, scenarioChecks } from './cli-common.js';
+import { toolInfo } from '../runners/tool.js';
+import type { CliDefaults } from './config.js';
+
+const toolVersion = () => toolInfo().version;
 import { registerRemediation } from './commands/remediation.js';
 import { registerCoverage } from './commands/coverage.js';
 import { registerReport } from './commands/report.js';
@@ -18,13 +22,14 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSignoff } from './commands/signoff.js';
+import { registerInit } from './commands/init.js';
+import { decorateHelp } from './help.js';
 
-function buildProgram(): Command {
+export function buildProgram(defaults: CliDefaults): Command {
   const program = new Command('drillbook')
     .description('Recovery drills as code: measured RTO/RPO against the continuity plan, with SOC 2 A1.3 evidence.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(toolVersion())
     .exitOverride()
-    .showHelpAfterError('(run drillbook --help for usage)')
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
   program
@@ -32,14 +37,9 @@ function buildProgram(): Command {
     .description('check scenarios and plans, cross-file references too (0 valid, 2 invalid)')
     .argument('<paths...>', 'files or directories')
     .action(async (paths: string[]) => {
-      const { validatePaths } = await import('../scenarios/load.js');
-      const diagnostics = new Diagnostics();
-      const checked = await validatePaths(paths, diagnostics, { checks: await scenarioChecks() });
-      const text = diagnostics.format();
-      if (text) err(text);
-      const valid = checked.filter((c) => c.valid).length;
-      out(`${checked.length} file${checked.length === 1 ? '' : 's'} checked, ${valid} valid; ${diagnostics.summary()}`);
-      if (diagnostics.hasErrors()) throw new Exit(EXIT.invalid);
+      const { validateCommand } = await import('./commands/validate.js');
+      const code = await validateCommand(paths);
+      if (code !== EXIT.ok) throw new Exit(code);
     });
 
   program
@@ -109,26 +109,45 @@ function buildProgram(): Command {
     .command('run')
     .description('run one drill and write its evidence bundle (0 passed, 1 findings, 2 invalid/refused, 3 aborted, 4 teardown incomplete)')
     .argument('<scenario>')
-    .option('--evidence <dir>', 'evidence directory', 'evidence')
+    .option('--evidence <dir>', evidenceHelp(defaults), defaults.evidence)
     .option('--confirm <name>', 'required for environment production: the scenario name')
     .option('--approver <name>', 'who approved a production drill (default: the operator)')
     .option('--operator <name>', 'who runs the drill (default: the OS user)')
     .option('--answers <file>', 'replay a recorded tabletop or walkthrough session (kind ExerciseAnswers)')
     .option('--resume <run id>', 'continue a paused tabletop exercise (its run id or a unique prefix)')
-    .option('--sign-key <ref>', 'sign the evidence with an Ed25519 key: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)')
+    .option('--sign-key <ref>', 'sign the evidence with an Ed25519 key: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)', defaults.signKey)
     .option('--tsa <url>', 'get an RFC 3161 trusted timestamp of the sealed manifest from this TSA (default: $DRILLBOOK_TSA); kept as manifest.tsr')
+    .option('--json', 'print exactly one JSON object on stdout (runId, outcome, verdict, measured, evidence); everything else goes to stderr')
+    .option('--junit <file>', 'also write the result as JUnit XML to this file')
+    .option('-q, --quiet', 'print only the outcome line and errors')
+    .option('--metrics-push <url>', 'push the run\'s Prometheus series to this Pushgateway (job drillbook, grouped by scenario and environment)', defaults.metricsPush)
+    .option('--metrics-file <path>', 'write the run\'s Prometheus series to this node_exporter textfile (*.prom; other scenarios\' series in it are kept)', defaults.metricsFile)
     .option('-v, --verbose', 'print every probe attempt and undo step')
     .action(async (file: string, options: RunCommandOptions) => {
-      const loaded = await loadOrExit(file);
-      const code = await runOne(loaded, options);
-      throw new Exit(code);
+      // --json: one object on stdout whatever happens, also when the drill never started.
+      let emitted = false;
+      const emitJson = (value: unknown) => {
+        if (emitted) return;
+        emitted = true;
+        process.stdout.write(`${JSON.stringify(value)}\n`);
+      };
+      const { refusedJson } = await import('./ci-output.js');
+      try {
+        const loaded = await loadOrExit(file);
+        const code = await runOne(loaded, { ...options, ...(options.json ? { emitJson } : {}) });
+        if (options.json) emitJson(refusedJson(file, code, 'the drill did not run: see stderr'));
+        throw new Exit(code);
+      } catch (error) {
+        if (options.json && error instanceof Exit) emitJson(refusedJson(file, error.code, 'the drill did not run: see stderr'));
+        throw error;
+      }
     });
 
   program
     .command('recover')
     .description('finish the undo/teardown of interrupted runs from their journals (0 done, 4 manual action needed)')
-    .option('--evidence <dir>', 'evidence directory', 'evidence')
-    .option('--sign-key <ref>', 'sign the bundles recover completes: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)')
+    .option('--evidence <dir>', evidenceHelp(defaults), defaults.evidence)
+    .option('--sign-key <ref>', 'sign the bundles recover completes: file:PATH or env:VAR (default: $DRILLBOOK_SIGNING_KEY)', defaults.signKey)
     .action(async (options: { evidence: string; signKey?: string }) => {
       const { recoverRuns, runDueDeferred } = await import('../runners/recover.js');
       let signingKey: import('node:crypto').KeyObject | undefined;
@@ -176,7 +195,7 @@ function buildProgram(): Command {
   program
     .command('demo')
     .description('real drills against a local embedded PostgreSQL sandbox, plus the sample tabletop and walkthrough replayed; evidence in ./evidence')
-    .option('--evidence <dir>', 'evidence directory', 'evidence')
+    .option('--evidence <dir>', evidenceHelp(defaults), defaults.evidence)
     .option('-v, --verbose', 'print every probe attempt and undo step')
     .action(async (options: { evidence: string; verbose?: boolean }) => {
       const { packageRoot } = await import('../reports/paths.js');
@@ -210,12 +229,23 @@ function buildProgram(): Command {
   registerVerify(program);
   registerKeys(program);
   registerSignoff(program);
-  registerSchedule(program);
+  registerSchedule(program, defaults);
   registerReport(program);
-  registerCoverage(program);
+  registerCoverage(program, defaults);
   registerSite(program);
-  registerRemediation(program);
+  registerRemediation(program, defaults);
+  registerInit(program);
 
+  program
+    .command('completion')
+    .description('print a bash or zsh completion script')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { bashCompletion, zshCompletion } = await import('./completion.js');
+      process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+    });
+
+  decorateHelp(program);
   return program;
 }
 
@@ -229,6 +259,18 @@ interface RunCommandOptions {
   signKey?: string;
   tsa?: string;
   verbose?: boolean;
+  json?: boolean;
+  junit?: string;
+  quiet?: boolean;
+  metricsPush?: string;
+  metricsFile?: string;
+  /** Set by the run command under --json: where the one JSON object goes. */
+  emitJson?: (value: unknown) => void;
+}
+
+function evidenceHelp(defaults: CliDefaults): string {
+  const from = defaults.evidenceSource === 'default' ? '' : defaults.evidenceSource === 'DRILLBOOK_EVIDENCE' ? ' (default from $DRILLBOOK_EVIDENCE)' : ` (default from ${defaults.evidenceSource})`;
+  return `evidence directory or s3://bucket/prefix; $DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default${from}`;
 }
 
 /** The run directory of a paused exercise, by run id or a unique prefix of it. */
@@ -248,6 +290,23 @@ async function findPausedRun(evidenceDir: string, runId: string): Promise<string
 
 async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summary: string[] = []): Promise<number> {
   const { scenario } = loaded;
+  // --json keeps stdout for its one object (the human lines go to stderr); --quiet drops them.
+  const say = options.json ? err : options.quiet ? () => undefined : out;
+  if (options.junit !== undefined) {
+    const dir = path.dirname(path.resolve(options.junit));
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      err(`--junit ${options.junit}: ${dir} is not a directory; nothing was run`);
+      return EXIT.invalid;
+    }
+  }
+  if (options.metricsPush !== undefined || options.metricsFile !== undefined) {
+    const { checkMetricsFile, checkPushUrl } = await import('../reports/metrics.js');
+    const pushProblem = options.metricsPush !== undefined ? checkPushUrl(options.metricsPush) : undefined;
+    const fileProblem = options.metricsFile !== undefined ? checkMetricsFile(options.metricsFile) : undefined;
+    if (pushProblem) err(`--metrics-push ${pushProblem}; nothing was run`);
+    if (fileProblem) err(`--metrics-file ${fileProblem}; nothing was run`);
+    if (pushProblem || fileProblem) return EXIT.invalid;
+  }
   const type = scenario.spec.type;
   const isExercise = type === 'tabletop' || type === 'simulation';
   if ((options.answers || options.resume) && !isExercise) {
@@ -364,8 +423,8 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
   process.on('SIGHUP', onSignal);
   outputClosedListeners.add(onOutputClosed);
   // A live exercise owns the terminal: no status line under the prompts.
-  const listener = progressListener(process.stderr, { verbose: options.verbose, plain: live });
-  out(`drill ${scenario.metadata.name}: ${scenario.spec.type} of ${loaded.system.name} — ENVIRONMENT ${scenario.metadata.environment.toUpperCase()}`);
+  const listener = progressListener(process.stderr, { verbose: options.verbose, plain: live || Boolean(options.quiet) });
+  say(`drill ${scenario.metadata.name}: ${scenario.spec.type} of ${loaded.system.name} — ENVIRONMENT ${scenario.metadata.environment.toUpperCase()}`);
   try {
     const facilitator = live ? new (await import('./facilitate.js')).TerminalFacilitator(operator) : undefined;
     const result = await runDrill(loaded, {
@@ -384,43 +443,54 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     for (const warning of result.warnings) err(`warning: ${warning}`);
     const { record } = result;
     if (result.paused) {
-      out(`exercise PAUSED: every answer so far is kept in ${path.join(result.runDir, 'journal.jsonl')}`);
-      out(`resume with: drillbook run ${path.relative(process.cwd(), loaded.file)} --evidence ${options.evidence} --resume ${record.runId.slice(0, 8)}`);
+      say(`exercise PAUSED: every answer so far is kept in ${path.join(result.runDir, 'journal.jsonl')}`);
+      say(`resume with: drillbook run ${path.relative(process.cwd(), loaded.file)} --evidence ${options.evidence} --resume ${record.runId.slice(0, 8)}`);
+      const { runJson } = await import('./ci-output.js');
+      options.emitJson?.({ ...runJson(record, result.runDir, EXIT.aborted), outcome: 'paused' });
       return EXIT.aborted;
     }
+    let code: number = result.exitCode;
+    let uploadedTo: string | undefined;
     if (evidenceTarget.kind === 's3') {
       const { uploadBundle } = await import('../reports/upload-s3.js');
       try {
         const uploaded = await uploadBundle(result.runDir, evidenceTarget);
-        out(`uploaded ${uploaded.objects.length} objects to ${describeEvidenceTarget(evidenceTarget)}`);
+        uploadedTo = describeEvidenceTarget(evidenceTarget);
+        say(`uploaded ${uploaded.objects.length} objects to ${uploadedTo}`);
       } catch (error) {
         err(`EVIDENCE NOT UPLOADED to ${describeEvidenceTarget(evidenceTarget)}: ${(error as Error).message}`);
         err(`the sealed bundle stays in ${result.runDir}: upload it by hand or re-run the upload`);
-        return EXIT.incomplete;
+        code = EXIT.incomplete;
       }
     }
-    if (record.exercise) printExercise(record);
-    if (record.walkthrough) printWalkthrough(record);
+    if (record.exercise) printExercise(record, say);
+    if (record.walkthrough) printWalkthrough(record, say);
     const fmt = (m: { seconds: number; errorSeconds: number } | null, target: number | null, verdict: string) =>
       m ? `${m.seconds.toFixed(2)} s ± ${m.errorSeconds.toFixed(2)} s vs target ${target} s: ${verdict.toUpperCase()}` : `not measured (target ${target} s)`;
-    out(`outcome: ${record.outcome.toUpperCase()}`);
-    if (!isExercise) out(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
-    if (!isExercise) out(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo && record.measured.rpo.acknowledged > 0 ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
-    for (const check of record.checks) out(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);
-    if (record.error) out(`  problem: ${record.error}`);
+    const { colourEnabled, outcomeWord } = await import('./colour.js');
+    const colour = colourEnabled(options.json ? process.stderr : process.stdout);
+    say(`outcome: ${outcomeWord(colour, record.outcome)}`);
+    if (!isExercise) say(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
+    if (!isExercise) say(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo && record.measured.rpo.acknowledged > 0 ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
+    for (const check of record.checks) say(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);
+    if (record.error) say(`  problem: ${record.error}`);
     if (!record.teardown.complete) {
       err('TEARDOWN INCOMPLETE: manual action needed:');
       for (const u of record.teardown.undos.filter((u) => u.status !== 'done')) err(`  - ${u.description}: ${u.error ?? u.status}`);
     }
-    out(`evidence: ${path.join(result.runDir, 'report.html')}`);
+    say(`evidence: ${path.join(result.runDir, 'report.html')}`);
+    code = Math.max(code, await ciOutputs(record, result.runDir, loaded.file, options));
+    if (options.quiet && !options.json) out(`${outcomeWord(colour, record.outcome)} ${scenario.metadata.name} (exit ${code}): ${path.join(result.runDir, 'report.html')}`);
+    const { runJson } = await import('./ci-output.js');
+    options.emitJson?.(runJson(record, result.runDir, code, uploadedTo));
     const report = path.relative(process.cwd(), path.join(result.runDir, 'report.html'));
     const measured = record.exercise
       ? `objectives ${record.exercise.objectives.map((o) => `${o.id}=${o.rating}`).join(' ')}, ${record.findings.length} findings`
       : record.walkthrough
         ? `walkthrough estimate ${record.walkthrough.estimate.seconds.toFixed(0)}s vs RTO ${record.walkthrough.estimate.rtoTargetSeconds}s (not a measured RTO), ${record.findings.length} findings`
         : `RTO ${record.measured.rto ? `${record.measured.rto.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rto}), RPO ${record.measured.rpo ? `${record.measured.rpo.seconds.toFixed(2)}s` : 'n/a'} (${record.verdict.rpo})`;
-    summary.push(`${record.outcome.toUpperCase().padEnd(8)} ${scenario.metadata.name}: ${measured} → ${report}`);
-    return result.exitCode;
+    summary.push(`${outcomeWord(colour, record.outcome).padEnd(colour ? 18 : 8)} ${scenario.metadata.name}: ${measured} → ${report}`);
+    return code;
   } finally {
     listener.stop();
     process.off('SIGINT', onSignal);
@@ -430,18 +500,71 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
   }
 }
 
-function printExercise(record: import('../reports/run-record.js').RunRecord): void {
-  const exercise = record.exercise!;
-  out(`  objectives: ${exercise.objectives.map((o) => `${o.id} ${o.rating}`).join(', ')}`);
-  const items = exercise.injects.flatMap((i) => i.items);
-  out(`  checklist: ${items.filter((i) => i.status === 'done').length} done, ${items.filter((i) => i.status === 'partial').length} partial, ${items.filter((i) => i.status === 'missed').length} missed`);
-  out(`  findings: ${record.findings.length}; remediation items opened: ${record.remediation.length}`);
+/**
+ * The side outputs CI asks for, after the bundle is sealed: --junit, and under GitHub Actions
+ * the annotations (stderr: the runner reads workflow commands from both streams, and stdout
+ * may be --json's) and the job summary. Returns an exit code: 4 when one could not be written
+ * (the drill's own result stands in the evidence).
+ */
+async function ciOutputs(record: import('../reports/run-record.js').RunRecord, runDir: string, scenarioFile: string, options: RunCommandOptions): Promise<number> {
+  let code: number = EXIT.ok;
+  if (options.junit !== undefined) {
+    const { junitXml } = await import('../reports/exports.js');
+    const { writeFileAtomic } = await import('../reports/evidence-files.js');
+    try {
+      await writeFileAtomic(path.resolve(options.junit), junitXml(record));
+    } catch (error) {
+      err(`--junit ${options.junit}: not written (${(error as Error).message}); the evidence is complete in ${runDir}`);
+      code = EXIT.incomplete;
+    }
+  }
+  if (options.metricsFile !== undefined || options.metricsPush !== undefined) {
+    const metrics = await import('../reports/metrics.js');
+    const registry = metrics.runRegistry(record);
+    if (options.metricsFile !== undefined) {
+      try {
+        await metrics.writeMetricsFile(registry, path.resolve(options.metricsFile), metrics.sameRun(record));
+      } catch (error) {
+        err(`METRICS NOT WRITTEN: --metrics-file ${(error as Error).message}`);
+        code = EXIT.incomplete;
+      }
+    }
+    if (options.metricsPush !== undefined) {
+      try {
+        await metrics.pushMetrics(registry, options.metricsPush, metrics.runGrouping(record));
+      } catch (error) {
+        err(`METRICS NOT PUSHED: --metrics-push ${(error as Error).message}`);
+        code = EXIT.incomplete;
+      }
+    }
+  }
+  if (process.env.GITHUB_ACTIONS === 'true') {
+    const { githubAnnotations, githubSummary } = await import('./ci-output.js');
+    for (const line of githubAnnotations(record, path.relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), scenarioFile))) err(line);
+    const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+    if (summaryFile) {
+      try {
+        fs.appendFileSync(summaryFile, githubSummary(record, runDir));
+      } catch (error) {
+        err(`::warning::GITHUB_STEP_SUMMARY ${summaryFile}: not written (${(error as Error).message})`);
+      }
+    }
+  }
+  return code;
 }
 
-function printWalkthrough(record: import('../reports/run-record.js').RunRecord): void {
+function printExercise(record: import('../reports/run-record.js').RunRecord, say: (line: string) => void = out): void {
+  const exercise = record.exercise!;
+  say(`  objectives: ${exercise.objectives.map((o) => `${o.id} ${o.rating}`).join(', ')}`);
+  const items = exercise.injects.flatMap((i) => i.items);
+  say(`  checklist: ${items.filter((i) => i.status === 'done').length} done, ${items.filter((i) => i.status === 'partial').length} partial, ${items.filter((i) => i.status === 'missed').length} missed`);
+  say(`  findings: ${record.findings.length}; remediation items opened: ${record.remediation.length}`);
+}
+
+function printWalkthrough(record: import('../reports/run-record.js').RunRecord, say: (line: string) => void = out): void {
   const w = record.walkthrough!;
-  for (const s of w.steps) out(`  step ${s.id}: ${s.status}${s.elapsedSeconds !== null ? ` ${s.elapsedSeconds} s` : ''} (expected ${s.expectedSeconds} s)`);
-  out(`  ${w.estimate.label}: ${w.estimate.seconds} s vs RTO ${w.estimate.rtoTargetSeconds} s${w.estimate.withinRto === null ? '' : w.estimate.withinRto ? ' (within)' : ' (OVER)'}`);
+  for (const s of w.steps) say(`  step ${s.id}: ${s.status}${s.elapsedSeconds !== null ? ` ${s.elapsedSeconds} s` : ''} (expected ${s.expectedSeconds} s)`);
+  say(`  ${w.estimate.label}: ${w.estimate.seconds} s vs RTO ${w.estimate.rtoTargetSeconds} s${w.estimate.withinRto === null ? '' : w.estimate.withinRto ? ' (within)' : ' (OVER)'}`);
 }
 
 /** Told when stdout or stderr is closed by its reader; a running drill rolls back. */
@@ -467,7 +590,19 @@ export async function main(argv: string[]): Promise<number> {
   // drillbook supports Node 20 (see package.json engines); the AWS SDK's notice about its own
   // Node support policy would only clutter every RDS drill's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const program = buildProgram();
+  let defaults: CliDefaults;
+  try {
+    defaults = await (await import('./config.js')).loadDefaults();
+  } catch (error) {
+    err(`drillbook: ${(error as Error).message}`);
+    return EXIT.invalid;
+  }
+  const program = buildProgram(defaults);
+  // Plain `drillbook` is a request for help, not a usage error: help on stdout, exit 0.
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;

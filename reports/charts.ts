@@ -1,8 +1,13 @@
 /**
- * Inline SVG charts for the HTML report. They are built from numbers; the only text that
- * comes from a run (probe names, marker labels) goes through {@link escapeXml}, which is why
- * the renderer may insert the result unescaped. No scripts, no external references.
+ * Inline SVG charts for the HTML report, drawn from a grammar: each chart is a Vega-Lite
+ * specification rendered server-side (vega's headless SVG string renderer) into static SVG,
+ * inserted inline so the report stays one self-contained file under a strict CSP (no
+ * scripts, no external references). Vega escapes every text and attribute it writes; the
+ * only text this module adds itself (the root's aria-label and title) goes through
+ * {@link escapeXml}.
  */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 import type { ProbeAttempt, Verdict } from './run-record.js';
 
 const COLORS = {
@@ -51,14 +56,125 @@ function truncateMiddle(text: string, maxChars: number): string {
   return `${text.slice(0, head)}…${text.slice(text.length - (maxChars - 1 - head))}`;
 }
 
-/** Round tick steps (1, 2, 5 × 10^k) giving about `targetCount` ticks over `span`. */
-function niceStep(span: number, targetCount: number): number {
-  const raw = span / Math.max(1, targetCount);
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const normalized = raw / magnitude;
-  const nice = normalized <= 1 ? 1 : normalized <= 2 ? 2 : normalized <= 5 ? 5 : 10;
-  return nice * magnitude;
+export const CHART_FONT = 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif';
+
+/** Vega/Vega-Lite warnings are collected, never printed (library code stays silent). */
+function silentLogger() {
+  const messages: string[] = [];
+  const logger = {
+    level(_?: number) {
+      return logger as never;
+    },
+    error(...args: unknown[]) {
+      messages.push(args.map(String).join(' '));
+      return logger;
+    },
+    warn(...args: unknown[]) {
+      messages.push(args.map(String).join(' '));
+      return logger;
+    },
+    info() {
+      return logger;
+    },
+    debug() {
+      return logger;
+    },
+  };
+  return { logger, messages };
 }
+
+interface HeadlessView {
+  run(): unknown;
+  data(name: string, values: unknown[]): HeadlessView;
+  signal(name: string, value: unknown): HeadlessView;
+  padding(): { left: number; right: number; top: number; bottom: number };
+  background(): string;
+  loader(): unknown;
+  scenegraph(): { root: unknown };
+  _viewWidth: number;
+  _viewHeight: number;
+  _origin: [number, number];
+}
+
+interface StringRenderer {
+  initialize(el: null, width: number, height: number, origin: number[]): StringRenderer;
+  background(color: string): StringRenderer;
+  render(scene: unknown): StringRenderer;
+  svg(): string;
+}
+
+/**
+ * Compiling Vega-Lite and parsing the Vega spec cost more than drawing a chart, and a site has
+ * many charts of the same shape: specs are cached by their structure, with the inline data
+ * taken out into named datasets (and `signals` into Vega signals) that are set on each view.
+ */
+const runtimeCache = new Map<string, unknown>();
+const RUNTIME_CACHE_SIZE = 64;
+
+/** Replaces every `data: { values }` with `data: { name }` and returns the values by name. */
+function extractData(spec: unknown): { structure: unknown; datasets: Map<string, unknown[]> } {
+  const datasets = new Map<string, unknown[]>();
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key === 'data' && value && typeof value === 'object' && Array.isArray((value as { values?: unknown }).values)) {
+        const name = `drillbook_data_${datasets.size}`;
+        datasets.set(name, (value as { values: unknown[] }).values);
+        out[key] = { name };
+      } else out[key] = walk(value);
+    }
+    return out;
+  };
+  return { structure: walk(spec), datasets };
+}
+
+/**
+ * A Vega-Lite specification as static SVG markup, synchronously (the data is set before the
+ * first run, so the dataflow evaluates in one pass; the second pass applies autosize padding,
+ * as vega's own `toSVG` does). The root element gets `class`, `role="img"`, an aria-label and
+ * a title, and scales to its container's width. `signals` are top-level params of the spec
+ * whose values are set per chart (titles), so charts differing only in them share the cache.
+ */
+export function vegaLiteSvg(spec: TopLevelSpec, options: { label: string; className?: string; signals?: Record<string, unknown> }): string {
+  const { logger } = silentLogger();
+  const { structure, datasets } = extractData(spec);
+  const key = JSON.stringify(structure);
+  let runtime = runtimeCache.get(key);
+  if (runtime === undefined) {
+    const compiled = compile(structure as TopLevelSpec, { logger: logger as never }).spec;
+    runtime = vega.parse(compiled, undefined, { ast: false } as never);
+    if (runtimeCache.size >= RUNTIME_CACHE_SIZE) runtimeCache.delete(runtimeCache.keys().next().value!);
+    runtimeCache.set(key, runtime);
+  }
+  const View = vega.View as unknown as new (runtime: unknown, options: unknown) => HeadlessView;
+  const view = new View(runtime, { renderer: 'none', logger, logLevel: vega.None });
+  for (const [name, values] of datasets) view.data(name, values);
+  for (const [name, value] of Object.entries(options.signals ?? {})) view.signal(name, value);
+  view.run();
+  view.run();
+  const pad = view.padding();
+  const width = Math.max(0, view._viewWidth + pad.left + pad.right);
+  const height = Math.max(0, view._viewHeight + pad.top + pad.bottom);
+  const Renderer = (vega as unknown as { SVGStringRenderer: new (loader: unknown) => StringRenderer }).SVGStringRenderer;
+  const renderer = new Renderer(view.loader()).initialize(null, width, height, [pad.left + view._origin[0], pad.top + view._origin[1]]).background(view.background());
+  const markup = renderer.render(view.scenegraph().root).svg();
+  const label = escapeXml(options.label);
+  // Inline in HTML: no namespace declarations needed (and no URL at all in the report).
+  return markup.replace(
+    /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" xmlns:xlink="http:\/\/www\.w3\.org\/1999\/xlink" version="1\.1" ([^>]*?)class="marks" width="[\d.]+" height="[\d.]+"/,
+    `<svg $1class="marks${options.className ? ` ${escapeXml(options.className)}` : ''}" width="100%" role="img" aria-label="${label}" font-family="${CHART_FONT}"`,
+  ).replace(/^(<svg [^>]*>)/, `$1<title>${label}</title>`);
+}
+
+const BASE_CONFIG = {
+  font: CHART_FONT,
+  view: { stroke: null },
+  axis: { labelColor: COLORS.text, titleColor: COLORS.text, gridColor: COLORS.grid, domainColor: COLORS.axis, tickColor: COLORS.axis, labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal' },
+  legend: { labelColor: COLORS.text, titleColor: COLORS.text, labelFontSize: 11, titleFontSize: 11 },
+  title: { color: COLORS.text, fontSize: 13, anchor: 'start' },
+} as const;
 
 export interface TimelineMarker {
   label: string;
@@ -76,24 +192,49 @@ export interface ProbeTimelineInput {
   width?: number;
 }
 
+const LABEL_ROW_PX = 14;
+/** Width estimate of 11 px system-ui text, generous so estimated labels never touch. */
+const CHAR_PX = 6.4;
+
 /**
- * One lane per probe, one tick per attempt (green ok, red failed), vertical markers for T0
- * and the recovery phases, and the RTO target as a dashed line — or, when the target lies
- * far beyond the drill, an arrow at the right edge so the drill itself stays readable.
+ * Marker labels placed in rows so that none overlaps another: each label goes in the first
+ * row where it starts after the previous label of that row ends (in pixels of the plot), and
+ * runs left of its marker where it would leave the chart. Pure, so a test can check it.
+ */
+export function placeMarkerLabels(markers: TimelineMarker[], domain: [number, number], plotWidth: number): { marker: TimelineMarker; text: string; row: number; align: 'left' | 'right'; x0: number; x1: number }[] {
+  const px = (s: number) => ((s - domain[0]) / (domain[1] - domain[0])) * plotWidth;
+  const rowEnds: number[] = [];
+  return [...markers]
+    .filter((m) => Number.isFinite(m.seconds))
+    .sort((a, b) => a.seconds - b.seconds)
+    .map((marker) => {
+      const text = truncateLabel(`${marker.label} ${formatSeconds(marker.seconds)}`, 40);
+      const w = text.length * CHAR_PX;
+      const at = px(marker.seconds);
+      const align: 'left' | 'right' = at + 3 + w > plotWidth ? 'right' : 'left';
+      const x0 = align === 'left' ? at + 3 : at - 3 - w;
+      let row = rowEnds.findIndex((end) => end < x0);
+      if (row === -1) row = rowEnds.length;
+      rowEnds[row] = x0 + w + 8;
+      return { marker, text, row, align, x0, x1: x0 + w };
+    });
+}
+
+/**
+ * One lane per probe, one bar per attempt (green ok, red failed) from its start to its end,
+ * vertical rules for T0 and the recovery phases with their labels stacked above the lanes
+ * so they never overlap, and the RTO target as a dashed rule — or, when the target lies far
+ * beyond the drill, a labelled arrow at the right edge so the drill itself stays readable.
  */
 export function probeTimelineSvg(input: ProbeTimelineInput): string {
   const width = input.width ?? 900;
+  const plotWidth = width - 210;
   const laneNames = [...new Set(input.probes.map((p) => p.probe))];
-  const left = 170;
-  const right = 24;
-  const laneHeight = 28;
-  const plotWidth = width - left - right;
-
   const attempts = input.probes.map((p) => ({
-    lane: laneNames.indexOf(p.probe),
+    probe: truncateMiddle(p.probe, 26),
     start: (p.startMono - input.t0Mono) / 1000,
     end: (Math.max(p.endMono, p.startMono) - input.t0Mono) / 1000,
-    ok: p.ok,
+    result: p.ok ? 'ok' : 'failed',
   }));
   const xs = [0, ...attempts.flatMap((a) => [a.start, a.end]), ...input.markers.map((m) => m.seconds)].filter(Number.isFinite);
   let min = Math.min(...xs);
@@ -106,90 +247,81 @@ export function probeTimelineSvg(input: ProbeTimelineInput): string {
   const pad = (max - min) * 0.04;
   min -= pad;
   max += pad;
-  const x = (seconds: number) => left + ((seconds - min) / (max - min)) * plotWidth;
+  const domain: [number, number] = [Number(min.toFixed(3)), Number(max.toFixed(3))];
+  // Every attempt stays visible: at least 2 px wide.
+  const minSeconds = (2 / plotWidth) * (domain[1] - domain[0]);
+  const bars = attempts.map((a) => ({ ...a, end: Math.max(a.end, a.start + minSeconds), description: `${a.probe}: ${a.result} at ${a.start.toFixed(3)} s` }));
+  const placed = placeMarkerLabels(input.markers, domain, plotWidth);
+  const rows = Math.max(1, ...placed.map((p) => p.row + 1));
+  // Fixed colours per marker kind (one layer each), so they never share the attempts' colour scale.
+  const KIND_COLOR = { t0: COLORS.failed, phase: COLORS.marker, recovered: COLORS.ok } as const;
+  const KINDS = ['t0', 'phase', 'recovered'] as const;
+  const markerRows = placed.map((p) => ({ seconds: p.marker.seconds, kind: p.marker.kind, text: p.text, align: p.align, y: (p.row + 1) * LABEL_ROW_PX - 3 }));
+  const x = { field: 'seconds', type: 'quantitative', scale: { domain, nice: false, zero: false } } as const;
+  const lanesHeight = Math.max(1, laneNames.length) * 28;
 
-  // Marker labels are stacked in rows so close markers (detected / action issued) stay legible.
-  const markers = [...input.markers].filter((m) => Number.isFinite(m.seconds)).sort((a, b) => a.seconds - b.seconds);
-  const rowEnds: number[] = [];
-  const placed = markers.map((marker) => {
-    const label = truncateLabel(`${marker.label} ${formatSeconds(marker.seconds)}`, 40);
-    const textWidth = label.length * 6.2;
-    // Labels run right of their marker, or left of it where they would leave the chart.
-    const anchorEnd = x(marker.seconds) + 3 + textWidth > width - 4;
-    const startX = anchorEnd ? x(marker.seconds) - 3 - textWidth : x(marker.seconds) + 3;
-    let row = rowEnds.findIndex((end) => end < startX);
-    if (row === -1) row = rowEnds.length;
-    rowEnds[row] = startX + textWidth + 6;
-    return { marker, label, row, anchorEnd };
-  });
-  const labelRows = Math.max(1, rowEnds.length);
-  const top = 14 + labelRows * 14;
-  const lanesHeight = Math.max(1, laneNames.length) * laneHeight;
-  const axisY = top + lanesHeight + 6;
-  const height = axisY + 36;
-
-  const parts: string[] = [];
-  parts.push(
-    `<svg viewBox="0 0 ${width} ${n(height, 0)}" width="100%" role="img" aria-label="Probe attempts relative to T0" ${FONT} font-size="11">`,
-    '<title>Probe attempts relative to T0</title>',
+  const labelText = KINDS.flatMap((kind) =>
+    (['left', 'right'] as const).map((align) => ({
+      data: { values: markerRows.filter((m) => m.align === align && m.kind === kind) },
+      mark: { type: 'text', align, baseline: 'alphabetic', dx: align === 'left' ? 3 : -3, fontSize: 11, color: KIND_COLOR[kind] },
+      encoding: { x, y: { field: 'y', type: 'quantitative', scale: null }, text: { field: 'text' } },
+    })),
   );
-  laneNames.forEach((name, lane) => {
-    const y = top + lane * laneHeight;
-    if (lane % 2 === 0) parts.push(`<rect x="${left}" y="${y}" width="${plotWidth}" height="${laneHeight}" fill="${COLORS.grid}"/>`);
-    parts.push(`<text x="${left - 8}" y="${y + laneHeight / 2 + 4}" text-anchor="end" fill="${COLORS.text}"><title>${escapeXml(name)}</title>${escapeXml(truncateMiddle(name, 26))}</text>`);
-  });
-  if (laneNames.length === 0) {
-    parts.push(`<text x="${left + plotWidth / 2}" y="${top + laneHeight / 2 + 4}" text-anchor="middle" fill="${COLORS.neutral}">no probe attempts recorded</text>`);
-  }
-
-  const step = niceStep(max - min, 10);
-  for (let tick = Math.ceil(min / step) * step; tick <= max; tick += step) {
-    const tx = n(x(tick));
-    parts.push(
-      `<line x1="${tx}" y1="${top}" x2="${tx}" y2="${axisY}" stroke="${COLORS.grid}" stroke-width="1"/>`,
-      `<text x="${tx}" y="${axisY + 14}" text-anchor="middle" fill="${COLORS.neutral}">${n(tick, 2)}</text>`,
-    );
-  }
-  parts.push(
-    `<line x1="${left}" y1="${axisY}" x2="${left + plotWidth}" y2="${axisY}" stroke="${COLORS.axis}"/>`,
-    `<text x="${left + plotWidth / 2}" y="${axisY + 30}" text-anchor="middle" fill="${COLORS.text}">seconds relative to T0 (the disruptive action)</text>`,
-  );
-
-  for (const attempt of attempts) {
-    const y = top + attempt.lane * laneHeight + 5;
-    const x1 = x(attempt.start);
-    const tickWidth = Math.max(2, x(attempt.end) - x1);
-    parts.push(
-      `<rect x="${n(x1)}" y="${y}" width="${n(tickWidth)}" height="${laneHeight - 10}" fill="${attempt.ok ? COLORS.ok : COLORS.failed}"><title>${attempt.ok ? 'ok' : 'failed'} at ${n(attempt.start, 3)} s</title></rect>`,
-    );
-  }
-
-  for (const { marker, label, row, anchorEnd } of placed) {
-    const mx = n(x(marker.seconds));
-    const color = marker.kind === 'recovered' ? COLORS.ok : marker.kind === 't0' ? COLORS.failed : COLORS.marker;
-    const labelY = 12 + row * 14;
-    parts.push(
-      `<line x1="${mx}" y1="${labelY + 2}" x2="${mx}" y2="${axisY}" stroke="${color}" stroke-width="${marker.kind === 'phase' ? 1 : 2}"/>`,
-      anchorEnd
-        ? `<text x="${n(x(marker.seconds) - 3)}" y="${labelY}" text-anchor="end" fill="${color}">${escapeXml(label)}</text>`
-        : `<text x="${n(x(marker.seconds) + 3)}" y="${labelY}" fill="${color}">${escapeXml(label)}</text>`,
-    );
-  }
-
+  const lanes: Record<string, unknown>[] = [
+    {
+      name: 'attempt',
+      data: { values: bars },
+      mark: { type: 'bar', height: 18 },
+      encoding: {
+        x: { field: 'start', type: 'quantitative', scale: { domain, nice: false, zero: false }, axis: { title: 'seconds relative to T0 (the disruptive action)', grid: true, tickCount: 10 } },
+        x2: { field: 'end' },
+        y: { field: 'probe', type: 'nominal', sort: laneNames.map((n) => truncateMiddle(n, 26)), axis: { title: null, labelLimit: 180, ticks: false, domain: false } },
+        color: { field: 'result', type: 'nominal', scale: { domain: ['ok', 'failed'], range: [COLORS.ok, COLORS.failed] }, legend: { title: 'probe attempt', orient: 'right' } },
+        description: { field: 'description' },
+      },
+    },
+    ...KINDS.map((kind) => ({
+      name: `marker_${kind}`,
+      data: { values: markerRows.filter((m) => m.kind === kind) },
+      mark: { type: 'rule', strokeWidth: kind === 'phase' ? 1 : 2, color: KIND_COLOR[kind] },
+      encoding: { x },
+    })),
+  ];
   if (target !== null && Number.isFinite(target)) {
     const label = `target RTO ${formatSeconds(target)}`;
-    if (targetInside) {
-      const tx = n(x(target));
-      parts.push(
-        `<line x1="${tx}" y1="${top}" x2="${tx}" y2="${axisY}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="6 4"/>`,
-        `<text x="${n(x(target) - 3)}" y="${axisY - 4}" text-anchor="end" fill="${COLORS.target}">${escapeXml(label)}</text>`,
-      );
-    } else {
-      parts.push(`<text x="${left + plotWidth}" y="${axisY - 4}" text-anchor="end" fill="${COLORS.target}">${escapeXml(label)} →</text>`);
-    }
+    lanes.push(
+      targetInside
+        ? {
+            name: 'target',
+            data: { values: [{ seconds: target, text: label }] },
+            layer: [
+              { mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2, color: COLORS.target }, encoding: { x } },
+              { mark: { type: 'text', align: 'right', baseline: 'bottom', dx: -4, dy: -2, color: COLORS.target, fontSize: 11 }, encoding: { x, y: { value: lanesHeight }, text: { field: 'text' } } },
+            ],
+          }
+        : {
+            name: 'target',
+            // Below the axis, right-aligned on the title's line: never over the probe lanes.
+            data: { values: [{ text: `${label} →` }] },
+            mark: { type: 'text', align: 'right', baseline: 'alphabetic', color: COLORS.target, fontSize: 11 },
+            encoding: { x: { value: plotWidth }, y: { value: lanesHeight + 31 }, text: { field: 'text' } },
+          },
+    );
   }
-  parts.push('</svg>');
-  return parts.join('');
+  if (laneNames.length === 0) {
+    lanes.push({ data: { values: [{ text: 'no probe attempts recorded' }] }, mark: { type: 'text', color: COLORS.neutral, fontSize: 12 }, encoding: { x: { value: plotWidth / 2 }, y: { value: lanesHeight / 2 }, text: { field: 'text' } } });
+  }
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: BASE_CONFIG,
+    spacing: 0,
+    resolve: { scale: { x: 'shared', color: 'independent' } },
+    vconcat: [
+      { width: plotWidth, height: rows * LABEL_ROW_PX + 2, layer: labelText, encoding: { x: { ...x, axis: null } } },
+      { width: plotWidth, height: lanesHeight, layer: lanes },
+    ],
+  };
+  return vegaLiteSvg(spec as unknown as TopLevelSpec, { label: 'Probe attempts relative to T0', className: 'probe-timeline' });
 }
 
 export interface TargetBar {
@@ -202,56 +334,62 @@ export interface TargetBar {
   targetWord?: string;
 }
 
-/** One row per objective: the measured bar with its error whisker against the target line. */
+/**
+ * One row per objective: the measured bar with its error bar (the ± bound) against the
+ * target rule. Each row has its own scale: an RTO of minutes and an RPO of milliseconds
+ * share no axis.
+ */
 export function targetBarsSvg(bars: TargetBar[], width = 900): string {
-  const left = 70;
-  const right = 200;
-  const rowHeight = 44;
-  const plotWidth = width - left - right;
-  const height = bars.length * rowHeight + 24;
-  const parts: string[] = [
-    `<svg viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="Measured RTO and RPO against their targets" ${FONT} font-size="12">`,
-    '<title>Measured RTO and RPO against their targets</title>',
-  ];
-  bars.forEach((bar, index) => {
-    const y = 10 + index * rowHeight;
-    const measured = bar.measuredSeconds;
+  const plotWidth = width - 300;
+  // Layer names are unique per row: Vega-Lite merges the data of units that share a name.
+  const rows = bars.map((bar, index) => {
+    const measured = bar.measuredSeconds !== null && Number.isFinite(bar.measuredSeconds) ? bar.measuredSeconds : null;
     const error = Number.isFinite(bar.errorSeconds) ? Math.max(0, bar.errorSeconds) : 0;
-    const targetValue = bar.targetSeconds;
-    parts.push(`<text x="${left - 10}" y="${y + 20}" text-anchor="end" font-weight="600" fill="${COLORS.text}">${escapeXml(bar.label)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 6}" width="${plotWidth}" height="20" fill="${COLORS.grid}"/>`);
-    // Each row has its own scale: an RTO of minutes and an RPO of milliseconds share no axis.
+    const targetValue = bar.targetSeconds !== null && Number.isFinite(bar.targetSeconds) ? bar.targetSeconds : null;
     const scaleMax = Math.max(targetValue ?? 0, (measured ?? 0) + error, 0.001) * 1.15;
-    const x = (seconds: number) => left + (Math.max(0, seconds) / scaleMax) * plotWidth;
-    let summary: string;
-    if (measured === null || !Number.isFinite(measured)) {
-      summary = 'not measured';
-    } else {
-      const color = bar.verdict === 'met' ? COLORS.met : bar.verdict === 'missed' ? COLORS.missed : COLORS.neutral;
-      parts.push(`<rect x="${left}" y="${y + 8}" width="${n(Math.max(1, x(measured) - left))}" height="16" fill="${color}"/>`);
+    let summary = measured === null ? 'not measured' : error > 0 ? `${formatSeconds(measured)} ± ${formatSeconds(error)}` : formatSeconds(measured);
+    summary += targetValue !== null ? ` vs ${formatSeconds(targetValue)}` : ' (no target)';
+    const x = { type: 'quantitative', scale: { domain: [0, scaleMax], nice: false }, axis: null } as const;
+    const verdictColor = bar.verdict === 'met' ? COLORS.met : bar.verdict === 'missed' ? COLORS.missed : COLORS.neutral;
+    const layer: Record<string, unknown>[] = [
+      { data: { values: [{ v: scaleMax }] }, mark: { type: 'bar', color: COLORS.grid, height: 20 }, encoding: { x: { field: 'v', ...x } } },
+      { data: { values: [{ text: bar.label }] }, mark: { type: 'text', align: 'right', dx: -10, fontWeight: 'bold', fontSize: 12, color: COLORS.text }, encoding: { x: { value: 0 }, text: { field: 'text' } } },
+      { data: { values: [{ text: summary }] }, mark: { type: 'text', align: 'left', dx: 10, fontSize: 12, color: COLORS.text }, encoding: { x: { value: plotWidth }, text: { field: 'text' } } },
+    ];
+    if (measured !== null) {
+      layer.push({ name: `measured_${index}`, data: { values: [{ v: Math.max(0, measured), verdict: bar.verdict }] }, mark: { type: 'bar', color: verdictColor, height: 16 }, encoding: { x: { field: 'v', ...x }, description: { value: `${bar.label} ${summary}` } } });
       if (error > 0) {
-        const low = n(x(measured - error));
-        const high = n(x(measured + error));
-        parts.push(
-          `<line x1="${low}" y1="${y + 16}" x2="${high}" y2="${y + 16}" stroke="${COLORS.text}" stroke-width="1.5"/>`,
-          `<line x1="${low}" y1="${y + 11}" x2="${low}" y2="${y + 21}" stroke="${COLORS.text}" stroke-width="1.5"/>`,
-          `<line x1="${high}" y1="${y + 11}" x2="${high}" y2="${y + 21}" stroke="${COLORS.text}" stroke-width="1.5"/>`,
-        );
+        layer.push({
+          name: `bound_${index}`,
+          data: { values: [{ low: Math.max(0, measured - error), high: measured + error }] },
+          layer: [
+            { mark: { type: 'rule', color: COLORS.text, strokeWidth: 1.5 }, encoding: { x: { field: 'low', ...x }, x2: { field: 'high' } } },
+            { mark: { type: 'tick', color: COLORS.text, thickness: 1.5, size: 10 }, encoding: { x: { field: 'low', ...x } } },
+            { mark: { type: 'tick', color: COLORS.text, thickness: 1.5, size: 10 }, encoding: { x: { field: 'high', ...x } } },
+          ],
+        });
       }
-      summary = error > 0 ? `${formatSeconds(measured)} ± ${formatSeconds(error)}` : formatSeconds(measured);
     }
-    if (targetValue !== null && Number.isFinite(targetValue)) {
-      const tx = n(x(targetValue));
-      parts.push(
-        `<line x1="${tx}" y1="${y + 2}" x2="${tx}" y2="${y + 30}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="4 3"/>`,
-        `<text x="${tx}" y="${y + 42}" text-anchor="middle" fill="${COLORS.target}" font-size="11">${escapeXml(bar.targetWord ?? 'target')} ${escapeXml(formatSeconds(targetValue))}</text>`,
-      );
-      summary += ` vs ${formatSeconds(targetValue)}`;
-    } else {
-      summary += ' (no target)';
+    if (targetValue !== null) {
+      layer.push({
+        name: `target_${index}`,
+        data: { values: [{ v: targetValue, text: `${bar.targetWord ?? 'target'} ${formatSeconds(targetValue)}` }] },
+        layer: [
+          { mark: { type: 'rule', color: COLORS.target, strokeWidth: 2, strokeDash: [4, 3], y: -4, y2: 24 }, encoding: { x: { field: 'v', ...x } } },
+          { mark: { type: 'text', color: COLORS.target, fontSize: 11, y: 34 }, encoding: { x: { field: 'v', ...x }, text: { field: 'text' } } },
+        ],
+      });
     }
-    parts.push(`<text x="${left + plotWidth + 10}" y="${y + 20}" fill="${COLORS.text}">${escapeXml(summary)}</text>`);
+    return { width: plotWidth, height: 20, layer, resolve: { scale: { x: 'shared' } } };
   });
-  parts.push('</svg>');
-  return parts.join('');
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: BASE_CONFIG,
+    spacing: 24,
+    padding: { left: 80, right: 10, top: 10, bottom: 22 },
+    autosize: { type: 'pad' },
+    resolve: { scale: { x: 'independent' } },
+    vconcat: rows,
+  };
+  return vegaLiteSvg(spec as unknown as TopLevelSpec, { label: 'Measured RTO and RPO against their targets', className: 'target-bars' });
 }

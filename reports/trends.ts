@@ -1,25 +1,32 @@
 /**
  * Trends: per system, the measured RTO and RPO of every run over time against the target,
- * as inline SVG (no scripts, no external references). Every run with a measurement is one
- * point; a run that did not pass (failed, aborted, rollback incomplete) or missed the
- * target is drawn with a distinct marker (a red cross), and the legend says so. A run that
- * did not pass and measured nothing is still shown, as a cross on the time axis.
+ * drawn with Vega-Lite into static inline SVG (no scripts, no external references): a UTC
+ * time axis that says so, one coloured series per test type, an error bar for each run's
+ * ± bound, the target as a dashed step line inside the scale, a run that did not pass or
+ * missed the target as a red cross. A run that measured nothing (aborted before recovery)
+ * is a dashed vertical rule at its time, never a point at 0 s; exercises (tabletop,
+ * walkthrough) measure no RTO/RPO and are not drawn at all.
  *
- * Text from runs (run ids, scenario names) only reaches the SVG through `escapeXml`.
+ * Vega escapes every text it writes (tooltips become aria-labels).
  */
-import { escapeXml, formatSeconds } from './charts.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { CHART_FONT, formatSeconds, vegaLiteSvg } from './charts.js';
 import type { RunSummary } from './coverage.js';
 
 const C = {
-  ok: '#2e7d32',
   failure: '#c62828',
   target: '#37474f',
   axis: '#9e9e9e',
   grid: '#eceff1',
   text: '#263238',
-  line: '#90a4ae',
 } as const;
-const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"';
+/** One colour per test type, the same on every chart. */
+const TYPE_COLORS: [string, string][] = [
+  ['failover', '#1565c0'],
+  ['parallel-restore', '#6a1b9a'],
+  ['restore', '#00838f'],
+];
+const EXERCISE_TYPES = new Set(['tabletop', 'simulation']);
 
 export type TrendMetric = 'rto' | 'rpo';
 
@@ -32,6 +39,8 @@ export interface TrendPoint {
   targetSeconds: number | null;
   /** Drawn as a failure: the run did not pass, or this metric missed its target. */
   failure: boolean;
+  /** The run's test type: one series per type. */
+  type: string;
   /** Tooltip text (escaped when drawn). */
   label: string;
 }
@@ -68,6 +77,8 @@ export function systemTrends(runs: readonly RunSummary[]): SystemTrend[] {
 function seriesOf(runs: RunSummary[], metric: TrendMetric): TrendPoint[] {
   const points: TrendPoint[] = [];
   for (const run of runs) {
+    // An exercise measures no RTO or RPO: it is not a point at 0 s, it is not on the chart.
+    if (EXERCISE_TYPES.has(run.type)) continue;
     const m = run.measured[metric];
     const target = metric === 'rto' ? run.targets.rtoSeconds : run.targets.rpoSeconds;
     const verdict = run.verdict[metric];
@@ -81,21 +92,11 @@ function seriesOf(runs: RunSummary[], metric: TrendMetric): TrendPoint[] {
       errorSeconds: m ? m.errorSeconds : 0,
       targetSeconds: target,
       failure,
+      type: run.type,
       label: `${run.startedAt} ${run.scenario} (${run.type}, ${run.environment}): ${figure}${target === null ? '' : ` vs target ${formatSeconds(target)}`} — ${run.outcome}${verdict === 'missed' ? `, ${metric.toUpperCase()} missed` : ''}`,
     });
   }
   return points;
-}
-
-function n(value: number): string {
-  return String(Number((Number.isFinite(value) ? value : 0).toFixed(1)));
-}
-
-function niceMax(value: number): number {
-  if (!(value > 0)) return 1;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (step * magnitude >= value) return step * magnitude;
-  return 10 * magnitude;
 }
 
 export interface TrendChartInput {
@@ -106,112 +107,151 @@ export interface TrendChartInput {
   height?: number;
 }
 
+/** 0, 1, 2, 5, 10, 20, 50, … up to the first value at or above `max`: readable ticks on a symlog axis. */
+function symlogTicks(max: number): number[] {
+  const ticks = [0];
+  for (let magnitude = 1; ticks[ticks.length - 1]! < max; magnitude *= 10) for (const step of [1, 2, 5]) if (ticks[ticks.length - 1]! < max) ticks.push(step * magnitude);
+  return ticks;
+}
+
+/** `%Y-%m-%d`, or with the time of day when the runs span less than three days. */
+function timeFormat(points: TrendPoint[]): string {
+  const times = points.map((p) => p.at);
+  return Math.max(...times) - Math.min(...times) < 3 * 86_400_000 ? '%Y-%m-%d %H:%M' : '%Y-%m-%d';
+}
+
 /**
- * A time × seconds chart: one circle per measured run (class `point`), a red cross for a
- * failure (class `point failure`), the target as a dashed step line, a legend.
+ * A time × seconds chart. Its marks are named so tests and readers can find them:
+ * `point_marks` (a measured run that passed), `failure_marks` (did not pass or missed the
+ * target), `unmeasured_marks` (did not pass and measured nothing), `bound_marks` (± bounds),
+ * `target_marks` (the target step line).
  */
 export function trendSvg(input: TrendChartInput): string {
   const width = input.width ?? 900;
-  const height = input.height ?? 260;
-  const left = 64;
-  const right = 16;
-  const top = 30;
-  const bottom = 44;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
+  const height = input.height ?? 220;
   const points = input.points.filter((p) => Number.isFinite(p.at));
   const label = `${input.title}: ${points.length} run${points.length === 1 ? '' : 's'}`;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="trend" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${escapeXml(label)}" ${FONT} font-size="11">`,
-    `<title>${escapeXml(label)}</title>`,
-  ];
-  if (points.length === 0) {
-    parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="${C.text}">no runs measured this</text></svg>`);
-    return parts.join('');
-  }
-  const times = points.map((p) => p.at);
-  let tMin = Math.min(...times);
-  let tMax = Math.max(...times);
-  if (tMax - tMin < 86_400_000) {
-    tMin -= 43_200_000;
-    tMax += 43_200_000;
-  }
-  const tPad = (tMax - tMin) * 0.03;
-  tMin -= tPad;
-  tMax += tPad;
+  const metric = input.metric.toUpperCase();
+  const rows = points.map((p) => ({
+    at: p.at,
+    seconds: p.seconds,
+    low: p.seconds === null ? null : Math.max(0, p.seconds - p.errorSeconds),
+    high: p.seconds === null ? null : p.seconds + p.errorSeconds,
+    target: p.targetSeconds,
+    type: p.type,
+    result: p.failure ? 'failed / missed / aborted' : 'passed',
+    label: p.label,
+  }));
+  const measured = rows.filter((r) => r.seconds !== null);
+  const types = [...new Set(points.map((p) => p.type))].sort();
+  const known = new Map(TYPE_COLORS);
+  const palette = ['#ef6c00', '#2e7d32', '#5d4037', '#455a64'];
+  const x = {
+    field: 'at',
+    type: 'temporal',
+    scale: { type: 'utc', ...(points.length > 0 && Math.max(...points.map((p) => p.at)) - Math.min(...points.map((p) => p.at)) < 86_400_000 ? { padding: 40 } : { padding: 12 }) },
+    axis: { title: 'run start (UTC)', format: points.length > 0 ? timeFormat(points) : '%Y-%m-%d', labelOverlap: true, labelFlush: true, tickCount: 6, grid: false },
+  } as const;
+  // The target is always inside the scale. When it is far above the measurements (a 15-minute
+  // target over 12-second recoveries) a linear axis would flatten them onto 0, so the axis is
+  // symlog (linear near 0, logarithmic above) and says so.
   const measuredMax = Math.max(0, ...points.map((p) => (p.seconds === null ? 0 : p.seconds + p.errorSeconds)));
   const targetMax = Math.max(0, ...points.map((p) => p.targetSeconds ?? 0));
-  // Show the target inside the plot unless that squashes the measurements into a sliver (a
-  // 15-minute target over 12-second recoveries); then it is drawn along the top edge, labelled.
-  const targetInside = measuredMax === 0 || targetMax <= measuredMax * 4;
-  const yMax = niceMax((targetInside ? Math.max(measuredMax, targetMax) : measuredMax) * 1.05);
-  const x = (t: number) => left + ((t - tMin) / (tMax - tMin)) * plotW;
-  const y = (s: number) => top + plotH - (Math.max(0, s) / yMax) * plotH;
-
-  // Grid and axes
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
-    parts.push(
-      `<line x1="${left}" y1="${n(y(v))}" x2="${width - right}" y2="${n(y(v))}" stroke="${C.grid}"/>`,
-      `<text x="${left - 6}" y="${n(y(v) + 4)}" text-anchor="end" fill="${C.text}">${escapeXml(formatSeconds(v))}</text>`,
+  const symlog = measuredMax > 0 && targetMax > measuredMax * 5;
+  const y = {
+    type: 'quantitative',
+    scale: symlog ? { type: 'symlog', constant: 1 } : { zero: true, nice: true },
+    axis: { title: `${metric} (seconds${symlog ? ', symlog scale' : ''})`, grid: true, ...(symlog ? { values: symlogTicks(Math.max(measuredMax, targetMax)) } : { tickCount: 5 }) },
+  } as const;
+  const color = {
+    field: 'type',
+    type: 'nominal',
+    title: 'test type',
+    scale: { domain: types, range: types.map((t, i) => known.get(t) ?? palette[i % palette.length]!) },
+    legend: { orient: 'top', direction: 'horizontal' },
+  } as const;
+  const layer: Record<string, unknown>[] = [];
+  if (points.length === 0) {
+    layer.push({ data: { values: [{ text: 'no runs measured this' }] }, mark: { type: 'text', color: C.text, fontSize: 12 }, encoding: { text: { field: 'text' } } });
+  } else {
+    const targeted = rows.filter((r) => r.target !== null);
+    if (targeted.length > 0) {
+      // The current target (the newest run's) across the whole chart; the history as a step line.
+      const newest = [...new Set(types.map((t) => [...targeted].reverse().find((r) => r.type === t)?.target).filter((v): v is number => typeof v === 'number'))];
+      layer.push({
+        name: 'target_now',
+        data: { values: newest.map((target) => ({ target })) },
+        mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5, color: C.target, opacity: 0.8 },
+        encoding: { y: { field: 'target', ...y } },
+      });
+      layer.push({
+        name: 'target',
+        data: { values: targeted },
+        mark: { type: 'line', interpolate: 'step-after', strokeDash: [6, 4], strokeWidth: 1.5, color: C.target, point: false },
+        encoding: { x, y: { field: 'target', ...y }, detail: { field: 'type' }, description: { value: 'target' } },
+      });
+      // One label per distinct target value, at the newest run that has it.
+      const last = new Map<number, (typeof rows)[number]>();
+      for (const r of targeted) last.set(r.target!, r);
+      layer.push({
+        name: 'target_label',
+        data: { values: [...last.values()].map((r) => ({ ...r, text: `target ${formatSeconds(r.target!)}` })) },
+        mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, color: C.target, fontSize: 10 },
+        encoding: { x, y: { field: 'target', ...y }, text: { field: 'text' } },
+      });
+    }
+    layer.push(
+      { name: 'series', data: { values: measured }, mark: { type: 'line', strokeWidth: 1, opacity: 0.45 }, encoding: { x, y: { field: 'seconds', ...y }, color } },
+      {
+        name: 'bound',
+        data: { values: measured.filter((r) => r.high! > r.low!) },
+        mark: { type: 'rule', strokeWidth: 1.5 },
+        encoding: { x, y: { field: 'low', ...y }, y2: { field: 'high' }, color },
+      },
+      {
+        name: 'point',
+        data: { values: measured.filter((r) => r.result === 'passed') },
+        mark: { type: 'point', filled: true, size: points.length > 500 ? 12 : 55, opacity: 1 },
+        encoding: { x, y: { field: 'seconds', ...y }, color, shape: { value: 'circle' }, description: { field: 'label' } },
+      },
+      {
+        name: 'failure',
+        data: { values: measured.filter((r) => r.result !== 'passed') },
+        mark: { type: 'point', shape: 'cross', filled: true, size: points.length > 500 ? 20 : 90, color: C.failure, opacity: 1 },
+        encoding: { x, y: { field: 'seconds', ...y }, description: { field: 'label' } },
+      },
+      {
+        name: 'unmeasured',
+        data: { values: rows.filter((r) => r.seconds === null) },
+        mark: { type: 'rule', color: C.failure, strokeDash: [2, 3], strokeWidth: 1.5, opacity: 0.8 },
+        encoding: { x, description: { field: 'label' } },
+      },
     );
   }
-  parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${width - right}" y2="${top + plotH}" stroke="${C.axis}"/>`);
-  const ticks = 5;
-  const withTime = tMax - tMin < 5 * 86_400_000;
-  for (let i = 0; i <= ticks; i++) {
-    const t = tMin + ((tMax - tMin) * i) / ticks;
-    const anchor = i === 0 ? 'start' : i === ticks ? 'end' : 'middle';
-    const text = withTime ? new Date(t).toISOString().slice(5, 16).replace('T', ' ') : new Date(t).toISOString().slice(0, 10);
-    parts.push(`<text x="${n(x(t))}" y="${top + plotH + 16}" text-anchor="${anchor}" fill="${C.text}">${text}</text>`);
-  }
-
-  // Target: a dashed step line (a scenario may override the plan's target).
-  const targeted = points.filter((p) => p.targetSeconds !== null);
-  if (targeted.length > 0) {
-    let d = '';
-    targeted.forEach((p, i) => {
-      const ty = n(Math.max(top, y(p.targetSeconds!)));
-      const px = i === 0 ? left : x(p.at);
-      d += i === 0 ? `M${n(px)} ${ty}` : ` H${n(px)} V${ty}`;
-    });
-    d += ` H${width - right}`;
-    parts.push(`<path class="target" d="${d}" fill="none" stroke="${C.target}" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-    if (!targetInside) {
-      parts.push(`<text x="${left + 6}" y="${top + 12}" fill="${C.target}">target ${escapeXml(formatSeconds(targetMax))}: above the scale ↑</text>`);
-    }
-  }
-
-  // The measured series, joined by a thin line.
-  const measured = points.filter((p) => p.seconds !== null);
-  if (measured.length > 1 && measured.length <= 2000) {
-    parts.push(`<polyline fill="none" stroke="${C.line}" stroke-width="1" points="${measured.map((p) => `${n(x(p.at))},${n(y(p.seconds!))}`).join(' ')}"/>`);
-  }
-  const r = points.length > 500 ? 2 : 4;
-  for (const p of points) {
-    const px = n(x(p.at));
-    const py = n(p.seconds === null ? top + plotH : y(p.seconds));
-    const title = `<title>${escapeXml(p.label)}</title>`;
-    if (p.failure) {
-      const a = r + 1;
-      parts.push(
-        `<path class="point failure" d="M${px} ${py} m-${a} -${a} l${2 * a} ${2 * a} m0 -${2 * a} l-${2 * a} ${2 * a}" stroke="${C.failure}" stroke-width="2.2" fill="none">${title}</path>`,
-      );
-    } else {
-      parts.push(`<circle class="point" cx="${px}" cy="${py}" r="${r}" fill="${C.ok}">${title}</circle>`);
-    }
-  }
-
-  // Legend
-  const ly = 14;
-  parts.push(
-    `<text x="${left}" y="${ly + 4}" font-weight="600" fill="${C.text}">${escapeXml(input.title)}</text>`,
-    `<g class="legend" transform="translate(${width - right - 330} ${ly})">`,
-    `<circle cx="0" cy="0" r="4" fill="${C.ok}"/><text x="8" y="4" fill="${C.text}">passed</text>`,
-    `<path d="M66 -5 l10 10 m0 -10 l-10 10" stroke="${C.failure}" stroke-width="2.2"/><text x="82" y="4" fill="${C.text}">failed / missed / aborted</text>`,
-    `<line x1="228" y1="0" x2="252" y2="0" stroke="${C.target}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="258" y="4" fill="${C.text}">target</text>`,
-    '</g>',
-    '</svg>',
-  );
-  return parts.join('');
+  const failures = points.filter((p) => p.failure).length;
+  const unmeasured = points.filter((p) => p.seconds === null).length;
+  const subtitle = points.length === 0 ? ['no measured runs: tabletop exercises and walkthroughs measure no RTO or RPO'] : [
+    [`${points.length} run${points.length === 1 ? '' : 's'}`, failures > 0 ? `${failures} not passed or target missed (red ✕)` : 'all passed', ...(unmeasured > 0 ? [`${unmeasured} measured nothing (red dashed rule)`] : [])].join(' · '),
+    'grey dashed line: the target · vertical bars: each run’s ± error bound',
+  ];
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: {
+      font: CHART_FONT,
+      view: { stroke: null },
+      axis: { labelColor: C.text, titleColor: C.text, gridColor: C.grid, domainColor: C.axis, tickColor: C.axis, labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal' },
+      legend: { labelColor: C.text, titleColor: C.text, labelFontSize: 11, titleFontSize: 11 },
+      title: { color: C.text, fontSize: 13, anchor: 'start', subtitleColor: '#5f6f78', subtitleFontSize: 11 },
+    },
+    // Title and subtitle are params set per chart, so every system's chart shares one compiled spec.
+    params: [
+      { name: 'chartTitle', value: '' },
+      { name: 'chartSubtitle', value: [] },
+    ],
+    title: { text: { expr: 'chartTitle' }, subtitle: { expr: 'chartSubtitle' }, frame: 'group', limit: width - 110, subtitlePadding: 4 },
+    width: width - 110,
+    height: points.length === 0 ? 40 : height,
+    layer,
+  };
+  return vegaLiteSvg(spec as unknown as TopLevelSpec, { label, className: 'trend', signals: { chartTitle: input.title, chartSubtitle: subtitle } });
 }

@@ -11,6 +11,7 @@ import { Diagnostics } from '../../scenarios/diagnostics.js';
 import type { ContinuityPlan } from '../../scenarios/schema.js';
 import type { CoverageWindow } from '../../reports/coverage.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
+import type { CliDefaults } from '../config.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -69,19 +70,29 @@ export async function evidenceDirOrExit(dir: string, flag = '--evidence'): Promi
   throw new Exit(EXIT.invalid);
 }
 
-export function registerCoverage(program: Command): void {
+export function registerCoverage(program: Command, defaults: CliDefaults): void {
   program
     .command('coverage')
     .description('systems × required test types × last run × due date (0 all covered, 1 overdue or never tested, 2 bad input)')
-    .requiredOption('--plan <file>', 'the ContinuityPlan whose testPolicy says what is required')
-    .option('--evidence <dir>', 'evidence directory', 'evidence')
+    .requiredOption('--plan <file>', 'the ContinuityPlan whose testPolicy says what is required (default: plan in drillbook.config.yaml)', defaults.plan)
+    .option('--evidence <dir>', 'evidence directory ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)', defaults.evidence)
     .option('--from <date>', 'audit window start, YYYY-MM-DD (inclusive)')
     .option('--to <date>', 'audit window end, YYYY-MM-DD (inclusive); ages are computed as of its end when it is past')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'html', 'csv']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'html', 'csv', 'json']).default('table'))
     .option('--out <file>', 'write to this file instead of stdout')
     .option('--now <iso>', 'compute ages as of this instant (reproducible reports, tests)')
-    .action(async (options: { plan: string; evidence: string; from?: string; to?: string; format: 'table' | 'html' | 'csv'; out?: string; now?: string }) => {
+    .option('--metrics-file <path>', 'also write the coverage status gauges to this node_exporter textfile (*.prom)', defaults.metricsFile)
+    .option('--metrics-push <url>', 'also push the coverage status gauges to this Pushgateway (job drillbook, grouped by plan)', defaults.metricsPush)
+    .action(async (options: { plan: string; evidence: string; from?: string; to?: string; format: 'table' | 'html' | 'csv' | 'json'; out?: string; now?: string; metricsFile?: string; metricsPush?: string }) => {
       const { window, now } = windowOrExit(options);
+      if (options.metricsFile !== undefined || options.metricsPush !== undefined) {
+        const { checkMetricsFile, checkPushUrl } = await import('../../reports/metrics.js');
+        const fileProblem = options.metricsFile !== undefined ? checkMetricsFile(options.metricsFile) : undefined;
+        const pushProblem = options.metricsPush !== undefined ? checkPushUrl(options.metricsPush) : undefined;
+        if (fileProblem) err(`--metrics-file ${fileProblem}`);
+        if (pushProblem) err(`--metrics-push ${pushProblem}`);
+        if (fileProblem || pushProblem) throw new Exit(EXIT.invalid);
+      }
       const plan = await planOrExit(options.plan);
       await evidenceDirOrExit(options.evidence);
       const { computeCoverage, coverageCsv, coverageTable, readRunSummaries } = await import('../../reports/coverage.js');
@@ -98,6 +109,7 @@ export function registerCoverage(program: Command): void {
 
       let text: string;
       if (options.format === 'csv') text = coverageCsv(report);
+      else if (options.format === 'json') text = `${JSON.stringify(report, null, 2)}\n`;
       else if (options.format === 'html') {
         const { SitePages } = await import('../../reports/site/pages.js');
         const base = options.out ? path.dirname(path.resolve(options.out)) : process.cwd();
@@ -121,6 +133,28 @@ export function registerCoverage(program: Command): void {
         const c = report.counts;
         out(`wrote ${options.out}: ${report.rows.length} required tests, ${c.covered} covered, ${c['due-soon']} due soon, ${c.overdue} overdue, ${c['never-tested']} never tested`);
       } else process.stdout.write(text);
+      if (options.metricsFile !== undefined || options.metricsPush !== undefined) {
+        const metrics = await import('../../reports/metrics.js');
+        const registry = metrics.coverageRegistry(report);
+        let failed = false;
+        if (options.metricsFile !== undefined) {
+          try {
+            await metrics.writeMetricsFile(registry, path.resolve(options.metricsFile), metrics.coverageSample);
+          } catch (error) {
+            err(`METRICS NOT WRITTEN: --metrics-file ${(error as Error).message}`);
+            failed = true;
+          }
+        }
+        if (options.metricsPush !== undefined) {
+          try {
+            await metrics.pushMetrics(registry, options.metricsPush, { plan: report.plan.name });
+          } catch (error) {
+            err(`METRICS NOT PUSHED: --metrics-push ${(error as Error).message}`);
+            failed = true;
+          }
+        }
+        if (failed) throw new Exit(EXIT.invalid);
+      }
       if (report.gaps) throw new Exit(EXIT.findings);
     });
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { RegisterItem, RegisterEvent } from '../../reports/remediation.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
+import type { CliDefaults } from '../config.js';
 
 interface EvidenceOption {
   evidence: string;
@@ -29,8 +30,8 @@ const defaultBy = (): string => {
   }
 };
 
-function evidenceOption(): Option {
-  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl').default('evidence');
+function evidenceOption(defaultEvidence: string): Option {
+  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)').default(defaultEvidence);
 }
 
 function requireEvidenceDir(dir: string): void {
@@ -124,13 +125,13 @@ async function printItem(item: RegisterItem): Promise<void> {
   for (const event of item.history) out(`  ${event.at}  ${plain(describeEvent(event))}`);
 }
 
-export function registerRemediation(program: Command): void {
+export function registerRemediation(program: Command, defaults: CliDefaults): void {
   const remediation = program.command('remediation').description('the remediation register: list, show, update, close, reopen, export (0 / 2)');
 
   remediation
     .command('list')
     .description('list remediation items (a table, or --json)')
-    .addOption(evidenceOption())
+    .addOption(evidenceOption(defaults.evidence))
     .option('--system <name>', 'only this system')
     .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))
     .option('--overdue', 'only open items past their due date')
@@ -161,7 +162,7 @@ export function registerRemediation(program: Command): void {
     .command('show')
     .description('one item with its history')
     .argument('<id>')
-    .addOption(evidenceOption())
+    .addOption(evidenceOption(defaults.evidence))
     .option('--json', 'print the item as JSON')
     .action(async (id: string, options: EvidenceOption & { json?: boolean }) => {
       requireEvidenceDir(options.evidence);
@@ -179,7 +180,7 @@ export function registerRemediation(program: Command): void {
     .command('update')
     .description('change the owner, due date, severity or corrective action of an open item, with a note')
     .argument('<id>')
-    .addOption(evidenceOption())
+    .addOption(evidenceOption(defaults.evidence))
     .option('--owner <name>', 'new owner')
     .option('--due <YYYY-MM-DD>', 'new due date')
     .option('--severity <P1..P4>', 'new severity')
@@ -206,7 +207,7 @@ export function registerRemediation(program: Command): void {
     .command('close')
     .description('close an item: --verified-by a later re-test, or --accept-risk --owner NAME without verification')
     .argument('<id>')
-    .addOption(evidenceOption())
+    .addOption(evidenceOption(defaults.evidence))
     .requiredOption('--note <text>', 'what was done (recorded in the history)')
     .option('--verified-by <run id>', 'a later re-test: same scenario (or one that declares it verifies it), equal or higher rigor, same environment class, the failed target or check passed at the same or a stricter threshold (a unique prefix is enough)')
     .option('--accept-risk', 'close without verification: the risk is accepted (needs --owner)')
@@ -238,7 +239,7 @@ export function registerRemediation(program: Command): void {
     .command('reopen')
     .description('reopen a closed item (the fix did not hold), with a note')
     .argument('<id>')
-    .addOption(evidenceOption())
+    .addOption(evidenceOption(defaults.evidence))
     .requiredOption('--note <text>', 'why (recorded in the history)')
     .option('--by <name>', 'who reopens it (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { note: string; by?: string }) => {
@@ -251,8 +252,8 @@ export function registerRemediation(program: Command): void {
   remediation
     .command('export')
     .description('export the register as CSV (one row per item) or JSON (items with history)')
-    .addOption(evidenceOption())
-    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).makeOptionMandatory())
+    .addOption(evidenceOption(defaults.evidence))
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .option('--system <name>', 'only this system')
     .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))

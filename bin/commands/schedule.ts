@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, Exit, err, out } from '../cli-common.js';
+import type { CliDefaults } from '../config.js';
 
 interface ScheduleOptions {
   evidence: string;
@@ -26,12 +27,12 @@ interface ScheduleOptions {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-export function registerSchedule(program: Command): void {
+export function registerSchedule(program: Command, defaults: CliDefaults): void {
   const schedule = program
     .command('schedule')
     .description('long-running scheduler: runs every scenario with spec.schedule in <dir> at its time, until SIGTERM or Ctrl+C')
     .argument('<dir>', 'directory of scenarios (searched recursively)')
-    .option('--evidence <dir>', 'evidence directory every scheduled drill writes to', 'evidence')
+    .option('--evidence <dir>', 'evidence directory every scheduled drill writes to ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)', defaults.evidence)
     .option('--state <file>', 'schedule state file (default: <evidence>/schedule-state.json)')
     .option('--until <time>', 'stop scheduling at this ISO 8601 time, let running drills finish, then exit')
     .option('--webhook <url|env:NAME|file:PATH>', 'POST a JSON message for each drill result (repeatable)', collect, [])
@@ -128,6 +129,9 @@ async function runScheduler(dir: string, options: ScheduleOptions): Promise<numb
     }
   };
 
+  // The worst exit code of the drills run so far: with --until, `schedule` ends with it, so a
+  // CI job or a Kubernetes Job that runs the scheduler for a window fails when a drill failed.
+  let worst: number = EXIT.ok;
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   const scheduler = new Scheduler({
@@ -163,6 +167,8 @@ async function runScheduler(dir: string, options: ScheduleOptions): Promise<numb
           break;
         case 'finished': {
           const { result } = event.drill;
+          // A drill killed by a signal left no exit code: its teardown is not known to be done.
+          worst = Math.max(worst, result.exitCode ?? EXIT.incomplete);
           const outcome = (result.record?.outcome ?? 'no record').toUpperCase();
           const where = result.runDir ? ` → ${path.join(result.runDir, 'report.html')}` : '';
           out(`${stamp()} DONE ${event.drill.job.scenario}: ${outcome} (exit ${result.exitCode ?? result.signal})${where}`);
@@ -208,8 +214,8 @@ async function runScheduler(dir: string, options: ScheduleOptions): Promise<numb
   try {
     await scheduler.start();
     await stopped;
-    out(`${stamp()} stopped`);
-    return EXIT.ok;
+    out(`${stamp()} stopped${until !== undefined ? `; worst drill exit code ${worst}` : ''}`);
+    return until !== undefined ? worst : EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

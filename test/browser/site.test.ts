@@ -183,7 +183,23 @@ describe('static site in Chromium', () => {
       expect(box!.width).toBeGreaterThan(100);
       expect(box!.height).toBeGreaterThan(20);
     }
+    // The probe timeline's marker labels (T0, phases, recovered) do not overlap, as laid out by the browser.
+    const labels = await page.locator('svg.probe-timeline g.concat_0_group text').evaluateAll((nodes) =>
+      nodes.map((n) => {
+        const r = (n as unknown as { getBoundingClientRect(): { left: number; right: number; top: number; bottom: number } }).getBoundingClientRect();
+        return { text: (n as unknown as { textContent: string }).textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+      }),
+    );
+    expect(labels.length).toBeGreaterThanOrEqual(2);
+    for (const a of labels) {
+      for (const b of labels) {
+        if (a === b) continue;
+        const overlap = a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+        expect(overlap, `${a.text} overlaps ${b.text}`).toBe(false);
+      }
+    }
     await page.screenshot({ path: path.join(SCREENSHOTS, 'report.png'), fullPage: true });
+    await page.locator('svg.probe-timeline').screenshot({ path: path.join(SCREENSHOTS, 'report-probe-timeline.png') });
     await assertNothingInjected(page, incidents);
     await page.close();
   });
@@ -196,11 +212,16 @@ describe('static site in Chromium', () => {
       expect(box!.width).toBeGreaterThan(300);
       expect(box!.height).toBeGreaterThan(100);
     }
+    // Vega-Lite marks: passed runs in g.point_marks, failures in g.failure_marks.
     const orders = page.locator('section[data-system="orders-db"] svg.trend').first();
-    expect(await orders.locator('.point').count()).toBe(3);
-    expect(await orders.locator('.point.failure').count()).toBe(1);
-    const point = await orders.locator('.point').first().boundingBox();
+    expect(await orders.locator('g.point_marks > path').count()).toBe(2);
+    expect(await orders.locator('g.failure_marks > path').count()).toBe(1);
+    const point = await orders.locator('g.point_marks > path').first().boundingBox();
     expect(point!.width).toBeGreaterThan(0);
+    // The time axis states its zone; the reporting-db tabletop is not drawn as a 0 s point.
+    expect(await orders.locator('text', { hasText: 'run start (UTC)' }).count()).toBe(1);
+    const reporting = page.locator('section[data-system="reporting-db"] svg.trend').first();
+    expect(await reporting.locator('g.point_marks > path, g.failure_marks > path').count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'trends.png'), fullPage: true });
     await assertNothingInjected(page, incidents);
     await page.close();

@@ -35,7 +35,8 @@ describe('drillbook schedule', () => {
     // all while a-failover's drill (a sandbox takes longer than that to build) holds the system
     // (overlap: skip), so b-second is skipped and never runs, however fast the machine is.
     const second = (offset: number) => (new Date().getUTCSeconds() + offset) % 60;
-    writeScenario(drills, 'a-failover', { ...FAILOVER, schedule: { cron: `${second(3)} * * * * *` } });
+    // a-failover's check cannot pass, so the drill exits 1 and `schedule --until` must too.
+    writeScenario(drills, 'a-failover', { ...FAILOVER, schedule: { cron: `${second(3)} * * * * *` }, checks: [{ type: 'sql', name: 'a check that cannot pass', query: 'SELECT 1', expect: 2 }] });
     writeScenario(drills, 'b-second', { ...FAILOVER, schedule: { cron: `${[4, 5, 6].map(second).join(',')} * * * * *`, overlap: 'skip' } });
     writeScenario(drills, 'c-bad', { ...FAILOVER, schedule: { cron: '0 3 * * *', timezone: 'Europe/Berln' }, tragets: { rto: '5s' } });
 
@@ -57,7 +58,9 @@ describe('drillbook schedule', () => {
     try {
       const cli = startCli(['schedule', drills, '--evidence', evidence, '--until', until, '--webhook', url, '--notify-backoff', '100ms'], { cwd: work });
       const result = await cli.done;
-      expect(result.code, result.stdout + result.stderr).toBe(0);
+      // --until ends with the worst exit code of the drills it ran (the failed check: 1).
+      expect(result.code, result.stdout + result.stderr).toBe(1);
+      expect(result.stdout).toMatch(/ stopped; worst drill exit code 1/);
 
       // The invalid file: reported with every located error, not run.
       expect(result.stderr).toMatch(/drills\/c-bad\.yaml: invalid, not scheduled:/);
@@ -80,7 +83,7 @@ describe('drillbook schedule', () => {
       const state = JSON.parse(fs.readFileSync(path.join(evidence, 'schedule-state.json'), 'utf8'));
       const ran = state.history.filter((h: any) => h.status === 'ran');
       expect(ran).toHaveLength(1);
-      expect(ran[0]).toMatchObject({ scenario: 'a-failover', runId: record.runId, runDir, outcome: record.outcome });
+      expect(ran[0]).toMatchObject({ scenario: 'a-failover', runId: record.runId, runDir, outcome: 'failed', exitCode: 1 });
       const skippedSecond = state.history.filter((h: any) => h.scenario === 'b-second' && h.status === 'skipped');
       expect(skippedSecond.length).toBeGreaterThan(0);
       expect(skippedSecond[0].reason).toContain('system orders-db is busy with a-failover');

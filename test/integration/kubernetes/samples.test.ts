@@ -54,7 +54,7 @@ describe('kubernetes samples', () => {
       const diagnostics = new Diagnostics();
       await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
       const output = diagnostics.format();
-      expect(output).toMatch(/bad\.yaml:30:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
+      expect(output).toMatch(/bad\.yaml:31:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -182,8 +182,8 @@ describe('renderHtml', () => {
     expect(page).not.toMatch(/<svg onload/i);
     expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page).toContain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
-    // Labels inside the SVG charts go through escapeXml.
-    expect(page).toContain('<title>&lt;img src=x onerror=alert(1)&gt;recovery-write</title>&lt;img src=x on…covery-write');
+    // Labels inside the SVG charts are escaped (Vega writes them as text and aria-labels).
+    expect(page).toContain('aria-label="&lt;img src=x on…covery-write: ok at');
 
     const markdown = renderMarkdown(hostile, { probes });
     // Markdown escapes: the text is kept, but no `<` opens a tag.
@@ -227,9 +227,10 @@ describe('charts', () => {
   it('draws one tick per probe attempt, coloured by outcome, and the RTO target', () => {
     const probes = makeProbes();
     const svg = probeTimelineSvg({ probes, t0Mono: 5_000, markers: [{ label: 'T0', seconds: 0, kind: 't0' }], targetRtoSeconds: 20 });
-    expect(svg.match(/<rect [^>]*fill="#2e7d32"/g)).toHaveLength(probes.filter((p) => p.ok).length);
-    expect(svg.match(/<rect [^>]*fill="#c62828"/g)).toHaveLength(probes.filter((p) => !p.ok).length);
-    expect(svg).toContain('stroke-dasharray="6 4"');
+    const attempts = /<g class="mark-rect role-mark attempt_marks"[^>]*>(.*?)<\/g>/.exec(svg)![1]!;
+    expect(attempts.match(/<path [^>]*fill="#2e7d32"/g)).toHaveLength(probes.filter((p) => p.ok).length);
+    expect(attempts.match(/<path [^>]*fill="#c62828"/g)).toHaveLength(probes.filter((p) => !p.ok).length);
+    expect(svg).toContain('stroke-dasharray="6,4"');
     expect(svg).toContain('target RTO 20 s');
     // A target far beyond the drill is pointed at rather than squashing the chart.
     expect(probeTimelineSvg({ probes, t0Mono: 5_000, markers: [], targetRtoSeconds: 900 })).toContain('target RTO 900 s →');

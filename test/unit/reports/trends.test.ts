@@ -22,34 +22,69 @@ const SERIES: FixtureRun[] = [
 ];
 
 const count = (svg: string, pattern: RegExp) => (svg.match(pattern) ?? []).length;
+/** The items of one named Vega mark: the <path>s (<line>s for rules) inside `<g class="mark-… role-mark NAME_marks">`. */
+const items = (svg: string, name: string) => {
+  const group = new RegExp(`<g class="mark-[a-z]+ role-mark ${name}_marks"[^>]*>(.*?)</g>`).exec(svg);
+  return group ? [...group[1]!.matchAll(/<(?:path|line) [^>]*>/g)].map((m) => m[0]) : [];
+};
+/** The y of a symbol (its translate), in SVG pixels: smaller is higher. */
+const yOf = (path: string) => Number(/transform="translate\([\d.-]+,([\d.-]+)\)"/.exec(path)![1]);
 
 describe('systemTrends', () => {
-  it('one series per system; every run with a measurement or a failure is a point', () => {
+  it('one series per system; every run with a measurement or a failure is a point; exercises are not', () => {
     const trends = systemTrends(runs(SERIES));
     expect(trends.map((t) => t.system)).toEqual(['alpha', 'beta']);
     const alpha = trends[0]!;
     expect(alpha.runs).toBe(6);
-    expect(alpha.rto).toHaveLength(5); // 4 measured + the aborted run; the passed tabletop measured nothing
+    expect(alpha.rto).toHaveLength(5); // 4 measured + the aborted run; the tabletop measured nothing
     expect(alpha.rto.map((p) => p.failure)).toEqual([false, true, false, true, true]);
     expect(alpha.rpo.map((p) => p.failure)).toEqual([false, true, false, true, true]);
     expect(alpha.rto.map((p) => p.seconds)).toEqual([12, 45, 10, 25, null]);
+    expect(alpha.rto.map((p) => p.type)).toEqual(['failover', 'failover', 'failover', 'parallel-restore', 'failover']);
+  });
+
+  it('a failed tabletop is not drawn as a 0 s failure', () => {
+    const trend = systemTrends(runs([{ system: 'x', tier: 1, type: 'tabletop', daysAgo: 1, outcome: 'failed', rto: null, rpo: null }]))[0]!;
+    expect(trend.rto).toEqual([]);
+    expect(trend.rpo).toEqual([]);
   });
 });
 
-describe('trendSvg', () => {
-  it('draws one point per run, failure markers for the failures, the target and a legend', () => {
+describe('trendSvg (Vega-Lite)', () => {
+  it('draws one mark per run: circles for passed, red crosses for failures, a rule for the run that measured nothing; target and bounds', () => {
     const alpha = systemTrends(runs(SERIES))[0]!;
     const svg = trendSvg({ title: 'alpha: RTO', metric: 'rto', points: alpha.rto });
-    expect(count(svg, /class="point( failure)?"/g)).toBe(alpha.rto.length);
-    expect(count(svg, /class="point failure"/g)).toBe(3);
-    expect(count(svg, /<circle class="point"/g)).toBe(2);
-    expect(svg).toContain('class="target"');
-    expect(svg).toContain('failed / missed / aborted');
+    expect(items(svg, 'point')).toHaveLength(2);
+    expect(items(svg, 'failure')).toHaveLength(2);
+    expect(items(svg, 'unmeasured')).toHaveLength(1);
+    expect(items(svg, 'bound').length).toBe(4);
+    expect(items(svg, 'target').length).toBeGreaterThan(0);
+    for (const p of items(svg, 'failure')) expect(p).toContain('fill="#c62828"');
+    expect(svg).toContain('class="marks trend"');
     expect(svg).toContain('aria-label="alpha: RTO: 5 runs"');
-    // Higher values are drawn higher: the 45 s point sits above the 10 s one.
-    const cy = [...svg.matchAll(/<(?:circle class="point" cx="[\d.]+" cy="([\d.]+)"|path class="point failure" d="M[\d.]+ ([\d.]+))/g)].map((m) => Number(m[1] ?? m[2]));
-    expect(cy[1]).toBeLessThan(cy[2]!);
-    expect(svg).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    // One series per test type, each its own colour, named in a legend.
+    expect(svg).toMatch(/>failover</);
+    expect(svg).toMatch(/>parallel-restore</);
+    expect(new Set(items(svg, 'point').map((p) => /fill="(#[0-9a-f]+)"/.exec(p)![1]))).toEqual(new Set(['#1565c0']));
+    // The time axis says its time zone.
+    expect(svg).toContain('>run start (UTC)<');
+    // Higher values are drawn higher: the 45 s failure sits above the 25 s one.
+    const [f45, f25] = items(svg, 'failure').map(yOf);
+    expect(f45!).toBeLessThan(f25!);
+    expect(svg).not.toMatch(/<script|<foreignObject|href=|https?:\/\/(?!www\.w3\.org\/)/);
+  });
+
+  it('keeps a target far above the data inside the scale (the axis reaches it)', () => {
+    const beta = systemTrends(runs([SERIES[6]!, { ...SERIES[6]!, daysAgo: 2, rto: 110 }]))[0]!;
+    const withTarget = beta.rto.map((p) => ({ ...p, targetSeconds: 900 }));
+    const svg = trendSvg({ title: 'beta: RTO', metric: 'rto', points: withTarget });
+    expect(svg).toContain('target 900 s');
+    expect(svg).not.toContain('above the scale');
+    // The target's line lies inside the plot (y ≥ 0, the plot's top), above the points.
+    const target = items(svg, 'target')[0]!;
+    const targetY = Number(/d="M[\d.-]+,([\d.-]+)/.exec(target)![1]);
+    expect(targetY).toBeGreaterThanOrEqual(0);
+    for (const p of items(svg, 'point')) expect(targetY).toBeLessThan(yOf(p));
   });
 
   it('a chart with no runs says so', () => {
@@ -65,11 +100,12 @@ describe('trendSvg', () => {
     expect(svg).toContain('&lt;img src=x onerror=alert(1)&gt;');
   });
 
-  it('10,000 runs stay one point each', () => {
-    const many: FixtureRun[] = Array.from({ length: 10_000 }, (_, i) => ({ system: 's', tier: 1, type: 'failover', daysAgo: i / 20, outcome: i % 97 === 0 ? 'failed' : 'passed', rto: 5 + (i % 13), rpo: 1 }));
+  it('2,000 runs stay one mark each', () => {
+    const many: FixtureRun[] = Array.from({ length: 2_000 }, (_, i) => ({ system: 's', tier: 1, type: 'failover', daysAgo: i / 20, outcome: i % 97 === 0 ? 'failed' : 'passed', rto: 5 + (i % 13), rpo: 1 }));
     const trend = systemTrends(runs(many))[0]!;
     const svg = trendSvg({ title: 's: RTO', metric: 'rto', points: trend.rto });
-    expect(count(svg, /class="point( failure)?"/g)).toBe(10_000);
-    expect(count(svg, /class="point failure"/g)).toBe(many.filter((r) => r.outcome === 'failed').length);
+    expect(items(svg, 'point').length + items(svg, 'failure').length).toBe(2_000);
+    expect(items(svg, 'failure')).toHaveLength(trend.rto.filter((p) => p.failure).length);
+    expect(count(svg, /NaN/g)).toBe(0);
   });
 });

@@ -1,0 +1,18 @@
+/**
+ * `drillbook validate <paths...>`: every problem of every file, located, then one summary
+ * line; 0 valid, 2 invalid. Shared by the commander command and the launcher's fast path
+ * (bin/validate-fast.ts), so both print exactly the same.
+ */
+import { Diagnostics } from '../../scenarios/diagnostics.js';
+import { EXIT, err, out, scenarioChecks } from '../cli-common.js';
+
+export async function validateCommand(paths: string[]): Promise<number> {
+  const { validatePaths } = await import('../../scenarios/load.js');
+  const diagnostics = new Diagnostics();
+  const checked = await validatePaths(paths, diagnostics, { checks: await scenarioChecks() });
+  const text = diagnostics.format();
+  if (text) err(text);
+  const valid = checked.filter((c) => c.valid).length;
+  out(`${checked.length} file${checked.length === 1 ? '' : 's'} checked, ${valid} valid; ${diagnostics.summary()}`);
+  return diagnostics.hasErrors() ? EXIT.invalid : EXIT.ok;
+}
