@@ -36,6 +36,7 @@ export const EXAMPLES: Record<string, string[]> = {
   keys: ['drillbook keys generate --out keys/', 'drillbook keys export-public --key file:keys/drillbook-signing.pem'],
   'keys generate': ['drillbook keys generate --out keys/', 'drillbook keys generate --out keys/ --name team-a'],
   'keys export-public': ['drillbook keys export-public --key env:DRILLBOOK_SIGNING_KEY --out signing.pub.pem'],
+  'keys rotate': ['drillbook keys rotate --from file:keys/old.key.pem --to file:keys/new.pub.pem --evidence evidence/', 'drillbook keys rotate --from env:DRILLBOOK_SIGNING_KEY --to unsigned --evidence evidence/'],
   signoff: ['drillbook signoff evidence/<run dir> --reviewer "Kim Lee" --decision accepted --note "reviewed with the DBA team"'],
   schedule: ['drillbook schedule drills/ --evidence /srv/evidence', 'drillbook schedule drills/ --until 2026-12-01T06:00:00Z   # exits with the worst drill outcome'],
   'schedule status': ['drillbook schedule status --evidence /srv/evidence'],
