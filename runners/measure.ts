@@ -93,8 +93,10 @@ export function findRecovery(attempts: readonly ProbeAttempt[], rule: RecoveryRu
   if (!confirmed) return undefined;
   const before = attempts.slice(0, confirmed.index);
   const lastFailureBefore = [...before].reverse().find((a) => !a.ok);
-  // Any attempt before the recovered one that did not succeed on this server is evidence of outage.
-  const evidence = before.filter((a) => !a.ok || a.server?.inRecovery === true || !sameServer(a.server, confirmed!.recovered.server)).map((a) => (a.ok ? a.endMono : outageEvidenceAt(a)));
+  // Any attempt before the recovered one that did not succeed on this server is evidence of
+  // outage: a failure as outageEvidenceAt says; another server's answer only from the attempt's
+  // start (its connection was routed then; it may have ended after the switch).
+  const evidence = before.filter((a) => !a.ok || a.server?.inRecovery === true || !sameServer(a.server, confirmed!.recovered.server)).map((a) => (a.ok ? a.startMono : outageEvidenceAt(a)));
   const lowerBoundMono = Math.max(rule.fromMono, ...evidence.filter((m) => m <= confirmed!.recovered.endMono));
   return { recovered: confirmed.recovered, confirmedBy: confirmed.confirmedBy, lastFailureBefore, lowerBoundMono, reopened };
 }

@@ -79,6 +79,8 @@ export class ProbeStream {
       if (this.failure) throw this.failure;
       const answer = test(this.settled());
       if (answer !== undefined) return answer;
+      // A stopped stream with nothing in flight has nothing more to tell.
+      if (this.stopping.signal.aborted && this.inFlight.size === 0) return undefined;
       const left = deadlineMono - this.options.clock.elapsed();
       if (left <= 0) return undefined;
       const signal = this.options.signal;
@@ -89,7 +91,7 @@ export class ProbeStream {
           this.waiters.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, left);
+        const timer = setTimeout(done, Math.min(left, 2_147_483_647));
         signal.addEventListener('abort', done, { once: true });
         this.waiters.add(done);
       });
@@ -101,6 +103,7 @@ export class ProbeStream {
     this.stopping.abort();
     await this.ticking;
     await Promise.all([...this.inFlight]);
+    this.notify();
   }
 
   private notify(): void {

@@ -113,7 +113,7 @@ export async function removeDrillObjects(client: pg.Client, objects: DrillObject
  * it — system identifier, WAL insert timeline, role — read in the same round trip, so a
  * recovery can be held to one server. `settings` is read per attempt.
  */
-export function sqlWriteProbe(settings: () => ConnectionSettings, runId: string, connectTimeoutMs: number): ProbeFn {
+export function sqlWriteProbe(settings: () => ConnectionSettings, runId: string, connectTimeoutMs: number, options: { createMissing?: boolean } = {}): ProbeFn {
   const runIdLiteral = quoteLiteral(runId);
   // pg_control_system() may be revoked (managed, hardened servers): then the timeline and
   // the server address still tell servers apart.
@@ -135,8 +135,14 @@ export function sqlWriteProbe(settings: () => ConnectionSettings, runId: string,
       try {
         results = (await client.query(statement().replace('$ATTEMPT', String(Number(attempt))))) as unknown as pg.QueryResult[];
       } catch (error) {
-        if (!systemIdReadable || (error as { code?: string }).code !== '42501' || !String((error as Error).message).includes('pg_control_system')) throw error;
-        systemIdReadable = false;
+        const code = (error as { code?: string }).code;
+        // A restored copy holds the drill's tables only if the WAL that created them was
+        // archived before T0; the copy is destroyed whole, so they are created there if missing.
+        if (options.createMissing && (code === '42P01' || code === '3F000')) {
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${DRILL_SCHEMA}; ${Object.values(TABLES).map((ddl) => ddl.replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')).join('; ')}`);
+        } else if (systemIdReadable && code === '42501' && String((error as Error).message).includes('pg_control_system')) {
+          systemIdReadable = false;
+        } else throw error;
         results = (await client.query(statement().replace('$ATTEMPT', String(Number(attempt))))) as unknown as pg.QueryResult[];
       }
       await client.end();

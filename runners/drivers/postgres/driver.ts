@@ -232,7 +232,7 @@ class PostgresSession implements DriverSession {
   }
 
   writeProbe(name: EndpointName): ProbeFn {
-    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000);
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000, { createMissing: name === 'restored' });
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {

@@ -268,7 +268,7 @@ class RdsSession implements DriverSession {
         if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}`);
       };
     }
-    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, timeoutMs);
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, timeoutMs, { createMissing: name === 'restored' });
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
