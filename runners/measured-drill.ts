@@ -67,7 +67,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
   const probes = spec.probes;
   const interval = ms(probes.interval);
   const timeout = ms(probes.timeout);
-  const rule = stableRule(probes, interval);
+  const rule = stableRule(probes);
   const restoring = spec.type === 'parallel-restore';
 
   ctx.enterPhase('prepare');
@@ -276,11 +276,12 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
 }
 
 /** `probes.stableFor` as a count, or (once the language has it) a duration to hold for. */
-function stableRule(probes: ScenarioSpec['probes'], intervalMs: number): { stableFor: number; stableForMs?: number; stableForDuration?: string } {
+function stableRule(probes: ScenarioSpec['probes']): { stableFor: number; stableForMs?: number; stableForDuration?: string } {
+  // scenarios/stable-for.ts (branch i11-endpoint) turns a duration into a count plus
+  // `stableForDuration`; the recovery must then also have held that long.
   const duration = (probes as { stableForDuration?: string }).stableForDuration;
   const durationMs = duration ? parseDuration(duration) : undefined;
   return { stableFor: probes.stableFor, ...(durationMs !== undefined ? { stableForMs: durationMs, stableForDuration: duration! } : {}) };
-  void intervalMs;
 }
 
 function openStream(ctx: RunContext, session: DriverSession, endpoint: EndpointName, name: string, streams: ProbeStream[]): ProbeStream {
