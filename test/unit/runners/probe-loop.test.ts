@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RunClock } from '../../../runners/clock.js';
 import type { ProbeAttempt } from '../../../reports/run-record.js';
 import { findRecovery } from '../../../runners/measure.js';
+import { HeartbeatWriter } from '../../../runners/probes/heartbeat.js';
 import { maxInFlight, ProbeStream, runProbeLoop } from '../../../runners/probes/probe-loop.js';
 
 describe('runProbeLoop', () => {
@@ -140,5 +141,59 @@ describe('ProbeStream (overlapping attempts)', () => {
       const overlapping = done.filter((b) => b.startMono <= a.startMono && b.endMono > a.startMono).length;
       expect(overlapping).toBeLessThanOrEqual(stream.cap);
     }
+  });
+});
+
+describe('HeartbeatWriter across the crash', () => {
+  it('goes on after T0 until a write hangs past the timeout, and still logs a late acknowledgement', async () => {
+    const clock = new RunClock();
+    let hangFrom = Infinity;
+    const releases: (() => void)[] = [];
+    const writer = new HeartbeatWriter(
+      {
+        write: () => (clock.elapsed() >= hangFrom ? new Promise<void>((resolve) => releases.push(resolve)) : Promise.resolve()),
+      },
+      clock,
+      10,
+    );
+    writer.start(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 60));
+    const t0 = clock.elapsed();
+    writer.untilUnacknowledged(t0, 50);
+    await new Promise((r) => setTimeout(r, 40)); // still acknowledged after T0
+    hangFrom = clock.elapsed();
+    await new Promise((r) => setTimeout(r, 120));
+    expect(writer.endedBy?.reason).toMatch(/not acknowledged within 50 ms/);
+    const afterT0 = writer.acked.filter((h) => h.ackMono > t0).length;
+    expect(afterT0).toBeGreaterThanOrEqual(2);
+    expect(releases).toHaveLength(1); // it stopped writing: one hung write, no pile-up
+    const before = writer.acked.length;
+    releases[0]!();
+    await writer.stop(100);
+    expect(writer.acked.length).toBe(before + 1); // the late acknowledgement counts
+  });
+
+  it('stops at the first failure after T0, but not at one before it', async () => {
+    const clock = new RunClock();
+    let n = 0;
+    let t0 = Infinity;
+    const writer = new HeartbeatWriter(
+      {
+        write: async () => {
+          n++;
+          if (n === 2 || clock.elapsed() > t0 + 30) throw new Error('connection reset');
+        },
+      },
+      clock,
+      10,
+    );
+    writer.start(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 60));
+    t0 = clock.elapsed();
+    writer.untilUnacknowledged(t0, 1_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(writer.failures).toBe(2); // the one before T0, and the one that ended it
+    expect(writer.endedBy?.reason).toMatch(/failed: connection reset/);
+    await writer.stop();
   });
 });
