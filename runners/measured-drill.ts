@@ -120,7 +120,10 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     const phases: { name: string; mono: number }[] = [{ name: 'T0: disruptive action issued', mono: t0Mono }];
     let recoveryAction: Promise<void> = Promise.resolve();
     if (spec.type === 'failover' && spec.recovery && spec.recovery.action !== 'none') {
-      const firstFailure = await observer.waitFor((s) => s.find((a) => !a.ok && a.endMono >= t0Mono), t0Mono + ms(probes.maxWait));
+      // A fault that reported its own effect shows in the probes within a timeout (if at all);
+      // otherwise the outage may take until maxWait to reach the client.
+      const detectBy = effects.length > 0 ? ctx.clock.elapsed() + timeout + 2 * interval : t0Mono + ms(probes.maxWait);
+      const firstFailure = await observer.waitFor((s) => s.find((a) => !a.ok && a.endMono >= t0Mono), detectBy);
       if (!firstFailure) {
         result.disruption = disruptionObserved(observer.settled(), t0Mono, effects);
         if (!result.disruption.observed) {
