@@ -3,7 +3,7 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ExerciseRecord, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, ServerFacts, WalkthroughRecord } from '../reports/run-record.js';
+import type { CheckResult, ExerciseRecord, IdentityChange, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, ServerFacts, WalkthroughRecord } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
@@ -248,7 +248,6 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     phases.sort((a, b) => a.mono - b.mono);
 
     // Parallel restore: the copy counts as recovered once it both answers and holds good data.
-    const allAttempts = streams.flatMap((s) => s.completed());
     result.rto = measureRto({
       t0Mono,
       recovered: recovery.recovered,
@@ -264,7 +263,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       wallOf: (mono) => ctx.clock.wallOf(mono),
       phases,
       ...(outage !== undefined ? { observedOutage: outage } : {}),
-      identityChanges: identityChanges(allAttempts, (mono) => ctx.clock.wallOf(mono)),
+      identityChanges: leaderChanges(observer.settled(), recoveryStream === observer ? [] : recoveryStream.settled(), recovery.recovered, t0Mono, (mono) => ctx.clock.wallOf(mono)),
       reopened: recovery.reopened,
     });
     if (restoring && !checksPassed) result.failure ??= 'the restored copy failed its data checks: it is not a usable recovery';
@@ -308,6 +307,18 @@ function openStream(ctx: RunContext, session: DriverSession, endpoint: EndpointN
   });
   streams.push(stream);
   return stream.start();
+}
+
+/**
+ * Every change of server seen: within each stream, and from the server that answered the
+ * disrupted endpoint before T0 to the one that recovered on another endpoint (a promotion).
+ */
+function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[], recovered: ProbeAttempt, t0Mono: number, wallOf: (mono: number) => string): IdentityChange[] {
+  const changes = identityChanges([...observed, ...recoveryAttempts], wallOf);
+  const before = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
+  if (before && recovered.server && recovered.probe !== observed[0]?.probe && (!sameServer(before, recovered.server) || before.inRecovery !== recovered.server.inRecovery))
+    changes.push({ at: wallOf(recovered.endMono), mono: recovered.endMono, probe: `${observed[0]!.probe} → ${recovered.probe}`, from: before, to: recovered.server });
+  return changes.sort((a, b) => a.mono - b.mono).slice(0, 200);
 }
 
 /** Records the outage on the timeline as soon as the observer sees it (once). */

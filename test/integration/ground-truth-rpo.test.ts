@@ -111,6 +111,13 @@ describe('measured RPO against a data-loss window of known size', () => {
     expect(Date.parse(rpo.cutAt!) - runOriginWall).toBeCloseTo(lastOnPrimaryMono, -1);
     console.log(`RPO ground truth: window ${windowSeconds.toFixed(3)} s, measured ${rpo.seconds} ± ${rpo.errorSeconds} s; lost ${rpo.lostWrites} (truth ${lostInTruth}); acknowledged after T0 ${rpo.acknowledgedAfterT0} (truth ${afterT0InTruth})`);
     expect(Math.abs(rpo.seconds - windowSeconds), JSON.stringify({ rpo, windowSeconds })).toBeLessThanOrEqual(rpo.errorSeconds);
+    // The evidence names the leader change: the old primary (timeline 1) to the promoted standby
+    // (same system identifier, next timeline).
+    const change = result.record.measured.rto!.identityChanges?.find((c) => c.probe.includes('→'));
+    expect(change, JSON.stringify(result.record.measured.rto!.identityChanges)).toBeTruthy();
+    expect(change!.to.systemIdentifier).toBe(change!.from.systemIdentifier);
+    expect(change!.to.timeline).toBe(change!.from.timeline! + 1);
+    expect(change!.to.server).toBe(`127.0.0.1:${cluster.standby!.port}`);
     expect(result.record.verdict.rpo).toBe(rpo.seconds <= 5 ? 'met' : 'missed');
   });
 });
