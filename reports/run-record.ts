@@ -89,8 +89,6 @@ export interface RtoMeasurement extends Measurement {
   identityChanges?: IdentityChange[];
   /** Recoveries that had been confirmed and were broken again (the measurement continued). */
   reopened?: { at: string; probe: string; reason: string }[];
-  /** Whether the fault was seen to have an effect (SPEC v1.1 "The outage must be seen"). */
-  disruption?: { observed: boolean; evidence: string };
 }
 
 export interface RpoMeasurement extends Measurement {

@@ -167,7 +167,6 @@ export interface RtoInput {
   observedOutage?: ObservedOutage | null;
   identityChanges?: IdentityChange[];
   reopened?: Reopening[];
-  disruption?: { observed: boolean; evidence: string };
 }
 
 /**
@@ -197,7 +196,6 @@ export function measureRto(input: RtoInput): RtoMeasurement {
     ...(input.reopened && input.reopened.length > 0
       ? { reopened: input.reopened.map((r) => ({ at: input.wallOf(r.attempt.endMono), probe: r.attempt.probe, reason: r.reason })) }
       : {}),
-    ...(input.disruption ? { disruption: input.disruption } : {}),
   };
 }
 
