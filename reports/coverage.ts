@@ -184,7 +184,10 @@ export function summarize(dir: string, value: unknown): RunSummary | string {
  */
 export type CoverageStatus = 'covered' | 'due-soon' | 'overdue' | 'rehearsed' | 'never-tested';
 
-/** Outcomes that count as "the test was performed": it ran to the end and was measured. */
+/**
+ * Outcomes that count as "the test was performed": it ran to the end and was measured. Never
+ * `inconclusive` (SPEC v1.1): a fault with no observable effect demonstrated no recovery.
+ */
 export const COUNTED_OUTCOMES: ReadonlySet<string> = new Set(['passed', 'failed']);
 /** "Due soon": due within this many days, or within the last 10 % of the interval if that is shorter. */
 export const DUE_SOON_DAYS = 30;

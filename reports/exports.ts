@@ -55,6 +55,9 @@ function targetCase(record: RunRecord, metric: 'rto' | 'rpo', classname: string)
       message: `${label} missed: measured ${figure} vs target ${target === null ? '—' : formatSeconds(target)}${margin === null ? '' : ` (margin ${formatSeconds(margin)})`}${lost}`,
       body: measured && 'method' in measured ? String(measured.method) : '',
     };
+  } else if (verdict === 'inconclusive') {
+    // No pass without an outage (SPEC v1.1): a drill whose fault had no effect fails the suite.
+    c.failure = { type: 'inconclusive', message: `${label} inconclusive: the fault had no observable effect`, body: record.disruption?.evidence ?? '' };
   } else if (verdict === 'not-measured') {
     if (record.outcome === 'aborted' || record.outcome === 'rollback-incomplete') {
       c.error = { type: record.outcome, message: `${label} not measured: the run ended ${record.outcome}${record.abort ? ` (${record.abort.reason})` : ''}`, body: record.error ?? '' };

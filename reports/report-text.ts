@@ -33,6 +33,8 @@ export function outcomeText(outcome: Outcome): string {
       return 'Passed';
     case 'failed':
       return 'Failed';
+    case 'inconclusive':
+      return 'Inconclusive — the fault had no observable effect';
     case 'aborted':
       return 'Aborted — rolled back';
     case 'rollback-incomplete':

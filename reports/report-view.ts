@@ -101,6 +101,20 @@ interface ObjectiveView {
   extra: string | null;
 }
 
+/** Observed outage, server changes, re-opened recoveries, a fault without effect (SPEC v1.1). */
+function rtoExtra(record: RunRecord): string | null {
+  const rto = record.measured.rto;
+  const parts: string[] = [];
+  if (record.disruption && !record.disruption.observed) parts.push(`Inconclusive: ${record.disruption.evidence}`);
+  const outage = rto?.observedOutage;
+  if (outage) parts.push(`Outage as the probes saw it: last success ${outage.lastSuccessBefore ?? 'unknown'}, first failure ${outage.firstFailure}${outage.seconds !== null ? `, ${formatSeconds(outage.seconds)} until recovery` : ''}`);
+  else if (rto && rto.observedOutage === null) parts.push('No probe of the disrupted endpoint failed after T0');
+  for (const change of rto?.identityChanges ?? [])
+    parts.push(`Server changed behind ${change.probe} at ${change.at}: system ${change.from.systemIdentifier ?? '?'} timeline ${change.from.timeline ?? '?'}${change.from.server ? ` (${change.from.server})` : ''} → system ${change.to.systemIdentifier ?? '?'} timeline ${change.to.timeline ?? '?'}${change.to.server ? ` (${change.to.server})` : ''}${change.to.inRecovery ? ', in recovery' : ''}`);
+  for (const reopened of rto?.reopened ?? []) parts.push(`Recovery re-opened at ${reopened.at}: ${reopened.reason}`);
+  return parts.length ? parts.join('; ') : null;
+}
+
 export function buildView(record: RunRecord, options: RenderOptions, svg: (markup: string) => unknown) {
   const t0 = record.t0;
   const rto = record.measured.rto;
@@ -115,9 +129,9 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
       verdictClass: record.verdict.rto,
       margin: marginText(record.verdict.rtoMarginSeconds),
       method: rto
-        ? `${rto.method} (probe every ${formatSeconds(rto.probeInterval)}, ${rto.stableFor} further consecutive successes required; recovered at ${rto.recoveredAt})`
+        ? `${rto.method} (probe every ${formatSeconds(rto.probeInterval)}, ${rto.stableFor} further consecutive successes required${rto.stableForDuration ? `, held for ${rto.stableForDuration}` : ''}; recovered at ${rto.recoveredAt})`
         : NOT_APPLICABLE,
-      extra: null,
+      extra: rtoExtra(record),
     },
     {
       name: 'RPO',
@@ -129,7 +143,7 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
       verdictClass: record.verdict.rpo,
       margin: marginText(record.verdict.rpoMarginSeconds),
       method: rpo
-        ? `${rpo.method} (heartbeat every ${formatSeconds(rpo.heartbeatInterval)}; ${rpo.acknowledged} acknowledged, newest present seq ${rpo.newestPresentSeq ?? 'none'} at ${rpo.newestPresentAt ?? '—'})`
+        ? `${rpo.method} (heartbeat every ${formatSeconds(rpo.heartbeatInterval)}; ${rpo.acknowledged} acknowledged${rpo.acknowledgedAfterT0 !== undefined ? `, ${rpo.acknowledgedAfterT0} of them after T0` : ''}${rpo.cutAt ? `, cut at ${rpo.cutAt}` : ''}, newest present seq ${rpo.newestPresentSeq ?? 'none'} at ${rpo.newestPresentAt ?? '—'})`
         : NOT_APPLICABLE,
       extra: rpo
         ? `${rpo.lostWrites} acknowledged write${rpo.lostWrites === 1 ? '' : 's'} lost${rpo.missingSeqs.length > 0 ? ` (missing seq ${summarizeSeqs(rpo.missingSeqs)})` : ''}`

@@ -7,8 +7,9 @@ import type { EnvironmentClass } from '../scenarios/environments.js';
 
 export const RUN_RECORD_SCHEMA = 'drillbook.dev/run/v1';
 
-export type Outcome = 'passed' | 'failed' | 'aborted' | 'rollback-incomplete';
-export type Verdict = 'met' | 'missed' | 'not-measured';
+export type Outcome = 'passed' | 'failed' | 'inconclusive' | 'aborted' | 'rollback-incomplete';
+/** `inconclusive`: the fault had no observable effect, so nothing was recovered from (SPEC v1.1). */
+export type Verdict = 'met' | 'missed' | 'not-measured' | 'inconclusive';
 
 export interface TimelineEvent {
   /** UTC wall time, ISO 8601 with milliseconds and `Z`. */
@@ -34,6 +35,40 @@ export interface ProbeAttempt {
   error?: string;
   /** The attempt was cut at the probe timeout (no answer), rather than refused or answered with an error. */
   timedOut?: boolean;
+  /** Attempt number in its probe's start order (attempts overlap, so they end out of order). */
+  attempt?: number;
+  /** The server that answered a successful SQL probe. */
+  server?: ServerFacts;
+}
+
+/** Which server answered: a recovery holds only while this stays the same. */
+export interface ServerFacts {
+  /** pg_control_system().system_identifier as text; null when the user may not read it. */
+  systemIdentifier: string | null;
+  /** The WAL insert timeline of the server that took the write. */
+  timeline: number | null;
+  inRecovery: boolean;
+  /** inet_server_addr():inet_server_port(), the server itself (also behind a proxy). */
+  server?: string;
+}
+
+/** The client-visible outage as the probes of the disrupted endpoint saw it (UTC times). */
+export interface ObservedOutage {
+  /** End of the last successful attempt before the first failure after T0. */
+  lastSuccessBefore: string | null;
+  /** Start of the first attempt after T0 that failed. */
+  firstFailure: string;
+  /** lastSuccessBefore → the recovery (T_recovered); null when either is unknown. */
+  seconds: number | null;
+}
+
+/** A change of the server answering a probe: a failover, a demotion, a new timeline. */
+export interface IdentityChange {
+  at: string;
+  mono: number;
+  probe: string;
+  from: ServerFacts;
+  to: ServerFacts;
 }
 
 export interface Measurement {
@@ -47,7 +82,15 @@ export interface RtoMeasurement extends Measurement {
   recoveredAt: string;
   probeInterval: number;
   stableFor: number;
+  /** stableFor as written when it was a duration (the recovery had to hold that long). */
+  stableForDuration?: string;
   phases: { name: string; at: string; secondsAfterT0: number }[];
+  /** SPEC v1.1: the outage as the probes saw it; null when no probe failed after T0. */
+  observedOutage?: ObservedOutage | null;
+  /** Every change of the answering server seen during the drill. */
+  identityChanges?: IdentityChange[];
+  /** Recoveries that had been confirmed and were broken again (the measurement continued). */
+  reopened?: { at: string; probe: string; reason: string }[];
 }
 
 export interface RpoMeasurement extends Measurement {
@@ -55,6 +98,10 @@ export interface RpoMeasurement extends Measurement {
   method: string;
   heartbeatInterval: number;
   acknowledged: number;
+  /** SPEC v1.1: acknowledged heartbeats (up to the cut) whose acknowledgement came after T0. */
+  acknowledgedAfterT0?: number;
+  /** SPEC v1.1: the cut instant (failover: client time of the last heartbeat the old primary acknowledged; parallel restore: T0). */
+  cutAt?: string | null;
   newestPresentSeq: number | null;
   newestPresentAt: string | null;
   missingSeqs: number[];
@@ -85,7 +132,8 @@ export type FindingKind =
   | 'checklist-item'
   | 'objective-rating'
   | 'improvement'
-  | 'backup-too-old';
+  | 'backup-too-old'
+  | 'no-effect';
 
 /**
  * What a later run of the same system must show before an item from this finding may be
@@ -290,6 +338,12 @@ export interface RunRecord {
   targets: { rtoSeconds: number | null; rpoSeconds: number | null; source: 'plan' | 'scenario' };
   measured: { rto: RtoMeasurement | null; rpo: RpoMeasurement | null };
   verdict: { rto: Verdict; rpo: Verdict; rtoMarginSeconds: number | null; rpoMarginSeconds: number | null };
+  /**
+   * Failover drills: whether the fault was seen to have an effect (a failed attempt of the
+   * disrupted endpoint after T0, another server answering, or an effect the fault reported).
+   * Not observed → outcome and verdict.rto `inconclusive` (SPEC v1.1). Absent: not a failover.
+   */
+  disruption?: { observed: boolean; evidence: string } | null;
   t0: { at: string; mono: number; action: string } | null;
   target: { driver: string; description: string; endpoints: Record<string, string> };
   faults: { type: string; description: string }[];

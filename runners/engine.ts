@@ -72,7 +72,7 @@ export interface RunResult {
   warnings: string[];
 }
 
-export const EXIT_CODES: Record<Outcome, 0 | 1 | 3 | 4> = { passed: 0, failed: 1, aborted: 3, 'rollback-incomplete': 4 };
+export const EXIT_CODES: Record<Outcome, 0 | 1 | 3 | 4> = { passed: 0, failed: 1, inconclusive: 1, aborted: 3, 'rollback-incomplete': 4 };
 
 /** Teardown's limit when the driver states none. */
 const DEFAULT_TEARDOWN_MS = 5 * 60_000;

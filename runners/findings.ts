@@ -12,6 +12,8 @@ export function outcomeOf(record: RunRecord): Outcome {
   if (record.abort) return 'aborted';
   const missed = record.verdict.rto === 'missed' || record.verdict.rpo === 'missed' || Boolean(record.measured.rpo?.lowerBoundOnly && record.t0);
   if (missed || record.error || record.checks.some((c) => !c.passed)) return 'failed';
+  // No pass without an outage: a fault nobody saw take effect proves no recovery (SPEC v1.1).
+  if (record.verdict.rto === 'inconclusive') return 'inconclusive';
   // An exercise fails when an objective was not achieved (M, U), a checklist action was
   // missed, or the walkthrough's estimate exceeds the RTO; lesser findings still pass.
   const exercise = record.exercise;
@@ -107,6 +109,16 @@ export function deriveFindings(record: RunRecord, severityFor: SeverityFor = (_,
       rpo
         ? `measured ${rpo.seconds} s ± ${rpo.errorSeconds} s (${rpo.lostWrites} acknowledged writes lost) against a target of ${record.targets.rpoSeconds} s`
         : `data loss was not measured; target ${record.targets.rpoSeconds} s`,
+    );
+  if (record.disruption && !record.disruption.observed)
+    add(
+      {
+        kind: 'no-effect',
+        severity: 'P2',
+        title: 'The fault had no observable effect',
+        detail: `${record.disruption.evidence}: the drill proves no recovery (outcome inconclusive, no coverage credit); check that the fault targets the server behind the endpoint`,
+      },
+      'failed-step',
     );
   for (const check of record.checks.filter((c) => !c.passed))
     add({ kind: 'failed-check', severity: 'P2', verifiable: { check: check.name }, title: `Data check failed: ${check.name}`, detail: `expected ${check.expected}, got ${check.actual}${check.detail ? ` (${check.detail})` : ''}` });

@@ -3,15 +3,15 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ExerciseRecord, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, WalkthroughRecord } from '../reports/run-record.js';
+import type { CheckResult, ExerciseRecord, IdentityChange, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, ServerFacts, WalkthroughRecord } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
 import type { RunContext } from './context.js';
 import type { Driver, DriverSession, EndpointName } from './drivers/types.js';
-import { measureRpo, measureRto } from './measure.js';
+import { describeServer, disruptionObserved, findRecovery, identityChanges, measureRpo, measureRto, observedOutage, type RecoveryRule, sameServer } from './measure.js';
 import { HeartbeatWriter } from './probes/heartbeat.js';
-import { type ProbeLoopResult, runProbeLoop } from './probes/probe-loop.js';
+import { ProbeStream, type ProbeLoopResult, runProbeLoop } from './probes/probe-loop.js';
 
 export interface DrillResult {
   t0: (Instant & { action: string }) | null;
@@ -33,6 +33,8 @@ export interface DrillResult {
   walkthrough: WalkthroughRecord | null;
   /** Attendance taken at the start of an exercise (participant name: present). */
   attendance: Record<string, boolean> | null;
+  /** Failover: whether the fault was seen to have an effect (SPEC v1.1 "The outage must be seen"). */
+  disruption?: { observed: boolean; evidence: string } | null;
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;
@@ -64,27 +66,35 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
   const spec = ctx.loaded.scenario.spec;
   const probes = spec.probes;
   const interval = ms(probes.interval);
+  const timeout = ms(probes.timeout);
+  const rule = stableRule(probes);
+  const restoring = spec.type === 'parallel-restore';
 
   ctx.enterPhase('prepare');
   const session = await driver.open(ctx);
   const probeNoun = session.probeNoun ?? 'write';
+  const streams: ProbeStream[] = [];
+  let heartbeat: HeartbeatWriter | undefined;
   try {
     result.targetDescription = session.description;
     result.endpoints = { ...session.endpoints() };
     ctx.record('target prepared', { target: session.description });
 
     ctx.enterPhase('steady-state');
-    const steady = await probeLoop(ctx, session, 'primary', 'steady-state', { maxWaitMs: 30_000 });
-    if (!steady.recovered) throw new SteadyStateError('the primary never answered the write probe: steady state not reached, nothing was disrupted');
+    // One stream on the primary from steady state on, without a gap through the fault and
+    // while a fault command still runs (SPEC v1.1 "Probes overlap"): it sees the outage begin.
+    const observer = openStream(ctx, session, 'primary', 'observe', streams);
+    const steady = await observer.waitFor((s) => findRecovery(s, { fromMono: -Infinity, stableFor: probes.stableFor }), ctx.clock.elapsed() + 30_000);
+    if (!steady) throw new SteadyStateError('the primary never answered the write probe: steady state not reached, nothing was disrupted');
     for (const fact of await session.confirmSteadyState(ctx)) ctx.record(`steady state: ${fact}`);
     // A stateless target (Kubernetes workloads) has no heartbeat sink: no heartbeat, no RPO.
     const sink = session.heartbeatSink ? await session.heartbeatSink('primary') : null;
-    const heartbeat = new HeartbeatWriter(sink ?? { write: async () => undefined }, ctx.clock, ms(probes.heartbeat.interval));
     if (sink) {
+      heartbeat = new HeartbeatWriter(sink, ctx.clock, ms(probes.heartbeat.interval));
       heartbeat.start(ctx.signal);
-      await sleep(ms(probes.heartbeat.warmup), ctx.signal).finally(() => heartbeat.stop());
+      await sleep(ms(probes.heartbeat.warmup), ctx.signal);
     }
-    ctx.record('steady state confirmed', sink ? { heartbeatsAcknowledged: heartbeat.acked.length } : { heartbeat: 'none (stateless target: no RPO measured)' });
+    ctx.record('steady state confirmed', heartbeat ? { heartbeatsAcknowledged: heartbeat.acked.length } : { heartbeat: 'none (stateless target: no RPO measured)' });
 
     ctx.enterPhase('disrupt');
     let t0: (Instant & { action: string }) | null = null;
@@ -93,24 +103,38 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       const instant = ctx.clock.now();
       t0 = { ...instant, action };
       result.t0 = t0;
+      // Parallel restore cuts at T0; a failover's heartbeats go on until the old primary stops acknowledging.
+      if (restoring) heartbeat?.requestStop();
+      else heartbeat?.untilUnacknowledged(instant.mono, timeout);
       ctx.markT0(t0);
       ctx.record(`T0: ${action}`, { t0: true }, instant);
       return instant;
     };
-    const recoveryEndpoint = await disrupt(ctx, session, spec, markT0, result);
+    const { endpoint: recoveryEndpoint, effects } = await disrupt(ctx, session, spec, markT0, result);
     if (!t0) throw new Error('no disruptive action was issued');
     const t0Mono = (t0 as Instant).mono;
+    watchOutage(ctx, observer, t0Mono);
+    if (restoring) await observer.stop(); // production is not disrupted: nothing to observe
 
     ctx.enterPhase('recover');
     const phases: { name: string; mono: number }[] = [{ name: 'T0: disruptive action issued', mono: t0Mono }];
     let recoveryAction: Promise<void> = Promise.resolve();
     if (spec.type === 'failover' && spec.recovery && spec.recovery.action !== 'none') {
-      const detection = await probeLoop(ctx, session, 'primary', 'detection', { stopOnFailure: true, maxWaitMs: ms(probes.maxWait) });
-      const firstFailure = detection.attempts.find((a) => !a.ok);
-      if (!firstFailure) throw new Error(`the primary never failed after the fault within ${probes.maxWait}: the fault did not take effect`);
-      phases.push({ name: 'outage detected (first failed probe of the primary)', mono: firstFailure.endMono });
-      // One moment, one stamp: the timeline reuses the instant the phases table shows.
-      ctx.record('outage detected', { probe: 'primary', error: firstFailure.error }, { at: ctx.clock.wallOf(firstFailure.endMono), mono: firstFailure.endMono });
+      // A fault that reported its own effect shows in the probes within a timeout (if at all);
+      // otherwise the outage may take until maxWait to reach the client.
+      const detectBy = effects.length > 0 ? ctx.clock.elapsed() + timeout + 2 * interval : t0Mono + ms(probes.maxWait);
+      const firstFailure = await observer.waitFor((s) => s.find((a) => !a.ok && a.endMono >= t0Mono), detectBy);
+      if (!firstFailure) {
+        result.disruption = disruptionObserved(observer.settled(), t0Mono, effects);
+        if (!result.disruption.observed) {
+          ctx.record('the fault had no observable effect', { evidence: result.disruption.evidence });
+          return;
+        }
+      } else {
+        phases.push({ name: 'outage detected (first failed probe of the primary)', mono: firstFailure.endMono });
+        // One moment, one stamp: the timeline reuses the instant the phases table shows.
+        ctx.record('outage detected', { probe: 'primary', error: firstFailure.error }, { at: ctx.clock.wallOf(firstFailure.endMono), mono: firstFailure.endMono });
+      }
       await sleep(ms(spec.recovery.after), ctx.signal);
       const issued = ctx.record(`recovery action issued: ${spec.recovery.action}`);
       phases.push({ name: `recovery action issued (${spec.recovery.action})`, mono: issued.mono });
@@ -124,19 +148,20 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     }
     // A restored copy is confirmed by its data checks, which start at its first success;
     // the `stableFor` confirming writes follow them (below) instead of delaying them.
-    const restoring = spec.type === 'parallel-restore';
-    const recovery = await probeLoop(ctx, session, recoveryEndpoint, 'recovery', { maxWaitMs: ms(probes.maxWait), ...(restoring ? { stableFor: 0 } : {}) });
+    const recoveryRule: RecoveryRule = restoring ? { fromMono: t0Mono, stableFor: 0 } : { ...rule, fromMono: t0Mono };
+    const recoveryStream = recoveryEndpoint === 'primary' && !restoring ? observer : openStream(ctx, session, recoveryEndpoint, 'recovery', streams);
+    let recovery = await recoveryStream.waitFor((s) => findRecovery(s, recoveryRule), t0Mono + ms(probes.maxWait));
     await recoveryAction;
-    if (!recovery.recovered) {
+    if (!recovery) {
       result.failure ??= `${recoveryEndpoint} did not accept the write probe within ${probes.maxWait} of T0`;
       ctx.record(result.failure);
       result.improvements.push(`Recovery did not complete within ${probes.maxWait}: the runbook or automation needs work before the RTO can be met.`);
       return;
     }
-    phases.push({
-      name: restoring ? `endpoint ready (${recoveryEndpoint} answered a ${probeNoun})` : `endpoint ready (${recoveryEndpoint} answered ${probes.stableFor + 1} consecutive ${probeNoun}s)`,
-      mono: recovery.recovered.endMono,
-    });
+    // The old primary has had its chance to acknowledge: the heartbeat log is complete.
+    await heartbeat?.stop(timeout);
+    if (heartbeat?.endedBy) ctx.record('heartbeats ended: the disrupted endpoint stopped acknowledging', { reason: heartbeat.endedBy.reason, acknowledgedAfterT0: heartbeat.acked.filter((h) => h.ackMono > t0Mono).length });
+    if (observer !== recoveryStream && !restoring) await observer.stop();
     ctx.record('endpoint ready', { endpoint: recoveryEndpoint, latencyMs: Math.round(recovery.recovered.latencyMs) }, { at: ctx.clock.wallOf(recovery.recovered.endMono), mono: recovery.recovered.endMono });
 
     ctx.enterPhase('verify');
@@ -144,64 +169,173 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     // A driver with no heartbeat writer on production (RDS without a production endpoint)
     // measures the RPO from the copy's restore point instead.
     const restorePointRpo = restoring ? (session.restorePointRpo?.(t0) ?? null) : null;
-    // The heartbeat read and the data checks are independent reads: run them side by side.
-    const [present, checks] = await Promise.all([
-      pointInTime || restorePointRpo || !sink || !session.presentHeartbeats ? Promise.resolve(undefined) : session.presentHeartbeats(recoveryEndpoint),
-      session.runChecks(spec.checks, recoveryEndpoint, ctx),
-    ]);
-    if (restorePointRpo) {
-      result.rpo = restorePointRpo;
-      ctx.record('RPO from the restore point', { seconds: restorePointRpo.seconds, method: restorePointRpo.method });
-    } else if (present === undefined && !sink) {
-      ctx.record('RPO not measured: the target writes no heartbeat (stateless workload)');
-    } else if (present === undefined) {
-      // Data after the requested time is left out on purpose: there is no loss to measure.
-      ctx.record(`RPO not measured: the restore targets ${spec.restore!.restoreTo} on purpose`);
-    } else {
-      result.rpo = measureRpo({
-        t0Mono,
-        acked: heartbeat.acked,
-        present,
-        intervalMs: ms(probes.heartbeat.interval),
-        method: `heartbeat rows (every ${probes.heartbeat.interval}, acknowledged before T0) present on the ${recoveryEndpoint} after recovery`,
-      });
-      ctx.record('heartbeats read', { acknowledged: result.rpo.acknowledged, lost: result.rpo.lostWrites });
+    let checked!: Instant;
+    let checksPassed = false;
+    // The recovery must hold through the checks: the probes go on, and a failure or another
+    // server answering re-opens the outage; the measurement then continues (issue 11, finding 8).
+    for (let round = 0; ; round++) {
+      // The heartbeat read and the data checks are independent reads: run them side by side.
+      const [present, checks] = await Promise.all([
+        pointInTime || restorePointRpo || !sink || !session.presentHeartbeats ? Promise.resolve(undefined) : session.presentHeartbeats(recoveryEndpoint),
+        session.runChecks(spec.checks, recoveryEndpoint, ctx),
+      ]);
+      if (restorePointRpo) {
+        result.rpo = restorePointRpo;
+        ctx.record('RPO from the restore point', { seconds: restorePointRpo.seconds, method: restorePointRpo.method });
+      } else if (present === undefined && !sink) {
+        ctx.record('RPO not measured: the target writes no heartbeat (stateless workload)');
+      } else if (present === undefined) {
+        // Data after the requested time is left out on purpose: there is no loss to measure.
+        ctx.record(`RPO not measured: the restore targets ${spec.restore!.restoreTo} on purpose`);
+      } else {
+        result.rpo = measureRpo({
+          t0Mono,
+          acked: heartbeat!.snapshot(),
+          present,
+          intervalMs: ms(probes.heartbeat.interval),
+          cut: restoring ? 't0' : 'last-ack',
+          wallOf: (mono) => ctx.clock.wallOf(mono),
+          method: restoring
+            ? `heartbeat rows (every ${probes.heartbeat.interval}, acknowledged up to T0) present on the ${recoveryEndpoint} after recovery`
+            : `heartbeat rows (every ${probes.heartbeat.interval}, acknowledged by the primary until it stopped acknowledging after T0) present on the ${recoveryEndpoint} after recovery`,
+        });
+        ctx.record('heartbeats read', { acknowledged: result.rpo.acknowledged, acknowledgedAfterT0: result.rpo.acknowledgedAfterT0, lost: result.rpo.lostWrites, cutAt: result.rpo.cutAt });
+      }
+      result.checks = checks;
+      checksPassed = result.checks.every((c) => c.passed);
+      checked = ctx.record(checksPassed ? 'data checks passed' : 'data checks failed', { passed: result.checks.filter((c) => c.passed).length, total: result.checks.length });
+      if (restoring) break;
+      const held = findRecovery(recoveryStream.settled(), recoveryRule);
+      if (held && held.recovered === recovery.recovered) break;
+      ctx.record('recovery re-opened: the recovered endpoint did not hold', { reasons: (held?.reopened ?? []).map((r) => r.reason) });
+      const again = await recoveryStream.waitFor((s) => findRecovery(s, recoveryRule), t0Mono + ms(probes.maxWait));
+      if (!again || round >= 3) {
+        result.failure ??= `the recovery of ${recoveryEndpoint} did not hold within ${probes.maxWait} of T0`;
+        ctx.record(result.failure);
+        return;
+      }
+      recovery = again;
+      ctx.record('endpoint ready again', { endpoint: recoveryEndpoint });
     }
-    result.checks = checks;
-    const checksPassed = result.checks.every((c) => c.passed);
-    const checked = ctx.record(checksPassed ? 'data checks passed' : 'data checks failed', { passed: result.checks.filter((c) => c.passed).length, total: result.checks.length });
+    await recoveryStream.stop();
     if (checksPassed && result.checks.length > 0) phases.push({ name: 'data checks passed', mono: checked.mono });
 
     if (restoring && probes.stableFor > 0) {
       const confirmation = await probeLoop(ctx, session, recoveryEndpoint, 'confirmation', {
-        maxWaitMs: probes.stableFor * (interval + ms(probes.timeout)),
+        maxWaitMs: probes.stableFor * (interval + timeout),
         stableFor: probes.stableFor - 1,
       });
       if (confirmation.attempts.some((a) => !a.ok)) result.failure ??= `the restored copy failed a write after its checks: it did not stay up`;
       else ctx.record('restored copy stable', { confirmingWrites: confirmation.attempts.length });
     }
 
+    const observed = restoring ? [] : observer.settled();
+    const outage = restoring ? undefined : observedOutage(observed, t0Mono, recovery.recovered.endMono, (mono) => ctx.clock.wallOf(mono));
+    if (!restoring) {
+      result.disruption = disruptionObserved(recoveryStream === observer ? observed : [...observed, ...recoveryStream.settled().filter((a) => a.startMono >= t0Mono && !a.ok)], t0Mono, effects);
+      if (!result.disruption.observed) ctx.record('the fault had no observable effect', { evidence: result.disruption.evidence });
+      const first = observed.find((a) => !a.ok && a.endMono >= t0Mono);
+      if (first) {
+        const index = observed.indexOf(first);
+        const lastOk = observed.slice(0, index).reverse().find((a) => a.ok);
+        if (lastOk) phases.push({ name: 'last success before the outage', mono: lastOk.endMono });
+        phases.push({ name: 'outage observed (first failed attempt of the primary after T0 began)', mono: first.startMono });
+      }
+    }
+    phases.push({
+      name: restoring ? `endpoint ready (${recoveryEndpoint} answered a ${probeNoun})` : `endpoint ready (${recoveryEndpoint} answered ${probes.stableFor + 1} consecutive ${probeNoun}s)`,
+      mono: recovery.recovered.endMono,
+    });
+    phases.sort((a, b) => a.mono - b.mono);
+
     // Parallel restore: the copy counts as recovered once it both answers and holds good data.
-    const restoreNeedsChecks = restoring;
     result.rto = measureRto({
       t0Mono,
       recovered: recovery.recovered,
       lastFailureBefore: recovery.lastFailureBefore,
-      completedMono: restoreNeedsChecks && checksPassed ? checked.mono : undefined,
+      lowerBoundMono: recovery.lowerBoundMono,
+      completedMono: restoring && checksPassed ? checked.mono : undefined,
       intervalMs: interval,
       stableFor: probes.stableFor,
-      method: restoreNeedsChecks
+      stableForDuration: rule.stableForDuration,
+      method: restoring
         ? `restore request → restored copy answered a ${probeNoun} probe (every ${probes.interval}) and passed ${result.checks.length} data checks; ${probes.stableFor} more confirmed it afterwards`
-        : `fault → first of ${probes.stableFor + 1} consecutive successful ${probeNoun}s on the ${recoveryEndpoint} (fresh connection every ${probes.interval})`,
+        : `fault → first of ${probes.stableFor + 1} consecutive successful ${probeNoun}s${rule.stableForDuration ? ` held for ${rule.stableForDuration}` : ''} on the ${recoveryEndpoint}, from the same server (a new attempt every ${probes.interval}, overlapping, each on a fresh connection)`,
       wallOf: (mono) => ctx.clock.wallOf(mono),
       phases,
+      ...(outage !== undefined ? { observedOutage: outage } : {}),
+      identityChanges: leaderChanges(observer.settled(), recoveryStream === observer ? [] : recoveryStream.settled(), recovery.recovered, t0Mono, (mono) => ctx.clock.wallOf(mono)),
+      reopened: recovery.reopened,
     });
-    if (restoreNeedsChecks && !checksPassed) result.failure ??= 'the restored copy failed its data checks: it is not a usable recovery';
+    if (restoring && !checksPassed) result.failure ??= 'the restored copy failed its data checks: it is not a usable recovery';
     const integrity = session.integrityNotes();
     result.integrity = { ...integrity, restorePoint: result.restoredCopy?.restorePoint ?? null };
   } finally {
+    // Each stream ends within one probe timeout; the heartbeat's hung write is not waited for.
+    await Promise.all(streams.map((s) => s.stop().catch(() => undefined)));
+    await heartbeat?.stop(timeout);
     await session.close();
   }
+}
+
+/** `probes.stableFor` as a count, or (once the language has it) a duration to hold for. */
+function stableRule(probes: ScenarioSpec['probes']): { stableFor: number; stableForMs?: number; stableForDuration?: string } {
+  // scenarios/stable-for.ts (branch i11-endpoint) turns a duration into a count plus
+  // `stableForDuration`; the recovery must then also have held that long.
+  const duration = (probes as { stableForDuration?: string }).stableForDuration;
+  const durationMs = duration ? parseDuration(duration) : undefined;
+  return { stableFor: probes.stableFor, ...(durationMs !== undefined ? { stableForMs: durationMs, stableForDuration: duration! } : {}) };
+}
+
+function openStream(ctx: RunContext, session: DriverSession, endpoint: EndpointName, name: string, streams: ProbeStream[]): ProbeStream {
+  const probes = ctx.loaded.scenario.spec.probes;
+  let last: ServerFacts | undefined;
+  const stream = new ProbeStream({
+    name: `${name}:${endpoint}`,
+    probe: session.writeProbe(endpoint),
+    clock: ctx.clock,
+    intervalMs: ms(probes.interval),
+    timeoutMs: ms(probes.timeout),
+    signal: ctx.signal,
+    onAttempt: (attempt: ProbeAttempt) => {
+      ctx.probeAttempt(attempt);
+      if (attempt.ok && attempt.server) {
+        if (last && (!sameServer(last, attempt.server) || last.inRecovery !== attempt.server.inRecovery))
+          ctx.record(`server changed behind ${endpoint}`, { probe: attempt.probe, from: describeServer(last), to: describeServer(attempt.server) });
+        last = attempt.server;
+      }
+    },
+  });
+  streams.push(stream);
+  return stream.start();
+}
+
+/**
+ * Every change of server seen: within each stream, and from the server that answered the
+ * disrupted endpoint before T0 to the one that recovered on another endpoint (a promotion).
+ */
+function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[], recovered: ProbeAttempt, t0Mono: number, wallOf: (mono: number) => string): IdentityChange[] {
+  const changes = identityChanges([...observed, ...recoveryAttempts], wallOf);
+  const before = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
+  if (before && recovered.server && recovered.probe !== observed[0]?.probe && (!sameServer(before, recovered.server) || before.inRecovery !== recovered.server.inRecovery))
+    changes.push({ at: wallOf(recovered.endMono), mono: recovered.endMono, probe: `${observed[0]!.probe} → ${recovered.probe}`, from: before, to: recovered.server });
+  return changes.sort((a, b) => a.mono - b.mono).slice(0, 200);
+}
+
+/** Records the outage on the timeline as soon as the observer sees it (once). */
+function watchOutage(ctx: RunContext, observer: ProbeStream, t0Mono: number): void {
+  void observer
+    .waitFor((s) => {
+      const index = s.findIndex((a) => !a.ok && a.endMono >= t0Mono);
+      return index < 0 ? undefined : { first: s[index]!, lastOk: s.slice(0, index).reverse().find((a) => a.ok) };
+    }, Infinity)
+    .then((seen) => {
+      if (!seen) return;
+      // One moment, one stamp: these are the instants the phases table shows for the same events.
+      if (seen.lastOk) ctx.record('last success before the outage', { probe: seen.lastOk.probe }, { at: ctx.clock.wallOf(seen.lastOk.endMono), mono: seen.lastOk.endMono });
+      ctx.record('outage observed', { probe: seen.first.probe, error: seen.first.error }, { at: ctx.clock.wallOf(seen.first.startMono), mono: seen.first.startMono });
+    })
+    .catch(() => undefined);
 }
 
 async function disrupt(
@@ -210,19 +344,21 @@ async function disrupt(
   spec: ScenarioSpec,
   markT0: (action: string) => Instant,
   result: DrillResult,
-): Promise<EndpointName> {
+): Promise<{ endpoint: EndpointName; effects: string[] }> {
   if (spec.type === 'parallel-restore') {
     const copy = await session.requestRestore(spec.restore ?? { restoreTo: 'latest' }, ctx, markT0);
     result.restoredCopy = copy.record;
     result.endpoints = { ...session.endpoints() };
-    return copy.endpoint;
+    return { endpoint: copy.endpoint, effects: [] };
   }
+  const effects: string[] = [];
   for (const fault of spec.faults) {
     const effect = await session.injectFault(fault, ctx, markT0);
     result.faults.push({ type: fault.type, description: effect.description });
+    if (effect.observed) effects.push(effect.observed);
     ctx.record(`fault injected: ${effect.description}`);
   }
-  return spec.probes.endpoint ?? (spec.recovery?.action === 'promote' ? 'standby' : 'primary');
+  return { endpoint: spec.probes.endpoint ?? (spec.recovery?.action === 'promote' ? 'standby' : 'primary'), effects };
 }
 
 function probeLoop(

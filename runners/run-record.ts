@@ -97,6 +97,7 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
     participants: result.attendance ? skeleton.participants.map((p) => ({ ...p, present: result.attendance![p.name] ?? false })) : skeleton.participants,
     exercise: result.exercise,
     walkthrough: result.walkthrough,
+    ...(result.disruption ? { disruption: result.disruption } : {}),
   };
   const verdicts = measureVerdicts(record);
   record.verdict = verdicts;

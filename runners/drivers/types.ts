@@ -21,6 +21,8 @@ export interface PlanItem {
 
 export interface FaultEffect {
   description: string;
+  /** An effect the fault itself observed (e.g. "the leader changed"): the outage counts as seen. */
+  observed?: string;
   /** Resolves when a timed fault has ended by itself (e.g. a pause); absent otherwise. */
   ended?: Promise<void>;
 }

@@ -1,4 +1,5 @@
 /** `pause-primary`: SIGSTOP every process of the primary for `duration`, SIGCONT after (the undo). */
+import fs from 'node:fs';
 import { parseDuration } from '../../scenarios/duration.js';
 import type { Fault } from '../../scenarios/schema.js';
 import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, primaryProcessFault } from '../drivers/postgres/fault-target.js';
@@ -32,6 +33,31 @@ export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarg
         { once: true },
       );
     });
-    return { description: `SIGSTOP sent to the primary's ${pids.length} processes for ${fault.duration}`, ended };
+    // The fault's own observation of its effect (SPEC v1.1 "The outage must be seen"): a pause
+    // shorter than the probe timeout shows the client only slow answers, never a failure.
+    const stopped = await stoppedProcesses(pids);
+    return {
+      description: `SIGSTOP sent to the primary's ${pids.length} processes for ${fault.duration}`,
+      ended,
+      ...(stopped > 0 ? { observed: `${stopped} of the primary's ${pids.length} processes seen stopped (state T in /proc)` } : {}),
+    };
   },
 };
+
+/** How many of `pids` the kernel shows stopped (state T), waiting up to 100 ms for delivery. */
+async function stoppedProcesses(pids: number[]): Promise<number> {
+  const stateOf = (pid: number): string | undefined => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return undefined; // no /proc (not Linux) or the process is gone
+    }
+  };
+  for (let i = 0; i < 10; i++) {
+    const stopped = pids.filter((pid) => stateOf(pid) === 'T').length;
+    if (stopped === pids.length) return stopped;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return pids.filter((pid) => stateOf(pid) === 'T').length;
+}

@@ -124,6 +124,7 @@ function summaryLine(n: DrillNotification): string {
 const OUTCOME_ICON: Record<string, string> = {
   passed: ':white_check_mark:',
   failed: ':x:',
+  inconclusive: ':grey_question:',
   aborted: ':warning:',
   'rollback-incomplete': ':rotating_light:',
   'not-run': ':grey_question:',

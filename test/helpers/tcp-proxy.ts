@@ -9,15 +9,18 @@ export interface TcpProxy {
   port: number;
   cut(): void;
   restore(): void;
+  /** New connections go to `port` from now on; open ones stay where they are. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, options: { cut?: boolean } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let isCut = options.cut ?? false;
+  let target = targetPort;
   const server = net.createServer((client) => {
     if (isCut) return client.destroy();
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(target, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -34,6 +37,9 @@ export async function startTcpProxy(targetPort: number, options: { cut?: boolean
     },
     restore() {
       isCut = false;
+    },
+    retarget(port) {
+      target = port;
     },
     close: () =>
       new Promise((resolve) => {

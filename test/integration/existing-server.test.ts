@@ -15,6 +15,9 @@ import { runDueDeferred } from '../../runners/recover.js';
 import { verifyBundle } from '../../reports/evidence.js';
 import { databaseUser, isPortFree, processesMentioning } from '../../runners/system.js';
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
+import { EXIT_CODES } from '../../runners/engine.js';
+import { COUNTED_OUTCOMES } from '../../reports/coverage.js';
+import { readProbes } from '../../reports/evidence-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
 
 function filesUnder(dir: string): string[] {
@@ -145,13 +148,65 @@ describe('an existing PostgreSQL server', () => {
     expect(await runDueDeferred(evidence)).toEqual([]);
     expect((await verifyBundle(kept.runDir)).ok).toBe(true);
 
-    // The source kept running and no drill rows were left in it.
+    // The source kept running and the drill left nothing in it: its schema is gone.
     const check = await connect(cluster.primary);
     try {
-      const { rows } = await check.query('SELECT count(*)::int AS n FROM drillbook_heartbeat WHERE run_id = $1', [record.runId]);
-      expect(rows[0].n).toBe(0);
+      const { rows } = await check.query(`SELECT to_regnamespace('drillbook') IS NULL AS gone`);
+      expect(rows[0].gone).toBe(true);
     } finally {
       await check.end();
+    }
+  });
+
+  it('calls a drill whose fault had no observable effect inconclusive, and leaves no trace', async () => {
+    const file = writeScenario(path.join(work, 'no-effect'), 'no-effect', {
+      type: 'failover',
+      target: { driver: 'postgres', primary: { port: cluster.primary.port, password: { env: cluster.passwordEnv } } },
+      faults: [{ type: 'command', command: 'true' }],
+      recovery: { action: 'none' },
+      probes: { interval: '100ms', timeout: '400ms', stableFor: 2, maxWait: '10s', heartbeat: { interval: '100ms', warmup: '300ms' } },
+    });
+    const schemaGone = async () => {
+      const client = await connect(cluster.primary);
+      try {
+        return (await client.query(`SELECT to_regnamespace('drillbook') IS NULL AS gone`)).rows[0].gone as boolean;
+      } finally {
+        await client.end();
+      }
+    };
+    expect(await schemaGone()).toBe(true);
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence-no-effect'), scratchRoot: work });
+    expect(record.outcome, record.error ?? '').toBe('inconclusive');
+    expect(EXIT_CODES[record.outcome]).toBe(1);
+    expect(record.verdict.rto).toBe('inconclusive');
+    expect(record.disruption).toMatchObject({ observed: false });
+    expect(record.findings.map((f) => f.title)).toContain('The fault had no observable effect');
+    expect(COUNTED_OUTCOMES.has(record.outcome)).toBe(false);
+    // Every attempt before and after T0 succeeded; the probes ran through the fault without a gap.
+    const attempts = await readProbes(runDir);
+    expect(attempts.every((a) => a.ok)).toBe(true);
+    const starts = attempts.filter((a) => a.probe === 'observe:primary').map((a) => a.startMono).sort((a, b) => a - b);
+    expect(starts.some((m) => m < record.t0!.mono) && starts.some((m) => m > record.t0!.mono)).toBe(true);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeLessThan(100 + 60);
+
+    // Leave no trace: the schema was created once for the run, and dropped (verified) at teardown.
+    expect(record.timeline.filter((e) => e.event.startsWith('created schema drillbook'))).toHaveLength(1);
+    const deletion = record.teardown.deletions.find((d) => d.what.startsWith('schema drillbook'));
+    expect(deletion?.verification.every((v) => v.passed)).toBe(true);
+    expect(await schemaGone()).toBe(true);
+
+    // A schema that existed before the run is kept, with what was in it; only what the run added goes.
+    const admin = await connect(cluster.primary);
+    await admin.query('CREATE SCHEMA drillbook; CREATE TABLE drillbook.keep_me (x int)');
+    try {
+      const again = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence-no-effect'), scratchRoot: work });
+      expect(again.record.teardown.complete).toBe(true);
+      const { rows } = await admin.query(`SELECT to_regclass('drillbook.keep_me') IS NOT NULL AS kept, to_regclass('drillbook.heartbeat') IS NULL AS hb_gone, to_regclass('drillbook.probe') IS NULL AS probe_gone`);
+      expect(rows[0]).toEqual({ kept: true, hb_gone: true, probe_gone: true });
+      expect(again.record.teardown.deletions.map((d) => d.what).join()).toMatch(/drillbook\.heartbeat, drillbook\.probe \(created by this run\)/);
+    } finally {
+      await admin.query('DROP SCHEMA drillbook CASCADE');
+      await admin.end();
     }
   });
 });

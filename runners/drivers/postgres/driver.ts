@@ -29,7 +29,7 @@ import { type PgBinaries, pgBinaries } from './binaries.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
-import { ensureDrillTables, HEARTBEAT_TABLE, openHeartbeatSink, PROBE_TABLE, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
+import { createDrillObjects, describeDrillCleanup, DRILL_SCHEMA, ensureDrillTables, HEARTBEAT_TABLE, missingDrillObjects, openHeartbeatSink, PROBE_TABLE, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import { postmasterPid, serverProcesses, startServer } from './server.js';
 import { preparedSession } from '../prepared.js';
 import { postgresUndoHandlers } from './undo.js';
@@ -101,7 +101,7 @@ export const postgresDriver: Driver = {
         undo: 'stop every sandbox server, delete the directory, verify both',
       });
     } else {
-      items.push({ action: `create ${HEARTBEAT_TABLE} and ${PROBE_TABLE} if missing; write this run's heartbeat and probe rows`, touches: primary, undo: "delete this run's rows" });
+      items.push({ action: `create schema ${DRILL_SCHEMA} (${HEARTBEAT_TABLE}, ${PROBE_TABLE}) if missing, once; write this run's heartbeat and probe rows`, touches: primary, undo: `drop what this run created (schema ${DRILL_SCHEMA} or its tables); else delete this run's rows` });
     }
     for (const fault of spec.faults) items.push(driverFault('postgres', fault.type)?.plan(fault, { primary }) ?? { action: `${fault.type}: not a postgres fault (refused by validate)`, touches: 'nothing', undo: 'none' });
     if (spec.recovery?.action === 'promote')
@@ -166,6 +166,8 @@ class PostgresSession implements DriverSession {
       this.primaryDataDir = this.target.primary!.dataDir;
       // The evidence names how credentials were supplied, never their values.
       this.description = `PostgreSQL ${endpointLabel(this.target.primary!)} (password ${describeSecret(this.target.primary!.password)})${this.target.standby ? ` → standby ${endpointLabel(this.target.standby)} (password ${describeSecret(this.target.standby.password)})` : ''}`;
+      // Leave no trace: what this run creates is journaled for removal before it is created.
+      const missing = await missingDrillObjects(this.settings.primary);
       this.ctx.undo.push(
         {
           type: 'postgres.delete-run-rows',
@@ -173,10 +175,14 @@ class PostgresSession implements DriverSession {
             endpoints: [this.target.primary!, this.target.standby].filter((e) => e !== undefined).map((e) => ({ ...e, password: e.password ?? null })),
             baseDir: this.baseDir,
             runId: this.ctx.runId,
+            ...missing,
           },
         },
-        `delete this run's heartbeat and probe rows on ${endpointLabel(this.target.primary!)}`,
+        describeDrillCleanup(missing, endpointLabel(this.target.primary!)),
       );
+      const created = await createDrillObjects(this.settings.primary, missing);
+      this.ctx.record(created.length ? `created ${created.join(', ')} (removed at teardown)` : `drill tables ${HEARTBEAT_TABLE}, ${PROBE_TABLE} existed before the run: only this run's rows are removed`);
+      return;
     }
     await ensureDrillTables(this.settings.primary!);
   }
@@ -226,7 +232,7 @@ class PostgresSession implements DriverSession {
   }
 
   writeProbe(name: EndpointName): ProbeFn {
-    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000);
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000, { createMissing: name === 'restored' });
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {

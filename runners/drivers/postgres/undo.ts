@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { SecretRef } from '../../../scenarios/primitives.js';
 import { resolveSecret } from '../../secrets.js';
 import { connect } from '../../sql/connection.js';
-import { HEARTBEAT_TABLE, PROBE_TABLE } from '../../sql/drill-tables.js';
+import { removeDrillObjects } from '../../sql/drill-tables.js';
 import { signal } from '../../system.js';
 import { typedUndo, type UndoHandler } from '../../undo.js';
 import { verifiedRemoval } from '../../verified-removal.js';
@@ -36,8 +36,15 @@ export const postgresUndoHandlers: Record<string, UndoHandler> = {
   ),
   'postgres.delete-run-rows': typedUndo(
     'postgres.delete-run-rows',
-    z.object({ endpoints: z.array(RowsEndpoint), baseDir: z.string(), runId: z.string() }),
-    async ({ endpoints, baseDir, runId }) => {
+    z.object({
+      endpoints: z.array(RowsEndpoint),
+      baseDir: z.string(),
+      runId: z.string(),
+      // What the run created (journaled before it did): dropped, not just emptied of its rows.
+      dropSchema: z.boolean().optional(),
+      dropTables: z.array(z.string()).optional(),
+    }),
+    async ({ endpoints, baseDir, runId, dropSchema, dropTables }) => {
       // After a failover the old primary may be gone and the promoted standby holds the
       // rows: the cleanup succeeds where a writable endpoint takes it.
       const errors: string[] = [];
@@ -46,8 +53,8 @@ export const postgresUndoHandlers: Record<string, UndoHandler> = {
           const password = resolveSecret(endpoint.password ?? undefined, baseDir);
           const client = await connect({ host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, ...(password !== undefined ? { password } : {}) }, 5_000);
           try {
-            for (const table of [HEARTBEAT_TABLE, PROBE_TABLE]) await client.query(`DELETE FROM ${table} WHERE run_id = $1`, [runId]);
-            return;
+            const location = `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
+            return { deletion: await removeDrillObjects(client, { dropSchema: dropSchema ?? false, dropTables: dropTables ?? [] }, runId, location) };
           } finally {
             await client.end().catch(() => undefined);
           }

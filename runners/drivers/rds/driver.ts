@@ -25,7 +25,7 @@ import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
 import { type ConnectionSettings, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
-import { ensureDrillTables, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
+import { createDrillObjects, describeDrillCleanup, missingDrillObjects, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
 import { backoffDelays } from '../../backoff.js';
@@ -165,6 +165,8 @@ class RdsSession implements DriverSession {
     if (this.target.production) {
       this.settings.primary = this.sqlSettings(this.target.production, this.sourceEndpoint());
       this.description += `; SQL ${endpointLabel(this.target.production, this.settings.primary.host)} (password ${describeSecret(this.target.production.password)})`;
+      // What this run creates is journaled for removal before it is created.
+      const missing = await missingDrillObjects(this.settings.primary);
       this.ctx.undo.push(
         {
           type: 'postgres.delete-run-rows',
@@ -172,11 +174,12 @@ class RdsSession implements DriverSession {
             endpoints: [{ host: this.settings.primary.host, port: this.settings.primary.port, database: this.target.production.database, user: this.target.production.user, password: this.target.production.password ?? null }],
             baseDir: this.baseDir,
             runId: this.ctx.runId,
+            ...missing,
           },
         },
-        `delete this run's heartbeat and probe rows on ${this.settings.primary.host}:${this.settings.primary.port}`,
+        describeDrillCleanup(missing, `${this.settings.primary.host}:${this.settings.primary.port}`),
       );
-      await ensureDrillTables(this.settings.primary);
+      await createDrillObjects(this.settings.primary, missing);
     }
     if (this.target.standby) {
       if (!this.target.standby.host || !this.target.standby.port) throw new Error('target.standby needs host and port');
@@ -265,7 +268,7 @@ class RdsSession implements DriverSession {
         if (status !== 'available') throw new Error(`DB ${kind} ${id} is ${status ?? 'gone'}`);
       };
     }
-    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, timeoutMs);
+    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, timeoutMs, { createMissing: name === 'restored' });
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {

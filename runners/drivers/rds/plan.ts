@@ -54,7 +54,7 @@ export function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanI
   const items: PlanItem[] = [];
   items.push({ action: `read-only: Describe${kind === 'instance' ? 'DBInstances' : 'DBClusters'} ${id}; DescribeEvents for the run's window (secondary evidence)`, touches: resource, undo: 'none needed (read-only)' });
   if (target.production)
-    items.push({ action: "create drillbook_heartbeat and drillbook_probe if missing; write this run's heartbeat and probe rows", touches: `SQL ${endpointLabel(target.production, `the ${kind} endpoint`)}`, undo: "delete this run's rows" });
+    items.push({ action: "create schema drillbook (drillbook.heartbeat, drillbook.probe) if missing, once; write this run's heartbeat and probe rows", touches: `SQL ${endpointLabel(target.production, `the ${kind} endpoint`)}`, undo: "drop what this run created (schema drillbook or its tables); else delete this run's rows" });
   for (const fault of spec.faults) {
     const planned = driverFault('rds', fault.type)?.plan(fault, { kind, id, resource });
     if (planned) items.push(planned);

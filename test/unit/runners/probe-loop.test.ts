@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RunClock } from '../../../runners/clock.js';
-import { runProbeLoop } from '../../../runners/probes/probe-loop.js';
+import type { ProbeAttempt } from '../../../reports/run-record.js';
+import { findRecovery } from '../../../runners/measure.js';
+import { HeartbeatWriter } from '../../../runners/probes/heartbeat.js';
+import { maxInFlight, ProbeStream, runProbeLoop } from '../../../runners/probes/probe-loop.js';
 
 describe('runProbeLoop', () => {
   it('needs stableFor successes after the first and keeps every attempt', async () => {
@@ -60,5 +63,137 @@ describe('runProbeLoop', () => {
     });
     setTimeout(() => abort.abort(new Error('interrupted')), 50);
     await expect(loop).rejects.toThrow('interrupted');
+  });
+});
+
+describe('ProbeStream (overlapping attempts)', () => {
+  it('starts an attempt every interval while earlier ones hang, caps those in flight, and keeps every attempt', async () => {
+    const clock = new RunClock();
+    // Down (hanging, as behind a proxy with no backend) until 300 ms, then up.
+    const upAt = 300;
+    let inFlight = 0;
+    let maxSeen = 0;
+    const attempts: ProbeAttempt[] = [];
+    const stream = new ProbeStream({
+      name: 'p',
+      probe: (_n, signal) => {
+        inFlight++;
+        maxSeen = Math.max(maxSeen, inFlight);
+        const done = () => inFlight--;
+        if (clock.elapsed() >= upAt) return new Promise<void>((resolve) => setTimeout(resolve, 2)).finally(done);
+        // A hang that ignores its abort signal: the loop's own timeout must cut it.
+        void signal;
+        return new Promise<void>(() => undefined).finally(done);
+      },
+      clock,
+      intervalMs: 20,
+      timeoutMs: 100,
+      signal: new AbortController().signal,
+      onAttempt: (a) => attempts.push(a),
+    }).start();
+    const recovery = await stream.waitFor((s) => findRecovery(s, { fromMono: 0, stableFor: 2 }), clock.elapsed() + 5_000);
+    await stream.stop();
+    expect(recovery).toBeDefined();
+    const r = recovery!.recovered;
+    // The recovering attempt started within one interval (plus timer slack) of the recovery.
+    expect(r.startMono).toBeGreaterThanOrEqual(upAt);
+    expect(r.startMono - upAt).toBeLessThan(20 + 15);
+    // The bound: interval + the recovering attempt's latency, not a timeout.
+    expect(r.endMono - recovery!.lowerBoundMono).toBeLessThanOrEqual(20 + r.latencyMs + 15);
+    const before = stream.completed().filter((a) => a.startMono < upAt);
+    expect(before.every((a) => !a.ok && a.timedOut)).toBe(true);
+    // Attempts were started every interval during the hang, not one per timeout.
+    expect(before.length).toBeGreaterThanOrEqual(Math.floor(upAt / 20) - 3);
+    expect(stream.cap).toBe(maxInFlight(100, 20));
+    expect(stream.cap).toBe(6);
+    // The loop never has more attempts open than the cap (a hung attempt is cut at its timeout).
+    for (const a of stream.completed()) expect(stream.completed().filter((b) => b.startMono <= a.startMono && b.endMono > a.startMono).length).toBeLessThanOrEqual(stream.cap);
+    expect(maxSeen).toBeGreaterThan(1); // they did overlap
+    // Every attempt reached onAttempt (probes.csv), numbered in start order.
+    expect(attempts.length).toBe(stream.completed().length);
+    expect(stream.completed().map((a) => a.attempt)).toEqual(stream.completed().map((_, i) => i + 1));
+  });
+
+  it('waits for a free slot when every slot hangs', async () => {
+    const clock = new RunClock();
+    let started = 0;
+    const stream = new ProbeStream({
+      name: 'p',
+      probe: () => {
+        started++;
+        return new Promise<void>(() => undefined);
+      },
+      clock,
+      intervalMs: 10,
+      timeoutMs: 200,
+      signal: new AbortController().signal,
+      onAttempt: () => undefined,
+    }).start();
+    await new Promise((r) => setTimeout(r, 150));
+    // 150 ms at 10 ms would be 15 attempts; the cap is ⌈200/10⌉ + 1 = 21, so all started…
+    expect(started).toBeGreaterThanOrEqual(12);
+    await new Promise((r) => setTimeout(r, 200));
+    // …but by 350 ms at most 21 can be in flight at once: the ones that timed out made room.
+    await stream.stop();
+    const done = stream.completed();
+    expect(done.every((a) => a.timedOut)).toBe(true);
+    for (const a of done) {
+      const overlapping = done.filter((b) => b.startMono <= a.startMono && b.endMono > a.startMono).length;
+      expect(overlapping).toBeLessThanOrEqual(stream.cap);
+    }
+  });
+});
+
+describe('HeartbeatWriter across the crash', () => {
+  it('goes on after T0 until a write hangs past the timeout, and still logs a late acknowledgement', async () => {
+    const clock = new RunClock();
+    let hangFrom = Infinity;
+    const releases: (() => void)[] = [];
+    const writer = new HeartbeatWriter(
+      {
+        write: () => (clock.elapsed() >= hangFrom ? new Promise<void>((resolve) => releases.push(resolve)) : Promise.resolve()),
+      },
+      clock,
+      10,
+    );
+    writer.start(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 60));
+    const t0 = clock.elapsed();
+    writer.untilUnacknowledged(t0, 50);
+    await new Promise((r) => setTimeout(r, 40)); // still acknowledged after T0
+    hangFrom = clock.elapsed();
+    await new Promise((r) => setTimeout(r, 120));
+    expect(writer.endedBy?.reason).toMatch(/not acknowledged within 50 ms/);
+    const afterT0 = writer.acked.filter((h) => h.ackMono > t0).length;
+    expect(afterT0).toBeGreaterThanOrEqual(2);
+    expect(releases).toHaveLength(1); // it stopped writing: one hung write, no pile-up
+    const before = writer.acked.length;
+    releases[0]!();
+    await writer.stop(100);
+    expect(writer.acked.length).toBe(before + 1); // the late acknowledgement counts
+  });
+
+  it('stops at the first failure after T0, but not at one before it', async () => {
+    const clock = new RunClock();
+    let n = 0;
+    let t0 = Infinity;
+    const writer = new HeartbeatWriter(
+      {
+        write: async () => {
+          n++;
+          if (n === 2 || clock.elapsed() > t0 + 30) throw new Error('connection reset');
+        },
+      },
+      clock,
+      10,
+    );
+    writer.start(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 60));
+    t0 = clock.elapsed();
+    writer.untilUnacknowledged(t0, 1_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(writer.failures).toBe(2); // the one before T0, and the one that ended it
+    expect(writer.endedBy?.reason).toMatch(/failed: connection reset/);
+    await writer.stop();
   });
 });
