@@ -63,8 +63,9 @@ describe('one time per moment', () => {
     const timeline = tableRows(html, '<section id="timeline">').map(([at, sinceT0, phase, event]) => ({ at: at!, sinceT0: sinceT0!, phase: phase!, event: event! }));
     const chart = html.slice(html.indexOf('<title>Probe attempts relative to T0</title>'), html.indexOf('</svg>', html.indexOf('<title>Probe attempts relative to T0</title>')));
     const chartLabels = [...chart.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => decode(m[1]!));
-    // The phases this drill has: T0, outage detected, recovery action issued, endpoint ready, data checks passed.
-    expect(phases.map((p) => p.name.replace(/\s*\(.*\)$/, ''))).toEqual(['T0: disruptive action issued', 'outage detected', 'recovery action issued', 'endpoint ready', 'data checks passed']);
+    // The phases this drill has: the last success before the outage (the observer runs from before
+    // T0), T0, the outage as observed and as detected, recovery action issued, endpoint ready, data checks passed.
+    expect(phases.map((p) => p.name.replace(/\s*\(.*\)$/, ''))).toEqual(['last success before the outage', 'T0: disruptive action issued', 'outage observed', 'outage detected', 'recovery action issued', 'endpoint ready', 'data checks passed']);
     const eventOf = (phase: string): ((event: string) => boolean) => {
       if (phase.startsWith('T0')) return (e) => e.startsWith('T0: ');
       const issued = /^recovery action issued \((.+)\)$/.exec(phase);
