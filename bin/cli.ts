@@ -34,7 +34,7 @@ function buildProgram(): Command {
     .action(async (paths: string[]) => {
       const { validatePaths } = await import('../scenarios/load.js');
       const diagnostics = new Diagnostics();
-      const checked = await validatePaths(paths, diagnostics, { checks: await scenarioChecks() });
+      const checked = await validatePaths(paths, diagnostics, { checks: [...(await scenarioChecks()), (await import('../runners/registry.js')).preflightWarnings] });
       const text = diagnostics.format();
       if (text) err(text);
       const valid = checked.filter((c) => c.valid).length;

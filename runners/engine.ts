@@ -89,7 +89,8 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
 
   const timeline: TimelineEvent[] = existing ? [...existing.timeline] : [];
   const probes: ProbeAttempt[] = existing ? [...existing.probes] : [];
-  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, prior: resumed?.prior });
+  const attachments: string[] = existing ? [...existing.attachments] : [];
+  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, attachments, prior: resumed?.prior });
   const { record } = ctx;
 
   let result: DrillResult = emptyDrillResult();
@@ -158,7 +159,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
       result.exercise.conductedAt = options.answers.answers.spec.conductedAt ?? null;
     }
   }
-  const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
+  const runRecord = completeRecord(skeleton, { result, abort, error, timeline, probes, endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null }, attachments }, loaded);
   const log = (message: string) => options.listener?.log?.(message);
   // The AAR/IP shows where earlier runs' items stand now; this run's items join the register
   // once its evidence is sealed. A register problem must not lose the run's evidence.
@@ -202,6 +203,7 @@ interface ContextParts {
   journal: Journal;
   timeline: TimelineEvent[];
   probes: ProbeAttempt[];
+  attachments: string[];
   prior: Map<string, { value: unknown; at: string }> | undefined;
 }
 
@@ -247,7 +249,11 @@ function runContext(parts: ContextParts): RunContext {
       bundle.appendProbe(attempt).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
       listener.probe?.(attempt);
     },
-    attach: (name, content) => bundle.writeAttachment(name, redact(content)),
+    attach: async (name, content) => {
+      const written = await bundle.writeAttachment(name, redact(content));
+      parts.attachments.push(written);
+      return written;
+    },
     log: (message) => listener.log?.(redact(message)),
     addSecret(value) {
       // Very short values would mask ordinary text; they are not secrets worth the name.
