@@ -445,7 +445,10 @@ class PostgresSession implements DriverSession {
     } catch {
       // no log: the server never wrote one
     }
-    const fatal = lines.filter((l) => /\b(FATAL|PANIC):/.test(l)).slice(-3);
+    // The FATAL line, with the line before it when that says why ("invalid value for parameter …").
+    // Connection attempts during startup log FATALs of their own ("the database system is starting up"): not why it died.
+    const clientSide = /the database system is (starting up|not yet accepting connections|shutting down|in recovery mode)|password authentication failed|no pg_hba\.conf entry/;
+    const fatal = lines.flatMap((l, i) => (/\b(FATAL|PANIC):/.test(l) && !clientSide.test(l) ? [...(i > 0 && /\b(LOG|ERROR|DETAIL):/.test(lines[i - 1]!) ? [lines[i - 1]!] : []), l] : [])).slice(-4);
     this.copyFatal = this.ctx.redact(fatal.length > 0 ? fatal.join(' | ') : `no FATAL line; last log lines: ${lines.filter(Boolean).slice(-3).join(' | ') || '(empty log)'}`);
     return this.copyFatal;
   }

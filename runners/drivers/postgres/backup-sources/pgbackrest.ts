@@ -135,7 +135,8 @@ export const pgbackrestBackupSource: BackupSource<PgBackRestSpec> = {
     const args = [...baseArgs(settings), 'restore', `--pg1-path=${env.dataDir}`, '--archive-mode=off', `--set=${env.facts.label}`, '--log-level-console=warn'];
     await runAs(PGBACKREST, args, env.user, { signal: env.ctx.signal });
     env.ctx.record('pgbackrest restore done', { set: env.facts.label });
-    const archiveGet = [PGBACKREST, ...baseArgs(settings).map(shellQuote), 'archive-get', '%f', '"%p"'].join(' ');
+    // archive-get checks that it runs for the pg1-path it was given: the copy's, not production's.
+    const archiveGet = [PGBACKREST, ...baseArgs(settings).map(shellQuote), shellQuote(`--pg1-path=${env.dataDir}`), 'archive-get', '%f', '"%p"'].join(' ');
     return {
       baseBackup: `pgBackRest stanza ${settings.stanza} set ${env.facts.label}`,
       restoreCommand: `grep -qxF "%f" ${shellQuote(listFile)} && ${archiveGet}`,
