@@ -125,7 +125,7 @@ describe('an existing PostgreSQL server', () => {
     const keepFile = writeScenario(path.join(work, 'keep'), 'existing-keep', {
       type: 'parallel-restore',
       target,
-      restore: { restoreTo: 'latest', keep: '3s', reason: 'forensic comparison by the DBA team' },
+      restore: { restoreTo: 'latest', keep: '8s', reason: 'forensic comparison by the DBA team' },
       probes: { interval: '100ms', stableFor: 1, maxWait: '60s', heartbeat: { interval: '100ms', warmup: '3s' } },
     });
     const kept = await runDrill(await loadForRun(keepFile), { evidenceDir: evidence, scratchRoot: work });
