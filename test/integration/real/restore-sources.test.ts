@@ -12,6 +12,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { runDrill } from '../../../runners/engine.js';
 import { outstandingDeferred } from '../../../runners/deferred.js';
 import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
@@ -168,6 +169,8 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
       const truth = await writerTruth(record);
       expect(truth.acknowledged).toBeGreaterThan(100);
       expect(Math.abs(record.measured.rpo!.seconds - truth.rpoSeconds), `drill ${record.measured.rpo!.seconds} s vs writer ${truth.rpoSeconds} s`).toBeLessThan(0.25);
+      // The report states production's archive interval as the RPO floor.
+      expect(record.dataIntegrity.notes.some((n) => /RPO floor: .*archive_timeout = 1s.*pgBackRest archive-push/.test(n)), record.dataIntegrity.notes.join('\n')).toBe(true);
       // Masking: the copy holds no source e-mail and no name, checked by the test itself.
       const copy = { ...primary.connection(), port: record.restoredCopy!.port };
       const [{ originals }] = (await query<{ originals: string }>(copy, "SELECT count(*)::text AS originals FROM customers WHERE email LIKE '%@example.test' OR name <> '[redacted]'")) as [{ originals: string }];
@@ -206,10 +209,20 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
     async () => {
       expect(tarBackup.baseTar).toBe('base.tar.gz');
       const file = scenario('tar', { basebackup: { path: tarBackup.dir, walArchiveDir: tarBackup.walArchiveDir } });
+      // The plan allows tier-1 backups to be 1 s old at T0: this one is older, a backup-too-old finding.
+      const planFile = path.join(path.dirname(file), 'plan.yaml');
+      const plan = parseYaml(fs.readFileSync(planFile, 'utf8')) as { spec: Record<string, unknown> };
+      plan.spec.testPolicy = { '1': { 'parallel-restore': '90d', maxBackupAge: '1s' } };
+      fs.writeFileSync(planFile, stringifyYaml(plan));
       const evidence = path.join(work, 'evidence-tar');
       const result = await runDrill(await loadForRun(file), { evidenceDir: evidence, scratchRoot: work });
       const record = result.record;
-      expect(record.outcome, record.error ?? '').toBe('passed');
+      expect(record.error, record.error ?? '').toBeNull();
+      expect(record.checks.every((c) => c.passed)).toBe(true);
+      const age = (Date.parse(record.t0!.at) - Date.parse(record.backup!.stoppedAt!)) / 1000;
+      expect(record.backupAge).toMatchObject({ tier: 1, maxBackupAge: '1s', withinPolicy: false });
+      expect(record.backupAge!.ageAtT0Seconds!).toBeCloseTo(age, 0);
+      expect(record.findings.filter((f) => f.kind === 'backup-too-old').map((f) => f.severity)).toEqual(['P1']);
       expect(record.backup).toMatchObject({ source: 'basebackup', label: 'pg_basebackup base backup' });
       expect(record.backup!.sizeBytes).toBe(fs.statSync(path.join(tarBackup.dir, 'base.tar.gz')).size + fs.statSync(path.join(tarBackup.dir, tarBackup.walTar!)).size);
       expect(record.timeline.findIndex((e) => e.event === 'base backup extracted')).toBeGreaterThan(record.timeline.findIndex((e) => e.event.startsWith('T0:')));
