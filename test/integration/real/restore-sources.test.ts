@@ -235,6 +235,23 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
   );
 
   it(
+    'restores tar.lz4 and tar.zst pg_basebackups (with their plain pg_wal.tar) the same way',
+    async () => {
+      for (const compress of ['lz4', 'zstd'] as const) {
+        const backup = await primary.pgBaseBackupTar({ compress, format: 'tar' });
+        expect(backup.baseTar).toBe(compress === 'lz4' ? 'base.tar.lz4' : 'base.tar.zst');
+        const file = scenario(`tar-${compress}`, { basebackup: { path: path.join(backup.dir, backup.baseTar!), walArchiveDir: backup.walArchiveDir } }, { keep: undefined, reason: undefined });
+        const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, `evidence-tar-${compress}`), scratchRoot: work });
+        expect(result.record.outcome, result.record.error ?? '').toBe('passed');
+        expect(result.record.restoredCopy!.binaries!.major).toBe(15);
+        expect(result.record.restoredCopy!.baseBackup).toContain(backup.walTar!);
+        console.log(`tar.${compress} drill: RTO ${result.record.measured.rto!.seconds} s, RPO ${result.record.measured.rpo!.seconds} s`);
+      }
+    },
+    DRILL_MS,
+  );
+
+  it(
     'restores through a command source, and a broken copy fails within seconds with its FATAL line',
     async () => {
       const restore = `pgbackrest --config=${primary.details.configFile} --stanza=${primary.stanza} restore --pg1-path={dataDir} --archive-mode=off`;
