@@ -317,6 +317,7 @@ class PostgresSession implements DriverSession {
         : facts.major !== null
           ? binariesForMajor(facts.major, binDir)
           : undefined;
+    this.facts = facts;
     ctx.record('backup preflight passed', { source: facts.source, label: facts.label, major: facts.major, binaries: binaries?.dir ?? 'after the restore (from its PG_VERSION)', checked: facts.checked });
     const rules = maskingRules(restore.masking);
     if (rules) {
@@ -409,6 +410,7 @@ class PostgresSession implements DriverSession {
   private restoredData: RestoredData | undefined;
   private copyFatal: string | undefined;
   private archiveFloor: string | undefined;
+  private facts: BackupFacts | undefined;
 
   /**
    * Fail fast: until the copy accepts connections (its recovery may take a while), watch its
@@ -564,6 +566,7 @@ class PostgresSession implements DriverSession {
       const b = this.restored.record.backup;
       if (b) notes.push(`backup used: ${b.source} ${b.label}${b.stoppedAt ? `, stopped ${b.stoppedAt}` : ''}${b.ageAtT0Seconds !== null ? `, ${b.ageAtT0Seconds} s old at T0` : ''}; PostgreSQL ${this.restored.record.binaries?.major} binaries from ${this.restored.record.binaries?.dir} (${this.restored.record.binaries?.where})`);
     }
+    if (this.facts && this.restored) notes.push(`backup checked before T0: ${this.facts.checked.join('; ')}`);
     if (this.archiveFloor) notes.push(`RPO floor: ${this.archiveFloor}`);
     const backup = this.restored ? this.restored.record.baseBackup : null;
     return { backup, notes };

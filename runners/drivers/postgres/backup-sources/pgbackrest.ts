@@ -93,6 +93,30 @@ export async function listRepoArchive(settings: Settings, user: OsUser | undefin
   return [...names].sort();
 }
 
+/**
+ * The pgBackRest settings that change when a segment reaches the repository (read from the
+ * config file when drillbook can read it): with archive-async, archive-push returns once the
+ * segment is queued locally, so the repository can lag PostgreSQL's archiver (the RPO floor
+ * grows by that lag).
+ */
+function archivingSettings(settings: Settings): string | null {
+  const file = settings.config ?? '/etc/pgbackrest/pgbackrest.conf';
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const wanted = ['archive-async', 'archive-push-queue-max', 'process-max', 'compress-type', 'archive-timeout'];
+  const found = text
+    .split('\n')
+    .map((line) => /^\s*([a-z0-9-]+)\s*=\s*(.*?)\s*$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && wanted.includes(m[1]!))
+    .map((m) => `${m[1]}=${m[2]}`);
+  if (!found.some((f) => f.startsWith('archive-async='))) found.unshift('archive-async=n (default: the repository has a segment once archive_command returns)');
+  return found.join(', ');
+}
+
 export const pgbackrestBackupSource: BackupSource<PgBackRestSpec> = {
   kind: 'pgbackrest',
   schema: PgBackRestSpec,
@@ -107,6 +131,7 @@ export const pgbackrestBackupSource: BackupSource<PgBackRestSpec> = {
     const major = Number(db.version.split('.')[0]);
     const archive = stanza.archive.find((a) => a.database.id === db.id);
     if (!archive?.max) throw new Error(`pgBackRest stanza ${settings.stanza} holds no archived WAL for PostgreSQL ${db.version}: the backup cannot reach a consistent state`);
+    const archiving = archivingSettings(settings);
     return {
       source: 'pgbackrest',
       major,
@@ -119,6 +144,7 @@ export const pgbackrestBackupSource: BackupSource<PgBackRestSpec> = {
         `pgbackrest info: stanza ${settings.stanza} ${stanza.status.message}`,
         `set ${set.label} (${set.type}) stopped ${new Date(set.timestamp.stop * 1000).toISOString()}, PostgreSQL ${db.version}`,
         `archive ${archive.id}: ${archive.min} … ${archive.max}`,
+        ...(archiving ? [`archiving settings in ${settings.config ?? 'pgbackrest.conf'}: ${archiving}`] : []),
       ],
     };
   },
