@@ -22,11 +22,17 @@ export async function scenarioChecks() {
   return [(await import('../runners/registry.js')).scenarioChecks];
 }
 
+/** plan and run: the scenario checks plus the driver's preflight on this machine (errors). */
+async function runnableChecks() {
+  const registry = await import('../runners/registry.js');
+  return [registry.scenarioChecks, registry.preflightChecks];
+}
+
 /** Loads a scenario for plan/run; prints every problem and exits 2 when there are any. */
 export async function loadOrExit(file: string): Promise<LoadedScenario> {
   const { loadScenario } = await import('../scenarios/load.js');
   const diagnostics = new Diagnostics();
-  const loaded = await loadScenario(file, diagnostics, { checks: await scenarioChecks() });
+  const loaded = await loadScenario(file, diagnostics, { checks: await runnableChecks() });
   const text = diagnostics.format();
   if (text) err(text);
   if (!loaded || diagnostics.hasErrors()) {

@@ -199,6 +199,53 @@ export interface RestoredCopyRecord {
   baseBackup: string;
   kept: string | null;
   deletion?: DeletionRecord;
+  /** The backup restored (SPEC v1.1 `backup`); also at the record's top level. */
+  backup?: BackupRecord;
+  /** PostgreSQL copies: the binaries used and how they were chosen. */
+  binaries?: { dir: string; major: number; where: string };
+  /** PostgreSQL copies: what kept the copy from touching production, and the check after the drill. */
+  safety?: CopySafetyRecord;
+  /** Masking rules applied to the copy and their verification (restore.masking rules). */
+  maskingApplied?: MaskingRecord;
+}
+
+export interface BackupAgeRecord {
+  tier: number;
+  maxBackupAge: string | null;
+  maxBackupAgeSeconds: number | null;
+  ageAtT0Seconds: number | null;
+  withinPolicy: boolean | null;
+}
+
+/** The backup a drill restored (SPEC v1.1 "Backups people have"). */
+export interface BackupRecord {
+  source: string;
+  label: string;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  ageAtT0Seconds: number | null;
+  sizeBytes: number | null;
+}
+
+export interface CopySafetyRecord {
+  /** Settings on the copy's command line (they win over its configuration files and ALTER SYSTEM). */
+  settings: Record<string, string>;
+  restoreCommand: string;
+  /** How recovery was held to the WAL archived by T0. */
+  walLimit: string;
+  listen: string;
+  dataDirMode: string;
+  owner: string;
+  /** Files drillbook had to add because the backup lacked them. */
+  added: string[];
+  /** After the drill: the archive/repository listed again; new timeline history or segments on a new timeline. */
+  archiveCheck: { checked: boolean; newTimelineFiles: string[]; detail: string } | null;
+}
+
+export interface MaskingRecord {
+  applied: { rules: { table: string; column: string; method: string; rowsAffected: number }[]; hash: string | null; rewritten: boolean; durationMs: number } | null;
+  verification: { verdict: 'verified' | 'failed'; sampleSize: number; matches: number; unmaskedRows: number; method: string; rules: unknown[] } | null;
+  error: string | null;
 }
 
 export type ItemStatus = 'done' | 'partial' | 'missed';
@@ -359,6 +406,10 @@ export interface RunRecord {
   abort: { reason: string; at: string } | null;
   error: string | null;
   attachments: string[];
+  /** Parallel restores: the backup restored (SPEC v1.1); absent for other drills. */
+  backup?: BackupRecord | null;
+  /** The backup's age at T0 against the tier's maxBackupAge. */
+  backupAge?: BackupAgeRecord | null;
   signoff: { status: 'pending'; reviewer: null; decision: null };
   /** Tabletop only. */
   exercise?: ExerciseRecord | null;

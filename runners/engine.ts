@@ -94,7 +94,8 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
 
   const timeline: TimelineEvent[] = existing ? [...existing.timeline] : [];
   const probes: ProbeAttempt[] = existing ? [...existing.probes] : [];
-  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, prior: resumed?.prior });
+  const attachments: string[] = existing ? [...existing.attachments] : [];
+  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, attachments, prior: resumed?.prior });
   const { record } = ctx;
 
   let result: DrillResult = emptyDrillResult();
@@ -168,7 +169,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   // is recorded beside it. Due dates and coverage then follow the conduct time.
   const conducted = options.answers ? conductWindow(options.answers.answers) : null;
   const dated = options.answers ? { ...skeleton, replayedAt: skeleton.startedAt, replayEndedAt: endedAt, ...(conducted ? { startedAt: conducted.startedAt } : {}) } : skeleton;
-  const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null } }, loaded);
+  const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null }, attachments }, loaded);
   const log = (message: string) => options.listener?.log?.(message);
   // Journaled first, with the measured result: a process killed from here on is finalized by
   // `recover` as it ended (passed or failed), not as an interrupted run.
@@ -224,6 +225,7 @@ interface ContextParts {
   journal: Journal;
   timeline: TimelineEvent[];
   probes: ProbeAttempt[];
+  attachments: string[];
   prior: Map<string, { value: unknown; at: string }> | undefined;
 }
 
@@ -269,7 +271,11 @@ function runContext(parts: ContextParts): RunContext {
       bundle.appendProbe(attempt).catch((e: unknown) => listener.log?.(`evidence write failed: ${String(e)}`));
       listener.probe?.(attempt);
     },
-    attach: (name, content) => bundle.writeAttachment(name, redact(content)),
+    attach: async (name, content) => {
+      const written = await bundle.writeAttachment(name, redact(content));
+      parts.attachments.push(written);
+      return written;
+    },
     log: (message) => listener.log?.(redact(message)),
     addSecret(value) {
       // Very short values would mask ordinary text; they are not secrets worth the name.

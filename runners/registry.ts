@@ -81,4 +81,15 @@ export function scenarioChecks(loaded: LoadedScenario, report: Reporter): void {
   runner.validate(loaded, report);
 }
 
+/** Machine checks before anything runs (plan, run): the driver's preflight, errors as errors. */
+export function preflightChecks(loaded: LoadedScenario, report: Reporter): void {
+  const target = loaded.scenario.spec.target;
+  if (target) drivers[target.driver]?.preflight?.(loaded, report);
+}
+
+/** The same checks for `validate`, which may run away from the backup's machine: warnings only. */
+export function preflightWarnings(loaded: LoadedScenario, report: Reporter): void {
+  preflightChecks(loaded, (p, message, opts) => report(p, `${message} (plan and run refuse this: exit 2)`, { ...opts, severity: 'warning' }));
+}
+
 export type { Runner };

@@ -8,6 +8,7 @@ import type { DeletionRecord, ProbeAttempt, RestoredCopyRecord, RunRecord, Timel
 import { RUN_RECORD_SCHEMA } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { LoadedScenario } from '../scenarios/load.js';
+import { assessBackupAge } from './restore/backup-age.js';
 import { deriveFindings, observe, outcomeOf, remediationFor, severityRule } from './findings.js';
 import type { DrillResult } from './measured-drill.js';
 import { toolInfo } from './tool.js';
@@ -75,6 +76,8 @@ export interface Completion {
   probes: ProbeAttempt[];
   endedAt: string;
   teardown: RunRecord['teardown'];
+  /** Files written under attachments/ during the run (listed in run.json). */
+  attachments?: string[];
 }
 
 export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pick<LoadedScenario, 'plan'> | undefined): RunRecord {
@@ -98,11 +101,22 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
     exercise: result.exercise,
     walkthrough: result.walkthrough,
     ...(result.disruption ? { disruption: result.disruption } : {}),
+    attachments: done.attachments ? [...done.attachments].sort() : skeleton.attachments,
   };
   const verdicts = measureVerdicts(record);
   record.verdict = verdicts;
   const severity = loaded?.plan.spec.severity;
   const findings = deriveFindings(record, severityRule(severity));
+  // SOC 2 A1.2: the backup restored, and its age at T0 against the tier's maxBackupAge.
+  const backup = record.restoredCopy?.backup;
+  if (backup) {
+    record.backup = backup;
+    if (loaded) {
+      const { assessment, finding } = assessBackupAge(backup, loaded.plan, record.system.tier, severityRule(severity));
+      record.backupAge = assessment;
+      if (finding) findings.push({ id: `F-${findings.length + 1}`, ...finding });
+    }
+  }
   record.findings = findings;
   record.remediation = remediationFor(findings, record, severity);
   record.observations = observe(record, result);

@@ -192,6 +192,40 @@ export const PgCluster = z
   });
 export type PgCluster = z.infer<typeof PgCluster>;
 
+/**
+ * Where a parallel restore's data comes from (SPEC v1.1 "Backups people have"): exactly one
+ * of pgbackrest, basebackup, command, or the v1 pair baseBackupDir + walArchiveDir. Paths are
+ * relative to the scenario file.
+ */
+const PgBackRestBackup = z.strictObject({
+  pgbackrest: z.strictObject({
+    stanza: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a pgBackRest stanza name').describe('pgBackRest stanza'),
+    config: z.string().min(1).optional().describe('pgbackrest.conf (default: pgBackRest\'s own)'),
+    set: z.string().regex(/^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$/, 'a pgBackRest backup label such as 20261201-093000F or 20261201-093000F_20261201-120000I').optional().describe('Backup set to restore (default: the newest)'),
+    repo: z.number().int().min(1).max(256).optional().describe('Repository number (pgBackRest --repo)'),
+  }),
+});
+const BaseBackupFiles = z.strictObject({
+  basebackup: z.strictObject({
+    path: z.string().min(1).describe('pg_basebackup output: a plain data directory, a directory holding base.tar[.gz|.lz4|.zst] (and pg_wal.tar…), or the base tar itself'),
+    walArchiveDir: z.string().min(1).describe('The WAL archive (what archive_command writes; .gz/.lz4/.zst segments are decompressed)'),
+  }),
+});
+const CommandBackup = z.strictObject({
+  command: z.strictObject({
+    restore: z.string().min(1).describe('Shell command that lays the base backup into {dataDir} (WAL-G backup-fetch, Barman …)'),
+    restoreCommand: z.string().min(1).describe('PostgreSQL restore_command fetching one WAL file (%f into %p); must only read the archive'),
+  }),
+});
+const DirectoryBackup = z.strictObject({
+  baseBackupDir: z.string().describe('A base backup: a data directory copy with its backup_label'),
+  walArchiveDir: z.string().describe('The WAL archive (what archive_command writes)'),
+});
+export const PostgresBackup = z.union([PgBackRestBackup, BaseBackupFiles, CommandBackup, DirectoryBackup], {
+  error: 'target.backup takes exactly one of: pgbackrest { stanza, config?, set?, repo? }, basebackup { path, walArchiveDir }, command { restore, restoreCommand }, or baseBackupDir + walArchiveDir',
+});
+export type PostgresBackup = z.infer<typeof PostgresBackup>;
+
 export const PostgresTarget = z.strictObject({
   driver: z.literal('postgres'),
   sandbox: z
@@ -206,12 +240,7 @@ export const PostgresTarget = z.strictObject({
   standby: PgEndpoint.optional(),
   endpoint: PgClientEndpoint.optional().describe('What clients use (proxy, DNS name or libpq host list); with cluster, where probes and heartbeats go'),
   cluster: PgCluster.optional().describe('A cluster whose leader moves, instead of a fixed primary'),
-  backup: z
-    .strictObject({
-      baseBackupDir: z.string().describe('A base backup: a data directory copy with its backup_label'),
-      walArchiveDir: z.string().describe('The WAL archive (what archive_command writes)'),
-    })
-    .optional(),
+  backup: PostgresBackup.optional(),
   binDir: z.string().optional().describe('PostgreSQL binaries for restored copies; defaults to the embedded ones'),
   runAs: z.string().optional().describe('OS user that owns restored copies when drillbook runs as root'),
 });
@@ -316,6 +345,13 @@ export const Restore = z.strictObject({
   reason: z.string().optional().describe('Why the copy is kept (recorded in evidence)'),
   masking: Masking.optional(),
   access: z.string().optional().describe('Who could reach the copy (recorded in evidence)'),
+  port: z.number().int().min(1024).max(65535).optional().describe('PostgreSQL copies: the 127.0.0.1 port the copy listens on (refused if taken)'),
+  portRange: z
+    .string()
+    .regex(/^[0-9]{4,5}-[0-9]{4,5}$/, 'a port range such as 25432-25499')
+    .refine((r) => { const [a, b] = r.split('-').map(Number) as [number, number]; return a >= 1024 && b <= 65535 && a <= b; }, 'from ≤ to, within 1024-65535')
+    .optional()
+    .describe('PostgreSQL copies: the first free 127.0.0.1 port of this range (e.g. 25432-25499)'),
 });
 
 /** Something that must stay healthy during the drill; when it fails, the drill aborts and rolls back. */

@@ -9,7 +9,9 @@ import { EXIT, err, out, scenarioChecks } from '../cli-common.js';
 export async function validateCommand(paths: string[]): Promise<number> {
   const { validatePaths } = await import('../../scenarios/load.js');
   const diagnostics = new Diagnostics();
-  const checked = await validatePaths(paths, diagnostics, { checks: await scenarioChecks() });
+  // The driver's preflight on this machine (the backup exists, its binaries are found) shows as
+  // warnings here: plan and run refuse the same problems with exit 2.
+  const checked = await validatePaths(paths, diagnostics, { checks: [...(await scenarioChecks()), (await import('../../runners/registry.js')).preflightWarnings] });
   const text = diagnostics.format();
   if (text) err(text);
   const valid = checked.filter((c) => c.valid).length;

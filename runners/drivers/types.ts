@@ -89,6 +89,12 @@ export interface Driver {
   plan(loaded: LoadedScenario): PlanItem[];
   /** The same plan resolved against the live target with read-only calls (what exactly each action would touch). */
   planLive?(loaded: LoadedScenario, signal?: AbortSignal): Promise<PlanItem[]>;
+  /**
+   * Checks on this machine before anything runs (`plan` and `run` refuse with exit 2 on an
+   * error; `validate` shows them as warnings, since it may run away from the backup's host):
+   * e.g. the backup exists, is a backup, and binaries of its PostgreSQL major are installed.
+   */
+  preflight?(loaded: LoadedScenario, report: Reporter): void;
   open(ctx: RunContext): Promise<DriverSession>;
 }
 

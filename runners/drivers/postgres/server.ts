@@ -50,13 +50,14 @@ export interface StartedServer {
 
 export async function startServer(
   binaries: PgBinaries,
-  options: { dataDir: string; port: number; logFile: string; user: OsUser | undefined },
+  options: { dataDir: string; port: number; logFile: string; user: OsUser | undefined; settings?: Record<string, string> },
 ): Promise<StartedServer> {
   const log = fs.openSync(options.logFile, 'a', 0o600);
   try {
     const child = spawn(
       binaries.postgres,
-      ['-D', options.dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      // Command-line settings win over every configuration file and over ALTER SYSTEM.
+      ['-D', options.dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
       { uid: options.user?.uid, gid: options.user?.gid, detached: true, stdio: ['ignore', log, log] },
     );
     child.unref();

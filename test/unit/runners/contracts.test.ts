@@ -88,8 +88,9 @@ describe('backup-source contract', () => {
     const { source, spec } = backupSourceFor({ baseBackupDir: path.join(work, 'missing'), walArchiveDir: work });
     expect(source.kind).toBe('directory');
     expect(source.plan(spec)).toBe(`${path.join(work, 'missing')} + WAL archive`);
-    expect(() => source.preflight(spec)).toThrow(/the base backup .*missing is not a directory: nothing was restored/);
-    expect(() => backupSourceFor({ pgbackrest: { stanza: 'main' } })).toThrow(/matches no backup source: known sources are directory/);
+    expect(() => source.preflight(spec, { user: undefined })).toThrow(/the base backup .*missing is not a directory: nothing was restored/);
+    expect(backupSourceFor({ pgbackrest: { stanza: 'main' } }).source.kind).toBe('pgbackrest');
+    expect(() => backupSourceFor({ nfs: { path: '/x' } })).toThrow(/matches no backup source: known sources are pgbackrest, basebackup, command, directory/);
   });
 });
 
