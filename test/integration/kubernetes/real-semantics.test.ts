@@ -61,6 +61,23 @@ describe('finding 1: graceful deletion, asynchronous endpoints', () => {
     expectShopRestored(s.api);
   });
 
+  it('deployment-scale: the pods scaled away still serve while Terminating; recovery counts only after they left the endpoints', async () => {
+    const s = await start({ terminationGraceMs: 3_000, endpointDelayMs: 400, readyDelayMs: 800 });
+    let scaledAt = 0;
+    s.api.onMutation = (r) => {
+      if (!scaledAt && r.method === 'PATCH') scaledAt = performance.now();
+    };
+    const result = await run(failoverScenario(s, 'graceful-scale', { ...FAULTS['deployment-scale'], duration: '600ms' }));
+    expect(result.record.outcome, result.record.error ?? '').toBe('passed');
+    const after = s.api.appTransitions.filter((t) => t.at >= scaledAt);
+    const down = after.find((t) => !t.healthy);
+    const up = after.find((t) => t.healthy && t.at > (down?.at ?? Infinity));
+    expect(down && up, JSON.stringify(after)).toBeTruthy();
+    const rto = result.record.measured.rto!;
+    expect(rto.seconds + rto.errorSeconds).toBeGreaterThanOrEqual((up!.at - scaledAt) / 1000 - 0.05);
+    expectShopRestored(s.api);
+  });
+
   it('never asks for gracePeriodSeconds 0 when the grace period is under a second', async () => {
     const s = await start();
     const result = await run(failoverScenario(s, 'short-grace', { ...FAULTS['pod-delete'], gracePeriod: '300ms' }));
