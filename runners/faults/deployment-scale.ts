@@ -20,6 +20,14 @@ export const deploymentScaleFault: KubernetesFaultModule<DeploymentScaleFault> =
     why: 'read the deployment and its replica count, scale it to N, and scale it back as the undo; list the EndpointSlices to confirm the removed pods stopped taking traffic',
     grants: [nsGrant('apps', 'deployments', ['get', 'list', 'patch']), nsGrant('apps', 'deployments/scale', ['get', 'patch']), nsGrant('discovery.k8s.io', 'endpointslices', ['list'])],
   },
+  validate(fault, { settings: { spec }, report, at }) {
+    if (!fault.duration && spec.type === 'failover' && (spec.recovery?.action ?? 'none') === 'none')
+      report(
+        at('duration'),
+        `deployment-scale without duration keeps deployment ${fault.deployment} at ${fault.replicas} replicas until teardown, and nothing (recovery: none) scales it back: the readiness check would wait for the pre-fault count that cannot come back`,
+        { hint: 'set duration (the fault scales back by itself and the RTO measures the service returning), or recovery: { action: command } that scales it back' },
+      );
+  },
   plan(fault, { namespace, touches }) {
     const { ns, radius, revert } = blastRadiusText(fault, namespace);
     return {

@@ -33,6 +33,15 @@ export const networkPartitionFault: KubernetesFaultModule<NetworkPartitionFault>
     why: 'create the deny NetworkPolicy on the selected pods and delete it as the undo',
     grants: [nsGrant('networking.k8s.io', 'networkpolicies', ['get', 'list', 'create', 'delete'])],
   },
+  validate(fault, { settings: { target }, report, at }) {
+    if (fault.direction === 'egress' && !fault.canary)
+      report(
+        at('canary'),
+        'an egress-only partition leaves inbound requests answered, so target.probe cannot show it took effect: declare a canary whose answer needs the pods’ egress (e.g. an endpoint that calls a dependency)',
+      );
+    else if (!fault.canary && !target.probe)
+      report(at('canary'), 'network-partition needs a canary (or target.probe) that must start failing once the policy exists: a NetworkPolicy does nothing without a CNI that enforces it');
+  },
   plan(fault, { namespace, touches }) {
     const { ns, radius, revert } = blastRadiusText(fault, namespace);
     return {

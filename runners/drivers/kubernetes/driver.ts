@@ -82,14 +82,7 @@ export const kubernetesDriver: Driver = {
         continue;
       }
       if (!fault.namespace && !target.namespace) report(at('faults', index), `${fault.type} needs a namespace (on the fault or target.namespace)`);
-      if (fault.type === 'deployment-scale' && !fault.duration && spec.type === 'failover' && (spec.recovery?.action ?? 'none') === 'none')
-        report(at('faults', index, 'duration'), `deployment-scale without duration keeps deployment ${fault.deployment} at ${fault.replicas} replicas until teardown, and nothing (recovery: none) scales it back: the readiness check would wait for the pre-fault count that cannot come back`, {
-          hint: 'set duration (the fault scales back by itself and the RTO measures the service returning), or recovery: { action: command } that scales it back',
-        });
-      if (fault.type === 'network-partition' && fault.direction === 'egress' && !fault.canary)
-        report(at('faults', index, 'canary'), 'an egress-only partition leaves inbound requests answered, so target.probe cannot show it took effect: declare a canary whose answer needs the pods’ egress (e.g. an endpoint that calls a dependency)');
-      if (fault.type === 'network-partition' && !fault.canary && !target.probe)
-        report(at('faults', index, 'canary'), 'network-partition needs a canary (or target.probe) that must start failing once the policy exists: a NetworkPolicy does nothing without a CNI that enforces it');
+      driverFault('kubernetes', fault.type)!.validate?.(fault, { settings: { target, spec }, report, at: (...p) => at('faults', index, ...p) });
       try {
         parseSelector(fault.selector);
       } catch (error) {

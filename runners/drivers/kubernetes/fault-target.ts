@@ -1,6 +1,7 @@
 /** What a Kubernetes fault may act on (runners/faults/*.ts with driver 'kubernetes'). */
 import type * as k8s from '@kubernetes/client-node';
 import type { KubernetesFault, KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
+import type { ScenarioSpec } from '../../../scenarios/schema.js';
 import type { RunContext } from '../../context.js';
 import type { FaultEffect } from '../types.js';
 import type { FaultModule, PermissionSet } from '../../faults/types.js';
@@ -54,7 +55,13 @@ export interface KubernetesResolveEnv {
   scope: string;
 }
 
-export interface KubernetesFaultModule<F extends KubernetesFault = KubernetesFault> extends FaultModule<F, KubernetesFaultTarget, KubernetesPlanEnv, KubernetesTarget> {
+/** What a Kubernetes fault's validate sees: the target and the drill around it (its type and recovery). */
+export interface KubernetesValidateSettings {
+  target: KubernetesTarget;
+  spec: ScenarioSpec;
+}
+
+export interface KubernetesFaultModule<F extends KubernetesFault = KubernetesFault> extends FaultModule<F, KubernetesFaultTarget, KubernetesPlanEnv, KubernetesValidateSettings> {
   driver: 'kubernetes';
   rbac: PermissionSet;
   resolve(fault: F, env: KubernetesResolveEnv): Promise<void> | void;
