@@ -52,12 +52,17 @@ export const VELERO_RESTORE_PERMISSIONS: PermissionSet = {
   why:
     'create a Velero Restore of the named backup in the Velero namespace, watch it to a terminal phase and delete it at ' +
     'teardown; delete the scratch namespace Velero restored into (Velero creates it through namespaceMapping) and check ' +
-    'that it is gone; watch the restored workload get ready (the scratch namespace is new for every run, so this read ' +
+    'that it is gone; fetch the Restore log and results through DownloadRequests before deleting it (its finalizer deletes ' +
+    'them); set the PersistentVolumes the copy claimed to reclaim policy Delete and delete the VolumeSnapshotContents the ' +
+    'restore made (cluster-scoped: they outlive the namespace); watch the restored workload get ready (the scratch namespace is new for every run, so this read ' +
     'access is cluster-wide)',
   grants: [
     ns('velero.io', 'restores', ['create', 'get', 'list', 'watch', 'delete']),
-    ns('velero.io', 'backups', ['get']),
+    ns('velero.io', 'backups', ['get', 'list']),
+    ns('velero.io', 'downloadrequests', ['create', 'get', 'delete']),
     cluster('', 'namespaces', ['get', 'delete']),
+    cluster('', 'persistentvolumes', ['get', 'list', 'patch']),
+    cluster('snapshot.storage.k8s.io', 'volumesnapshotcontents', ['get', 'list', 'delete']),
     cluster('apps', 'deployments', ['get', 'list', 'watch']),
     cluster('', 'pods', ['get', 'list', 'watch']),
   ],

@@ -136,6 +136,19 @@ export async function readScenarioDirectory(dir: string): Promise<ScenarioDirect
       }
     }
     const target = isRecord(spec.target) ? spec.target : {};
+    if (target.driver === 'kubernetes') {
+      // The CronJob runs drillbook with the in-cluster config: its only context is
+      // inClusterContext and it reaches only the cluster it runs in. A kubeconfig file or a
+      // context name written for a workstation would fail every scheduled run.
+      const local = (['kubeconfig', 'context'] as const).filter((key) => target[key] !== undefined);
+      if (local.length > 0) {
+        for (const key of local)
+          problems.push(
+            `${at(`spec.target.${key}`)}: a scheduled Kubernetes drill runs in its CronJob with the in-cluster service account (context inClusterContext, the cluster it is deployed to): remove ${key} — keep a copy with it for runs from a workstation`,
+          );
+        continue;
+      }
+    }
     const faults: ScheduledFault[] = [];
     const rawFaults = Array.isArray(spec.faults) ? spec.faults : [];
     rawFaults.forEach((fault, index) => {

@@ -36,12 +36,16 @@ export const KubernetesTarget = z.strictObject({
   probe: HttpProbe.optional().describe('The user-level recovery probe: its first stable success after T0 stops the RTO clock'),
   velero: z
     .strictObject({
-      backup: K8sName.describe('Velero Backup to restore'),
+      backup: K8sName.optional().describe('Velero Backup to restore (or schedule)'),
+      schedule: K8sName.optional().describe('Velero Schedule whose newest Completed backup to restore (spec.scheduleName); the backup restored is recorded'),
       namespace: K8sName.default('velero').describe('Namespace Velero runs in'),
       sourceNamespace: K8sName.describe('Namespace of the backup to restore'),
       restoreNamespace: K8sName.optional().describe('Scratch namespace for the copy; default drillbook-<run id>'),
       probe: HttpProbe.describe('Probe of the restored copy (`{namespace}` is the scratch namespace)'),
       timeout: Timeout.default('15m').describe('Give up waiting for a terminal Velero phase after this long'),
+    })
+    .refine((v) => (v.backup === undefined) !== (v.schedule === undefined), {
+      message: 'name exactly one of backup (a Backup) or schedule (a Schedule: its newest Completed backup is restored — scheduled backups are named <schedule>-<timestamp>)',
     })
     .optional()
     .describe('parallel-restore: a Velero restore into a scratch namespace'),
@@ -81,8 +85,15 @@ const NodeDrainFault = z
   .strictObject({
     type: z.literal('node-drain'),
     ...blastRadius,
-    node: K8sName.describe('Node to cordon and drain; every pod evicted from it must match namespace + selector'),
-    evictionTimeout: Duration.default('2m').describe('Keep retrying evictions a PodDisruptionBudget refuses (429) this long'),
+    node: K8sName.describe('Node to cordon and drain as `kubectl drain` does: DaemonSet and mirror pods stay, every other pod is evicted'),
+    maxOtherPods: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Pods outside namespace + selector the drain may also evict (coredns, other teams’ pods); more than this and the drain is refused'),
+    force: z.boolean().default(false).describe('Also evict pods no controller manages (lost for good, as with `kubectl drain --force`)'),
+    evictionTimeout: Duration.default('2m').describe('Keep retrying evictions a PodDisruptionBudget refuses (429) this long, then wait this long for the evicted pods to terminate'),
     duration,
   })
   .refine(hasLimit, limitMessage);
@@ -92,6 +103,10 @@ const NetworkPartitionFault = z
     type: z.literal('network-partition'),
     ...blastRadius,
     direction: z.enum(['ingress', 'egress', 'both']).default('both'),
+    canary: HttpProbe.optional().describe(
+      'A probe that must start failing once the policy exists — the proof the CNI enforces it (default: target.probe; required for egress-only partitions)',
+    ),
+    enforcementTimeout: Timeout.default('30s').describe('Give up (the drill fails: the partition had no observable effect) when the canary still answers after this long'),
     duration,
   })
   .refine(hasLimit, limitMessage);

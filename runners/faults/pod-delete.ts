@@ -14,8 +14,10 @@ export const podDeleteFault: KubernetesFaultModule<PodDeleteFault> = {
   driver: 'kubernetes',
   schema: faultSchema('pod-delete'),
   rbac: {
-    why: 'find the pods matching the selector (to count them against the blast radius) and delete them',
-    grants: [nsGrant('', 'pods', ['get', 'list', 'delete'])],
+    why:
+      'find the pods matching the selector (to count them against the blast radius) and delete them; list the ' +
+      'EndpointSlices to confirm the deleted pods stopped taking traffic (deletion is graceful and endpoint removal asynchronous)',
+    grants: [nsGrant('', 'pods', ['get', 'list', 'delete']), nsGrant('discovery.k8s.io', 'endpointslices', ['list'])],
   },
   plan(fault, { namespace, touches }) {
     const { ns, radius } = blastRadiusText(fault, namespace);
@@ -46,7 +48,7 @@ export const podDeleteFault: KubernetesFaultModule<PodDeleteFault> = {
       `confirm ${readyBefore} pods ${fault.selector} in ${namespace} are ready again (deleted pods are re-created by their controller)`,
     );
     markT0(`delete ${pods.length} pod(s) ${fault.selector} in ${namespace}`);
-    const gracePeriodSeconds = fault.gracePeriod !== undefined ? Math.round((parseDuration(fault.gracePeriod) ?? 0) / 1000) : undefined;
+    const gracePeriodSeconds = gracePeriodSecondsOf(fault.gracePeriod);
     for (const pod of pods) {
       await api(`deleting pod ${namespace}/${pod.name}`, () =>
         clients.core.deleteNamespacedPod({ name: pod.name, namespace, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
@@ -54,6 +56,19 @@ export const podDeleteFault: KubernetesFaultModule<PodDeleteFault> = {
         if (!(error instanceof KubeApiError && error.status === 404)) throw error; // gone already
       });
     }
+    // Deletion is graceful: the pods keep serving (for up to their grace period) until the
+    // endpoints controller takes them out. Recovery is measured only from here on, so a probe
+    // answered by a pod on its way out never counts as the service having come back.
+    await target.awaitOutOfService(pods, target.readyTimeoutMs, ctx);
     return { description: `deleted ${pods.length} pod(s): ${pods.map((p) => p.name).join(', ')}` };
   },
 };
+
+/**
+ * The API takes whole seconds, and 0 means "delete at once, skip the grace period": a grace
+ * period under a second is rounded up, never down to 0 (only an explicit 0 is 0).
+ */
+export function gracePeriodSecondsOf(gracePeriod: string | undefined): number | undefined {
+  if (gracePeriod === undefined) return undefined;
+  return Math.ceil((parseDuration(gracePeriod) ?? 0) / 1000);
+}

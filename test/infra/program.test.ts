@@ -141,7 +141,9 @@ describe('RBAC derived from the scheduled scenarios', () => {
     // node-drain evicts only pods of its declared namespace: evictions and PDB reads stay namespaced.
     expect(verbsOf(shop, '', 'pods/eviction')).toEqual(['create']);
     expect(verbsOf(shop, 'policy', 'poddisruptionbudgets')).toEqual(['get', 'list']);
-    expect(shop).toHaveLength(5);
+    // pod-delete confirms the deleted pods left the Service endpoints.
+    expect(verbsOf(shop, 'discovery.k8s.io', 'endpointslices')).toEqual(['list']);
+    expect(shop).toHaveLength(6);
     // network-partition is used only by a scenario without a schedule: nothing is granted for it.
     const everything = [...roleRules().flatMap((role) => role.rules as PolicyRule[]), ...clusterRules()];
     expect(everything.some((rule) => rule.resources.includes('networkpolicies'))).toBe(false);
@@ -151,8 +153,10 @@ describe('RBAC derived from the scheduled scenarios', () => {
   it('grants Velero restores in the Velero namespace only', () => {
     const velero = rulesIn('velero');
     expect(verbsOf(velero, 'velero.io', 'restores')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
-    expect(verbsOf(velero, 'velero.io', 'backups')).toEqual(['get']);
-    expect(velero).toHaveLength(2);
+    expect(verbsOf(velero, 'velero.io', 'backups')).toEqual(['get', 'list']);
+    // The restore log and results, fetched before the Restore (and with it, them) is deleted.
+    expect(verbsOf(velero, 'velero.io', 'downloadrequests')).toEqual(['create', 'delete', 'get']);
+    expect(velero).toHaveLength(3);
   });
 
   it('puts only cluster-scoped resources and read-only pod/deployment access in the ClusterRole', () => {
@@ -161,9 +165,12 @@ describe('RBAC derived from the scheduled scenarios', () => {
     expect(verbsOf(cluster, '', 'namespaces')).toEqual(['delete', 'get']);
     expect(verbsOf(cluster, '', 'pods')).toEqual(['get', 'list', 'watch']);
     expect(verbsOf(cluster, 'apps', 'deployments')).toEqual(['get', 'list', 'watch']);
-    expect(cluster).toHaveLength(4);
+    // The copy's volumes outlive its namespace: reclaimed (PVs) and deleted (VolumeSnapshotContents) at teardown.
+    expect(verbsOf(cluster, '', 'persistentvolumes')).toEqual(['get', 'list', 'patch']);
+    expect(verbsOf(cluster, 'snapshot.storage.k8s.io', 'volumesnapshotcontents')).toEqual(['delete', 'get', 'list']);
+    expect(cluster).toHaveLength(6);
     // Writes in the ClusterRole touch only cluster-scoped resources; namespaced ones are read-only there.
-    const clusterScoped = new Set(['nodes', 'namespaces']);
+    const clusterScoped = new Set(['nodes', 'namespaces', 'persistentvolumes', 'volumesnapshotcontents']);
     for (const rule of cluster) {
       if (!rule.resources.every((resource) => clusterScoped.has(resource))) {
         expect(rule.verbs.every((verb) => ['get', 'list', 'watch'].includes(verb)), rule.resources.join()).toBe(true);
@@ -418,6 +425,30 @@ describe('a second program: defaults and refusals', () => {
       'apiVersion: drillbook.dev/v1\nkind: Scenario\nmetadata: { name: d, system: s, environment: staging }\nspec:\n  type: failover\n  schedule: { cron: "30 0 3 * * *", timezone: Mars/Olympus }\n',
     );
     await expect(readScenarioDirectory(bad)).rejects.toThrow(/drill\.yaml:6: spec\.schedule\.cron: "30 0 3 \* \* \*" starts at second 30/);
+  });
+
+  it('refuses kubeconfig and context in a scheduled Kubernetes drill: the CronJob has only the in-cluster context', async () => {
+    const local = await mkdtemp(path.join(dir, 'local-'));
+    await writeFile(
+      path.join(local, 'drill.yaml'),
+      [
+        'apiVersion: drillbook.dev/v1',
+        'kind: Scenario',
+        'metadata: { name: web-pods, system: web, environment: staging }',
+        'spec:',
+        '  type: failover',
+        '  schedule: { cron: "*/30 * * * *" }',
+        '  target:',
+        '    driver: kubernetes',
+        '    kubeconfig: ./staging.kubeconfig',
+        '    context: staging',
+        '  faults: [ { type: pod-delete, namespace: web, maxPods: 1 } ]',
+      ].join('\n'),
+    );
+    const error = await readScenarioDirectory(local).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InfraError);
+    expect((error as Error).message).toMatch(/drill\.yaml:9: spec\.target\.kubeconfig: a scheduled Kubernetes drill runs in its CronJob with the in-cluster service account \(context inClusterContext/);
+    expect((error as Error).message).toMatch(/drill\.yaml:10: spec\.target\.context: .*remove context/);
   });
 
   it('refuses to schedule a production drill unattended unless the stack confirms it', async () => {

@@ -19,6 +19,7 @@ export interface KubeClients {
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   networking: k8s.NetworkingV1Api;
+  discovery: k8s.DiscoveryV1Api;
   custom: k8s.CustomObjectsApi;
   watch: k8s.Watch;
   /** Options that make a PATCH a JSON merge patch (the API server answers 415 to the client's default). */
@@ -38,7 +39,12 @@ export async function connectCluster(ref: ClusterRef): Promise<KubeClients> {
   if (ref.kubeconfig) config.loadFromFile(ref.kubeconfig);
   else config.loadFromDefault();
   if (ref.context) {
-    if (!config.getContextObject(ref.context)) throw new Error(`kubeconfig has no context named ${ref.context}`);
+    if (!config.getContextObject(ref.context))
+      throw new Error(
+        !ref.kubeconfig && config.getCurrentContext() === 'inClusterContext'
+          ? `target.context ${ref.context}: running inside the cluster, the only context is inClusterContext (the cluster drillbook runs in); remove target.context for scheduled runs`
+          : `kubeconfig has no context named ${ref.context}`,
+      );
     config.setCurrentContext(ref.context);
   }
   const cluster = config.getCurrentCluster();
@@ -48,6 +54,7 @@ export async function connectCluster(ref: ClusterRef): Promise<KubeClients> {
     core: config.makeApiClient(lib.CoreV1Api),
     apps: config.makeApiClient(lib.AppsV1Api),
     networking: config.makeApiClient(lib.NetworkingV1Api),
+    discovery: config.makeApiClient(lib.DiscoveryV1Api),
     custom: config.makeApiClient(lib.CustomObjectsApi),
     watch: new lib.Watch(config),
     mergePatch: lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch),

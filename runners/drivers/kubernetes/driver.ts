@@ -6,6 +6,7 @@
  * Stateless workloads have no heartbeat: this driver measures no RPO.
  */
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type * as k8s from '@kubernetes/client-node';
 import type { CheckResult } from '../../../reports/run-record.js';
 import { parseDuration } from '../../../scenarios/duration.js';
@@ -81,6 +82,7 @@ export const kubernetesDriver: Driver = {
         continue;
       }
       if (!fault.namespace && !target.namespace) report(at('faults', index), `${fault.type} needs a namespace (on the fault or target.namespace)`);
+      driverFault('kubernetes', fault.type)!.validate?.(fault, { settings: { target, spec }, report, at: (...p) => at('faults', index, ...p) });
       try {
         parseSelector(fault.selector);
       } catch (error) {
@@ -114,9 +116,11 @@ export const kubernetesDriver: Driver = {
     if (spec.type === 'parallel-restore' && target.velero) {
       const v = target.velero;
       items.push({
-        action: `create Velero Restore of backup ${v.backup} (${v.sourceNamespace} → ${v.restoreNamespace ?? 'drillbook-<run id>'}) in namespace ${v.namespace}`,
+        action: `create Velero Restore of ${veleroSource(v)} (${v.sourceNamespace} → ${v.restoreNamespace ?? 'drillbook-<run id>'}) in namespace ${v.namespace}; attach its log and results to the evidence before it is deleted`,
         touches: `${cluster}: a new scratch namespace and the objects of the backup in it`,
-        undo: spec.restore?.keep ? `kept ${spec.restore.keep} (${spec.restore.reason ?? 'no reason'}); then \`drillbook recover\` deletes it and verifies` : 'delete the Restore and the scratch namespace; wait until the namespace is gone; record the deletion',
+        undo: spec.restore?.keep
+          ? `kept ${spec.restore.keep} (${spec.restore.reason ?? 'no reason'}); then \`drillbook recover\` deletes it and verifies`
+          : 'delete the Restore and the scratch namespace; wait until the namespace is gone; delete the PersistentVolumes and VolumeSnapshotContents the restore left (cluster-scoped) and verify they are gone; record the deletion',
       });
     }
     return items;
@@ -140,14 +144,11 @@ export const kubernetesDriver: Driver = {
     }
     if (loaded.scenario.spec.type === 'parallel-restore' && target.velero) {
       const v = target.velero;
-      const backup = await api(`reading Velero Backup ${v.namespace}/${v.backup}`, () =>
-        clients.custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', name: v.backup }),
-      ).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
-      const phase = (backup as { status?: { phase?: string } }).status?.phase;
+      const backup = await resolveBackup(clients, v).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
       items.push({
-        action: `restore Velero backup ${v.backup}${phase ? ` (phase ${phase})` : ''}${'error' in (backup as object) ? ` — ${(backup as { error: string }).error}` : ''}`,
+        action: `restore ${'error' in backup ? `${veleroSource(v)} — ${backup.error}` : `Velero backup ${backup.name}${v.schedule ? ` (newest Completed of schedule ${v.schedule})` : ''} (phase ${backup.phase ?? 'unknown'})`}`,
         touches: `${clusterLabel(clients, ref)}: new namespace ${v.restoreNamespace ?? 'drillbook-<run id>'} (mapped from ${v.sourceNamespace})`,
-        undo: 'delete the Restore and the namespace; verify the namespace is gone',
+        undo: 'delete the Restore and the namespace; verify the namespace, and the volumes the restore made, are gone',
       });
     }
     return items;
@@ -173,6 +174,9 @@ class KubernetesSession implements DriverSession {
   private faultIndex = 0;
   private scratchNamespace: string | undefined;
   private restore: { name: string; phase: string | null; object: VeleroRestore | undefined } | undefined;
+  /** The backup prepare expects Velero to restore; the one it did restore is in the Restore's spec.backupName. */
+  private expectedBackup: string | undefined;
+  private restoredBackup: string | undefined;
   private readonly notes: string[] = [];
   /** Ends the timers of timed faults when the session closes: teardown's undo takes over. */
   private readonly closing = new AbortController();
@@ -214,10 +218,11 @@ class KubernetesSession implements DriverSession {
         if (error instanceof BlastRadiusError) throw error;
         if (statusOf(error) !== 404) throw new Error(`checking that namespace ${this.scratchNamespace} does not exist: ${statusOf(error) ?? String(error)}`);
       }
-      const backup = (await api(`reading Velero Backup ${v.namespace}/${v.backup}`, () =>
-        this.clients.custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', name: v.backup }),
-      )) as { status?: { phase?: string; completionTimestamp?: string } };
-      this.notes.push(`Velero backup ${v.backup} (namespace ${v.sourceNamespace}), phase ${backup.status?.phase ?? 'unknown'}, completed ${backup.status?.completionTimestamp ?? 'unknown'}`);
+      const backup = await resolveBackup(this.clients, v).catch((error: unknown) => {
+        throw new BlastRadiusError(`refused before any change: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      this.expectedBackup = backup.name;
+      this.notes.push(`Velero backup ${backup.name}${v.schedule ? ` (newest Completed backup of schedule ${v.schedule} before the restore)` : ''} (namespace ${v.sourceNamespace}), phase ${backup.phase ?? 'unknown'}, completed ${backup.completed ?? 'unknown'}`);
     }
   }
 
@@ -289,8 +294,13 @@ class KubernetesSession implements DriverSession {
         resolution,
         index,
         readyTimeoutMs: this.readyTimeoutMs(),
+        probe: this.target.probe ? { url: this.url('primary'), expectStatus: this.target.probe.expectStatus } : undefined,
+        probeTimeoutMs: ms(this.ctx.loaded.scenario.spec.probes.timeout),
+        probeIntervalMs: ms(this.ctx.loaded.scenario.spec.probes.interval),
         revertAfter: (duration, id, type, params, note) => this.revertAfter(duration, id, type, params, note),
         evict: (pods, timeoutMs, c) => this.evict(pods, timeoutMs, c),
+        awaitOutOfService: (pods, timeoutMs, c) => this.awaitPods(pods, timeoutMs, c, 'out-of-service'),
+        awaitGone: (pods, timeoutMs, c) => this.awaitPods(pods, timeoutMs, c, 'gone'),
       },
     });
   }
@@ -300,9 +310,9 @@ class KubernetesSession implements DriverSession {
   }
 
   /** Evicts each pod through the Eviction API so PodDisruptionBudgets are honoured; 429 means try again later. */
-  private async evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<number> {
+  private async evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<PodRef[]> {
     const deadline = ctx.clock.elapsed() + timeoutMs;
-    let evicted = 0;
+    const evicted: PodRef[] = [];
     for (const pod of pods) {
       for (let attempt = 1; ; attempt++) {
         ctx.signal.throwIfAborted();
@@ -312,7 +322,7 @@ class KubernetesSession implements DriverSession {
             namespace: pod.namespace,
             body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } },
           });
-          evicted++;
+          evicted.push(pod);
           ctx.record(`evicted pod ${pod.namespace}/${pod.name}`, attempt > 1 ? { attempts: attempt } : undefined);
           break;
         } catch (error) {
@@ -326,6 +336,55 @@ class KubernetesSession implements DriverSession {
       }
     }
     return evicted;
+  }
+
+  /**
+   * Polls (read-only) until every pod is gone — or, for 'out-of-service', listed as ready in no
+   * EndpointSlice of its namespace — and records when. A pod counts as gone when its name
+   * answers 404 or now belongs to another pod (uid).
+   */
+  private async awaitPods(pods: PodRef[], timeoutMs: number, ctx: RunContext, until: 'gone' | 'out-of-service'): Promise<void> {
+    if (pods.length === 0) return;
+    const started = ctx.clock.elapsed();
+    const pending = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+    let noSlices = false;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      for (const namespace of new Set([...pending.values()].map((p) => p.namespace))) {
+        const present = new Map<string, string | undefined>();
+        const list = await api(`listing pods in namespace ${namespace}`, () => this.clients.core.listNamespacedPod({ namespace }));
+        for (const pod of list.items) present.set(pod.metadata?.name ?? '', pod.metadata?.uid);
+        let serving = new Set<string>();
+        if (until === 'out-of-service' && !noSlices) {
+          try {
+            const slices = await this.clients.discovery.listNamespacedEndpointSlice({ namespace });
+            serving = new Set(
+              slices.items.flatMap((slice) => (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === 'Pod').map((e) => e.targetRef?.uid ?? e.targetRef?.name ?? '')),
+            );
+          } catch (error) {
+            if (statusOf(error) !== 404) throw new Error(`listing EndpointSlices in namespace ${namespace}: ${statusOf(error) ?? String(error)}`);
+            noSlices = true; // no discovery API: only a pod that is gone is out of service
+          }
+        }
+        for (const [key, pod] of pending) {
+          if (pod.namespace !== namespace) continue;
+          const gone = !present.has(pod.name) || (pod.uid !== undefined && present.get(pod.name) !== pod.uid);
+          const inService = serving.has(pod.uid ?? pod.name) || serving.has(pod.name);
+          if (gone || (until === 'out-of-service' && !noSlices && !inService)) pending.delete(key);
+        }
+      }
+      if (pending.size === 0) break;
+      if (ctx.clock.elapsed() - started > timeoutMs)
+        throw new Error(
+          `${[...pending.keys()].join(', ')} ${until === 'gone' ? 'still exist' : 'still take traffic (ready in an EndpointSlice, or not yet gone)'} ${Math.round(timeoutMs / 1000)} s after the fault: its effect could not be confirmed`,
+        );
+      await sleep(100, ctx.signal);
+    }
+    const waited = Math.round(ctx.clock.elapsed() - started);
+    ctx.record(
+      until === 'gone' ? `${pods.length} evicted pod(s) terminated (gone after ${waited} ms)` : `${pods.length} deleted pod(s) out of service (gone or out of every EndpointSlice after ${waited} ms)`,
+      { pods: pods.map((p) => `${p.namespace}/${p.name}`), waitedMs: waited },
+    );
   }
 
   /** A fault with a duration is reverted by its own undo, early; the journal entry is then settled. */
@@ -359,7 +418,7 @@ class KubernetesSession implements DriverSession {
     const keepUntil = restore.keep ? new Date(ctx.clock.wallMs() + ms(restore.keep)).toISOString() : null;
     // Undos first: the namespace (deleted last), then the Restore object (deleted first).
     ctx.undo.push(
-      { type: 'kubernetes.delete-namespace', params: { cluster, namespace: scratch, keepUntil, timeoutMs: 5 * 60_000 } },
+      { type: 'kubernetes.delete-namespace', params: { cluster, namespace: scratch, keepUntil, timeoutMs: 5 * 60_000, restoreName: name } },
       keepUntil ? `delete the scratch namespace ${scratch} after ${restore.keep} (${restore.reason}) and verify it is gone` : `delete the scratch namespace ${scratch} and verify it is gone`,
     );
     ctx.undo.push({ type: 'kubernetes.delete-velero-restore', params: { cluster, namespace: v.namespace, name } }, `delete Velero Restore ${v.namespace}/${name}`);
@@ -382,9 +441,9 @@ class KubernetesSession implements DriverSession {
       apiVersion: 'velero.io/v1',
       kind: 'Restore',
       metadata: { name, namespace: v.namespace, labels: { [RUN_LABEL]: ctx.runId, 'app.kubernetes.io/managed-by': 'drillbook' } },
-      spec: { backupName: v.backup, includedNamespaces: [v.sourceNamespace], namespaceMapping: { [v.sourceNamespace]: scratch } },
+      spec: { ...(v.backup ? { backupName: v.backup } : { scheduleName: v.schedule }), includedNamespaces: [v.sourceNamespace], namespaceMapping: { [v.sourceNamespace]: scratch } },
     };
-    markT0(`Velero restore of backup ${v.backup} requested (${v.sourceNamespace} → ${scratch})`);
+    markT0(`Velero restore of ${veleroSource(v)} requested (${v.sourceNamespace} → ${scratch})`);
     await api(`creating Velero Restore ${v.namespace}/${name}`, () =>
       this.clients.custom.createNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'restores', body }),
     );
@@ -393,6 +452,17 @@ class KubernetesSession implements DriverSession {
       const done = await watch.until((r) => VELERO_TERMINAL.has(r.status?.phase ?? ''), ms(v.timeout), ctx.signal, `Velero Restore ${name} terminal phase`);
       this.restore.object = done;
       this.restore.phase = done.status?.phase ?? null;
+      // With scheduleName, Velero picks the backup and writes it to spec.backupName.
+      const restored = (done.spec as { backupName?: string } | undefined)?.backupName;
+      this.restoredBackup = restored ?? v.backup;
+      if (restored)
+        ctx.record(`velero restore ${name}: restored backup ${restored}${v.schedule ? ` (newest Completed of schedule ${v.schedule})` : ''}`, {
+          backup: restored,
+          ...(this.expectedBackup && this.expectedBackup !== restored ? { expectedAtPrepare: this.expectedBackup } : {}),
+        });
+      // Velero's finalizer deletes the log and results from object storage with the Restore:
+      // they go into the evidence now, whatever the phase.
+      if (VELERO_TERMINAL.has(this.restore.phase ?? '')) await this.attachVeleroRecords(v.namespace, name, ctx);
     } finally {
       watch.stop();
     }
@@ -412,11 +482,34 @@ class KubernetesSession implements DriverSession {
         port: 0,
         access: restore.access ?? `anyone with access to namespace ${scratch} in this cluster (its RBAC) and through ${this.url('restored')}`,
         masking: describeMasking(restore.masking),
-        restorePoint: `Velero backup ${v.backup}`,
-        baseBackup: `Velero backup ${v.namespace}/${v.backup} of namespace ${v.sourceNamespace}`,
+        restorePoint: `Velero backup ${this.restoredBackup ?? v.backup ?? '?'}`,
+        baseBackup: `Velero backup ${v.namespace}/${this.restoredBackup ?? v.backup ?? '?'}${v.schedule ? ` (newest Completed of schedule ${v.schedule})` : ''} of namespace ${v.sourceNamespace}`,
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover` : null,
       },
     };
+  }
+
+  /**
+   * Fetches the Restore's log and results through DownloadRequests (what `velero restore logs`
+   * and `velero restore describe --details` do) and attaches them. Failures are noted, not
+   * fatal: the drill's own evidence stands without them. The pre-signed URL is never recorded.
+   */
+  private async attachVeleroRecords(veleroNamespace: string, restoreName: string, ctx: RunContext): Promise<void> {
+    for (const [kind, file] of [
+      ['RestoreLog', `velero-restore-${restoreName}-log.txt`],
+      ['RestoreResults', `velero-restore-${restoreName}-results.json`],
+    ] as const) {
+      const requestName = `${restoreName}-${kind.toLowerCase()}-${Date.now().toString(36)}`;
+      try {
+        const text = await downloadVeleroRecord(this.clients, veleroNamespace, requestName, kind, restoreName, ctx.signal);
+        const attached = await ctx.attach(file, ctx.redact(text));
+        ctx.record(`velero restore ${restoreName}: ${kind === 'RestoreLog' ? 'log' : 'results'} attached (${attached}) before the Restore is deleted`, { bytes: Buffer.byteLength(text) });
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        this.notes.push(`Velero ${kind} of Restore ${restoreName} could not be attached: ${why}`);
+        ctx.record(`velero restore ${restoreName}: ${kind} not attached: ${why}`);
+      }
+    }
   }
 
   async runChecks(_checks: Check[], endpoint: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
@@ -456,7 +549,8 @@ class KubernetesSession implements DriverSession {
       notes.push(`Velero Restore ${this.restore.name}: ${s.phase ?? 'unknown'}, started ${s.startTimestamp ?? '?'}, completed ${s.completionTimestamp ?? '?'} (Velero's clock, secondary evidence)`);
     }
     notes.push('stateless workload: no heartbeat is written, so no RPO is measured by this driver');
-    return { backup: this.target.velero ? `Velero backup ${this.target.velero.namespace}/${this.target.velero.backup}` : null, notes };
+    const v = this.target.velero;
+    return { backup: v ? `Velero backup ${v.namespace}/${this.restoredBackup ?? v.backup ?? `(newest of schedule ${v.schedule})`}` : null, notes };
   }
 
   async close(): Promise<void> {
@@ -483,3 +577,58 @@ interface VeleroRestore {
 }
 
 export { isPodReady, listPods };
+
+type VeleroSettings = NonNullable<KubernetesTarget['velero']>;
+
+function veleroSource(v: VeleroSettings): string {
+  return v.backup ? `backup ${v.backup}` : `the newest Completed backup of schedule ${v.schedule}`;
+}
+
+/** The backup a Restore of these settings restores: the named one, or (as Velero picks it) the newest Completed one of the schedule. */
+async function resolveBackup(clients: KubeClients, v: VeleroSettings): Promise<{ name: string; phase: string | undefined; completed: string | undefined }> {
+  type Backup = { metadata?: { name?: string }; status?: { phase?: string; startTimestamp?: string; completionTimestamp?: string } };
+  if (v.backup) {
+    const backup = (await api(`reading Velero Backup ${v.namespace}/${v.backup}`, () =>
+      clients.custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', name: v.backup! }),
+    )) as Backup;
+    return { name: v.backup, phase: backup.status?.phase, completed: backup.status?.completionTimestamp };
+  }
+  const list = (await api(`listing the Velero Backups of schedule ${v.schedule}`, () =>
+    clients.custom.listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: v.namespace, plural: 'backups', labelSelector: `velero.io/schedule-name=${v.schedule}` }),
+  )) as { items?: Backup[] };
+  const newest = (list.items ?? [])
+    .filter((b) => b.status?.phase === 'Completed')
+    .sort((a, b) => Date.parse(b.status?.startTimestamp ?? '') - Date.parse(a.status?.startTimestamp ?? ''))[0];
+  if (!newest?.metadata?.name) throw new Error(`Velero schedule ${v.schedule} has no Completed backup in namespace ${v.namespace} (backups named ${v.schedule}-<timestamp>, labelled velero.io/schedule-name=${v.schedule})`);
+  return { name: newest.metadata.name, phase: newest.status?.phase, completed: newest.status?.completionTimestamp };
+}
+
+/** One DownloadRequest: created, waited for (Processed, downloadURL), downloaded, gunzipped, deleted. */
+async function downloadVeleroRecord(clients: KubeClients, namespace: string, name: string, kind: 'RestoreLog' | 'RestoreResults', restoreName: string, signal: AbortSignal): Promise<string> {
+  const group = { group: 'velero.io', version: 'v1', namespace, plural: 'downloadrequests' };
+  await api(`creating Velero DownloadRequest ${namespace}/${name}`, () =>
+    clients.custom.createNamespacedCustomObject({
+      ...group,
+      body: { apiVersion: 'velero.io/v1', kind: 'DownloadRequest', metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'drillbook' } }, spec: { target: { kind, name: restoreName } } },
+    }),
+  );
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const request = (await api(`reading Velero DownloadRequest ${namespace}/${name}`, () => clients.custom.getNamespacedCustomObject({ ...group, name }))) as {
+        status?: { phase?: string; downloadURL?: string };
+      };
+      if (request.status?.downloadURL) {
+        const response = await fetch(request.status.downloadURL, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) });
+        if (!response.ok) throw new Error(`the object store answered HTTP ${response.status}`);
+        const body = Buffer.from(await response.arrayBuffer());
+        return gunzipSync(body).toString('utf8');
+      }
+      if (request.status?.phase === 'Processed') throw new Error('Velero found no such file in the backup storage location');
+      if (Date.now() > deadline) throw new Error('Velero did not process the DownloadRequest within 60 s');
+      await sleep(200, signal);
+    }
+  } finally {
+    await clients.custom.deleteNamespacedCustomObject({ ...group, name }).catch(() => undefined);
+  }
+}

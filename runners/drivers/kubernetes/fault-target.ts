@@ -1,6 +1,7 @@
 /** What a Kubernetes fault may act on (runners/faults/*.ts with driver 'kubernetes'). */
 import type * as k8s from '@kubernetes/client-node';
 import type { KubernetesFault, KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
+import type { ScenarioSpec } from '../../../scenarios/schema.js';
 import type { RunContext } from '../../context.js';
 import type { FaultEffect } from '../types.js';
 import type { FaultModule, PermissionSet } from '../../faults/types.js';
@@ -15,10 +16,23 @@ export interface KubernetesFaultTarget {
   /** The fault's index in spec.faults (names what it creates). */
   index: number;
   readyTimeoutMs: number;
+  /** target.probe with its {namespace} filled in (the default canary of network-partition). */
+  probe: { url: string; expectStatus: number } | undefined;
+  /** The scenario's probe timeout and interval (ms), for a fault's own probing. */
+  probeTimeoutMs: number;
+  probeIntervalMs: number;
   /** A fault with a duration is reverted by its own undo, early; the journal entry is then settled. */
   revertAfter(duration: string | undefined, undoId: number, type: string, params: Record<string, unknown>, note: string): Pick<FaultEffect, 'ended'>;
-  /** Evicts through the Eviction API (PodDisruptionBudgets honoured); returns how many were evicted. */
-  evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<number>;
+  /** Evicts through the Eviction API (PodDisruptionBudgets honoured); returns the pods evicted. */
+  evict(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<PodRef[]>;
+  /**
+   * Waits until each pod no longer takes traffic: gone, or listed as ready in no EndpointSlice
+   * of its namespace. A deleted pod keeps serving through its grace period until the endpoints
+   * controller (asynchronously) takes it out; only then has the fault disrupted anything.
+   */
+  awaitOutOfService(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<void>;
+  /** Waits until each pod is gone (its grace period over), as `kubectl drain` does. */
+  awaitGone(pods: PodRef[], timeoutMs: number, ctx: RunContext): Promise<void>;
 }
 
 export interface KubernetesPlanEnv {
@@ -41,7 +55,13 @@ export interface KubernetesResolveEnv {
   scope: string;
 }
 
-export interface KubernetesFaultModule<F extends KubernetesFault = KubernetesFault> extends FaultModule<F, KubernetesFaultTarget, KubernetesPlanEnv, KubernetesTarget> {
+/** What a Kubernetes fault's validate sees: the target and the drill around it (its type and recovery). */
+export interface KubernetesValidateSettings {
+  target: KubernetesTarget;
+  spec: ScenarioSpec;
+}
+
+export interface KubernetesFaultModule<F extends KubernetesFault = KubernetesFault> extends FaultModule<F, KubernetesFaultTarget, KubernetesPlanEnv, KubernetesValidateSettings> {
   driver: 'kubernetes';
   rbac: PermissionSet;
   resolve(fault: F, env: KubernetesResolveEnv): Promise<void> | void;

@@ -12,6 +12,8 @@ export interface PodRef {
   namespace: string;
   name: string;
   ready: boolean;
+  /** Tells the pod from a replacement of the same name (StatefulSets reuse names). */
+  uid?: string;
 }
 
 export interface FaultResolution {
@@ -38,7 +40,7 @@ export function isPodReady(pod: k8s.V1Pod): boolean {
 }
 
 export function podRef(pod: k8s.V1Pod): PodRef {
-  return { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', ready: isPodReady(pod) };
+  return { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', ready: isPodReady(pod), ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) };
 }
 
 export const live = (pod: k8s.V1Pod) => !pod.metadata?.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';

@@ -138,18 +138,91 @@ const handlers: Record<string, UndoHandler> = {
       if (Date.now() > deadline) break;
       await wait(POLL_MS, env.signal);
     }
+    const verification: DeletionRecord['verification'] = [
+      { check: requested ? `namespace ${name} deleted (DELETE accepted)` : `namespace ${name} did not exist at teardown`, passed: true },
+      { check: `namespace ${name} no longer exists (GET answers 404)${gone ? '' : `; still ${phase} after ${Math.round(timeoutMs / 1000)} s`}`, passed: gone },
+    ];
+    // Cluster-scoped leftovers outlive the namespace: PersistentVolumes with a Retain policy
+    // (Released, their disks still there) and the VolumeSnapshotContents Velero restored.
+    const restoreName = typeof params.restoreName === 'string' ? params.restoreName : null;
+    if (gone) verification.push(...(await deleteRestoredStorage(clients, name, restoreName, deadline, env.signal)));
     const deletion: DeletionRecord = {
       what: 'restored copy',
       location: `namespace ${name} on ${clients.server}`,
       destroyedAt: new Date().toISOString(),
-      verification: [
-        { check: requested ? `namespace ${name} deleted (DELETE accepted)` : `namespace ${name} did not exist at teardown`, passed: true },
-        { check: `namespace ${name} no longer exists (GET answers 404)${gone ? '' : `; still ${phase} after ${Math.round(timeoutMs / 1000)} s`}`, passed: gone },
-      ],
+      verification,
     };
     return { deletion };
   },
 };
+
+/**
+ * PersistentVolumes of the copy (claimed from the scratch namespace, or labelled with the
+ * Restore's name) are set to reclaim policy Delete, so the PV controller deletes each with its
+ * volume, and waited for until gone. VolumeSnapshotContents labelled with the Restore are
+ * deleted as objects only: with Velero's Retain policy the snapshot they point at is the
+ * backup's own and stays. Each becomes a verification line of the deletion record.
+ */
+async function deleteRestoredStorage(
+  clients: Awaited<ReturnType<typeof connectCluster>>,
+  namespace: string,
+  restoreName: string | null,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<DeletionRecord['verification']> {
+  const lines: DeletionRecord['verification'] = [];
+  const pvs = await api('listing PersistentVolumes', () => clients.core.listPersistentVolume({}));
+  const ours = pvs.items.filter(
+    (pv) => pv.spec?.claimRef?.namespace === namespace || (restoreName !== null && pv.metadata?.labels?.['velero.io/restore-name'] === restoreName),
+  );
+  for (const pv of ours) {
+    const pvName = pv.metadata?.name ?? '';
+    if (pv.spec?.persistentVolumeReclaimPolicy !== 'Delete')
+      await api(`setting PersistentVolume ${pvName} to reclaim policy Delete`, () =>
+        clients.core.patchPersistentVolume({ name: pvName, body: { spec: { persistentVolumeReclaimPolicy: 'Delete' } } }, clients.mergePatch),
+      );
+  }
+  for (const pv of ours) {
+    const pvName = pv.metadata?.name ?? '';
+    const gone = await waitGone(() => clients.core.readPersistentVolume({ name: pvName }), deadline, signal);
+    lines.push({ check: `PersistentVolume ${pvName} (claim ${pv.spec?.claimRef?.namespace ?? '?'}/${pv.spec?.claimRef?.name ?? '?'}, was ${pv.spec?.persistentVolumeReclaimPolicy ?? '?'}) reclaimed with its volume (GET answers 404)`, passed: gone });
+  }
+  if (ours.length === 0) lines.push({ check: `no PersistentVolume claimed from namespace ${namespace}${restoreName ? ` or labelled velero.io/restore-name=${restoreName}` : ''} remains`, passed: true });
+  if (restoreName === null) return lines;
+  const snapshots = { group: 'snapshot.storage.k8s.io', version: 'v1', plural: 'volumesnapshotcontents' };
+  let contents: { metadata?: { name?: string } }[] = [];
+  try {
+    const list = (await clients.custom.listClusterCustomObject({ ...snapshots, labelSelector: `velero.io/restore-name=${restoreName}` })) as { items?: { metadata?: { name?: string } }[] };
+    contents = list.items ?? [];
+  } catch (error) {
+    if (statusOf(error) !== 404) throw new Error(`listing VolumeSnapshotContents: the API server answered ${statusOf(error) ?? String(error)}`);
+    lines.push({ check: 'no VolumeSnapshot API in the cluster (snapshot.storage.k8s.io): no VolumeSnapshotContents to delete', passed: true });
+    return lines;
+  }
+  for (const content of contents) {
+    const contentName = content.metadata?.name ?? '';
+    await clients.custom.deleteClusterCustomObject({ ...snapshots, name: contentName }).catch((error: unknown) => {
+      if (statusOf(error) !== 404) throw new Error(`deleting VolumeSnapshotContent ${contentName}: the API server answered ${statusOf(error) ?? String(error)}`);
+    });
+    const gone = await waitGone(() => clients.custom.getClusterCustomObject({ ...snapshots, name: contentName }), deadline, signal);
+    lines.push({ check: `VolumeSnapshotContent ${contentName} deleted (GET answers 404; the backup's own snapshot it pointed at is kept)`, passed: gone });
+  }
+  if (contents.length === 0) lines.push({ check: `no VolumeSnapshotContent labelled velero.io/restore-name=${restoreName} remains`, passed: true });
+  return lines;
+}
+
+async function waitGone(read: () => Promise<unknown>, deadline: number, signal: AbortSignal): Promise<boolean> {
+  for (;;) {
+    try {
+      await read();
+    } catch (error) {
+      if (statusOf(error) === 404) return true;
+      throw error;
+    }
+    if (Date.now() > deadline) return false;
+    await wait(POLL_MS, signal);
+  }
+}
 
 const Cluster = z.looseObject({ kubeconfig: z.string().nullable().optional(), context: z.string().nullable().optional() });
 const inCluster = <S extends z.ZodRawShape>(shape: S) => z.looseObject({ cluster: Cluster.optional(), ...shape });
@@ -159,7 +232,7 @@ const PARAMS: Record<string, z.ZodType<Record<string, unknown>>> = {
   'kubernetes.delete-network-policy': inCluster({ namespace: z.string().min(1), name: z.string().min(1), runId: z.string().min(1) }),
   'kubernetes.await-pods-ready': inCluster({ namespace: z.string().min(1), selector: z.string(), expectedReady: z.number().int().min(0), timeoutMs: z.number().optional() }),
   'kubernetes.delete-velero-restore': inCluster({ namespace: z.string().min(1), name: z.string().min(1) }),
-  'kubernetes.delete-namespace': inCluster({ namespace: z.string().min(1), keepUntil: z.string().nullable().optional(), timeoutMs: z.number().optional() }),
+  'kubernetes.delete-namespace': inCluster({ namespace: z.string().min(1), keepUntil: z.string().nullable().optional(), timeoutMs: z.number().optional(), restoreName: z.string().min(1).optional() }),
 };
 
 /** The Kubernetes undos by journal name, each checking its params (zod) before it acts. */

@@ -6,6 +6,8 @@
  * protocol paths the driver relies on (415 without a merge-patch type, 409 on a duplicate).
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDrill } from '../../../runners/engine.js';
@@ -32,7 +34,7 @@ describe('kubernetes driver safety', () => {
   const refusals: [string, Record<string, unknown>, RegExp][] = [
     ['pod-delete over maxPods', { type: 'pod-delete', selector: 'app=checkout', maxPods: 2 }, /would touch 3 pods .*maxPods 2/],
     ['pod-delete over maxPercent', { type: 'pod-delete', selector: 'app=checkout', count: 2, maxPercent: 50 }, /2 of the 3 pods .*67 %.*maxPercent 50/],
-    ['deployment-scale over maxPods', { type: 'deployment-scale', selector: 'app=checkout', deployment: 'checkout', replicas: 0, maxPods: 1 }, /would touch 3 pods .*maxPods 1/],
+    ['deployment-scale over maxPods', { type: 'deployment-scale', selector: 'app=checkout', deployment: 'checkout', replicas: 0, maxPods: 1, duration: '1m' }, /would touch 3 pods .*maxPods 1/],
     ['node-drain over maxPods', { type: 'node-drain', selector: 'app=checkout', node: 'node-a', maxPods: 1 }, /would touch 2 pods .*maxPods 1/],
     ['network-partition over maxPercent', { type: 'network-partition', selector: 'app=checkout', maxPercent: 50 }, /3 of the 3 pods .*maxPercent 50/],
     ['a selector matching nothing', { type: 'pod-delete', selector: 'app=nothing', maxPods: 1 }, /matches no pods/],
@@ -48,11 +50,11 @@ describe('kubernetes driver safety', () => {
     expect(shop.api.readyPods('shop', 'checkout')).toBe(3);
   });
 
-  it('refuses a drain that would evict pods outside the declared namespace and selector', async () => {
+  it('refuses a drain that would evict more pods outside the namespace and selector than maxOtherPods', async () => {
     shop.api.addDeployment('billing', 'invoices', 1, { app: 'invoices' }, ['node-a']);
     const file = failoverScenario(shop, 'drain-outside', { ...FAULTS['node-drain'], maxPods: 10 });
     const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
-    expect(result.record.error).toMatch(/outside the declared blast radius .*billing\/invoices-/);
+    expect(result.record.error).toMatch(/would also evict 1 pod\(s\) outside app=checkout \(billing\/invoices-.*more than maxOtherPods 0/);
     expect(shop.api.mutations()).toEqual([]);
   });
 
@@ -72,11 +74,16 @@ describe('kubernetes driver safety', () => {
   });
 
   it('a timed fault still in place when the drill ends is undone by teardown, once', async () => {
-    // Egress only: the app keeps answering (the fake app checks ingress), so the drill ends long before the hour.
-    const file = failoverScenario(shop, 'egress', { type: 'network-partition', selector: 'app=checkout', direction: 'egress', maxPods: 3, duration: '1h' });
-    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
-    // The probe never saw the partition: SPEC v1.1 calls that inconclusive, not passed.
-    expect(result.record.outcome, result.record.error ?? '').toBe('inconclusive');
+    // Egress only: the app keeps answering (the fake app checks ingress), so the drill ends long
+    // before the hour. The canary stands in for an endpoint that needs the pods' egress.
+    const canary = http.createServer((_req, res) => res.writeHead(shop.api.policies.size > 0 ? 503 : 200).end());
+    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+    const canaryUrl = `http://127.0.0.1:${(canary.address() as AddressInfo).port}/needs-egress`;
+    const file = failoverScenario(shop, 'egress', { type: 'network-partition', selector: 'app=checkout', direction: 'egress', maxPods: 3, duration: '1h', canary: { url: canaryUrl } });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work }).finally(() => canary.close());
+    // The canary proved the partition took effect: the fault's own evidence, so not inconclusive.
+    expect(result.record.outcome, result.record.error ?? '').toBe('passed');
+    expect(result.record.disruption?.observed).toBe(true);
     expect(result.record.teardown.undos.map((u) => [u.description, u.status])).toEqual([[expect.stringMatching(/^delete NetworkPolicy shop\/drillbook-partition-/), 'done']]);
     await new Promise((r) => setTimeout(r, 200));
     expect(shop.api.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/networkpolicies/'))).toHaveLength(1);

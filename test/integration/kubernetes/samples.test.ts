@@ -7,6 +7,7 @@ import { kubernetesDriver } from '../../../runners/drivers/kubernetes/driver.js'
 import { scenarioChecks } from '../../../runners/registry.js';
 import { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { loadScenario } from '../../../scenarios/load.js';
+import { readScenarioDirectory } from '../../../infra/scenarios.js';
 
 const SAMPLES = path.join(import.meta.dirname, '../../../scenarios/samples');
 const FILES = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('checkout-k8s-') && f.endsWith('.yaml'));
@@ -55,6 +56,20 @@ describe('kubernetes samples', () => {
       await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
       const output = diagnostics.format();
       expect(output).toMatch(/bad\.yaml:31:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a scheduled copy of the sample must drop context: the CronJob has only inClusterContext', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
+    try {
+      fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
+      const scheduled = fs.readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8').replace('  type: failover\n', '  type: failover\n  schedule: { cron: "0 4 * * 1" }\n');
+      fs.writeFileSync(path.join(dir, 'drill.yaml'), scheduled);
+      await expect(readScenarioDirectory(dir)).rejects.toThrow(/drill\.yaml:\d+: spec\.target\.context: a scheduled Kubernetes drill runs in its CronJob with the in-cluster service account/);
+      fs.writeFileSync(path.join(dir, 'drill.yaml'), scheduled.replace(/^ {4}context: .*\n/m, ''));
+      expect((await readScenarioDirectory(dir)).scheduled.map((s) => s.name)).toEqual(['checkout-k8s-failover']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

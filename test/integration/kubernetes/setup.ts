@@ -38,10 +38,13 @@ export const FAULTS = {
 } as const;
 export type FaultName = keyof typeof FAULTS;
 
-/** The fault left in place until teardown (no early revert). */
+/**
+ * The fault left in place until teardown (no early revert). deployment-scale keeps a long
+ * duration: without one (and recovery none) validate refuses it, since nothing would scale it back.
+ */
 export function persistent(name: FaultName): Record<string, unknown> {
   const { duration: _duration, ...rest } = FAULTS[name] as Record<string, unknown>;
-  return rest;
+  return name === 'deployment-scale' ? { ...rest, duration: '1h' } : rest;
 }
 
 export function k8sTarget(shop: Shop, extra: Record<string, unknown> = {}): Record<string, unknown> {

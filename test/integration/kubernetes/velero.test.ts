@@ -13,7 +13,7 @@ import { runDrill } from '../../../runners/engine.js';
 import type { FakeKubeOptions } from '../../helpers/fake-kube-api.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { sharedTempDir } from '../../helpers/pg-cluster.js';
-import { k8sTarget, type Shop, startShop } from './setup.js';
+import { eventually, k8sTarget, type Shop, startShop } from './setup.js';
 
 function restoreScenario(shop: Shop, name: string, restoredProbePath = '/_app/{namespace}/checkout/healthz', maxWait = '10s'): string {
   return writeScenario(path.join(shop.dir, name), name, {
@@ -126,5 +126,80 @@ describe('Velero parallel restore', () => {
     expect(result.record.error).toMatch(/scratch namespace shop already exists/);
     expect(s.api.mutations()).toEqual([]);
     expect(s.api.namespaces.has('shop')).toBe(true);
+  });
+
+  // ---- issue 14, findings 5–7: scheduled backups, Velero's own records, cluster-scoped leftovers
+
+  function scheduleScenario(shop: Shop, name: string, schedule: string): string {
+    return writeScenario(path.join(shop.dir, name), name, {
+      type: 'parallel-restore',
+      target: k8sTarget(shop, { velero: { schedule, sourceNamespace: 'shop', probe: { url: `${shop.api.url}/_app/{namespace}/checkout/healthz` }, timeout: '20s' } }),
+      restore: { masking: 'none: synthetic test data', access: 'the test cluster only' },
+      probes: { interval: '50ms', timeout: '1s', stableFor: 1, maxWait: '10s' },
+    });
+  }
+
+  it('restores the newest Completed backup of a schedule (names <schedule>-<timestamp>) and records which', async () => {
+    const s = await start();
+    s.api.addScheduledBackup('shop-daily', ['shop'], 26 * 3_600_000);
+    const newest = s.api.addScheduledBackup('shop-daily', ['shop'], 2 * 3_600_000);
+    s.api.addScheduledBackup('shop-daily', ['shop'], 600_000, { phase: 'PartiallyFailed' });
+    expect(newest).toMatch(/^shop-daily-\d{14}$/);
+    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-schedule', 'shop-daily')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    expect(result.record.outcome, result.record.error ?? JSON.stringify(result.record.checks)).toBe('passed');
+    expect(result.record.timeline.some((e) => e.event.endsWith(`restored backup ${newest} (newest Completed of schedule shop-daily)`))).toBe(true);
+    expect(result.record.restoredCopy?.restorePoint).toBe(`Velero backup ${newest}`);
+    expect(result.record.restoredCopy?.baseBackup).toContain(`velero/${newest} (newest Completed of schedule shop-daily)`);
+  });
+
+  it('refuses before any change a schedule with no Completed backup', async () => {
+    const s = await start();
+    s.api.addScheduledBackup('shop-hourly', ['shop'], 600_000, { phase: 'Failed' });
+    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-no-backup', 'shop-hourly')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    expect(result.record.error).toMatch(/schedule shop-hourly has no Completed backup/);
+    expect(s.api.mutations()).toEqual([]);
+  });
+
+  for (const outcome of ['Completed', 'Failed'] as const) {
+    it(`attaches the restore log and results before deleting the Restore, whose finalizer deletes them (${outcome})`, async () => {
+      const s = await start({ veleroOutcome: outcome });
+      const result = await runDrill(await loadForRun(restoreScenario(s, `restore-logs-${outcome.toLowerCase()}`)), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+      expect(result.record.outcome).toBe(outcome === 'Completed' ? 'passed' : 'failed');
+      const name = `drillbook-${result.record.runId.slice(0, 8)}`;
+      const attachments = path.join(result.runDir, 'attachments');
+      const log = fs.readFileSync(path.join(attachments, `velero-restore-${name}-log.txt`), 'utf8');
+      expect(log).toContain(`msg="starting restore" restore=velero/${name} backup=shop-nightly`);
+      const results = JSON.parse(fs.readFileSync(path.join(attachments, `velero-restore-${name}-results.json`), 'utf8'));
+      expect(Object.keys(results.errors).length > 0).toBe(outcome === 'Failed');
+      // Velero's copies are gone with the Restore; the evidence kept them, and its own DownloadRequests are cleaned up.
+      expect(await eventually(() => s.api.objectStore.size === 0 && s.api.restores.size === 0)).toBe(true);
+      expect(s.api.downloadRequests.size).toBe(0);
+      // The pre-signed URL is in no evidence file.
+      for (const file of fs.readdirSync(result.runDir).filter((f) => f.endsWith('.json') || f.endsWith('.jsonl')))
+        expect(fs.readFileSync(path.join(result.runDir, file), 'utf8')).not.toContain('X-Amz-Signature');
+      expect((await verifyBundle(result.runDir)).ok).toBe(true);
+    });
+  }
+
+  it('deletes the PersistentVolumes (Retain outlives the namespace) and VolumeSnapshotContents the restore made, and verifies it', async () => {
+    const s = await start();
+    s.api.addBackup('shop-with-data', ['shop'], { volumes: 2 });
+    const file = writeScenario(path.join(s.dir, 'restore-volumes'), 'restore-volumes', {
+      type: 'parallel-restore',
+      target: k8sTarget(s, { velero: { backup: 'shop-with-data', sourceNamespace: 'shop', probe: { url: `${s.api.url}/_app/{namespace}/checkout/healthz` }, timeout: '20s' } }),
+      restore: { masking: 'none: synthetic test data', access: 'the test cluster only' },
+      probes: { interval: '50ms', timeout: '1s', stableFor: 1, maxWait: '10s' },
+    });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    expect(result.record.outcome, result.record.error ?? '').toBe('passed');
+    // Nothing the copy made is left: the PVs were reclaimed with their volumes (no Retain leftover),
+    // and the snapshot contents deleted (their Retain keeps the backup's own snapshots, as it must).
+    expect([...s.api.persistentVolumes.keys()]).toEqual([]);
+    expect([...s.api.snapshotContents.keys()]).toEqual([]);
+    expect(s.api.retainedStorage.filter((r) => r.startsWith('PersistentVolume/'))).toEqual([]);
+    const verification = result.record.restoredCopy?.deletion?.verification ?? [];
+    expect(verification.filter((v) => v.check.startsWith('PersistentVolume pvc-')).map((v) => v.passed)).toEqual([true, true]);
+    expect(verification.filter((v) => v.check.startsWith('VolumeSnapshotContent velero-')).map((v) => v.passed)).toEqual([true, true]);
+    expect(result.record.teardown.complete).toBe(true);
   });
 });
