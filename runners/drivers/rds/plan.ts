@@ -5,7 +5,7 @@ import type { RdsFault, RdsSqlEndpoint, RdsTarget } from '../../../scenarios/sch
 import type { Fault } from '../../../scenarios/schema.js';
 import { driverFault } from '../../faults/registry.js';
 import type { PlanItem } from '../types.js';
-import { type RdsDeps, call } from './api.js';
+import { type RdsDeps, describeError, isSnapshotNotFound } from './api.js';
 
 export function rdsTarget(loaded: LoadedScenario): RdsTarget {
   return loaded.scenario.spec.target as RdsTarget;
@@ -77,22 +77,37 @@ export function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanI
   return items;
 }
 
-export async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<{ id: string; createdAt: string }> {
-  const snapshots =
-    kind === 'instance'
-      ? ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBSnapshotsCommand(wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted }), o))).DBSnapshots ?? []).map((s) => ({
-          id: s.DBSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }))
-      : ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBClusterSnapshotsCommand(wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted }), o))).DBClusterSnapshots ?? []).map((s) => ({
-          id: s.DBClusterSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }));
+export interface FoundSnapshot {
+  id: string;
+  createdAt: string;
+  /** The engine version the snapshot holds (a restore from it must ask for this version). */
+  engineVersion: string | undefined;
+}
+
+/**
+ * The snapshot to restore: the named one, or with `latest` the newest available snapshot of
+ * the source across every page of DescribeDBSnapshots / DescribeDBClusterSnapshots (RDS
+ * returns them in no promised order, at most 100 a page).
+ */
+export async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<FoundSnapshot> {
+  const options = signal ? [{ abortSignal: signal }] : [];
+  const snapshots: { id: string; status: string | undefined; createdAt: Date | undefined; engineVersion: string | undefined }[] = [];
+  try {
+    if (kind === 'instance') {
+      const input = wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted };
+      for await (const page of deps.sdk.paginateDescribeDBSnapshots({ client: deps.client }, input, ...options))
+        for (const s of page.DBSnapshots ?? []) snapshots.push({ id: s.DBSnapshotIdentifier ?? '', status: s.Status, createdAt: s.SnapshotCreateTime, engineVersion: s.EngineVersion });
+    } else {
+      const input = wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted };
+      for await (const page of deps.sdk.paginateDescribeDBClusterSnapshots({ client: deps.client }, input, ...options))
+        for (const s of page.DBClusterSnapshots ?? []) snapshots.push({ id: s.DBClusterSnapshotIdentifier ?? '', status: s.Status, createdAt: s.SnapshotCreateTime, engineVersion: s.EngineVersion });
+    }
+  } catch (error) {
+    if (isSnapshotNotFound(error)) throw new Error(`snapshot ${wanted} was not found in this account and region (${describeError(error)})`);
+    throw error;
+  }
   const usable = snapshots.filter((s) => s.status === 'available' && s.createdAt).sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
   const chosen = usable[0];
   if (!chosen) throw new Error(wanted === 'latest' ? `no available snapshot of DB ${kind} ${sourceId}` : `snapshot ${wanted} is not available`);
-  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString() };
+  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString(), engineVersion: chosen.engineVersion };
 }
-
