@@ -315,6 +315,29 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
     expect(fake.instances.get('orders-aurora-1')!.DBInstanceStatus).toBe('available');
   });
 
+  it('rds-reboot of a Multi-AZ DB cluster (not Aurora) uses RebootDBCluster, the only reboot RDS allows it (finding 14)', async () => {
+    const { fake, dir, evidence, registry } = setup();
+    fake.addCluster('orders-maz', ['orders-maz-1', 'orders-maz-2', 'orders-maz-3'], { multiAz: true });
+    const writer = await gate();
+    fake.onFault = () => {
+      writer.close();
+      setTimeout(() => writer.open(), 500);
+    };
+    const file = writeScenario(dir, 'rds-maz-reboot', {
+      type: 'failover',
+      target: { driver: 'rds', cluster: 'orders-maz', production: { host: '127.0.0.1', port: writer.port, ...sqlUser() } },
+      faults: [{ type: 'rds-reboot' }],
+      recovery: { action: 'none' },
+      probes: FAST_PROBES,
+    });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
+    expect(fake.calls('RebootDBClusterCommand')).toEqual([{ DBClusterIdentifier: 'orders-maz' }]);
+    expect(fake.calls('RebootDBInstanceCommand')).toEqual([]);
+    expect(record.teardown.undos.find((u) => u.description.includes('DB cluster orders-maz is available'))?.status).toBe('done');
+    expect(fake.clusters.get('orders-maz')!.Status).toBe('available');
+  });
+
   it('sweeps tagged copies of finished runs only', async () => {
     const { fake, dir, evidence, registry } = setup();
     fake.addInstance(SOURCE);
