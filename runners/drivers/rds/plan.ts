@@ -5,7 +5,7 @@ import type { RdsFault, RdsSqlEndpoint, RdsTarget } from '../../../scenarios/sch
 import type { Fault } from '../../../scenarios/schema.js';
 import { driverFault } from '../../faults/registry.js';
 import type { PlanItem } from '../types.js';
-import { type RdsDeps, describeError, isSnapshotNotFound } from './api.js';
+import { type RdsDeps, describeError, isMultiAzCluster, isSnapshotNotFound } from './api.js';
 
 export function rdsTarget(loaded: LoadedScenario): RdsTarget {
   return loaded.scenario.spec.target as RdsTarget;
@@ -67,11 +67,19 @@ export function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanI
     const restorePoint = snapshot ?? (spec.restore?.restoreTo && spec.restore.restoreTo !== 'latest' ? `point in time ${spec.restore.restoreTo}` : `latest restorable time${live?.source && 'LatestRestorableTime' in live.source && live.source.LatestRestorableTime ? ` (now ${live.source.LatestRestorableTime.toISOString()})` : ''}`);
     const subnet = live ? (live.subnetGroup ? `subnet group ${live.subnetGroup.DBSubnetGroupName} (VPC ${live.subnetGroup.VpcId}, ${live.subnetGroup.Subnets?.length ?? 0} subnets)` : `subnet group ${copy.subnetGroup}: ${live.subnetGroupError ?? 'not found'}`) : `subnet group ${copy.subnetGroup}`;
     items.push({
-      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${kind === 'cluster' ? ` plus member instance ${copyId}-1 (${copy.instanceClass})` : ''}`,
+      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${
+        kind !== 'cluster'
+          ? ''
+          : live && isMultiAzCluster(live.source as DBCluster | undefined)
+            ? ` (a Multi-AZ DB cluster: RDS creates its three ${copy.instanceClass} instances, no CreateDBInstance)`
+            : live
+              ? ` plus member instance ${copyId}-1 (${copy.instanceClass}) once the cluster is available`
+              : ` plus, for Aurora, member instance ${copyId}-1 (${copy.instanceClass}) once the cluster is available (a Multi-AZ DB cluster gets its instances from RDS)`
+      }; with the source's parameter and option groups and engine version`,
       touches: `${subnet}; security groups ${copy.securityGroups.join(', ')}; not publicly accessible; tagged drillbook:run-id and drillbook:drill=true`,
       undo: spec.restore?.keep
         ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` deletes it and verifies`
-        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind === 'cluster' ? '; member instance first' : ''}) and wait until RDS answers not found (registered before the restore request)`,
+        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind !== 'cluster' ? '' : live && isMultiAzCluster(live.source as DBCluster | undefined) ? '; its instances go with the cluster' : live ? '; member instance first' : '; an Aurora member instance first'}) and wait until RDS answers not found (registered before the restore request)`,
     });
   }
   return items;

@@ -105,6 +105,15 @@ describe('RDS scenarios', () => {
     expect(text).toContain('VPC vpc-0drill');
     expect(fake.log.length).toBeGreaterThan(0);
     expect(fake.log.filter((c) => MUTATING.includes(c.command))).toEqual([]);
+    // A Multi-AZ DB cluster source: the plan says RDS makes its instances (finding 14).
+    fake.addCluster('orders-maz', ['orders-maz-1', 'orders-maz-2', 'orders-maz-3'], { multiAz: true });
+    const maz = writeScenario(path.join(dir, 'live-maz'), 'live-maz', {
+      type: 'parallel-restore',
+      target: { driver: 'rds', cluster: 'orders-maz', copy: { subnetGroup: 'drill-isolated', securityGroups: ['sg-0abc'], instanceClass: 'db.m6gd.large', probe: {} } },
+    });
+    const mazText = JSON.stringify(await driver.planLive!(await loadForRun(maz)));
+    expect(mazText).toContain('a Multi-AZ DB cluster: RDS creates its three db.m6gd.large instances, no CreateDBInstance');
+    expect(mazText).not.toContain('member instance');
   });
 
   it('retries throttled calls with backoff and passes other errors through', async () => {
