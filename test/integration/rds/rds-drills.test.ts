@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../../reports/evidence.js';
 import { connect } from '../../../runners/drivers/postgres/server.js';
 import { createRdsDriver } from '../../../runners/drivers/rds/driver.js';
-import type { Driver } from '../../../runners/drivers/types.js';
+import type { Driver, FaultEffect } from '../../../runners/drivers/types.js';
 import { registerRdsUndos } from '../../../runners/drivers/rds/undo.js';
 import { runDrill } from '../../../runners/engine.js';
 import { JOURNAL_FILE } from '../../../runners/journal.js';
@@ -303,7 +303,23 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       recovery: { action: 'none' },
       probes: FAST_PROBES,
     });
-    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    // What the fault reports of its own effect (FaultEffect.observedEffect), seen through the session.
+    const effects: FaultEffect[] = [];
+    const rds = testDrivers.rds!;
+    const observing: Driver = {
+      ...rds,
+      open: async (ctx) => {
+        const session = await rds.open(ctx);
+        const inject = session.injectFault.bind(session);
+        session.injectFault = async (...args) => {
+          const effect = await inject(...args);
+          effects.push(effect);
+          return effect;
+        };
+        return session;
+      },
+    };
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: withDriver(observing), scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     const rto = record.measured.rto!;
     const trueOutageMs = outage!.end - Date.parse(record.t0!.at);
@@ -311,6 +327,13 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
     const completed = fake.events.find((e) => e.Message === 'Multi-AZ instance failover completed.')!.Date!.getTime();
     expect(Date.parse(rto.recoveredAt)).toBeLessThan(completed);
     expect(record.timeline.some((e) => e.event.includes('outage observed by the client'))).toBe(true);
+    // The fault's own evidence: the first failed client write after T0 and the status RDS reported.
+    expect(effects).toHaveLength(1);
+    const observed = effects[0]!.observedEffect!;
+    expect(Date.parse(observed.at)).toBeGreaterThanOrEqual(Date.parse(record.t0!.at) - 5);
+    expect(Date.parse(observed.at)).toBeLessThan(outage!.end);
+    expect(observed.how).toContain('first failed write through the production endpoint');
+    expect(observed.how).toContain(`RDS status of DB instance ${SOURCE} afterwards: rebooting`);
     for (const message of ['Multi-AZ instance failover started.', 'Multi-AZ instance failover completed.'])
       expect(record.timeline.some((e) => e.event.includes(message) && e.event.includes('secondary evidence'))).toBe(true);
     expect(fs.readFileSync(path.join(runDir, 'report.html'), 'utf8')).toContain('Multi-AZ instance failover completed.');
