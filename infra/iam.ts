@@ -1,7 +1,9 @@
 /**
  * The IAM policy of the drill runner: the RDS actions the scheduled RDS scenarios need, only
  * on resources tagged for drills (`drillbook:drill = true`); restores only into copies named
- * with the copy prefix and tagged on creation; deletes only of those copies; read-only
+ * with the copy prefix and tagged on creation; deletes only of those copies (and their
+ * cluster snapshots); the KMS grant RDS needs to restore a source encrypted with a
+ * customer-managed key, only through RDS; read-only
  * Describe calls; and writing evidence under the bucket prefix. Pure data, so tests and the
  * docs can read it without Pulumi.
  */
@@ -135,11 +137,26 @@ export function drillPolicyDocument(context: PolicyContext, needs: ReturnType<ty
         Resource: [rds('subgrp', '*'), rds('secgrp', '*'), rds('og', '*'), rds('pg', '*'), rds('cluster-pg', '*')],
       },
       {
+        // DeleteDBCluster is authorised on the cluster and on its cluster snapshots (the
+        // automated ones are named rds:<cluster id>-…). They carry the drill tag only because
+        // the copy is created with CopyTagsToSnapshot: RDS tags automated snapshots with
+        // nothing else.
         Sid: 'DeleteOnlyDrillCopies',
         Effect: 'Allow',
         Action: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-        Resource: copies,
+        Resource: [...copies, rds('cluster-snapshot', `${copyNamePrefix}*`), rds('cluster-snapshot', `rds:${copyNamePrefix}*`)],
         Condition: taggedForDrills,
+      },
+      {
+        // A source encrypted with a customer-managed KMS key: RDS creates the copy's grant on
+        // the key on the caller's behalf (kms:CreateGrant) after reading it (kms:DescribeKey).
+        // Whether a source uses one is known only at run time, so every restore gets this,
+        // confined to requests RDS makes in this region. AWS-managed keys (aws/rds) need none.
+        Sid: 'RestoreEncryptedSourcesThroughRds',
+        Effect: 'Allow',
+        Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+        Resource: [`arn:${partition}:kms:${region}:${accountId}:key/*`],
+        Condition: { StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` } },
       },
     );
   }

@@ -34,6 +34,34 @@ export interface UploadOptions {
   retention?: ObjectLockRetention;
   /** Wall clock for the retain-until date; tests pass a fixed one. */
   now?: () => Date;
+  /** The pause between retries of a 409 conflict; tests pass a short one. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * S3 answers a conditional write (`If-None-Match: *`) that races another write of the same
+ * key with 409 ConditionalRequestConflict, and says to retry it; the SDK's retry strategy does
+ * not (a 409 is not transient to it). Retried here a bounded number of times with exponential
+ * backoff and jitter. After the other writer won, the retry gets 412 (the key exists): final.
+ */
+export const CONFLICT_RETRY = { attempts: 5, initialMs: 200, maxMs: 5_000 } as const;
+
+function isConditionalConflict(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409;
+}
+
+async function sendWithConflictRetry(send: () => Promise<unknown>, sleep: (ms: number) => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (error) {
+      if (!isConditionalConflict(error) || attempt >= CONFLICT_RETRY.attempts) throw error;
+      const base = Math.min(CONFLICT_RETRY.maxMs, CONFLICT_RETRY.initialMs * 2 ** (attempt - 1));
+      await sleep(base / 2 + Math.random() * (base / 2));
+    }
+  }
 }
 
 export interface UploadResult {
@@ -158,10 +186,11 @@ export async function uploadBundle(runDir: string, target: EvidenceTarget, optio
   const objects = await collectObjects(dir, runDirName, target.prefix);
 
   // Transient failures (throttling, 5xx, timeouts) are retried by the SDK's own standard retry
-  // mode with its backoff; drillbook adds no loop of its own. A refusal (412, 403) is final.
+  // mode with its backoff; a 409 conflict by sendWithConflictRetry. A refusal (412, 403) is final.
   const client = options.client ?? new S3Client({ followRegionRedirects: true, retryMode: 'standard', maxAttempts: 3 });
   const retainUntil =
     retention === undefined ? undefined : new Date((options.now?.() ?? new Date()).getTime() + retention.days * 86_400_000);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const uploaded: string[] = [];
   // One at a time, in order: the manifest must never be in S3 before a file it lists, nor the
   // ledger line before the manifest. Bundles are a handful of small files.
@@ -181,7 +210,7 @@ export async function uploadBundle(runDir: string, target: EvidenceTarget, optio
       input.ObjectLockRetainUntilDate = retainUntil;
     }
     try {
-      await client.send(new PutObjectCommand(input));
+      await sendWithConflictRetry(() => client.send(new PutObjectCommand(input)), sleep);
     } catch (error) {
       throw new EvidenceError(
         `uploading ${object.label} to s3://${target.bucket}/${object.key} failed: ${describeS3Error(error)}` +
@@ -275,7 +304,7 @@ function describeS3Error(error: unknown): string {
     return 'the object already exists, and drillbook never overwrites evidence';
   }
   if (name === 'ConditionalRequestConflict' || status === 409) {
-    return 'another upload of the same object is in progress (409 conflict)';
+    return `another write of the same object was in progress (409 ConditionalRequestConflict), still after ${CONFLICT_RETRY.attempts} attempts`;
   }
   if (name === 'BadDigest' || name === 'InvalidDigest') {
     return `S3 rejected the checksum: the bytes that arrived do not match the manifest's sha256 (${name})`;

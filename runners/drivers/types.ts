@@ -25,6 +25,12 @@ export interface FaultEffect {
   observed?: string;
   /** Resolves when a timed fault has ended by itself (e.g. a pause); absent otherwise. */
   ended?: Promise<void>;
+  /**
+   * The fault's own evidence that it took effect (SPEC v1.1 "the outage must be seen"): when
+   * and how it was observed, e.g. the first failed client write after an RDS failover plus the
+   * status RDS reported. Absent: the fault reports no effect of its own.
+   */
+  observedEffect?: { at: string; how: string };
 }
 
 export interface RestoredCopy {

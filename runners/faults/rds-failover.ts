@@ -1,4 +1,4 @@
-/** `rds-failover`: a Multi-AZ instance failover (RebootDBInstance ForceFailover) or FailoverDBCluster. */
+/** `rds-failover`: a Multi-AZ instance failover (RebootDBInstance ForceFailover) or FailoverDBCluster (Aurora and Multi-AZ DB clusters alike). */
 import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
 import type { RdsFault } from '../../scenarios/schema-rds.js';
 import { call } from '../drivers/rds/api.js';

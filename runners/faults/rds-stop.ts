@@ -1,17 +1,29 @@
 /** `rds-stop`: stop the instance or cluster; the undo (journaled first) starts it again. */
 import type { RdsFault } from '../../scenarios/schema-rds.js';
 import { call } from '../drivers/rds/api.js';
-import type { RdsFaultTarget, RdsPlanEnv } from '../drivers/rds/fault-target.js';
+import type { RdsFaultSettings, RdsFaultTarget, RdsPlanEnv } from '../drivers/rds/fault-target.js';
 import { faultSchema } from './schema.js';
 import type { FaultModule } from './types.js';
 
 type RdsStopFault = Extract<RdsFault, { type: 'rds-stop' }>;
 
-export const rdsStopFault: FaultModule<RdsStopFault, RdsFaultTarget, RdsPlanEnv> = {
+export const rdsStopFault: FaultModule<RdsStopFault, RdsFaultTarget, RdsPlanEnv, RdsFaultSettings> = {
   type: 'rds-stop',
   driver: 'rds',
   schema: faultSchema('rds-stop'),
   iam: ['rds:StopDBInstance', 'rds:StartDBInstance', 'rds:StopDBCluster', 'rds:StartDBCluster'],
+  /**
+   * A stopped DB instance or cluster does not come back by itself for 7 days (then RDS starts
+   * it): with `recovery: none` and the probe on the stopped database, nothing recovers within
+   * any drill, and the start-again undo only runs at teardown, after the measurement.
+   */
+  validate(_fault, { settings, report }) {
+    const { recovery, probeEndpoint } = settings.drill;
+    if ((recovery?.action ?? 'none') === 'none' && probeEndpoint === 'primary')
+      report(['spec', 'recovery', 'action'], 'rds-stop with recovery: none cannot recover: a stopped database starts again by itself only after 7 days', {
+        hint: `recovery: { action: command, command: "aws rds start-db-${settings.cluster ? `cluster --db-cluster-identifier ${settings.cluster}` : `instance --db-instance-identifier ${settings.instance ?? '<id>'}`}" }, or probe the endpoint the service fails over to (probes.endpoint: standby)`,
+      });
+  },
   plan: (_fault, { kind, id, resource }) => ({
     action: `Stop${kind === 'instance' ? 'DBInstance' : 'DBCluster'} ${id}`,
     touches: resource,

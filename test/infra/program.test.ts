@@ -307,7 +307,12 @@ describe('IAM', () => {
     });
     expect(create.Resource).toEqual(['arn:aws:rds:eu-west-1:123456789012:db:drillbook-*', 'arn:aws:rds:eu-west-1:123456789012:cluster:drillbook-*']);
     const remove = statement('DeleteOnlyDrillCopies');
-    expect(remove.Resource).toEqual(create.Resource);
+    // Finding 15: DeleteDBCluster is also authorised on the copy's cluster snapshots (automated ones are rds:<id>-…).
+    expect(remove.Resource).toEqual([
+      ...create.Resource,
+      'arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:drillbook-*',
+      'arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:rds:drillbook-*',
+    ]);
     expect(remove.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/drillbook:drill': 'true' } });
     // No other statement may delete.
     for (const other of policy().Statement.filter((candidate) => candidate.Sid !== 'DeleteOnlyDrillCopies')) {
@@ -343,6 +348,22 @@ describe('IAM', () => {
       Resource: [KMS_KEY],
       Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
     });
+  });
+
+  it('lets RDS create the KMS grant a restore of a CMK-encrypted source needs, only through RDS in the region (finding 11)', () => {
+    expect(statement('RestoreEncryptedSourcesThroughRds')).toEqual({
+      Sid: 'RestoreEncryptedSourcesThroughRds',
+      Effect: 'Allow',
+      Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+      Resource: ['arn:aws:kms:eu-west-1:123456789012:key/*'],
+      Condition: { StringEquals: { 'kms:ViaService': 'rds.eu-west-1.amazonaws.com' } },
+    });
+    // Only restores need it: a failover-only schedule gets no KMS grant.
+    const failoverOnly = drillPolicyDocument(
+      { partition: 'aws', region: 'eu-west-1', accountId: '123456789012', bucketName: 'b', evidencePrefix: 'p', copyNamePrefix: 'drillbook-' },
+      rdsNeeds([scenario({ driver: 'rds', type: 'failover', faults: [{ type: 'rds-failover', namespaces: [], settings: {} }] })]),
+    );
+    expect(failoverOnly.Statement.flatMap((entry) => entry.Action).filter((action) => action.startsWith('kms:'))).toEqual([]);
   });
 
   it('has no RDS statements at all when no scheduled scenario uses RDS', () => {

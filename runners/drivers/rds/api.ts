@@ -8,7 +8,7 @@
  * Waiting here is only ever for the provider's own state (a copy's endpoint, a deletion).
  * The RTO clock is the client-side probe: provider states lag what clients see.
  */
-import type { DBCluster, DBInstance, RDSClient, Tag } from '@aws-sdk/client-rds';
+import type { DBCluster, DBInstance, DescribeEventsCommandInput, Event, RDSClient, Tag } from '@aws-sdk/client-rds';
 import { type Backoff, backoffDelay } from '../../backoff.js';
 import { sleep as realSleep } from '../../clock.js';
 
@@ -64,6 +64,20 @@ export function isThrottling(error: unknown): boolean {
 
 export function isNotFound(error: unknown): boolean {
   return /^(DBInstanceNotFound|DBClusterNotFound)(Fault)?$/.test(errorName(error));
+}
+
+/** DescribeDBSnapshots / DescribeDBClusterSnapshots naming a snapshot that does not exist. */
+export function isSnapshotNotFound(error: unknown): boolean {
+  return /^(DBSnapshotNotFound|DBClusterSnapshotNotFound)(Fault)?$/.test(errorName(error));
+}
+
+/**
+ * A Multi-AZ DB cluster (engine `postgres` or `mysql`, instances of DBClusterInstanceClass)
+ * rather than Aurora: RDS creates and deletes its three instances with the cluster, restores
+ * need DBClusterInstanceClass, and it reboots with RebootDBCluster.
+ */
+export function isMultiAzCluster(cluster: DBCluster | undefined): boolean {
+  return Boolean(cluster?.Engine) && !cluster!.Engine!.startsWith('aurora');
 }
 
 export function isInvalidState(error: unknown): boolean {
@@ -136,6 +150,16 @@ export async function listAll(deps: RdsDeps, signal?: AbortSignal): Promise<{ in
     marker = out.Marker;
   } while (marker);
   return { instances, clusters };
+}
+
+/**
+ * Every event DescribeEvents returns for one source and window, across pages (the SDK's
+ * paginator follows Marker; a page holds at most 100 events).
+ */
+export async function describeEvents(deps: RdsDeps, input: DescribeEventsCommandInput, signal?: AbortSignal): Promise<Event[]> {
+  const events: Event[] = [];
+  for await (const page of deps.sdk.paginateDescribeEvents({ client: deps.client }, { ...input }, ...(signal ? [{ abortSignal: signal }] : []))) events.push(...(page.Events ?? []));
+  return events;
 }
 
 /**

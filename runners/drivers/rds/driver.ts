@@ -27,16 +27,25 @@ import { type ConnectionSettings, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
 import { createDrillObjects, describeDrillCleanup, missingDrillObjects, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, RestoredCopy } from '../types.js';
-import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, drillTags, resolveDeps } from './api.js';
+import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeEvents, describeInstance, drillTags, isMultiAzCluster, pollUntil, resolveDeps } from './api.js';
 import { backoffDelays } from '../../backoff.js';
 import { preparedSession } from '../prepared.js';
-import { copyIdentifier, describeSource, endpointLabel, findSnapshot, isRdsFault, type LiveFacts, planItems, rdsTarget, resourceOf } from './plan.js';
+import { copyIdentifier, describeSource, endpointLabel, type FoundSnapshot, findSnapshot, isRdsFault, type LiveFacts, planItems, rdsTarget, resourceOf } from './plan.js';
 
 export { copyIdentifier };
 import { SWEEP_FILE, sweepOrphans } from './sweep.js';
 import { registerRdsUndos } from './undo.js';
 
 const ms = (text: string | undefined) => (text ? (parseDuration(text) ?? 0) : 0);
+
+/** The source's settings a restore carries over (RDS request names), and the Aurora writer's parameter group. */
+interface CarriedSettings {
+  DBParameterGroupName?: string | undefined;
+  OptionGroupName?: string | undefined;
+  DBClusterParameterGroupName?: string | undefined;
+  EngineVersion?: string | undefined;
+  memberParameterGroupName?: string | undefined;
+}
 
 /** Builds the driver; tests pass a mocked client and a short sleep. */
 export function createRdsDriver(input: RdsDepsInput = {}): Driver {
@@ -72,7 +81,7 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
       for (const [index, fault] of spec.faults.entries()) {
         const module = driverFault('rds', fault.type);
         if (!module) report(at('faults', index, 'type'), `fault ${fault.type} does not apply to the rds driver`, { hint: `rds faults: ${faultsOf('rds').map((m) => m.type).join(', ')}` });
-        else module.validate?.(fault, { settings: target, report, at: (...p) => at('faults', index, ...p) });
+        else module.validate?.(fault, { settings: { ...target, drill: { recovery: spec.recovery, probeEndpoint: spec.probes.endpoint ?? 'primary' } }, report, at: (...p) => at('faults', index, ...p) });
       }
       if (spec.type === 'failover') {
         if (spec.faults.length === 0) report(at('faults'), 'a failover drill needs at least one fault', { hint: 'e.g. faults: [ { type: rds-failover } ]' });
@@ -140,6 +149,7 @@ class RdsSession implements DriverSession {
   private copy: { kind: 'instance' | 'cluster'; id: string; member?: string; status: string; endpoint?: { host: string; port: number }; failure?: string } | undefined;
   private restorePoint: { at: string; method: string } | null = null;
   private snapshotUsed: string | null = null;
+  private carried: CarriedSettings | null = null;
   private readonly eventSources: { id: string; type: 'db-instance' | 'db-cluster' }[] = [];
 
   constructor(
@@ -291,8 +301,18 @@ class RdsSession implements DriverSession {
     if (!isRdsFault(fault)) throw new Error(`fault ${fault.type} is not an rds fault`);
     const { kind, id } = this.resource;
     const { description } = await driverFault('rds', fault.type)!.inject(fault, { ctx, markT0, target: { deps: this.deps, kind, id, source: this.source, log: this.log } });
-    await this.awaitOutage(ctx);
-    return { description };
+    const outage = await this.awaitOutage(ctx);
+    // What RDS itself says right after the request (rebooting, stopping, failing-over…): secondary.
+    let status: string | undefined;
+    try {
+      const now = kind === 'instance' ? await describeInstance(this.deps, id, ctx.signal, this.log) : await describeCluster(this.deps, id, ctx.signal, this.log);
+      status = (now as DBInstance | undefined)?.DBInstanceStatus ?? (now as DBCluster | undefined)?.Status;
+    } catch (error) {
+      this.log(`could not read the status of DB ${kind} ${id} after the fault: ${describeError(error)}`);
+    }
+    const how = `${outage.how}; RDS status of DB ${kind} ${id} afterwards: ${status ?? 'unknown'}`;
+    // `observed` is what the generic "no pass without an outage" rule reads; `observedEffect` keeps when.
+    return { description, observed: `${how} (at ${outage.at})`, observedEffect: { at: outage.at, how } };
   }
 
   /**
@@ -300,8 +320,8 @@ class RdsSession implements DriverSession {
    * (a failed write through the production endpoint), a "recovered" probe would measure
    * nothing, so the fault counts as in effect once a probe fails.
    */
-  private async awaitOutage(ctx: RunContext): Promise<void> {
-    if (!this.settings.primary) return;
+  private async awaitOutage(ctx: RunContext): Promise<{ at: string; how: string }> {
+    if (!this.settings.primary) throw new Error('a failover drill needs target.production: no client could see the fault');
     const probes = ctx.loaded.scenario.spec.probes;
     const loop = await runProbeLoop({
       name: 'fault-effect:primary',
@@ -318,6 +338,7 @@ class RdsSession implements DriverSession {
     const failure = loop.attempts.find((a) => !a.ok);
     if (!failure) throw new Error(`no client saw the fault within ${probes.maxWait}: every write through the production endpoint succeeded`);
     ctx.record('outage observed by the client (first failed write through the production endpoint)', { error: failure.error });
+    return { at: failure.startedAt, how: `first failed write through the production endpoint (${failure.error ?? 'failed'})` };
   }
 
   async recover(recovery: Recovery, ctx: RunContext): Promise<string> {
@@ -336,7 +357,8 @@ class RdsSession implements DriverSession {
     const { kind, id: sourceId } = this.resource;
     const d = this.deps;
     const copyId = copyIdentifier(sourceId, ctx.runId);
-    const member = kind === 'cluster' ? `${copyId}-1` : undefined;
+    // An Aurora copy needs a member instance; a Multi-AZ DB cluster gets its instances from RDS.
+    const member = kind === 'cluster' && !isMultiAzCluster(this.source as DBCluster | undefined) ? `${copyId}-1` : undefined;
     const keepMs = ms(restore.keep);
     const keepUntil = keepMs > 0 ? new Date(ctx.clock.wallMs() + keepMs).toISOString() : null;
     const snapshot = copySpec.snapshot ? await findSnapshot(d, kind, sourceId, copySpec.snapshot, ctx.signal) : null;
@@ -349,15 +371,32 @@ class RdsSession implements DriverSession {
     this.copy = { kind, id: copyId, member, status: 'requested' };
     this.eventSources.push({ id: copyId, type: kind === 'instance' ? 'db-instance' : 'db-cluster' }, ...(member ? [{ id: member, type: 'db-instance' as const }] : []));
 
-    let engine = (this.source as DBInstance | DBCluster | undefined)?.Engine;
+    const source = this.source as (DBInstance & DBCluster) | undefined;
+    let engine = source?.Engine;
+    const multiAz = kind === 'cluster' && isMultiAzCluster(source);
+    // The copy runs with the source's parameter and option groups and engine version, not
+    // RDS's defaults: a drill must not pass or fail on settings a real recovery would keep.
+    const carried = await this.sourceSettings(snapshot, ctx.signal);
+    this.carried = carried;
+    const instanceGroups = { ...(carried.DBParameterGroupName ? { DBParameterGroupName: carried.DBParameterGroupName } : {}), ...(carried.OptionGroupName ? { OptionGroupName: carried.OptionGroupName } : {}) };
+    const clusterGroups = {
+      ...(carried.DBClusterParameterGroupName ? { DBClusterParameterGroupName: carried.DBClusterParameterGroupName } : {}),
+      ...(carried.OptionGroupName ? { OptionGroupName: carried.OptionGroupName } : {}),
+      // A Multi-AZ DB cluster is restored with its instances: their class (and the source's storage).
+      ...(multiAz ? { DBClusterInstanceClass: copySpec.instanceClass, ...(source?.StorageType ? { StorageType: source.StorageType } : {}), ...(source?.Iops ? { Iops: source.Iops } : {}) } : {}),
+    };
+    // CopyTagsToSnapshot: snapshots RDS takes of the copy carry the drill tags, so the delete
+    // policy (tagged resources only) covers them (docs/infra.md).
+    const placement = { ...isolation, CopyTagsToSnapshot: true };
     if (snapshot) {
       this.snapshotUsed = `${kind === 'instance' ? 'DB snapshot' : 'DB cluster snapshot'} ${snapshot.id} (created ${snapshot.createdAt})`;
       this.restorePoint = { at: snapshot.createdAt, method: `snapshot ${snapshot.id} creation time (SnapshotCreateTime)` };
       markT0(`restore requested: ${snapshot.id} → DB ${kind} ${copyId}`);
       if (kind === 'instance')
-        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: copyId, DBSnapshotIdentifier: snapshot.id, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...isolation }), o), this.log);
+        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: copyId, DBSnapshotIdentifier: snapshot.id, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...instanceGroups, ...placement }), o), this.log);
       else {
-        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: copyId, SnapshotIdentifier: snapshot.id, Engine: engine, ...isolation }), o), this.log);
+        // Without EngineVersion RDS restores with the engine's default version, not the snapshot's.
+        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: copyId, SnapshotIdentifier: snapshot.id, Engine: engine, ...(carried.EngineVersion ? { EngineVersion: carried.EngineVersion } : {}), ...clusterGroups, ...placement }), o), this.log);
         engine = out.DBCluster?.Engine ?? engine;
       }
     } else {
@@ -373,17 +412,23 @@ class RdsSession implements DriverSession {
       const when = latest ? { UseLatestRestorableTime: true } : kind === 'instance' ? { RestoreTime: new Date(restore.restoreTo) } : { RestoreToTime: new Date(restore.restoreTo) };
       markT0(`restore requested: DB ${kind} ${sourceId} at ${latest ? 'latest restorable time' : restore.restoreTo} → ${copyId}`);
       if (kind === 'instance')
-        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: sourceId, TargetDBInstanceIdentifier: copyId, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...when, ...isolation }), o), this.log);
+        await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: sourceId, TargetDBInstanceIdentifier: copyId, PubliclyAccessible: false, MultiAZ: false, ...(copySpec.instanceClass ? { DBInstanceClass: copySpec.instanceClass } : {}), ...instanceGroups, ...when, ...placement }), o), this.log);
       else {
-        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: sourceId, DBClusterIdentifier: copyId, ...when, ...isolation }), o), this.log);
+        const out = await call(d, ctx.signal, (o) => d.client.send(new d.sdk.RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: sourceId, DBClusterIdentifier: copyId, ...clusterGroups, ...when, ...placement }), o), this.log);
         engine = out.DBCluster?.Engine ?? engine;
       }
     }
     if (member) {
+      // RDS accepts CreateDBInstance into a restored Aurora cluster only once the cluster is
+      // available (InvalidDBClusterStateFault before, not retried): wait for it. The wait is
+      // part of the restore, so it counts in the RTO.
+      await this.waitClusterAvailable(copyId, ctx.signal);
+      ctx.record(`RDS reports the cluster copy ${copyId} available: creating its member instance ${member}`);
       await call(d, ctx.signal, (o) =>
-        d.client.send(new d.sdk.CreateDBInstanceCommand({ DBInstanceIdentifier: member, DBClusterIdentifier: copyId, Engine: engine, DBInstanceClass: copySpec.instanceClass, PubliclyAccessible: false, Tags: isolation.Tags }), o),
+        d.client.send(new d.sdk.CreateDBInstanceCommand({ DBInstanceIdentifier: member, DBClusterIdentifier: copyId, Engine: engine, DBInstanceClass: copySpec.instanceClass, PubliclyAccessible: false, ...(carried.memberParameterGroupName ? { DBParameterGroupName: carried.memberParameterGroupName } : {}), Tags: isolation.Tags }), o),
       this.log);
     }
+    ctx.record('restore carries the source settings (parameter and option groups, engine version)', { ...this.settingsRecord() });
     ctx.record('restore requested from RDS', { copy: copyId, kind, member: member ?? null, restorePoint: this.restorePoint?.at ?? null, restorePointFrom: this.restorePoint?.method ?? null });
     this.poller = this.pollCopy();
     const region = await this.region();
@@ -399,6 +444,56 @@ class RdsSession implements DriverSession {
         kept: keepUntil ? `until ${keepUntil} (${restore.keep}): ${restore.reason ?? ''}; deleted then by drillbook recover, recorded in deferred.jsonl` : null,
       },
     };
+  }
+
+  /**
+   * What the copy is created with from the source: its DB parameter group and option group
+   * (instances), DB cluster parameter group (clusters), the Aurora writer's DB parameter group
+   * (for the copy's member instance), and the engine version — the snapshot's own when
+   * restoring one. Instance restores take no EngineVersion: RDS keeps the source's or the
+   * snapshot's; it is recorded all the same.
+   */
+  private async sourceSettings(snapshot: FoundSnapshot | null, signal: AbortSignal): Promise<CarriedSettings> {
+    const { kind } = this.resource;
+    const source = this.source as (DBInstance & DBCluster) | undefined;
+    const engineVersion = snapshot?.engineVersion ?? source?.EngineVersion;
+    if (kind === 'instance')
+      return { DBParameterGroupName: source?.DBParameterGroups?.[0]?.DBParameterGroupName, OptionGroupName: source?.OptionGroupMemberships?.[0]?.OptionGroupName, EngineVersion: engineVersion };
+    const writer = (source?.DBClusterMembers ?? []).find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+    const writerInstance = writer && !isMultiAzCluster(source) ? await describeInstance(this.deps, writer, signal, this.log) : undefined;
+    return {
+      DBClusterParameterGroupName: source?.DBClusterParameterGroup,
+      OptionGroupName: source?.DBClusterOptionGroupMemberships?.[0]?.DBClusterOptionGroupName,
+      EngineVersion: engineVersion,
+      memberParameterGroupName: writerInstance?.DBParameterGroups?.[0]?.DBParameterGroupName,
+    };
+  }
+
+  private settingsRecord(): Record<string, string | null> {
+    const c = this.carried;
+    return {
+      engineVersion: c?.EngineVersion ?? null,
+      parameterGroup: c?.DBParameterGroupName ?? null,
+      optionGroup: c?.OptionGroupName ?? null,
+      clusterParameterGroup: c?.DBClusterParameterGroupName ?? null,
+      memberParameterGroup: c?.memberParameterGroupName ?? null,
+    };
+  }
+
+  /** Waits until RDS reports the cluster copy `available` (a failed restore status ends the wait with its status). */
+  private async waitClusterAvailable(id: string, signal: AbortSignal): Promise<void> {
+    let last: string | undefined;
+    await pollUntil(
+      this.deps,
+      async () => {
+        const status = (await describeCluster(this.deps, id, signal, this.log))?.Status ?? 'not found';
+        if (status !== last) this.ctx.record(`RDS reports the copy ${id}: ${status} (secondary evidence)`);
+        last = status;
+        if (FAILED_STATUSES.has(status) || status === 'not found') throw new Error(`restore failed: RDS reports the cluster copy ${id} ${status}`);
+        return status === 'available' ? true : undefined;
+      },
+      { what: `the cluster copy ${id} becoming available`, timeoutMs: 24 * 60 * 60_000, maxIntervalMs: ms(this.target.pollInterval) || 10_000, signal },
+    );
   }
 
   /** Follows the copy's RDS status in the background (backoff, capped at pollInterval): its endpoint, or a failed restore. */
@@ -421,7 +516,7 @@ class RdsSession implements DriverSession {
           status = c?.Status ?? 'not found';
           if (m?.DBInstanceStatus && FAILED_STATUSES.has(m.DBInstanceStatus)) status = m.DBInstanceStatus;
           if (c?.Endpoint) copy.endpoint = { host: c.Endpoint, port: c.Port ?? 5432 };
-          if (status === 'available' && m?.DBInstanceStatus !== 'available') status = `cluster available, member ${m?.DBInstanceStatus ?? 'not found'}`;
+          if (copy.member && status === 'available' && m?.DBInstanceStatus !== 'available') status = `cluster available, member ${m?.DBInstanceStatus ?? 'not found'}`;
         }
         if (status !== copy.status) this.ctx.record(`RDS reports the copy ${copy.id}: ${status} (secondary evidence)`);
         copy.status = status;
@@ -471,6 +566,8 @@ class RdsSession implements DriverSession {
     if (this.copy) {
       notes.push(`copy ${this.copy.id} created not publicly accessible in subnet group ${this.target.copy!.subnetGroup}, tagged drillbook:run-id=${this.ctx.runId} and drillbook:drill=true`);
       if (this.restorePoint) notes.push(`restore point ${this.restorePoint.at}: ${this.restorePoint.method}`);
+      const carried = Object.entries(this.settingsRecord()).filter(([, v]) => v !== null);
+      notes.push(`copy created with the source's settings: ${carried.length ? carried.map(([k, v]) => `${k} ${v}`).join(', ') : 'none reported by RDS'}`);
       notes.push(`last RDS status of the copy: ${this.copy.status}`);
     }
     return { backup: this.snapshotUsed ?? (this.copy ? `automated backups of DB ${this.resource.kind} ${this.resource.id}` : null), notes };
@@ -492,8 +589,7 @@ class RdsSession implements DriverSession {
     const events: (Event & { source: string })[] = [];
     for (const source of this.eventSources) {
       try {
-        const out = await call(this.deps, signal, (o) => this.deps.client.send(new this.deps.sdk.DescribeEventsCommand({ SourceIdentifier: source.id, SourceType: source.type, StartTime: start, EndTime: end }), o), this.log);
-        for (const event of out.Events ?? []) events.push({ ...event, source: source.id });
+        for (const event of await describeEvents(this.deps, { SourceIdentifier: source.id, SourceType: source.type, StartTime: start, EndTime: end }, signal)) events.push({ ...event, source: source.id });
       } catch (error) {
         this.ctx.record(`RDS events for ${source.id} could not be read: ${describeError(error)}`);
       }

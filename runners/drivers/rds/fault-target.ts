@@ -1,6 +1,7 @@
 /** What an RDS fault may act on (runners/faults/rds-*.ts). */
 import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
 import type { RdsTarget } from '../../../scenarios/schema-rds.js';
+import type { Recovery } from '../../../scenarios/schema.js';
 import type { RdsDeps } from './api.js';
 
 export interface RdsFaultTarget {
@@ -19,4 +20,7 @@ export interface RdsPlanEnv {
   resource: string;
 }
 
-export type RdsFaultSettings = RdsTarget;
+/** What an RDS fault's `validate` sees: the target, and the drill settings a fault depends on. */
+export type RdsFaultSettings = RdsTarget & {
+  drill: { recovery: Recovery | undefined; probeEndpoint: string };
+};

@@ -5,7 +5,7 @@ import type { RdsFault, RdsSqlEndpoint, RdsTarget } from '../../../scenarios/sch
 import type { Fault } from '../../../scenarios/schema.js';
 import { driverFault } from '../../faults/registry.js';
 import type { PlanItem } from '../types.js';
-import { type RdsDeps, call } from './api.js';
+import { type RdsDeps, describeError, isMultiAzCluster, isSnapshotNotFound } from './api.js';
 
 export function rdsTarget(loaded: LoadedScenario): RdsTarget {
   return loaded.scenario.spec.target as RdsTarget;
@@ -67,32 +67,55 @@ export function planItems(loaded: LoadedScenario, live: LiveFacts | null): PlanI
     const restorePoint = snapshot ?? (spec.restore?.restoreTo && spec.restore.restoreTo !== 'latest' ? `point in time ${spec.restore.restoreTo}` : `latest restorable time${live?.source && 'LatestRestorableTime' in live.source && live.source.LatestRestorableTime ? ` (now ${live.source.LatestRestorableTime.toISOString()})` : ''}`);
     const subnet = live ? (live.subnetGroup ? `subnet group ${live.subnetGroup.DBSubnetGroupName} (VPC ${live.subnetGroup.VpcId}, ${live.subnetGroup.Subnets?.length ?? 0} subnets)` : `subnet group ${copy.subnetGroup}: ${live.subnetGroupError ?? 'not found'}`) : `subnet group ${copy.subnetGroup}`;
     items.push({
-      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${kind === 'cluster' ? ` plus member instance ${copyId}-1 (${copy.instanceClass})` : ''}`,
+      action: `restore ${id} from ${restorePoint} into a new DB ${kind} ${copyId}${
+        kind !== 'cluster'
+          ? ''
+          : live && isMultiAzCluster(live.source as DBCluster | undefined)
+            ? ` (a Multi-AZ DB cluster: RDS creates its three ${copy.instanceClass} instances, no CreateDBInstance)`
+            : live
+              ? ` plus member instance ${copyId}-1 (${copy.instanceClass}) once the cluster is available`
+              : ` plus, for Aurora, member instance ${copyId}-1 (${copy.instanceClass}) once the cluster is available (a Multi-AZ DB cluster gets its instances from RDS)`
+      }; with the source's parameter and option groups and engine version`,
       touches: `${subnet}; security groups ${copy.securityGroups.join(', ')}; not publicly accessible; tagged drillbook:run-id and drillbook:drill=true`,
       undo: spec.restore?.keep
         ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` deletes it and verifies`
-        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind === 'cluster' ? '; member instance first' : ''}) and wait until RDS answers not found (registered before the restore request)`,
+        : `delete the copy (SkipFinalSnapshot, DeleteAutomatedBackups${kind !== 'cluster' ? '' : live && isMultiAzCluster(live.source as DBCluster | undefined) ? '; its instances go with the cluster' : live ? '; member instance first' : '; an Aurora member instance first'}) and wait until RDS answers not found (registered before the restore request)`,
     });
   }
   return items;
 }
 
-export async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<{ id: string; createdAt: string }> {
-  const snapshots =
-    kind === 'instance'
-      ? ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBSnapshotsCommand(wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted }), o))).DBSnapshots ?? []).map((s) => ({
-          id: s.DBSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }))
-      : ((await call(deps, signal, (o) => deps.client.send(new deps.sdk.DescribeDBClusterSnapshotsCommand(wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted }), o))).DBClusterSnapshots ?? []).map((s) => ({
-          id: s.DBClusterSnapshotIdentifier ?? '',
-          status: s.Status,
-          createdAt: s.SnapshotCreateTime,
-        }));
+export interface FoundSnapshot {
+  id: string;
+  createdAt: string;
+  /** The engine version the snapshot holds (a restore from it must ask for this version). */
+  engineVersion: string | undefined;
+}
+
+/**
+ * The snapshot to restore: the named one, or with `latest` the newest available snapshot of
+ * the source across every page of DescribeDBSnapshots / DescribeDBClusterSnapshots (RDS
+ * returns them in no promised order, at most 100 a page).
+ */
+export async function findSnapshot(deps: RdsDeps, kind: 'instance' | 'cluster', sourceId: string, wanted: string, signal?: AbortSignal): Promise<FoundSnapshot> {
+  const options = signal ? [{ abortSignal: signal }] : [];
+  const snapshots: { id: string; status: string | undefined; createdAt: Date | undefined; engineVersion: string | undefined }[] = [];
+  try {
+    if (kind === 'instance') {
+      const input = wanted === 'latest' ? { DBInstanceIdentifier: sourceId } : { DBSnapshotIdentifier: wanted };
+      for await (const page of deps.sdk.paginateDescribeDBSnapshots({ client: deps.client }, input, ...options))
+        for (const s of page.DBSnapshots ?? []) snapshots.push({ id: s.DBSnapshotIdentifier ?? '', status: s.Status, createdAt: s.SnapshotCreateTime, engineVersion: s.EngineVersion });
+    } else {
+      const input = wanted === 'latest' ? { DBClusterIdentifier: sourceId } : { DBClusterSnapshotIdentifier: wanted };
+      for await (const page of deps.sdk.paginateDescribeDBClusterSnapshots({ client: deps.client }, input, ...options))
+        for (const s of page.DBClusterSnapshots ?? []) snapshots.push({ id: s.DBClusterSnapshotIdentifier ?? '', status: s.Status, createdAt: s.SnapshotCreateTime, engineVersion: s.EngineVersion });
+    }
+  } catch (error) {
+    if (isSnapshotNotFound(error)) throw new Error(`snapshot ${wanted} was not found in this account and region (${describeError(error)})`);
+    throw error;
+  }
   const usable = snapshots.filter((s) => s.status === 'available' && s.createdAt).sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
   const chosen = usable[0];
   if (!chosen) throw new Error(wanted === 'latest' ? `no available snapshot of DB ${kind} ${sourceId}` : `snapshot ${wanted} is not available`);
-  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString() };
+  return { id: chosen.id, createdAt: chosen.createdAt!.toISOString(), engineVersion: chosen.engineVersion };
 }
-

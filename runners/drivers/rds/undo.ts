@@ -6,7 +6,7 @@
 import type { DeletionRecord } from '../../../reports/run-record.js';
 import { z } from 'zod';
 import { typedUndo, type UndoEnv, type UndoRegistry } from '../../undo.js';
-import { type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, isInvalidState, isNotFound, pollUntil, resolveDeps } from './api.js';
+import { type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, isInvalidState, isMultiAzCluster, isNotFound, pollUntil, resolveDeps } from './api.js';
 
 export type RdsResourceKind = 'instance' | 'cluster';
 
@@ -63,14 +63,20 @@ async function requestDeletion(deps: RdsDeps, kind: RdsResourceKind, id: string,
 /** Deletes a drill's copy (a cluster's member instances first) and verifies it is gone. */
 export async function deleteCopy(deps: RdsDeps, params: { kind: RdsResourceKind; id: string; instances?: string[] }, env: UndoEnv): Promise<DeletionRecord> {
   const verification: { check: string; passed: boolean }[] = [];
+  let withCluster: string[] = [];
   if (params.kind === 'cluster') {
     const cluster = await describeCluster(deps, params.id, env.signal, env.log);
     const members = new Set([...(params.instances ?? []), ...(cluster?.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean)]);
-    for (const member of members) await requestDeletion(deps, 'instance', member, env);
-    for (const member of members) verification.push(await waitGone(deps, 'instance', member, env));
+    // A Multi-AZ DB cluster's instances cannot be deleted on their own: they go with the cluster.
+    if (isMultiAzCluster(cluster)) withCluster = [...members];
+    else {
+      for (const member of members) await requestDeletion(deps, 'instance', member, env);
+      for (const member of members) verification.push(await waitGone(deps, 'instance', member, env));
+    }
   }
   const existed = await requestDeletion(deps, params.kind, params.id, env);
   verification.push(await waitGone(deps, params.kind, params.id, env));
+  for (const member of withCluster) verification.push(await waitGone(deps, 'instance', member, env));
   return {
     what: 'restored copy',
     location: `RDS DB ${params.kind} ${params.id}${params.instances?.length ? ` (member ${params.instances.join(', ')})` : ''}`,

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../../reports/evidence.js';
 import { connect } from '../../../runners/drivers/postgres/server.js';
 import { createRdsDriver } from '../../../runners/drivers/rds/driver.js';
-import type { Driver } from '../../../runners/drivers/types.js';
+import type { Driver, FaultEffect } from '../../../runners/drivers/types.js';
 import { registerRdsUndos } from '../../../runners/drivers/rds/undo.js';
 import { runDrill } from '../../../runners/engine.js';
 import { JOURNAL_FILE } from '../../../runners/journal.js';
@@ -20,7 +20,7 @@ import { drivers } from '../../../runners/registry.js';
 import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../../helpers/pg-cluster.js';
-import { FakeRds, type Gate, fastSleep, startGate } from './fake-rds.js';
+import { FakeRds, type Gate, startGate } from './fake-rds.js';
 
 /** The built-in drivers with the RDS driver on the fake client (RunOptions.drivers). */
 let testDrivers: Readonly<Record<string, Driver>> = drivers;
@@ -71,9 +71,9 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
 
   async function setup(): Promise<{ dir: string; evidence: string; registry: ReturnType<typeof defaultUndoRegistry> }> {
     fake = new FakeRds();
-    testDrivers = withDriver(createRdsDriver({ client: fake.client, sleep: fastSleep }));
+    testDrivers = withDriver(createRdsDriver({ client: fake.client, sleep: fake.sleep }));
     const dir = path.join(work, `case-${++n}`);
-    return { dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: fake.client, sleep: fastSleep }) };
+    return { dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: fake.client, sleep: fake.sleep }) };
   }
 
   async function gate(open = true): Promise<Gate> {
@@ -118,14 +118,19 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
     expect(restore).toMatchObject({ SourceDBInstanceIdentifier: SOURCE, UseLatestRestorableTime: true, PubliclyAccessible: false, DBSubnetGroupName: 'drill-isolated', VpcSecurityGroupIds: ['sg-0a1b2c3d4e'] });
     expect(restore!.Tags).toEqual(expect.arrayContaining([{ Key: 'drillbook:run-id', Value: record.runId }, { Key: 'drillbook:drill', Value: 'true' }]));
     expect(undoJournaledBeforeRestore).toBe(true);
+    // Finding 13: the copy runs with the source's parameter and option groups, not RDS's defaults.
+    expect(restore).toMatchObject({ DBParameterGroupName: 'orders-pg16', OptionGroupName: 'orders-og16', CopyTagsToSnapshot: true });
+    const carried = record.timeline.find((e) => e.event.startsWith('restore carries the source settings'));
+    expect(carried?.detail).toMatchObject({ engineVersion: '16.4', parameterGroup: 'orders-pg16', optionGroup: 'orders-og16' });
+    expect(record.dataIntegrity.notes.join(' ')).toContain('parameterGroup orders-pg16');
 
-    // RDS said "available" ~0.3 s after the request; clients could connect only at ~1.2 s.
+    // RDS said "available" soon after the request; clients could connect only at ~1.2 s.
     const t0 = Date.parse(record.t0!.at);
-    const availableAt = fake.log.find((c) => c.command === 'DescribeDBInstancesCommand' && c.at - t0 > 300)?.at ?? 0;
-    expect(gateOpenedAt).toBeGreaterThan(availableAt);
+    const availableEvent = record.timeline.find((e) => /RDS reports the copy .*: available/.test(e.event));
+    expect(availableEvent).toBeDefined();
+    expect(gateOpenedAt).toBeGreaterThan(Date.parse(availableEvent!.at));
     expect(Date.parse(record.measured.rto!.recoveredAt)).toBeGreaterThanOrEqual(gateOpenedAt - 5);
     expect(record.measured.rto!.seconds * 1000).toBeGreaterThanOrEqual(gateOpenedAt - t0 - 5);
-    expect(record.timeline.some((e) => /RDS reports the copy .*: available/.test(e.event))).toBe(true);
 
     // RPO from the restore point: T0 − LatestRestorableTime read at T0.
     const lrt = fake.instances.get(SOURCE)!.LatestRestorableTime!.getTime();
@@ -185,7 +190,8 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
   it('restores an Aurora cluster with a member instance, measures RPO by heartbeats on production, deletes member then cluster', async () => {
     const { dir, evidence, registry } = await setup();
     fake.addCluster('orders-aurora', ['orders-aurora-1', 'orders-aurora-2']);
-    fake.copyScript = { endpointAfterMs: 50, availableAfterMs: 150, endpoint: { host: '127.0.0.1', port: cluster.primary.port } };
+    // The cluster copy is `creating` for eight simulated minutes.
+    fake.copyScript = { endpointAfterMs: 60_000, availableAfterMs: 8 * 60_000, endpoint: { host: '127.0.0.1', port: cluster.primary.port } };
     const file = writeScenario(dir, 'rds-aurora', {
       type: 'parallel-restore',
       targets: { rto: '5m', rpo: '10m' },
@@ -204,6 +210,12 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
     expect(restore).toMatchObject({ SourceDBClusterIdentifier: 'orders-aurora', UseLatestRestorableTime: true, DBSubnetGroupName: 'drill-isolated' });
     const [member] = fake.calls('CreateDBInstanceCommand');
     expect(member).toMatchObject({ DBClusterIdentifier: restore!.DBClusterIdentifier, Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large', PubliclyAccessible: false });
+    // Finding 10: CreateDBInstance only once the cluster copy is available (the fake refuses it before, as RDS does).
+    expect(fake.calls('CreateDBInstanceCommand')).toHaveLength(1);
+    expect(record.timeline.some((e) => e.event.includes(`${restore!.DBClusterIdentifier as string} available: creating its member instance`))).toBe(true);
+    // Finding 13: the cluster parameter group, and the writer's DB parameter group for the member.
+    expect(restore).toMatchObject({ DBClusterParameterGroupName: 'orders-aurora-cpg16', CopyTagsToSnapshot: true });
+    expect(member).toMatchObject({ DBParameterGroupName: 'orders-aurora-pg16' });
     expect(record.measured.rpo!.method).toContain('heartbeat');
     expect(record.measured.rpo!.lostWrites).toBe(0);
     // Member instance first, then the cluster (RDS refuses a cluster that still has members).
@@ -213,6 +225,52 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
     expect(fake.clusters.has(restore!.DBClusterIdentifier as string)).toBe(false);
     expect(fake.instances.has(member!.DBInstanceIdentifier as string)).toBe(false);
     expect((await verifyBundle(runDir)).ok).toBe(true);
+  });
+
+  it('restores an Aurora cluster snapshot with the snapshot\'s engine version and the source\'s groups (finding 13)', async () => {
+    const { dir, evidence, registry } = await setup();
+    fake.addCluster('orders-aurora', ['orders-aurora-1', 'orders-aurora-2']);
+    fake.snapshots.push({ id: 'rds:orders-aurora-2026-11-26-03-10', source: 'orders-aurora', createdAt: new Date(Date.now() - 3_600_000), cluster: true, engineVersion: '16.2' });
+    fake.copyScript = { endpointAfterMs: 60_000, availableAfterMs: 5 * 60_000, endpoint: { host: '127.0.0.1', port: cluster.primary.port } };
+    const file = writeScenario(dir, 'rds-aurora-snapshot', {
+      type: 'parallel-restore',
+      targets: { rto: '5m', rpo: '2h' },
+      target: { driver: 'rds', cluster: 'orders-aurora', copy: { ...COPY_NETWORK, snapshot: 'latest', instanceClass: 'db.r6g.large', probe: sqlUser() } },
+      probes: FAST_PROBES,
+      checks: [{ type: 'row-count', name: 'orders restored', table: 'orders', min: 50 }],
+    });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
+    const [restore] = fake.calls('RestoreDBClusterFromSnapshotCommand');
+    expect(restore).toMatchObject({ SnapshotIdentifier: 'rds:orders-aurora-2026-11-26-03-10', Engine: 'aurora-postgresql', EngineVersion: '16.2', DBClusterParameterGroupName: 'orders-aurora-cpg16' });
+    // Without EngineVersion the copy would have run the region's default version.
+    expect(record.timeline.find((e) => e.event.startsWith('restore carries the source settings'))?.detail).toMatchObject({ engineVersion: '16.2', clusterParameterGroup: 'orders-aurora-cpg16', memberParameterGroup: 'orders-aurora-pg16' });
+    expect(fake.calls('CreateDBInstanceCommand')[0]).toMatchObject({ DBParameterGroupName: 'orders-aurora-pg16' });
+    expect(fake.clusters.size).toBe(1);
+  });
+
+  it('restores a Multi-AZ DB cluster (not Aurora) with DBClusterInstanceClass, no CreateDBInstance, and deletes it as a whole (finding 14)', async () => {
+    const { dir, evidence, registry } = await setup();
+    fake.addCluster('orders-maz', ['orders-maz-1', 'orders-maz-2', 'orders-maz-3'], { multiAz: true });
+    fake.copyScript = { endpointAfterMs: 60_000, availableAfterMs: 6 * 60_000, endpoint: { host: '127.0.0.1', port: cluster.primary.port } };
+    const file = writeScenario(dir, 'rds-maz', {
+      type: 'parallel-restore',
+      targets: { rto: '5m', rpo: '10m' },
+      target: { driver: 'rds', cluster: 'orders-maz', copy: { ...COPY_NETWORK, instanceClass: 'db.m6gd.large', probe: sqlUser() } },
+      probes: FAST_PROBES,
+      checks: [{ type: 'row-count', name: 'orders restored', table: 'orders', min: 50 }],
+    });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
+    const [restore] = fake.calls('RestoreDBClusterToPointInTimeCommand');
+    expect(restore).toMatchObject({ SourceDBClusterIdentifier: 'orders-maz', DBClusterInstanceClass: 'db.m6gd.large', StorageType: 'io1', Iops: 1000, DBClusterParameterGroupName: 'orders-maz-cpg16' });
+    expect(fake.calls('CreateDBInstanceCommand')).toEqual([]);
+    expect(fake.calls('DeleteDBInstanceCommand')).toEqual([]);
+    expect(fake.calls('DeleteDBClusterCommand')[0]).toMatchObject({ DBClusterIdentifier: restore!.DBClusterIdentifier, SkipFinalSnapshot: true });
+    // The cluster and the three instances RDS made for it are gone, and verified so.
+    expect(fake.clusters.has(restore!.DBClusterIdentifier as string)).toBe(false);
+    expect([...fake.instances.keys()].filter((id) => id.startsWith('drillbook-'))).toEqual([]);
+    expect(record.restoredCopy!.deletion!.verification.filter((v) => v.check.includes('DBInstanceNotFound'))).toHaveLength(3);
   });
 
   it('Multi-AZ instance failover: RTO from the client probe; RDS events kept in the timeline as secondary evidence', async () => {
@@ -227,6 +285,10 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       fake.event(SOURCE, 'db-instance', 'Multi-AZ instance failover started.', new Date(start + 2_000), ['failover']);
       fake.event(SOURCE, 'db-instance', 'DB instance restarted', new Date(start + 20_000), ['availability']);
       fake.event(SOURCE, 'db-instance', 'Multi-AZ instance failover completed.', new Date(start + 40_000), ['failover']);
+      // A busy window: more events than one DescribeEvents page holds (100).
+      for (let i = 0; i < 120; i++) fake.event(SOURCE, 'db-instance', `Finished applying parameter change ${i}`, new Date(start + 3_000 + i), ['configuration change']);
+      // Another source's events are not this drill's.
+      fake.event('orders-other', 'db-instance', 'Multi-AZ instance failover started.', new Date(start + 2_000), ['failover']);
       expect(command).toBe('RebootDBInstanceCommand');
       expect(input.ForceFailover).toBe(true);
       setTimeout(() => {
@@ -241,7 +303,23 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
       recovery: { action: 'none' },
       probes: FAST_PROBES,
     });
-    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    // What the fault reports of its own effect (FaultEffect.observedEffect), seen through the session.
+    const effects: FaultEffect[] = [];
+    const rds = testDrivers.rds!;
+    const observing: Driver = {
+      ...rds,
+      open: async (ctx) => {
+        const session = await rds.open(ctx);
+        const inject = session.injectFault.bind(session);
+        session.injectFault = async (...args) => {
+          const effect = await inject(...args);
+          effects.push(effect);
+          return effect;
+        };
+        return session;
+      },
+    };
+    const { record, runDir } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: withDriver(observing), scratchRoot: work });
     expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
     const rto = record.measured.rto!;
     const trueOutageMs = outage!.end - Date.parse(record.t0!.at);
@@ -249,10 +327,23 @@ describe('RDS drills (mocked RDS API, real PostgreSQL endpoints)', () => {
     const completed = fake.events.find((e) => e.Message === 'Multi-AZ instance failover completed.')!.Date!.getTime();
     expect(Date.parse(rto.recoveredAt)).toBeLessThan(completed);
     expect(record.timeline.some((e) => e.event.includes('outage observed by the client'))).toBe(true);
+    // The fault's own evidence: the first failed client write after T0 and the status RDS reported.
+    expect(effects).toHaveLength(1);
+    const observed = effects[0]!.observedEffect!;
+    expect(Date.parse(observed.at)).toBeGreaterThanOrEqual(Date.parse(record.t0!.at) - 5);
+    expect(Date.parse(observed.at)).toBeLessThan(outage!.end);
+    expect(observed.how).toContain('first failed write through the production endpoint');
+    expect(effects[0]!.observed).toContain(observed.how);
+    expect(record.disruption?.observed).toBe(true);
+    expect(observed.how).toContain(`RDS status of DB instance ${SOURCE} afterwards: rebooting`);
     for (const message of ['Multi-AZ instance failover started.', 'Multi-AZ instance failover completed.'])
       expect(record.timeline.some((e) => e.event.includes(message) && e.event.includes('secondary evidence'))).toBe(true);
     expect(fs.readFileSync(path.join(runDir, 'report.html'), 'utf8')).toContain('Multi-AZ instance failover completed.');
-    expect(JSON.parse(fs.readFileSync(path.join(runDir, 'attachments', 'rds-events.json'), 'utf8'))).toHaveLength(3);
+    // Finding 16: every page of DescribeEvents is read.
+    const attached = JSON.parse(fs.readFileSync(path.join(runDir, 'attachments', 'rds-events.json'), 'utf8')) as { SourceIdentifier: string }[];
+    expect(attached).toHaveLength(123);
+    expect(attached.every((e) => e.SourceIdentifier === SOURCE)).toBe(true);
+    expect(fake.calls('DescribeEventsCommand').filter((c) => c.SourceIdentifier === SOURCE).length).toBeGreaterThanOrEqual(2);
     expect((await verifyBundle(runDir)).ok).toBe(true);
   });
 });

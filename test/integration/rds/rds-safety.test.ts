@@ -23,7 +23,7 @@ import { drivers } from '../../../runners/registry.js';
 import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../../helpers/pg-cluster.js';
-import { FakeRds, type Gate, fastSleep, startGate } from './fake-rds.js';
+import { FakeRds, type Gate, startGate } from './fake-rds.js';
 
 /** The built-in drivers with the RDS driver on the fake client (RunOptions.drivers). */
 let testDrivers: Readonly<Record<string, Driver>> = drivers;
@@ -58,9 +58,9 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
   function setup() {
     const f = new FakeRds();
     fake = f;
-    testDrivers = withDriver(createRdsDriver({ client: f.client, sleep: fastSleep }));
+    testDrivers = withDriver(createRdsDriver({ client: f.client, sleep: f.sleep }));
     const dir = path.join(work, `case-${++n}`);
-    return { fake: f, dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: f.client, sleep: fastSleep }) };
+    return { fake: f, dir, evidence: path.join(dir, 'evidence'), registry: registerRdsUndos(defaultUndoRegistry(), { client: f.client, sleep: f.sleep }) };
   }
 
   async function gate(open = true): Promise<Gate> {
@@ -194,7 +194,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
       // A copy of that run, tagged, that the journal's deletion never reached (created under another id).
       fake.addInstance('drillbook-orders-prod-7c9e6679-b', { MultiAZ: false, TagList: [{ Key: 'drillbook:run-id', Value: runId }, { Key: 'drillbook:drill', Value: 'true' }] });
 
-      const runs = await recoverRuns(evidence, { registry: registerRdsUndos(defaultUndoRegistry(), { client: fake.client, sleep: fastSleep }), rds: { client: fake.client, sleep: fastSleep } });
+      const runs = await recoverRuns(evidence, { registry: registerRdsUndos(defaultUndoRegistry(), { client: fake.client, sleep: fake.sleep }), rds: { client: fake.client, sleep: fake.sleep } });
       expect(runs.find((r) => r.runId === runId)?.status).toBe('recovered');
       expect(fake.calls('StartDBInstanceCommand')).toEqual([{ DBInstanceIdentifier: SOURCE }]);
       expect(fake.instances.get(SOURCE)!.DBInstanceStatus).toBe('available');
@@ -315,6 +315,29 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
     expect(fake.instances.get('orders-aurora-1')!.DBInstanceStatus).toBe('available');
   });
 
+  it('rds-reboot of a Multi-AZ DB cluster (not Aurora) uses RebootDBCluster, the only reboot RDS allows it (finding 14)', async () => {
+    const { fake, dir, evidence, registry } = setup();
+    fake.addCluster('orders-maz', ['orders-maz-1', 'orders-maz-2', 'orders-maz-3'], { multiAz: true });
+    const writer = await gate();
+    fake.onFault = () => {
+      writer.close();
+      setTimeout(() => writer.open(), 500);
+    };
+    const file = writeScenario(dir, 'rds-maz-reboot', {
+      type: 'failover',
+      target: { driver: 'rds', cluster: 'orders-maz', production: { host: '127.0.0.1', port: writer.port, ...sqlUser() } },
+      faults: [{ type: 'rds-reboot' }],
+      recovery: { action: 'none' },
+      probes: FAST_PROBES,
+    });
+    const { record } = await runDrill(await loadForRun(file), { evidenceDir: evidence, registry, drivers: testDrivers, scratchRoot: work });
+    expect(record.outcome, record.error ?? JSON.stringify(record.findings)).toBe('passed');
+    expect(fake.calls('RebootDBClusterCommand')).toEqual([{ DBClusterIdentifier: 'orders-maz' }]);
+    expect(fake.calls('RebootDBInstanceCommand')).toEqual([]);
+    expect(record.teardown.undos.find((u) => u.description.includes('DB cluster orders-maz is available'))?.status).toBe('done');
+    expect(fake.clusters.get('orders-maz')!.Status).toBe('available');
+  });
+
   it('sweeps tagged copies of finished runs only', async () => {
     const { fake, dir, evidence, registry } = setup();
     fake.addInstance(SOURCE);
@@ -332,7 +355,7 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
     // evidence directory's copy; an untagged production instance.
     fake.addInstance('drillbook-orders-prod-leftover', { TagList: tags(record.runId) });
     fake.addInstance('drillbook-orders-prod-elsewhere', { TagList: tags('00000000-0000-4000-8000-000000000000') });
-    const swept = await sweepOrphans(evidence, { client: fake.client, sleep: fastSleep });
+    const swept = await sweepOrphans(evidence, { client: fake.client, sleep: fake.sleep });
     expect(swept.find((s) => s.id === 'drillbook-orders-prod-leftover')).toMatchObject({ status: 'deleted' });
     expect(swept.find((s) => s.id === 'drillbook-orders-prod-elsewhere')).toMatchObject({ status: 'left' });
     expect(swept.some((s) => s.id === SOURCE)).toBe(false);
@@ -348,10 +371,12 @@ describe('RDS faults, failures and safety (mocked RDS API, real PostgreSQL endpo
 
   it('production without --confirm is refused by the CLI before any RDS call; with it, the drill runs', async () => {
     const { fake, dir } = setup();
+    // The CLI builds its own driver with the real sleep: the fake's minutes become real milliseconds.
+    fake.durations = { deleteMs: 200, stopMs: 200, startMs: 200, rebootMs: 200, failoverMs: 200 };
     fake.addInstance(SOURCE);
     const production = await gate();
     fake.onFault = () => production.close();
-      fake.onStart = () => production.open();
+    fake.onStart = () => production.open();
     const file = await stopScenario(dir, production, cluster.primary.port, {}, { environment: 'production', name: 'rds-stop' });
     const evidence = path.join(dir, 'evidence');
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);

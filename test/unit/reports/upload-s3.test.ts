@@ -160,6 +160,40 @@ describe('uploadBundle', () => {
     );
   });
 
+  it('retries a 409 ConditionalRequestConflict, as S3 says to, and uploads every object once it clears (finding 17)', async () => {
+    const bundle = await finalizedBundle();
+    const manifestKey = `prod/drills/${bundle.dirName}/manifest.json`;
+    let conflicts = 0;
+    s3.on(PutObjectCommand).callsFake((input: PutObjectCommandInput) => {
+      if (input.Key === manifestKey && conflicts < 2) {
+        conflicts++;
+        return Promise.reject(s3Error('ConditionalRequestConflict', 409));
+      }
+      return Promise.resolve({});
+    });
+    const waits: number[] = [];
+    const result = await uploadBundle(bundle.dir, TARGET, { client: new S3Client({ region: 'eu-west-1' }), sleep: async (ms) => void waits.push(ms) });
+    expect(conflicts).toBe(2);
+    expect(putInputs().filter((input) => input.Key === manifestKey)).toHaveLength(3);
+    expect(result.objects).toContain(`s3://${TARGET.bucket}/${manifestKey}`);
+    expect(result.objects.at(-1)).toContain('/ledger/');
+    // Backoff: the second wait is longer than the first's lower bound doubled.
+    expect(waits).toHaveLength(2);
+    expect(waits[1]!).toBeGreaterThanOrEqual(200);
+  });
+
+  it('gives up on a 409 that never clears after a bounded number of attempts, and never retries a 412', async () => {
+    const bundle = await finalizedBundle();
+    s3.on(PutObjectCommand).rejects(s3Error('ConditionalRequestConflict', 409));
+    const client = new S3Client({ region: 'eu-west-1' });
+    await expect(uploadBundle(bundle.dir, TARGET, { client, sleep: async () => undefined })).rejects.toThrow(/409 ConditionalRequestConflict\), still after 5 attempts/);
+    expect(putInputs()).toHaveLength(5);
+    s3.reset();
+    s3.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412));
+    await expect(uploadBundle(bundle.dir, TARGET, { client, sleep: async () => undefined })).rejects.toThrow(/already exists/);
+    expect(putInputs()).toHaveLength(1);
+  });
+
   it('uploads nothing from a bundle that no longer matches its manifest', async () => {
     const bundle = await finalizedBundle();
     s3.on(PutObjectCommand).resolves({});

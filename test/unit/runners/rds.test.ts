@@ -10,7 +10,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { copyIdentifier, createRdsDriver, rdsDriver } from '../../../runners/drivers/rds/driver.js';
+import * as sdk from '@aws-sdk/client-rds';
 import { call, isNotFound, isThrottling } from '../../../runners/drivers/rds/api.js';
+import { findSnapshot } from '../../../runners/drivers/rds/plan.js';
 import { scenarioChecks } from '../../../runners/registry.js';
 import { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { loadScenario } from '../../../scenarios/load.js';
@@ -81,7 +83,7 @@ describe('RDS scenarios', () => {
       type: 'failover',
       target: { driver: 'rds', instance: 'orders-prod', production: { host: 'db.example', port: 5432 } },
       faults: [{ type: 'rds-stop' }],
-      recovery: { action: 'none' },
+      recovery: { action: 'command', command: 'aws rds start-db-instance --db-instance-identifier orders-prod' },
     });
     const stopPlan = rdsDriver.plan(await loadForRun(stop));
     expect(stopPlan.find((i) => i.action === 'StopDBInstance orders-prod')!.undo).toContain('StartDBInstance orders-prod');
@@ -103,6 +105,15 @@ describe('RDS scenarios', () => {
     expect(text).toContain('VPC vpc-0drill');
     expect(fake.log.length).toBeGreaterThan(0);
     expect(fake.log.filter((c) => MUTATING.includes(c.command))).toEqual([]);
+    // A Multi-AZ DB cluster source: the plan says RDS makes its instances (finding 14).
+    fake.addCluster('orders-maz', ['orders-maz-1', 'orders-maz-2', 'orders-maz-3'], { multiAz: true });
+    const maz = writeScenario(path.join(dir, 'live-maz'), 'live-maz', {
+      type: 'parallel-restore',
+      target: { driver: 'rds', cluster: 'orders-maz', copy: { subnetGroup: 'drill-isolated', securityGroups: ['sg-0abc'], instanceClass: 'db.m6gd.large', probe: {} } },
+    });
+    const mazText = JSON.stringify(await driver.planLive!(await loadForRun(maz)));
+    expect(mazText).toContain('a Multi-AZ DB cluster: RDS creates its three db.m6gd.large instances, no CreateDBInstance');
+    expect(mazText).not.toContain('member instance');
   });
 
   it('retries throttled calls with backoff and passes other errors through', async () => {
@@ -134,5 +145,65 @@ describe('RDS scenarios', () => {
         return /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/.test(id) && !id.includes('--') && !id.endsWith('-');
       }),
     );
+  });
+
+  it('rds-stop with recovery: none and the probe on the stopped database is refused at spec.recovery.action (finding 12)', async () => {
+    const stop = (extra: Record<string, unknown>) =>
+      writeScenario(path.join(dir, `stop-none-${Object.keys(extra).join('-') || 'plain'}`), 'stop-none', {
+        type: 'failover',
+        target: { driver: 'rds', instance: 'orders-prod', production: { host: 'db.example', port: 5432 }, standby: { host: 'dr.example', port: 5432 } },
+        faults: [{ type: 'rds-stop' }],
+        recovery: { action: 'none' },
+        ...extra,
+      });
+    const refused = (await diagnose(await stop({}))).find((p) => p.path === 'spec.recovery.action');
+    expect(refused?.message).toMatch(/rds-stop with recovery: none cannot recover.*7 days/);
+    expect(refused?.hint).toContain('aws rds start-db-instance --db-instance-identifier orders-prod');
+    // A command that starts it, or a probe on the endpoint the service fails over to, can recover.
+    expect(await diagnose(await stop({ recovery: { action: 'command', command: 'aws rds start-db-instance --db-instance-identifier orders-prod' } }))).toEqual([]);
+    expect(await diagnose(await stop({ probes: { endpoint: 'standby' } }))).toEqual([]);
+  });
+
+  it('latest is the newest available snapshot across every page of DescribeDBSnapshots and DescribeDBClusterSnapshots (finding 16)', async () => {
+    fake = new FakeRds();
+    fake.pageSize = 20;
+    const base = Date.parse('2026-10-01T03:10:00Z');
+    // 45 snapshots, oldest first: the newest is on the third page.
+    for (let day = 0; day < 45; day++) {
+      fake.snapshots.push({ id: `rds:orders-prod-${day}`, source: 'orders-prod', createdAt: new Date(base + day * 86_400_000), cluster: false });
+      fake.snapshots.push({ id: `rds:orders-aurora-${day}`, source: 'orders-aurora', createdAt: new Date(base + day * 86_400_000), cluster: true, engineVersion: '16.2' });
+    }
+    fake.snapshots.push({ id: 'rds:orders-prod-creating', source: 'orders-prod', createdAt: new Date(base + 50 * 86_400_000), cluster: false, status: 'creating' });
+    const deps = { client: fake.client, sleep: fastSleep, sdk };
+    expect((await findSnapshot(deps, 'instance', 'orders-prod', 'latest')).id).toBe('rds:orders-prod-44');
+    expect(await findSnapshot(deps, 'cluster', 'orders-aurora', 'latest')).toMatchObject({ id: 'rds:orders-aurora-44', engineVersion: '16.2' });
+    expect(fake.calls('DescribeDBSnapshotsCommand').length).toBeGreaterThanOrEqual(3);
+    await expect(findSnapshot(deps, 'instance', 'orders-prod', 'rds:nope')).rejects.toThrow(/snapshot rds:nope was not found.*DBSnapshotNotFoundFault/);
+  });
+
+  it('the fake refuses what RDS refuses: invalid states, unknown names, events without a source type, CreateDBInstance into a cluster not yet available', async () => {
+    fake = new FakeRds();
+    fake.addInstance('orders-prod');
+    const send = (command: object) => fake!.client.send(command as never);
+    await send(new sdk.StopDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod' }));
+    await expect(send(new sdk.StopDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod' }))).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' });
+    await expect(send(new sdk.RebootDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod' }))).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' });
+    await expect(send(new sdk.StartDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod' }))).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' }); // still stopping
+    await fake.sleep(3 * 60_000); // two simulated minutes later it is stopped
+    await send(new sdk.StartDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod' }));
+    await expect(send(new sdk.DescribeDBInstancesCommand({ DBInstanceIdentifier: 'nope' }))).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault' });
+    await expect(send(new sdk.DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'nope' }))).rejects.toMatchObject({ name: 'DBSnapshotNotFoundFault' });
+    await expect(send(new sdk.DescribeEventsCommand({ SourceIdentifier: 'orders-prod' }))).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    await expect(send(new sdk.RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: 'orders-prod', TargetDBInstanceIdentifier: 'copy', UseLatestRestorableTime: true, DBParameterGroupName: 'missing' }))).rejects.toMatchObject({ name: 'DBParameterGroupNotFoundFault' });
+    fake.addCluster('orders-aurora', ['orders-aurora-1']);
+    fake.copyScript = { endpointAfterMs: 0, availableAfterMs: 60_000, endpoint: { host: '127.0.0.1', port: 1 } };
+    await send(new sdk.RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: 'orders-aurora', DBClusterIdentifier: 'copy-cluster', UseLatestRestorableTime: true }));
+    await expect(send(new sdk.CreateDBInstanceCommand({ DBInstanceIdentifier: 'copy-1', DBClusterIdentifier: 'copy-cluster', Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }))).rejects.toMatchObject({ name: 'InvalidDBClusterStateFault' });
+    await expect(send(new sdk.RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: 'nope', DBClusterIdentifier: 'copy-2', UseLatestRestorableTime: true }))).rejects.toMatchObject({ name: 'DBClusterNotFoundFault' });
+    // A delete takes simulated minutes: still there (deleting) until the fake's clock has moved on.
+    await send(new sdk.DeleteDBInstanceCommand({ DBInstanceIdentifier: 'orders-prod', SkipFinalSnapshot: true }));
+    expect((await send(new sdk.DescribeDBInstancesCommand({ DBInstanceIdentifier: 'orders-prod' })) as sdk.DescribeDBInstancesCommandOutput).DBInstances?.[0]?.DBInstanceStatus).toBe('deleting');
+    await fake.sleep(6 * 60_000);
+    await expect(send(new sdk.DescribeDBInstancesCommand({ DBInstanceIdentifier: 'orders-prod' }))).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault' });
   });
 });
