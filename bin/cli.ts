@@ -361,7 +361,7 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     if (evidenceTarget.kind === 's3') {
       const { uploadBundle } = await import('../reports/upload-s3.js');
       try {
-        const uploaded = await uploadBundle(result.runDir, evidenceTarget);
+        const uploaded = await uploadBundle(result.runDir, evidenceTarget, { ledger: 'chain', signingKey });
         out(`uploaded ${uploaded.objects.length} objects to ${describeEvidenceTarget(evidenceTarget)}`);
       } catch (error) {
         err(`EVIDENCE NOT UPLOADED to ${describeEvidenceTarget(evidenceTarget)}: ${(error as Error).message}`);
