@@ -254,10 +254,15 @@ async function collectObjects(dir: string, runDirName: string, prefix: string): 
 /** The run's line in the store's shared chain (after its bundle): `s3://…/ledger/<seq>.json`. */
 async function appendRunToS3Chain(client: S3Client, target: { bucket: string; prefix: string }, dir: string, runDirName: string, options: UploadOptions): Promise<string> {
   const { appendS3Ledger } = await import('./evidence/s3-ledger.js');
+  const { readS3RegisterHead } = await import('./evidence/s3-append.js');
   const manifestSha256 = sha256Hex(await readFile(path.join(dir, MANIFEST_FILE)));
   const local = parseLedgerLine(await findLedgerLine(path.dirname(dir), runDirName, manifestSha256))!;
   try {
-    const { key } = await appendS3Ledger(client, target, { runId: local.runId, dir: runDirName, manifestSha256 }, { signingKey: options.signingKey, now: options.now });
+    const { key } = await appendS3Ledger(client, target, { runId: local.runId, dir: runDirName, manifestSha256 }, {
+      signingKey: options.signingKey,
+      now: options.now,
+      registerHead: await readS3RegisterHead(client, target),
+    });
     return `s3://${target.bucket}/${key}`;
   } catch (error) {
     throw new EvidenceError(`the bundle of ${runDirName} was uploaded, but its ledger line was not: ${(error as Error).message}`, { cause: error });

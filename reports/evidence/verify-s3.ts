@@ -8,6 +8,7 @@
  */
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { EvidenceError, MANIFEST_FILE, sha256Hex } from '../evidence-files.js';
+import { REMEDIATION_FILE, checkRegisterText } from '../remediation-events.js';
 import { LEDGER_FILE } from './ledger.js';
 import type { EvidenceVerification, RunVerification, VerificationProblem } from './verify-evidence.js';
 import pLimit from 'p-limit';
@@ -149,6 +150,21 @@ export async function verifyS3Evidence(
     result.problems.push(...problems);
   }
   for (const problem of ledger.problems) result.problems.push({ subject: LEDGER_FILE, ...(problem.line > 0 ? { line: problem.line } : {}), message: problem.message });
+  // The register's own chain, as for a local directory (verify-evidence.ts).
+  const registerBytes = await getObjectBytes(client, location, REMEDIATION_FILE);
+  if (registerBytes !== undefined) {
+    const check = checkRegisterText(registerBytes.toString('utf8'));
+    const registerProblems = [...check.damaged, ...check.chain].sort((a, b) => a.line - b.line);
+    for (const p of registerProblems) result.problems.push({ subject: REMEDIATION_FILE, line: p.line, message: p.message });
+    result.register = {
+      file: `${where}/${REMEDIATION_FILE}`,
+      ok: registerProblems.length === 0,
+      lines: check.lines,
+      events: check.events.length,
+      legacyLines: check.legacyLines,
+      tornLines: check.torn.map((p) => p.line),
+    };
+  }
   result.notes.push(`${where}: files were checked by the SHA-256 checksums S3 computed on upload (HeadObject), not downloaded; objects no ledger line names were not looked for`);
   result.ok = result.problems.length === 0;
   return result;
