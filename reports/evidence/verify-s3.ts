@@ -18,9 +18,18 @@ import { verifyLedgerLines, type EvidenceObjects, type LedgerProblem, type Ledge
 /** Objects of the store read with GetObject, `<prefix>/<relative path>`. */
 export function s3EvidenceObjects(client: S3Client, location: S3Location, concurrency = 16): EvidenceObjects {
   const limit = pLimit(concurrency);
+  // manifest.json is read by the chain check and again by the run check: fetch it once.
+  const manifests = new Map<string, Promise<Buffer | undefined>>();
   return {
-    read: (relativePath) =>
-      limit(() => getObjectBytes(client, location, relativePath)),
+    read: (relativePath) => {
+      if (!relativePath.endsWith(`/${MANIFEST_FILE}`)) return limit(() => getObjectBytes(client, location, relativePath));
+      let bytes = manifests.get(relativePath);
+      if (!bytes) {
+        bytes = limit(() => getObjectBytes(client, location, relativePath));
+        manifests.set(relativePath, bytes);
+      }
+      return bytes;
+    },
   };
 }
 
@@ -38,6 +47,7 @@ export async function verifyS3Ledger(
   client: S3Client,
   location: S3Location,
   options: LedgerVerifyOptions & { concurrency?: number } = {},
+  objects?: EvidenceObjects,
 ): Promise<LedgerVerification> {
   const concurrency = options.concurrency ?? 16;
   const where = `s3://${location.bucket}/${s3Key(location, 'ledger')}/`;
@@ -68,7 +78,7 @@ export async function verifyS3Ledger(
       });
     }),
   );
-  return verifyLedgerLines(lines, where, s3EvidenceObjects(client, location, concurrency), options, problems);
+  return verifyLedgerLines(lines, where, objects ?? s3EvidenceObjects(client, location, concurrency), options, problems);
 }
 
 function keyName(seq: number): string {
@@ -90,7 +100,8 @@ export async function verifyS3Evidence(
   options: LedgerVerifyOptions & { concurrency?: number } = {},
 ): Promise<EvidenceVerification> {
   const concurrency = options.concurrency ?? 16;
-  const ledger = await verifyS3Ledger(client, location, { ...options, checkManifests: true });
+  const objects = s3EvidenceObjects(client, location, concurrency);
+  const ledger = await verifyS3Ledger(client, location, { ...options, checkManifests: true }, objects);
   const where = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix}`}`;
   const result: EvidenceVerification = { ok: false, evidenceDir: where, runs: [], ledger, register: null, problems: [], notes: [] };
   if (ledger.entries === 0) throw new EvidenceError(`${where}: no ledger objects under ledger/; give the s3:// location runs were uploaded to`);
@@ -101,7 +112,7 @@ export async function verifyS3Evidence(
     ledger.runs.map(async (line) => {
       const problems: VerificationProblem[] = [];
       const name = line.dir;
-      const manifestBytes = await limit(() => getObjectBytes(client, location, `${name}/${MANIFEST_FILE}`));
+      const manifestBytes = await objects.read(`${name}/${MANIFEST_FILE}`);
       let manifest: { files?: { path?: unknown; sha256?: unknown }[]; signature?: { keyId?: unknown } } | undefined;
       try {
         manifest = manifestBytes === undefined ? undefined : (JSON.parse(manifestBytes.toString('utf8')) as typeof manifest);

@@ -27,6 +27,7 @@ import { type OsUser, chownTree, databaseUser, freePort, processesMentioning } f
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
 import { pauseTrial } from '../helpers/ground-truth.js';
 import { sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
+import { benchS3Verify, s3VerifySection } from './s3-verify-bench.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -981,6 +982,11 @@ async function main(): Promise<void> {
   loads.push(`after evidence at scale: ${loadavg()}`);
   summary.push(...scale.summary);
   sections.push(scale.section);
+
+  log('verify s3:// over 10,000 runs (fake S3)');
+  const s3Verify = s3VerifySection(await benchS3Verify(10_000));
+  summary.push(s3Verify.summary);
+  sections.push(s3Verify.section);
 
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [
