@@ -361,7 +361,10 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     if (evidenceTarget.kind === 's3') {
       const { uploadBundle } = await import('../reports/upload-s3.js');
       try {
-        const uploaded = await uploadBundle(result.runDir, evidenceTarget, { ledger: 'chain', signingKey });
+        // The run's remediation items first: its ledger line then anchors them (s3-append.ts).
+        const client = (await import('../reports/evidence/s3-client.js')).defaultS3Client();
+        await (await import('../reports/evidence/s3-append.js')).uploadRunRemediation(client, evidenceTarget, evidenceDir, record.runId);
+        const uploaded = await uploadBundle(result.runDir, evidenceTarget, { client, ledger: 'chain', signingKey });
         out(`uploaded ${uploaded.objects.length} objects to ${describeEvidenceTarget(evidenceTarget)}`);
       } catch (error) {
         err(`EVIDENCE NOT UPLOADED to ${describeEvidenceTarget(evidenceTarget)}: ${(error as Error).message}`);

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, sha256Hex } from '../evidence-files.js';
-import { REMEDIATION_FILE, checkRegisterText, encodeEvent, type RegisterEvent } from '../remediation-events.js';
+import { REMEDIATION_FILE, checkRegisterText, encodeEvent, readEvents, type OpenedEvent, type RegisterEvent } from '../remediation-events.js';
 import { SIGNOFFS_FILE } from '../signing.js';
 import { appendS3Ledger, isNoSuchKey, s3Key, type S3LedgerAppendResult, type S3Location } from './s3-ledger.js';
 import type { LedgerAppendOptions, RegisterHead } from './ledger.js';
@@ -150,4 +150,43 @@ export async function uploadS3Signoffs(
     );
   }
   return results;
+}
+
+/**
+ * The items a run opened in its runner's staging register (recordRunItems), into the store's
+ * register: items S3 already holds for this run are skipped (a retried upload adds nothing),
+ * an id another runner took meanwhile is qualified with the run as recordRunItems does.
+ * Returns the ids written. Called before the run's ledger line, which then anchors them.
+ */
+export async function uploadRunRemediation(client: S3Client, location: S3Location, stagingDir: string, runId: string): Promise<string[]> {
+  const local = (await readEvents(stagingDir)).events.filter((event): event is OpenedEvent => event.type === 'opened' && event.runId === runId);
+  if (local.length === 0) return [];
+  const written: string[] = [];
+  await appendS3Object(client, location, REMEDIATION_FILE, (current) => {
+    written.length = 0;
+    const check = checkRegisterText(current);
+    const opened = check.events.filter((event): event is OpenedEvent => event.type === 'opened');
+    const taken = new Set(opened.map((event) => event.id));
+    const recorded = new Set(opened.filter((event) => event.runId === runId).map((event) => event.item.id));
+    const suffix = runId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
+    const events: RegisterEvent[] = [];
+    for (const event of local) {
+      if (recorded.has(event.item.id)) continue;
+      let id = event.item.id;
+      if (taken.has(id)) id = `${event.item.id}@${suffix}`;
+      for (let n = 2; taken.has(id); n++) id = `${event.item.id}@${suffix}-${n}`;
+      taken.add(id);
+      written.push(id);
+      events.push({ ...event, id });
+    }
+    let prev = check.head;
+    let text = '';
+    for (const event of events) {
+      const line = encodeEvent(event, prev);
+      prev = sha256Hex(line.slice(0, -1));
+      text += line;
+    }
+    return text;
+  });
+  return [...written];
 }

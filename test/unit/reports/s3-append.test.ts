@@ -62,11 +62,12 @@ describe('everything appended reaches the S3 store, chained', () => {
 
     const reviewer = generateKeyPairSync('ed25519').privateKey;
     await appendSignoff(dir, { reviewer: 'auditor', decision: 'accepted', note: 'ok', signingKey: reviewer });
-    const uploaded = await uploadS3Signoffs(client, location, dir);
+    const uploaded = await uploadS3Signoffs(client, location, dir, { signingKey: reviewer });
+    expect(uploaded[0]!.entry.keyId).toBeDefined();
     expect(uploaded.map((r) => r.entry.seq)).toEqual([2]);
     expect(uploaded[0]!.entry.registerHead?.lines).toBe(18);
     // Uploading again adds nothing (the S3 file is already the local one).
-    expect(await uploadS3Signoffs(client, location, dir)).toEqual([]);
+    expect(await uploadS3Signoffs(client, location, dir, { signingKey: reviewer })).toEqual([]);
 
     const verification = await verifyS3Ledger(client, location);
     expect(verification.problems).toEqual([]);
@@ -77,7 +78,8 @@ describe('everything appended reaches the S3 store, chained', () => {
     const signoffs = objects.get(signoffsKey)!;
     objects.set(signoffsKey, { ...signoffs, body: Buffer.from(''), checksumSha256: undefined });
     const removed = await verifyS3Ledger(client, location);
-    expect(removed.problems.map((p) => p.message)).toEqual([expect.stringMatching(/sign-off it records is missing/)]);
+    // As for a local directory: the record is gone, and with it the key its ledger line is checked with.
+    expect(removed.problems.map((p) => p.message)).toEqual([expect.stringMatching(/line 2: cannot check its signature/), expect.stringMatching(/sign-off it records is missing/)]);
     objects.set(signoffsKey, signoffs);
 
     const registerObject = objects.get('prod/remediation.jsonl')!;
