@@ -73,7 +73,8 @@ export async function appendS3Object(
       );
       return { before: current.text, added };
     } catch (error) {
-      if (!lostRace(error)) throw new EvidenceError(`appending to ${where} failed: ${(error as Error).message}`, { cause: error });
+      // 404 on If-Match: the object was removed since we read it; re-read like a lost race.
+      if (!lostRace(error) && !(current.etag !== undefined && isNoSuchKey(error))) throw new EvidenceError(`appending to ${where} failed: ${(error as Error).message}`, { cause: error });
       if (attempt >= maxAttempts) throw new EvidenceError(`gave up appending to ${where} after ${attempt} attempts: other writers kept changing it`);
       await sleep(backoffMs * (0.5 + Math.random()));
       backoffMs = Math.min(backoffMs * 2, 1000);

@@ -79,7 +79,8 @@ async function write(client: S3Client, bucket: string, key: string, body: S3Lock
     );
     return response.ETag ?? '';
   } catch (error) {
-    if (precondition(error)) return undefined;
+    // 404 on If-Match: the object was removed since we read it; a lost race as well.
+    if (precondition(error) || ('IfMatch' in condition && isNoSuchKey(error))) return undefined;
     throw error;
   }
 }
