@@ -454,7 +454,10 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     if (evidenceTarget.kind === 's3') {
       const { uploadBundle } = await import('../reports/upload-s3.js');
       try {
-        const uploaded = await uploadBundle(result.runDir, evidenceTarget);
+        // The run's remediation items first: its ledger line then anchors them (s3-append.ts).
+        const client = (await import('../reports/evidence/s3-client.js')).defaultS3Client();
+        await (await import('../reports/evidence/s3-append.js')).uploadRunRemediation(client, evidenceTarget, evidenceDir, record.runId);
+        const uploaded = await uploadBundle(result.runDir, evidenceTarget, { client, ledger: 'chain', signingKey });
         uploadedTo = describeEvidenceTarget(evidenceTarget);
         say(`uploaded ${uploaded.objects.length} objects to ${uploadedTo}`);
       } catch (error) {

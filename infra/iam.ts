@@ -87,12 +87,31 @@ export function drillPolicyDocument(context: PolicyContext, needs: ReturnType<ty
       Action: ['s3:PutObject', 's3:PutObjectRetention'],
       Resource: [`arn:${partition}:s3:::${context.bucketName}/${context.evidencePrefix}/*`],
     },
+    {
+      // The shared ledger chain (reports/evidence/s3-ledger.ts): a runner reads the last line
+      // to chain to it, and the register's head to anchor it. Nothing else is read.
+      Sid: 'ReadLedgerHead',
+      Effect: 'Allow',
+      Action: ['s3:GetObject'],
+      Resource: [
+        `arn:${partition}:s3:::${context.bucketName}/${context.evidencePrefix}/ledger/*`,
+        `arn:${partition}:s3:::${context.bucketName}/${context.evidencePrefix}/remediation.jsonl`,
+      ],
+    },
+    {
+      Sid: 'ListLedgerOnly',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: [`arn:${partition}:s3:::${context.bucketName}`],
+      Condition: { StringLike: { 's3:prefix': [`${context.evidencePrefix}/ledger/*`] } },
+    },
   ];
   if (context.kmsKeyArn) {
     statements.push({
       Sid: 'EncryptEvidenceWithBucketKey',
       Effect: 'Allow',
-      Action: ['kms:GenerateDataKey'],
+      // Decrypt: reading the ledger head (ReadLedgerHead) of SSE-KMS objects.
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: [context.kmsKeyArn],
       Condition: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
     });

@@ -34,6 +34,13 @@ export interface UploadOptions {
   retention?: ObjectLockRetention;
   /** Wall clock for the retain-until date; tests pass a fixed one. */
   now?: () => Date;
+  /**
+   * `chain` (what `run --evidence s3://…` uses): instead of a per-run `ledger/<run dir>.jsonl`
+   * copy of the staging ledger's line, append the run to the store's one shared chain,
+   * `ledger/<seq>.json` (s3-ledger.ts), signed with `signingKey` (the key that signed the bundle).
+   */
+  ledger?: 'per-run' | 'chain';
+  signingKey?: import('node:crypto').KeyObject | undefined;
   /** The pause between retries of a 409 conflict; tests pass a short one. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -183,7 +190,9 @@ export async function uploadBundle(runDir: string, target: EvidenceTarget, optio
 
   const dir = path.resolve(runDir);
   const runDirName = path.basename(dir);
-  const objects = await collectObjects(dir, runDirName, target.prefix);
+  const collected = await collectObjects(dir, runDirName, target.prefix);
+  // The chain line is written after the bundle, in place of the per-run ledger copy (last).
+  const objects = options.ledger === 'chain' ? collected.slice(0, -1) : collected;
 
   // Transient failures (throttling, 5xx, timeouts) are retried by the SDK's own standard retry
   // mode with its backoff; a 409 conflict by sendWithConflictRetry. A refusal (412, 403) is final.
@@ -220,6 +229,7 @@ export async function uploadBundle(runDir: string, target: EvidenceTarget, optio
     }
     uploaded.push(`s3://${target.bucket}/${object.key}`);
   }
+  if (options.ledger === 'chain') uploaded.push(await appendRunToS3Chain(client, target, dir, runDirName, options));
   return { objects: uploaded };
 }
 
@@ -268,6 +278,24 @@ async function collectObjects(dir: string, runDirName: string, prefix: string): 
     sha256Hex: sha256Hex(ledgerBody),
   });
   return objects;
+}
+
+/** The run's line in the store's shared chain (after its bundle): `s3://…/ledger/<seq>.json`. */
+async function appendRunToS3Chain(client: S3Client, target: { bucket: string; prefix: string }, dir: string, runDirName: string, options: UploadOptions): Promise<string> {
+  const { appendS3Ledger } = await import('./evidence/s3-ledger.js');
+  const { readS3RegisterHead } = await import('./evidence/s3-append.js');
+  const manifestSha256 = sha256Hex(await readFile(path.join(dir, MANIFEST_FILE)));
+  const local = parseLedgerLine(await findLedgerLine(path.dirname(dir), runDirName, manifestSha256))!;
+  try {
+    const { key } = await appendS3Ledger(client, target, { runId: local.runId, dir: runDirName, manifestSha256 }, {
+      signingKey: options.signingKey,
+      now: options.now,
+      registerHead: await readS3RegisterHead(client, target),
+    });
+    return `s3://${target.bucket}/${key}`;
+  } catch (error) {
+    throw new EvidenceError(`the bundle of ${runDirName} was uploaded, but its ledger line was not: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** The last line of `<evidenceDir>/ledger.jsonl` for this run dir, which must record this manifest. */

@@ -15,7 +15,8 @@ export function registerSignoff(program: Command): void {
     .addOption(new Option('--decision <decision>', 'the review outcome').choices(['accepted', 'accepted-with-findings', 'rejected']).makeOptionMandatory())
     .requiredOption('--note <text>', 'what was reviewed and why this decision')
     .option('--sign-key <reference>', "the reviewer's private key: file:PATH or env:VARIABLE (default: $DRILLBOOK_SIGNING_KEY)")
-    .action(async (runDir: string, options: { reviewer: string; decision: 'accepted' | 'accepted-with-findings' | 'rejected'; note: string; signKey?: string }) => {
+    .option('--upload <s3://bucket/prefix>', 'also append the sign-off to the S3 evidence store the run was uploaded to, and record it in its shared ledger chain')
+    .action(async (runDir: string, options: { reviewer: string; decision: 'accepted' | 'accepted-with-findings' | 'rejected'; note: string; signKey?: string; upload?: string }) => {
       const { EvidenceError } = await import('../../reports/evidence-files.js');
       const { resolveSigningKey, SIGNING_KEY_ENV } = await import('../../reports/signing.js');
       const { appendSignoff, BundleNotIntactError } = await import('../../reports/signoff.js');
@@ -34,6 +35,7 @@ export function registerSignoff(program: Command): void {
         out(`${record.decision.toUpperCase()} by ${record.reviewer} at ${record.at}, signed with key ${record.keyId}`);
         out(`reviewed manifest sha256 ${record.manifestSha256}`);
         out(`recorded: ${file} line ${record.seq}, ledger.jsonl line ${ledgerEntry.seq}`);
+        if (options.upload !== undefined) await uploadSignoffs(runDir, options.upload, signingKey);
         // The sealed report.html cannot change; the exported one (exports/) shows the review.
         const { rerender } = await import('../../reports/render.js');
         try {
@@ -54,4 +56,24 @@ export function registerSignoff(program: Command): void {
         throw error;
       }
     });
+}
+
+/** `--upload`: the run's sign-offs S3 does not hold yet, into the store's signoffs.jsonl and its chain. */
+async function uploadSignoffs(runDir: string, location: string, signingKey: import('node:crypto').KeyObject): Promise<void> {
+  const { parseEvidenceTarget } = await import('../../reports/upload-s3.js');
+  const { uploadS3Signoffs } = await import('../../reports/evidence/s3-append.js');
+  const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
+  const { EvidenceError } = await import('../../reports/evidence-files.js');
+  const target = parseEvidenceTarget(location);
+  if (target.kind !== 's3') throw new EvidenceError(`--upload ${location}: give s3://bucket/prefix`);
+  const client = defaultS3Client();
+  try {
+    const lines = await uploadS3Signoffs(client, target, runDir, { signingKey });
+    out(`uploaded to s3://${target.bucket}/${target.prefix}: ${lines.map((line) => line.key).join(', ') || 'nothing new'}`);
+  } catch (error) {
+    err(`SIGN-OFF NOT UPLOADED (it is recorded locally): ${(error as Error).message}`);
+    throw new Exit(EXIT.incomplete);
+  } finally {
+    client.destroy();
+  }
 }

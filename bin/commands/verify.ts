@@ -54,7 +54,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description('check every file hash, every signature, the whole ledger chain and its signer, and the remediation register\'s chain, of a run or an evidence directory (0 intact, 1 not, 2 bad usage)')
-    .argument('<dir>', 'an evidence directory or one run directory')
+    .argument('<dir>', 'an evidence directory, one run directory, or s3://bucket/prefix (read in place)')
     .option('--trust <pubkey.pem>', 'pin a public key (repeatable): every run, ledger line and sign-off must then be signed by a pinned key', collect, [])
     .option('--anchor <file>', 'a copy of ledger lines kept elsewhere (repeatable; e.g. `tail -1 ledger.jsonl` saved after each run, or the S3 upload\'s ledger/ objects): each must still be in the ledger at its seq, which detects removed newest runs', collect, [])
     .option('--tsa-ca <ca.pem>', "the CA certificate(s) of the TSA (PEM): each manifest.tsr's RFC 3161 signature must chain to it")
@@ -67,7 +67,21 @@ export function registerVerify(program: Command): void {
         trust = await readTrustedKeys(options.trust);
         const anchors = await readAnchors(options.anchor);
         const tsaCaPem = options.tsaCa === undefined ? undefined : await readTsaCa(options.tsaCa);
-        result = await verifyEvidence(dir, { trust, ...(anchors.length > 0 ? { anchors } : {}), ...(tsaCaPem ? { tsaCaPem } : {}) });
+        const verifyOptions = { trust, ...(anchors.length > 0 ? { anchors } : {}) };
+        if (/^s3:\/\//i.test(dir)) {
+          // S3-native: the shared chain and each run's objects, read in place (verify-s3.ts).
+          const { parseEvidenceTarget } = await import('../../reports/upload-s3.js');
+          const { verifyS3Evidence } = await import('../../reports/evidence/verify-s3.js');
+          const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
+          const target = parseEvidenceTarget(dir);
+          if (target.kind !== 's3') throw new EvidenceError(`${dir}: not an s3:// location`);
+          const client = defaultS3Client();
+          try {
+            result = await verifyS3Evidence(client, target, verifyOptions);
+          } finally {
+            client.destroy();
+          }
+        } else result = await verifyEvidence(dir, { ...verifyOptions, ...(tsaCaPem ? { tsaCaPem } : {}) });
       } catch (error) {
         if (error instanceof EvidenceError) {
           err(error.message);

@@ -171,11 +171,27 @@ export async function withLedgerLock<T>(evidenceDir: string, options: LedgerAppe
 /** Append a line; the caller holds the ledger lock ({@link withLedgerLock}). */
 export async function appendLedgerLineLocked(evidenceDir: string, fields: LedgerFields, options: LedgerAppendOptions = {}): Promise<LedgerEntry> {
   const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
-  const { seq, prev } = await nextPosition(ledgerFile);
+  const position = await nextPosition(ledgerFile);
   const registerHead = await readRegisterHead(evidenceDir);
+  const { entry, line } = composeLedgerLine(fields, position, registerHead, options);
+  await appendLineDurably(evidenceDir, ledgerFile, line);
+  return entry;
+}
+
+/**
+ * The exact text of a run or sign-off line at `position` (no newline), and its entry: the
+ * one format of every ledger, a local ledger.jsonl and the per-line objects in S3 alike
+ * (s3-ledger.ts). Signed with `options.signingKey`, else `keyId` is `unsigned`.
+ */
+export function composeLedgerLine(
+  fields: LedgerFields,
+  position: { seq: number; prev: string },
+  registerHead: RegisterHead | undefined,
+  options: Pick<LedgerAppendOptions, 'now' | 'signingKey'> = {},
+): { entry: LedgerEntry; line: string } {
   // Member order is fixed here: lines are hashed and signed as exact text.
   const entry: LedgerEntry = {
-    seq,
+    seq: position.seq,
     ...(fields.kind ? { kind: fields.kind } : {}),
     runId: fields.runId,
     dir: fields.dir,
@@ -183,7 +199,7 @@ export async function appendLedgerLineLocked(evidenceDir: string, fields: Ledger
     ...(fields.signoffSha256 !== undefined ? { signoffSha256: fields.signoffSha256 } : {}),
     ...(registerHead ? { registerHead } : {}),
     at: (options.now?.() ?? new Date()).toISOString(),
-    prev,
+    prev: position.prev,
   };
   let line: string;
   if (options.signingKey) {
@@ -194,8 +210,7 @@ export async function appendLedgerLineLocked(evidenceDir: string, fields: Ledger
     entry.keyId = UNSIGNED_KEY_ID;
     line = JSON.stringify(entry);
   }
-  await appendLineDurably(evidenceDir, ledgerFile, line);
-  return entry;
+  return { entry, line };
 }
 
 async function appendLineDurably(evidenceDir: string, ledgerFile: string, line: string): Promise<void> {
@@ -300,17 +315,22 @@ async function readRegisterHead(evidenceDir: string): Promise<RegisterHead | und
 async function nextPosition(ledgerFile: string): Promise<{ seq: number; prev: string }> {
   const last = await readLastLedgerLine(ledgerFile);
   if (last === undefined) return { seq: 1, prev: LEDGER_GENESIS };
+  return positionAfter(last, `${ledgerFile}: the last line`);
+}
+
+/** The seq and prev of the line that follows `line` (its exact text); `what` names it in errors. */
+export function positionAfter(line: string, what: string): { seq: number; prev: string } {
   let lastSeq: unknown;
   try {
-    lastSeq = (JSON.parse(last) as { seq?: unknown } | null)?.seq;
+    lastSeq = (JSON.parse(line) as { seq?: unknown } | null)?.seq;
   } catch {
-    throw new EvidenceError(`${ledgerFile}: the last line is not valid JSON; run \`drillbook verify\``);
+    throw new EvidenceError(`${what} is not valid JSON; run \`drillbook verify\``);
   }
-  const seqOfLast = z.number().safeParse(lastSeq);
+  const seqOfLast = z.number().int().positive().safeParse(lastSeq);
   if (!seqOfLast.success) {
-    throw new EvidenceError(`${ledgerFile}: the last line has no seq; run \`drillbook verify\``);
+    throw new EvidenceError(`${what} has no seq; run \`drillbook verify\``);
   }
-  return { seq: seqOfLast.data + 1, prev: sha256Hex(last) };
+  return { seq: seqOfLast.data + 1, prev: sha256Hex(line) };
 }
 
 /** The last complete line of the ledger, or undefined when it is empty or absent. */

@@ -59,12 +59,12 @@ class EvidenceReader {
   private readonly keys = new Map<string, Promise<KeyObject | undefined>>();
   private readonly signoffs = new Map<string, Promise<Map<string, string> | undefined>>();
 
-  constructor(private readonly evidenceDir: string) {}
+  constructor(private readonly objects: EvidenceObjects) {}
 
   runKey(dir: string): Promise<KeyObject | undefined> {
     let key = this.keys.get(dir);
     if (!key) {
-      key = readOptional(path.join(this.evidenceDir, dir, SIGNER_PUBLIC_KEY_FILE)).then((pem) =>
+      key = this.objects.read(`${dir}/${SIGNER_PUBLIC_KEY_FILE}`).then((pem) =>
         pem === undefined ? undefined : parsePublicKeyPem(pem.toString('utf8')),
       );
       this.keys.set(dir, key);
@@ -76,7 +76,7 @@ class EvidenceReader {
   signoffLines(dir: string): Promise<Map<string, string> | undefined> {
     let lines = this.signoffs.get(dir);
     if (!lines) {
-      lines = readOptional(path.join(this.evidenceDir, dir, SIGNOFFS_FILE)).then((bytes) => {
+      lines = this.objects.read(`${dir}/${SIGNOFFS_FILE}`).then((bytes) => {
         if (bytes === undefined) return undefined;
         const byHash = new Map<string, string>();
         for (const line of bytes.toString('utf8').split('\n')) if (line !== '') byHash.set(sha256Hex(line), line);
@@ -98,30 +98,62 @@ class EvidenceReader {
  */
 export async function verifyLedger(
   evidenceDir: string,
-  options: { checkManifests?: boolean; trust?: TrustedKey[]; anchors?: { source: string; line: string }[] } = {},
+  options: LedgerVerifyOptions = {},
 ): Promise<LedgerVerification> {
   const ledgerFile = path.join(evidenceDir, LEDGER_FILE);
-  const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [], runs: [], signoffs: [], rotations: [] };
-  const checkManifests = options.checkManifests !== false;
-  const trust = options.trust ?? [];
   let text: string;
   try {
     text = await readFile(ledgerFile, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    result.problems.push({ line: 0, message: `${LEDGER_FILE} is missing` });
-    return result;
+    return { ok: false, ledgerFile, entries: 0, problems: [{ line: 0, message: `${LEDGER_FILE} is missing` }], runs: [], signoffs: [], rotations: [] };
   }
-  if (text === '') {
+  const lines = text.split('\n');
+  const problems: LedgerProblem[] = [];
+  if (lines[lines.length - 1] === '') lines.pop();
+  else problems.push({ line: lines.length, message: `line ${lines.length} is incomplete (no newline at the end): the last line was cut or edited` });
+  return verifyLedgerLines(lines, ledgerFile, localEvidenceObjects(evidenceDir), options, problems);
+}
+
+export interface LedgerVerifyOptions {
+  checkManifests?: boolean;
+  trust?: TrustedKey[];
+  anchors?: { source: string; line: string }[];
+}
+
+/** Where the run directories and the register are read from: a local directory, or S3 objects. */
+export interface EvidenceObjects {
+  /** The bytes at `<relative path>` (posix separators), or undefined when there is none. */
+  read(relativePath: string): Promise<Buffer | undefined>;
+}
+
+export function localEvidenceObjects(evidenceDir: string): EvidenceObjects {
+  return { read: (relativePath) => readOptional(path.join(evidenceDir, ...relativePath.split('/'))) };
+}
+
+/**
+ * The checks of {@link verifyLedger} over lines however stored: `lines[i]` is line i+1's exact
+ * text, or null when that line is missing (an S3 ledger object that was removed; the caller
+ * has reported it in `problems`). Shared by the local ledger.jsonl and the S3 ledger.
+ */
+export async function verifyLedgerLines(
+  lines: (string | null)[],
+  ledgerFile: string,
+  objects: EvidenceObjects,
+  options: LedgerVerifyOptions = {},
+  problems: LedgerProblem[] = [],
+): Promise<LedgerVerification> {
+  const result: LedgerVerification = { ok: false, ledgerFile, entries: 0, problems: [...problems], runs: [], signoffs: [], rotations: [] };
+  const checkManifests = options.checkManifests !== false;
+  const trust = options.trust ?? [];
+  if (lines.length === 0) {
     checkExternalCopies([], options.anchors ?? [], result);
     result.ok = result.problems.length === 0;
     return result;
   }
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  else result.problems.push({ line: lines.length, message: `line ${lines.length} is incomplete (no newline at the end): the last line was cut or edited` });
   result.entries = lines.length;
   const entries: (AnyLedgerLine | undefined)[] = lines.map((line, index) => {
+    if (line === null) return undefined;
     try {
       const parsed: unknown = JSON.parse(line);
       if (isObject(parsed)) return parsed as AnyLedgerLine;
@@ -134,22 +166,22 @@ export async function verifyLedger(
 
   // Signatures first: with a verified line N-1, a prev mismatch in line N is a broken link
   // (lines removed, inserted or moved), not an edit of line N-1.
-  const reader = new EvidenceReader(evidenceDir);
+  const reader = new EvidenceReader(objects);
   const limit = pLimit(16);
   const signatures: LineSignature[] = await Promise.all(
     entries.map((entry, index) =>
-      entry ? limit(() => checkLedgerLineSignature(lines[index]!, entry, index + 1, reader, trust, checkManifests, result)) : Promise.resolve<LineSignature>('invalid'),
+      entry ? limit(() => checkLedgerLineSignature(lines[index] as string, entry, index + 1, reader, trust, checkManifests, result)) : Promise.resolve<LineSignature>('invalid'),
     ),
   );
 
-  let expectedPrev = LEDGER_GENESIS;
+  let expectedPrev: string | null = LEDGER_GENESIS;
   entries.forEach((entry, index) => {
     const lineNumber = index + 1;
     if (entry !== undefined) {
       if (entry.seq !== lineNumber) {
         result.problems.push({ line: lineNumber, message: `seq is ${JSON.stringify(entry.seq)}, expected ${lineNumber}: lines were removed, inserted or reordered` });
       }
-      if (entry.prev !== expectedPrev) {
+      if (entry.prev !== expectedPrev && expectedPrev !== null) {
         if (lineNumber === 1) result.problems.push({ line: 1, message: 'the first line does not start the chain (prev is not all zeros)' });
         else if (signatures[index - 1] === 'valid') {
           result.problems.push({
@@ -164,12 +196,14 @@ export async function verifyLedger(
         }
       }
     }
-    expectedPrev = sha256Hex(lines[index]!);
+    // After a missing line its hash is unknown: the gap itself is the problem reported.
+    const text = lines[index];
+    expectedPrev = text === null || text === undefined ? null : sha256Hex(text);
   });
 
   checkSignerContinuity(entries, result);
   checkExternalCopies(lines, options.anchors ?? [], result);
-  if (checkManifests) await checkRegisterAnchors(evidenceDir, entries, result);
+  if (checkManifests) await checkRegisterAnchors(objects, entries, result);
 
   const seenDirs = new Map<string, number>();
   // First what each line is (in order: a repeated run is the later line), then the checks
@@ -226,7 +260,7 @@ export async function verifyLedger(
     result.runs.push({ line: lineNumber, runId: entry.runId, dir: entry.dir, manifestSha256: entry.manifestSha256, keyId });
     if (checkManifests) {
       const { dir, manifestSha256 } = { dir: entry.dir, manifestSha256: entry.manifestSha256 };
-      checks.push(() => checkLedgerRun(evidenceDir, dir, manifestSha256, keyId, lineNumber, result));
+      checks.push(() => checkLedgerRun(objects, dir, manifestSha256, keyId, lineNumber, result));
     }
   }
   await Promise.all(checks.map((check) => limit(check)));
@@ -237,14 +271,14 @@ export async function verifyLedger(
 
 /** A run line against its run directory: the manifest hash, and the key it was signed with. */
 async function checkLedgerRun(
-  evidenceDir: string,
+  objects: EvidenceObjects,
   dir: string,
   manifestSha256: string,
   keyId: string | null,
   lineNumber: number,
   result: LedgerVerification,
 ): Promise<void> {
-  const manifestBytes = await readOptional(path.join(evidenceDir, dir, MANIFEST_FILE));
+  const manifestBytes = await objects.read(`${dir}/${MANIFEST_FILE}`);
   if (manifestBytes === undefined) {
     result.problems.push({ line: lineNumber, message: `${dir}/${MANIFEST_FILE} is missing` });
     return;
@@ -324,7 +358,7 @@ function checkSignerContinuity(entries: (AnyLedgerLine | undefined)[], result: L
  * byte for byte. A copy past the ledger's end means lines were cut off the end (the newest
  * runs removed); a different line there means the ledger was rewritten from that point.
  */
-function checkExternalCopies(lines: string[], anchors: { source: string; line: string }[], result: LedgerVerification): void {
+function checkExternalCopies(lines: (string | null)[], anchors: { source: string; line: string }[], result: LedgerVerification): void {
   for (const { source, line } of anchors) {
     let seq: unknown;
     try {
@@ -352,10 +386,10 @@ function checkExternalCopies(lines: string[], anchors: { source: string; line: s
  * lines, the last of them with that sha256. The register's own chain (verify-evidence.ts)
  * then covers every line before it.
  */
-async function checkRegisterAnchors(evidenceDir: string, entries: (AnyLedgerLine | undefined)[], result: LedgerVerification): Promise<void> {
+async function checkRegisterAnchors(objects: EvidenceObjects, entries: (AnyLedgerLine | undefined)[], result: LedgerVerification): Promise<void> {
   const anchored = entries.map((entry, index) => ({ entry, line: index + 1 })).filter(({ entry }) => entry?.registerHead !== undefined);
   if (anchored.length === 0) return;
-  const text = (await readOptional(path.join(evidenceDir, REMEDIATION_FILE)))?.toString('utf8');
+  const text = (await objects.read(REMEDIATION_FILE))?.toString('utf8');
   const lines = text === undefined ? [] : text.split('\n');
   // Complete lines only: a torn tail is not a line an anchor can name.
   if (lines.length > 0) lines.pop();

@@ -34,6 +34,7 @@ import { PgBackRestPrimary } from '../helpers/real/pgbackrest-primary.js';
 import { postgresUser, run as runAsUser } from '../helpers/real/processes.js';
 import { PG15_BIN, ensureReal } from '../helpers/real/require-real.js';
 import { sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
+import { benchS3Verify, s3VerifySection } from './s3-verify-bench.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -1196,6 +1197,10 @@ async function main(): Promise<void> {
   summary.push(...pgbackrest.summary);
   sections.push(pgbackrest.section);
   loads.push(`after pgBackRest: ${loadavg()}`);
+  log('verify s3:// over 10,000 runs (fake S3)');
+  const s3Verify = s3VerifySection(await benchS3Verify(10_000));
+  summary.push(s3Verify.summary);
+  sections.push(s3Verify.section);
 
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [

@@ -328,6 +328,16 @@ describe('IAM', () => {
       Action: ['s3:PutObject', 's3:PutObjectRetention'],
       Resource: ['arn:aws:s3:::drillbook-evidence-20261126/prod/drills/*'],
     });
+    // Reads: only the shared chain's objects and the register head; listing only ledger/.
+    expect(statement('ReadLedgerHead')).toMatchObject({
+      Action: ['s3:GetObject'],
+      Resource: ['arn:aws:s3:::drillbook-evidence-20261126/prod/drills/ledger/*', 'arn:aws:s3:::drillbook-evidence-20261126/prod/drills/remediation.jsonl'],
+    });
+    expect(statement('ListLedgerOnly')).toMatchObject({
+      Action: ['s3:ListBucket'],
+      Resource: ['arn:aws:s3:::drillbook-evidence-20261126'],
+      Condition: { StringLike: { 's3:prefix': ['prod/drills/ledger/*'] } },
+    });
   });
 
   it('lets only the drillbook ServiceAccount assume the IRSA role, which the ServiceAccount names', async () => {
@@ -344,7 +354,7 @@ describe('IAM', () => {
     expect(statement('EncryptEvidenceWithBucketKey')).toEqual({
       Sid: 'EncryptEvidenceWithBucketKey',
       Effect: 'Allow',
-      Action: ['kms:GenerateDataKey'],
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: [KMS_KEY],
       Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
     });
@@ -371,7 +381,7 @@ describe('IAM', () => {
       { partition: 'aws', region: 'eu-west-1', accountId: '123456789012', bucketName: 'b', evidencePrefix: 'p', copyNamePrefix: 'drillbook-' },
       rdsNeeds([scenario({ faults: [{ type: 'pod-delete', namespaces: ['shop'], settings: {} }] })]),
     );
-    expect(document.Statement.map((entry) => entry.Sid)).toEqual(['WriteEvidenceUnderPrefix']);
+    expect(document.Statement.map((entry) => entry.Sid)).toEqual(['WriteEvidenceUnderPrefix', 'ReadLedgerHead', 'ListLedgerOnly']);
   });
 });
 
