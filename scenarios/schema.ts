@@ -11,6 +11,9 @@ import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schem
 import { RdsFaults, RdsTarget } from './schema-rds.js';
 import { EnvironmentDeclarations } from './environments.js';
 import { Masking } from './masking.js';
+import { EndpointSyntaxError, TARGET_SESSION_ATTRS, parseEndpoint } from './pg-endpoint.js';
+import { normalizeStableFor } from './stable-for.js';
+import { parseDuration } from './duration.js';
 
 export { Duration, DURATION_PATTERN, PositiveDuration, SecretRef, Timeout } from './primitives.js';
 
@@ -108,7 +111,10 @@ export type ContinuityPlan = z.infer<typeof ContinuityPlan>;
 // ---------------------------------------------------------------- PostgreSQL target
 
 export const PgEndpoint = z.strictObject({
-  host: z.string().default('127.0.0.1'),
+  host: z
+    .string()
+    .refine((host) => !host.includes(','), 'one host here: a libpq host list (`h1:5432,h2:5433`) goes into target.endpoint.host, with targetSessionAttrs')
+    .default('127.0.0.1'),
   port: z.number().int().min(1).max(65535),
   database: z.string().default('postgres'),
   user: z.string().default('postgres'),
@@ -119,6 +125,72 @@ export const PgEndpoint = z.strictObject({
     .describe('Data directory on this host; lets process faults find the postmaster'),
 });
 export type PgEndpoint = z.infer<typeof PgEndpoint>;
+
+/**
+ * What clients use (SPEC v1.1): a proxy (HAProxy, PgBouncer), a DNS name, or a libpq
+ * multi-host list tried the way libpq tries it. The text is checked by the same parser
+ * that connects (scenarios/pg-endpoint.ts), so `validate` points at a bad list.
+ */
+export const PgClientEndpoint = z
+  .strictObject({
+    host: z.string().min(1).optional().describe('One host, or a libpq host list: `pg1:5432,pg2:5432` (IPv6 in brackets)'),
+    port: z.number().int().min(1).max(65535).optional().describe('Port of the hosts written without one (default 5432)'),
+    url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Instead of host/port: a libpq URI `postgresql://user@h1:5432,h2:5432/db?target_session_attrs=read-write` (never a password)'),
+    database: z.string().optional().describe('Default postgres'),
+    user: z.string().optional().describe('Default postgres'),
+    password: SecretRef.optional(),
+    targetSessionAttrs: z
+      .enum(TARGET_SESSION_ATTRS)
+      .optional()
+      .describe('As libpq target_session_attrs: read-write (transaction_read_only off), primary (not in recovery) or any (default)'),
+  })
+  .superRefine((endpoint, ctx) => {
+    try {
+      parseEndpoint(endpoint);
+    } catch (error) {
+      if (!(error instanceof EndpointSyntaxError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message, path: [endpoint.url !== undefined ? 'url' : endpoint.host !== undefined ? 'host' : 'host'] });
+    }
+  });
+export type PgClientEndpoint = z.infer<typeof PgClientEndpoint>;
+
+/** A member of `target.cluster.members`: `host:port`, or an object that also names its data directory here. */
+export const PgClusterMember = z.union(
+  [
+    z.string().min(1).describe('host:port of a member (credentials come from target.endpoint)'),
+    z.strictObject({
+      name: z.string().min(1).optional().describe('How evidence names the member (default host:port)'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(5432),
+      dataDir: z.string().optional().describe("The member's data directory, when it runs on this host (kill-leader, pause-leader)"),
+    }),
+  ],
+  { error: 'a member is `host:port` or { host, port, name?, dataDir? }' },
+);
+export type PgClusterMember = z.infer<typeof PgClusterMember>;
+
+/** A cluster whose leader moves: the leader is found at run time (SPEC v1.1). */
+export const PgCluster = z
+  .strictObject({
+    patroni: z
+      .strictObject({
+        api: z.array(z.url({ protocol: /^https?$/ })).min(1).describe('Patroni REST APIs (any member; the first that answers is asked), e.g. http://pg1:8008'),
+        username: z.string().min(1).optional().describe('restapi.authentication user, when the REST API asks for one (switchover)'),
+        password: SecretRef.optional(),
+        timeout: Timeout.default('5s').describe('One REST API request gives up after this long'),
+      })
+      .optional()
+      .describe('The leader comes from GET /cluster of the Patroni REST API'),
+    members: z.array(PgClusterMember).min(1).optional().describe('The leader is the member not in recovery'),
+  })
+  .refine((cluster) => (cluster.patroni === undefined) !== (cluster.members === undefined), {
+    message: 'a cluster is named by exactly one of patroni (its REST API) or members',
+  });
+export type PgCluster = z.infer<typeof PgCluster>;
 
 export const PostgresTarget = z.strictObject({
   driver: z.literal('postgres'),
@@ -132,6 +204,8 @@ export const PostgresTarget = z.strictObject({
     .describe('Sandbox only: the steady synthetic write workload'),
   primary: PgEndpoint.optional(),
   standby: PgEndpoint.optional(),
+  endpoint: PgClientEndpoint.optional().describe('What clients use (proxy, DNS name or libpq host list); with cluster, where probes and heartbeats go'),
+  cluster: PgCluster.optional().describe('A cluster whose leader moves, instead of a fixed primary'),
   backup: z
     .strictObject({
       baseBackupDir: z.string().describe('A base backup: a data directory copy with its backup_label'),
@@ -179,22 +253,32 @@ export const Recovery = z.strictObject({
 });
 export type Recovery = z.infer<typeof Recovery>;
 
-export const Probes = z.strictObject({
-  interval: PositiveDuration.default('250ms'),
-  timeout: Timeout.default('2s').describe('One probe attempt gives up after this long'),
-  stableFor: z.number().int().min(0).max(100).default(2),
-  maxWait: PositiveDuration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
-  endpoint: z
-    .enum(['primary', 'standby', 'restored'])
-    .optional()
-    .describe('Where the recovery probe writes; defaults by type (failover with promotion: standby)'),
-  heartbeat: z
-    .strictObject({
-      interval: PositiveDuration.default('100ms'),
-      warmup: PositiveDuration.default('2s').describe('Heartbeats written before T0'),
-    })
-    .default({ interval: '100ms', warmup: '2s' }),
-});
+export const Probes = z
+  .strictObject({
+    interval: PositiveDuration.default('250ms'),
+    timeout: Timeout.default('2s').describe('One probe attempt gives up after this long'),
+    stableFor: z
+      .union([z.number().int().min(0).max(100), Timeout], { error: 'stableFor is a count (0 to 100 further successes) or a duration such as 5s' })
+      .default(2)
+      .describe('Further consecutive successes a recovery needs (a count), or how long it must hold (a duration, e.g. 5s)'),
+    maxWait: PositiveDuration.default('5m').describe('Give up measuring recovery after this long (the drill fails)'),
+    endpoint: z
+      .enum(['primary', 'standby', 'restored'])
+      .optional()
+      .describe('Where the recovery probe writes; defaults by type (failover with promotion: standby)'),
+    heartbeat: z
+      .strictObject({
+        interval: PositiveDuration.default('100ms'),
+        warmup: PositiveDuration.default('2s').describe('Heartbeats written before T0'),
+      })
+      .default({ interval: '100ms', warmup: '2s' }),
+  })
+  // Runners read a count; a duration becomes the successes that span it at this interval
+  // (scenarios/stable-for.ts), and what was written stays beside it for the evidence.
+  .transform(({ stableFor, ...probes }) => {
+    const normalized = normalizeStableFor(stableFor, parseDuration(probes.interval) ?? 250);
+    return { ...probes, stableFor: normalized.successes, ...(normalized.duration === undefined ? {} : { stableForDuration: normalized.duration }) };
+  });
 export type Probes = z.infer<typeof Probes>;
 
 const RowCountCheck = z.strictObject({

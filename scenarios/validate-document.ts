@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { checkPlanSemantics, checkScenarioSemantics, valueAt } from './crossfile.js';
+import { checkClusterTarget, checkNoEffectSettings } from './target-semantics.js';
 import { type Diagnostics, formatPath, type Reporter } from './diagnostics.js';
 import { API_VERSION, type ContinuityPlan, DOCUMENT_KINDS, type ExerciseAnswers, type Scenario, type DocumentKind } from './schema.js';
 import { closest, listChoices } from './suggest.js';
@@ -83,8 +84,11 @@ export function validateDocument(
       reportIssue(issue, loaded, schema, diagnostics);
     }
   }
-  if (kind === 'Scenario') checkScenarioSemantics(data, report);
-  else if (kind === 'ContinuityPlan') checkPlanSemantics(data, report);
+  if (kind === 'Scenario') {
+    checkScenarioSemantics(data, report);
+    checkClusterTarget(data, report);
+    checkNoEffectSettings(data, report);
+  } else if (kind === 'ContinuityPlan') checkPlanSemantics(data, report);
 
   if (diagnostics.count('error') > errorsBefore || !result.success) return undefined;
   if (kind === 'Scenario') return { kind, value: result.data as Scenario };
