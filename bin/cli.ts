@@ -374,6 +374,7 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     const fmt = (m: { seconds: number; errorSeconds: number } | null, target: number | null, verdict: string) =>
       m ? `${m.seconds.toFixed(2)} s ± ${m.errorSeconds.toFixed(2)} s vs target ${target} s: ${verdict.toUpperCase()}` : `not measured (target ${target} s)`;
     out(`outcome: ${record.outcome.toUpperCase()}`);
+    if (result.refused) err(`REFUSED before T0 (nothing was disrupted): ${result.refused}`);
     if (!isExercise) out(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
     if (!isExercise) out(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo && record.measured.rpo.acknowledged > 0 ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
     for (const check of record.checks) out(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);

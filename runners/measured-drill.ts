@@ -3,7 +3,7 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ExerciseRecord, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, WalkthroughRecord } from '../reports/run-record.js';
+import type { CheckResult, ExerciseRecord, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, TopologyRecord, WalkthroughRecord } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
@@ -33,6 +33,8 @@ export interface DrillResult {
   walkthrough: WalkthroughRecord | null;
   /** Attendance taken at the start of an exercise (participant name: present). */
   attendance: Record<string, boolean> | null;
+  /** Cluster targets: the leader before and after, and the changes seen (session.topology()). */
+  topology?: TopologyRecord | null;
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;
@@ -200,6 +202,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     result.integrity = { ...integrity, restorePoint: result.restoredCopy?.restorePoint ?? null };
   } finally {
     await session.close();
+    result.topology = session.topology?.() ?? null;
   }
 }
 

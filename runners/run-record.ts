@@ -94,6 +94,7 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
     participants: result.attendance ? skeleton.participants.map((p) => ({ ...p, present: result.attendance![p.name] ?? false })) : skeleton.participants,
     exercise: result.exercise,
     walkthrough: result.walkthrough,
+    ...(result.topology ? { topology: result.topology } : {}),
   };
   const verdicts = measureVerdicts(record);
   record.verdict = verdicts;

@@ -11,7 +11,7 @@ export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarg
   ...primaryProcessFault('pause-primary'),
   plan: (fault, { primary }) => ({ action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' }),
   async inject(fault, { ctx, markT0, target }) {
-    const pids = target.primaryProcesses();
+    const pids = await target.checkedPrimaryProcesses('pause-primary');
     const undoId = ctx.undo.push({ type: 'postgres.resume-server', params: { pids } }, `SIGCONT the paused primary (pids ${pids.join(', ')})`);
     const durationMs = parseDuration(fault.duration) ?? 0;
     const t0 = markT0(`SIGSTOP primary for ${fault.duration}`);
