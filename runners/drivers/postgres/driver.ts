@@ -415,8 +415,9 @@ class PostgresSession implements DriverSession {
       await this.cluster.settle();
       // The optional re-join check of a leader fault: the old leader back as a replica in time.
       for (const fault of ctx.loaded.scenario.spec.faults) {
-        if ((fault.type === 'kill-leader' || fault.type === 'switchover') && fault.rejoinWithin) {
-          const check = await this.cluster.rejoinCheck(ms(fault.rejoinWithin));
+        const rejoinWithin = 'rejoinWithin' in fault ? fault.rejoinWithin : undefined;
+        if (rejoinWithin) {
+          const check = await this.cluster.rejoinCheck(ms(rejoinWithin));
           ctx.record(`check ${check.passed ? 'passed' : 'failed'}: ${check.name} (${check.actual})`);
           results.push(check);
         }

@@ -4,7 +4,7 @@
  * a local data directory (global/pg_control, postmaster.pid), so a fault aimed at local
  * processes can check before T0 that they belong to the server the drill measures.
  *
- * Issue 11, finding 1: `kill-primary` was given the data directory of the node that had led
+ * Issue 11, finding 1: the kill-primary fault was given the data directory of the node that had led
  * before a failover, SIGKILLed what was by then the replica, and the drill passed. The
  * system identifier alone cannot catch that (a streaming standby shares its primary's
  * identifier); the role and the running instance (port, postmaster start time, data
