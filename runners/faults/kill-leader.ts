@@ -20,6 +20,8 @@ export const killLeaderFault: FaultModule<KillLeaderFault, PostgresFaultTarget, 
   driver: 'postgres',
   schema: faultSchema('kill-leader'),
   validate: (_fault, env) => requireCluster('kill-leader', env),
+  // A local leader's processes are checked against the endpoint at steady state; inject re-checks the pid.
+  prepare: async (fault, target) => (fault.command || !target.cluster ? [] : (await target.cluster.leaderProcesses('kill-leader')).facts.map((f) => `kill-leader: ${f}`)),
   plan: (fault, { primary }) => ({
     action: `${fault.signal} the postmaster and backends of the member leading at T0 (${fault.command ? `through: ${fault.command}` : 'on this host, found through its data directory and checked against the endpoint'})${fault.rejoinWithin ? `; then check the old leader re-joins as a replica within ${fault.rejoinWithin}` : ''}`,
     touches: `the leader of the cluster behind ${primary}`,

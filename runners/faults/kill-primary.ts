@@ -8,6 +8,11 @@ type KillPrimaryFault = Extract<Fault, { type: 'kill-primary' }>;
 
 export const killPrimaryFault: FaultModule<KillPrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
   ...primaryProcessFault('kill-primary'),
+  // The processes are checked against the primary endpoint at steady state; inject re-checks the pid.
+  prepare: async (_fault, target) => {
+    await target.checkedPrimaryProcesses('kill-primary');
+    return [];
+  },
   plan: (fault, { primary }) => ({
     action: `${fault.signal} the primary's postmaster and its backends`,
     touches: primary,

@@ -19,6 +19,8 @@ export const pauseLeaderFault: FaultModule<PauseLeaderFault, PostgresFaultTarget
   driver: 'postgres',
   schema: faultSchema('pause-leader'),
   validate: (_fault, env) => requireCluster('pause-leader', env),
+  // A local leader's processes are checked against the endpoint at steady state; inject re-checks the pid.
+  prepare: async (fault, target) => (fault.command || !target.cluster ? [] : (await target.cluster.leaderProcesses('pause-leader')).facts.map((f) => `pause-leader: ${f}`)),
   plan: (fault, { primary }) => ({
     action: `freeze every process of the member leading at T0 for ${fault.duration}${fault.command ? ` through: ${fault.command}` : ' (SIGSTOP, on this host, checked against the endpoint)'}`,
     touches: `the leader of the cluster behind ${primary}`,

@@ -9,6 +9,11 @@ type PausePrimaryFault = Extract<Fault, { type: 'pause-primary' }>;
 
 export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
   ...primaryProcessFault('pause-primary'),
+  // The processes are checked against the primary endpoint at steady state; inject re-checks the pid.
+  prepare: async (_fault, target) => {
+    await target.checkedPrimaryProcesses('pause-primary');
+    return [];
+  },
   plan: (fault, { primary }) => ({ action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' }),
   async inject(fault, { ctx, markT0, target }) {
     const pids = await target.checkedPrimaryProcesses('pause-primary');

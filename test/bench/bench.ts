@@ -9,6 +9,8 @@
  *   5. hostile input (alias bomb, 20 MB file, __proto__ key)
  *   6. evidence at scale: verify, site and coverage over 10,000 synthetic runs
  *      (`npm run bench -- --only scale` runs it alone and updates only its part of BENCHMARKS.md)
+ *   7. Patroni leader kills against an independent writer (test/bench/patroni.ts; needs root and
+ *      Debian's patroni, etcd-server, haproxy and postgresql-15, else the section says it did not run)
  *
  * Every server and temp dir it creates is removed in `finally` blocks.
  */
@@ -27,6 +29,7 @@ import { type OsUser, chownTree, databaseUser, freePort, processesMentioning } f
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
 import { pauseTrial } from '../helpers/ground-truth.js';
 import { sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
+import { benchPatroni } from './patroni.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -981,6 +984,13 @@ async function main(): Promise<void> {
   loads.push(`after evidence at scale: ${loadavg()}`);
   summary.push(...scale.summary);
   sections.push(scale.section);
+
+  // 7
+  log('7/7 Patroni leader kills');
+  const patroni = await benchPatroni(10, log);
+  loads.push(`after Patroni: ${loadavg()}`);
+  summary.push(...patroni.summary);
+  sections.push(patroni.section);
 
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [

@@ -20,8 +20,9 @@ import { RefusedBeforeT0 } from '../../refusal.js';
 import { resolveSecret } from '../../secrets.js';
 import type { ConnectionSettings } from '../../sql/connection.js';
 import { type ParsedEndpoint, EndpointConnectError, connectEndpoint, describeProblem, formatHost, formatHosts, parseEndpoint, preflightEndpoint } from './endpoint.js';
-import { type ServerIdentity, checkProcessesBelong, serverIdentity } from './identity.js';
+import { type ServerIdentity, checkProcessesBelong, readPostmasterPid, serverIdentity } from './identity.js';
 import { serverProcesses } from './server.js';
+import { processAlive } from '../../system.js';
 import { type LeaderInfo, type PatroniOptions, membersLeader, patroniCluster, patroniLeader, switchover, waitRejoined } from './topology.js';
 
 /** The leader a fault acts on, as found and checked just before T0. */
@@ -47,6 +48,21 @@ function isLocalHost(host: string): boolean {
   return false;
 }
 
+/** A postmaster checked against the endpoint before T0: what a later re-check compares. */
+export interface CheckedPostmaster {
+  dataDir: string;
+  pid: number;
+  startedAt: number;
+}
+
+/** The checked postmaster still runs from its data directory (same pid, same start); its pid, or a refusal. */
+export function stillSamePostmaster(type: string, checked: CheckedPostmaster): number {
+  const now = readPostmasterPid(checked.dataDir);
+  if (!now || now.pid !== checked.pid || now.startedAt !== checked.startedAt || !processAlive(checked.pid))
+    throw new RefusedBeforeT0(`${type}: the postmaster checked before T0 (pid ${checked.pid} from ${checked.dataDir}) is no longer the one running there${now ? ` (now pid ${now.pid})` : ''}: the server restarted or moved; nothing was disrupted`);
+  return checked.pid;
+}
+
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class ClusterTarget {
@@ -63,6 +79,7 @@ export class ClusterTarget {
   private watched: string | null | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private watchBusy = false;
+  private checkedLeader: { leader: ResolvedLeader; postmaster: CheckedPostmaster } | undefined;
 
   constructor(
     target: PostgresTarget,
@@ -197,6 +214,13 @@ export class ClusterTarget {
    * or processes of another server — a replica's, the failover leftover of finding 1.
    */
   async leaderProcesses(type: string): Promise<LeaderProcesses> {
+    // Checked at steady state (prepare): re-check only what may have changed since — the
+    // leader (the watcher polls it) and its postmaster (pid and start time).
+    if (this.checkedLeader) {
+      const { leader, postmaster } = this.checkedLeader;
+      if (this.watched !== undefined && this.watched !== leader.name) throw new RefusedBeforeT0(`${type}: the leader changed from ${leader.name} to ${this.watched ?? 'none'} after it was checked; nothing was disrupted`);
+      return { leader, pids: serverProcesses(stillSamePostmaster(type, postmaster)), facts: [] };
+    }
     const leader = await this.resolveLeader();
     if (!leader.local) throw new RefusedBeforeT0(`${type}: the leader ${leader.name} runs on ${leader.host}, not on this host: give the fault a command (e.g. ssh {host} …) to reach it`);
     if (!leader.dataDir)
@@ -211,6 +235,8 @@ export class ClusterTarget {
     }
     const belongs = checkProcessesBelong(identity, path.resolve(leader.dataDir));
     if (!belongs.belongs) throw new RefusedBeforeT0(`${type}: refused, the processes are not the server behind the endpoint: ${belongs.reason}`);
+    const dataDir = path.resolve(leader.dataDir);
+    this.checkedLeader = { leader, postmaster: { dataDir, pid: belongs.pid, startedAt: readPostmasterPid(dataDir)?.startedAt ?? 0 } };
     return { leader, pids: serverProcesses(belongs.pid), facts: belongs.facts };
   }
 

@@ -33,7 +33,9 @@ import { ensureDrillTables, HEARTBEAT_TABLE, openHeartbeatSink, PROBE_TABLE, rea
 import { postmasterPid, serverProcesses, startServer } from './server.js';
 import { ClusterTarget } from './cluster.js';
 import { formatHosts, parseEndpoint, preflightEndpoint } from './endpoint.js';
-import { checkProcessesBelong, serverIdentity } from './identity.js';
+import { checkProcessesBelong, readPostmasterPid, serverIdentity } from './identity.js';
+import { type CheckedPostmaster, stillSamePostmaster } from './cluster.js';
+import type { PostgresFaultTarget } from './fault-target.js';
 import { RefusedBeforeT0 } from '../../refusal.js';
 import type { TopologyRecord } from '../../../reports/run-record.js';
 import { preparedSession } from '../prepared.js';
@@ -159,6 +161,7 @@ class PostgresSession implements DriverSession {
   private restorePoint: string | null = null;
   private restoredDataDir: string | undefined;
   private cluster: ClusterTarget | undefined;
+  private checkedPrimary: CheckedPostmaster | undefined;
 
   constructor(private readonly ctx: RunContext) {
     this.target = postgresTarget(ctx.loaded);
@@ -257,6 +260,9 @@ class PostgresSession implements DriverSession {
 
   async confirmSteadyState(ctx: RunContext): Promise<string[]> {
     const facts: string[] = [];
+    // The faults' networked pre-T0 checks, here rather than at injection: heartbeats have not
+    // started yet, so the checks add no gap before T0 (the injection re-checks the pid only).
+    for (const fault of ctx.loaded.scenario.spec.faults) facts.push(...((await driverFault('postgres', fault.type)?.prepare?.(fault, this.faultTarget())) ?? []));
     if (ctx.loaded.scenario.spec.type === 'failover' && this.settings.standby) {
       // A failover drill against a standby that is not streaming would measure nothing real.
       const deadline = ctx.clock.elapsed() + 30_000;
@@ -311,16 +317,18 @@ class PostgresSession implements DriverSession {
   injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
     const module = driverFault('postgres', fault.type);
     if (!module) throw new Error(`fault ${fault.type} is not a postgres fault`);
-    return module.inject(fault, {
-      ctx,
-      markT0,
-      target: { primaryProcesses: () => this.primaryProcesses(), checkedPrimaryProcesses: (type) => this.checkedPrimaryProcesses(type), baseDir: this.baseDir, ...(this.cluster ? { cluster: this.cluster } : {}) },
-    });
+    return module.inject(fault, { ctx, markT0, target: this.faultTarget() });
+  }
+
+  private faultTarget(): PostgresFaultTarget {
+    return { primaryProcesses: () => this.primaryProcesses(), checkedPrimaryProcesses: (type) => this.checkedPrimaryProcesses(type), baseDir: this.baseDir, ...(this.cluster ? { cluster: this.cluster } : {}) };
   }
 
   /** Before T0: the processes from primary.dataDir must be the server behind the primary endpoint (issue 11, finding 1). */
   private async checkedPrimaryProcesses(type: string): Promise<number[]> {
     if (!this.primaryDataDir) throw new RefusedBeforeT0(`${type} needs the primary's data directory on this host`);
+    // Checked already at steady state: only the postmaster may have changed since (a restart).
+    if (this.checkedPrimary) return serverProcesses(stillSamePostmaster(type, this.checkedPrimary));
     let identity;
     const client = await connect(this.endpoint('primary'), 5_000).catch((error: unknown) => {
       throw new RefusedBeforeT0(`${type}: the primary endpoint does not answer before T0, so its processes cannot be checked: ${error instanceof Error ? error.message : String(error)}`);
@@ -333,6 +341,7 @@ class PostgresSession implements DriverSession {
     const belongs = checkProcessesBelong(identity, path.resolve(this.baseDir, this.primaryDataDir));
     if (!belongs.belongs) throw new RefusedBeforeT0(`${type}: refused, primary.dataDir is not the server behind the endpoint: ${belongs.reason}`);
     for (const fact of belongs.facts) this.ctx.record(`checked before T0: ${fact}`);
+    this.checkedPrimary = { dataDir: path.resolve(this.baseDir, this.primaryDataDir), pid: belongs.pid, startedAt: readPostmasterPid(path.resolve(this.baseDir, this.primaryDataDir))?.startedAt ?? 0 };
     return serverProcesses(belongs.pid);
   }
 

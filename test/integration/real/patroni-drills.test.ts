@@ -15,62 +15,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../../reports/run-record.js';
 import { runDrill } from '../../../runners/engine.js';
-import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
-import { IndependentWriter } from '../../helpers/real/independent-writer.js';
+import { loadForRun } from '../../helpers/drill-files.js';
+import { type Graded, HEARTBEAT_MS, PATRONI_PASSWORD_ENV, drillWithWriter as drill, gradeAgainstWriter, haproxyEndpoint as haproxy, patroniScenario as scenario } from '../../helpers/patroni-trial.js';
+import type { IndependentWriter } from '../../helpers/real/independent-writer.js';
 import { PatroniCluster } from '../../helpers/real/patroni-cluster.js';
 import { describeReal } from '../../helpers/real/require-real.js';
 
-const PASSWORD_ENV = 'DRILLBOOK_TEST_PATRONI_PASSWORD';
-const HEARTBEAT_MS = 100;
-const PROBES = { interval: '250ms', timeout: '1s', stableFor: 2, maxWait: '90s', heartbeat: { interval: `${HEARTBEAT_MS}ms`, warmup: '1s' } };
-
-interface Graded {
-  drill: string;
-  truthRtoMs: number;
-  measuredRtoMs: number;
-  boundMs: number;
-  /** How late the writer itself can see a resumption: its interval, or its timeout over its in-flight cap while connections hang. */
-  writerResolutionMs: number;
-  writerLost: number;
-  writerWindowMs: number;
-  drillLost: number;
-  drillRpoMs: number;
-}
-
+const PASSWORD_ENV = PATRONI_PASSWORD_ENV;
 const graded: Graded[] = [];
 
-/** The writer's truth around T0: the outage that T0 falls in (or that starts after it), and what it lost. */
-async function grade(drill: string, record: RunRecord, writer: IndependentWriter, leaderConnection: Parameters<IndependentWriter['missingAcknowledged']>[0]): Promise<Graded> {
-  const t0Ms = Date.parse(record.t0!.at);
-  const outage = writer
-    .outages({ minGapMs: 200 })
-    .find((o) => o.resumedAt !== undefined && o.resumedAt > t0Ms && (o.lastAckBefore?.ackAt ?? 0) < t0Ms + 5_000);
-  expect(outage, `the writer saw no outage after T0 (${drill})`).toBeDefined();
-  const { missing } = await writer.missingAcknowledged(leaderConnection);
-  // The writer's lost window: from the newest acknowledged write that survived, before the
-  // first lost one, to the last lost one.
-  const acked = writer.acknowledged().sort((a, b) => a.sentAt - b.sentAt);
-  const missingSeqs = new Set(missing.map((m) => m.seq));
-  const firstMissing = missing.sort((a, b) => a.sentAt - b.sentAt)[0];
-  const survivedBefore = firstMissing ? acked.filter((a) => a.sentAt < firstMissing.sentAt && !missingSeqs.has(a.seq)).at(-1) : undefined;
-  const writerWindowMs = firstMissing && survivedBefore ? missing.at(-1)!.sentAt - survivedBefore.sentAt : 0;
-  const g: Graded = {
-    drill,
-    truthRtoMs: outage!.resumedAt! - t0Ms,
-    measuredRtoMs: record.measured.rto!.seconds * 1000,
-    boundMs: record.measured.rto!.errorSeconds * 1000,
-    writerResolutionMs: Math.max(writer.intervalMs, writer.writeTimeoutMs / writer.maxInFlight),
-    writerLost: missing.length,
-    writerWindowMs,
-    drillLost: record.measured.rpo?.lostWrites ?? -1,
-    drillRpoMs: (record.measured.rpo?.seconds ?? NaN) * 1000,
-  };
+async function grade(name: string, record: RunRecord, writer: IndependentWriter, leader: Parameters<IndependentWriter['missingAcknowledged']>[0]): Promise<Graded> {
+  const g = await gradeAgainstWriter(name, record, writer, leader);
   graded.push(g);
   return g;
-}
-
-function scenario(dir: string, name: string, spec: Record<string, unknown>): string {
-  return writeScenario(dir, name, { type: 'failover', recovery: { action: 'none' }, probes: PROBES, ...spec });
 }
 
 describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real Patroni cluster', () => {
@@ -96,20 +53,8 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     }
   }, 120_000);
 
-  const haproxyEndpoint = () => ({ host: cluster.details.haproxy.host, port: cluster.details.haproxy.port, password: { env: PASSWORD_ENV } });
-
-  async function drillWithWriter(file: string, connection: Parameters<typeof IndependentWriter.create>[0]['connection'] = cluster.endpointConnection()) {
-    const writer = await IndependentWriter.create({ connection });
-    writer.start();
-    try {
-      await writer.waitForAcks(20);
-      const result = await runDrill(await loadForRun(file), { evidenceDir, scratchRoot: work });
-      await new Promise((r) => setTimeout(r, 500));
-      return { ...result, writer };
-    } finally {
-      await writer.stop();
-    }
-  }
+  const haproxyEndpoint = () => haproxy(cluster);
+  const drillWithWriter = (file: string, connection: Parameters<typeof drill>[1] = cluster.endpointConnection()) => drill(file, connection, { evidenceDir, scratchRoot: work });
 
   it('kill-leader through HAProxy: RTO within its bound of the writer\'s outage, lost writes agree, leaders named', async () => {
     const { leader: before } = await cluster.waitHealthy();
