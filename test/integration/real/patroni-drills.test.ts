@@ -123,6 +123,28 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     await cluster.waitHealthy({ timeoutMs: 120_000 });
   }, 300_000);
 
+  it('pause-leader through HAProxy: the leader is frozen and resumed, RTO within its bound, nothing lost, no leader change', async () => {
+    const { leader: before } = await cluster.waitHealthy({ timeoutMs: 120_000 });
+    const file = scenario(path.join(work, 'pause'), 'patroni-pause-leader', {
+      target: { driver: 'postgres', endpoint: haproxyEndpoint(), cluster: { patroni: { api: cluster.details.patroniApis } } },
+      faults: [{ type: 'pause-leader', duration: '3s' }],
+    });
+    const { record, exitCode, writer } = await drillWithWriter(file);
+    expect(record.error, JSON.stringify(record.timeline.slice(-8))).toBeNull();
+    expect(exitCode).toBe(0);
+    expect(record.teardown.undos.find((u) => u.description.startsWith('SIGCONT the paused leader'))?.status, JSON.stringify(record.teardown.undos)).toMatch(/done|settled/);
+    const paused = Number(record.timeline.find((e) => e.event.startsWith('fault ended'))?.detail?.pausedMs);
+    expect(paused).toBeGreaterThanOrEqual(2_900);
+    // ttl 10 outlives a 3 s freeze: the same leader before and after.
+    expect(record.topology?.before?.name).toBe(before.name);
+    expect(record.topology?.after?.name).toBe(before.name);
+    const g = await grade('pause-leader via HAProxy', record, writer, cluster.connection(before));
+    expect(Math.abs(g.measuredRtoMs - g.truthRtoMs), JSON.stringify(g)).toBeLessThanOrEqual(g.boundMs + g.writerResolutionMs);
+    expect(g.writerLost, 'a pause loses no acknowledged write').toBe(0);
+    expect(record.measured.rpo?.lostWrites).toBe(0);
+    await cluster.waitHealthy({ timeoutMs: 120_000 });
+  }, 300_000);
+
   it('kill-primary aimed at the replica\'s data directory is refused with exit 2 and nothing is killed (finding 1)', async () => {
     const { leader, replicas } = await cluster.waitHealthy({ timeoutMs: 120_000 });
     const replica = replicas[0]!;
