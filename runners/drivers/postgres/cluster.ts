@@ -286,7 +286,8 @@ export class ClusterTarget {
 
   /** After recovery: the leader now, waiting up to `deadlineMs` for one to be there. */
   async settle(deadlineMs = 30_000): Promise<TopologyMember | null> {
-    if (!this.hasCluster) return null;
+    // No leader before T0 (the preflight refused the drill): there is no "after" to tell.
+    if (!this.hasCluster || !this.before) return null;
     if (this.after) return this.after;
     const started = performance.now();
     let last = '';
