@@ -68,3 +68,26 @@ describe('cluster faults in validate and plan', () => {
     );
   });
 });
+
+describe('the report of a cluster drill', () => {
+  it('names the leader before and after and every change seen', async () => {
+    const { renderMarkdown, renderHtml } = await import('../../../reports/render.js');
+    const { makeProbes, makeRunRecord } = await import('../../helpers/run-record-fixture.js');
+    const record = makeRunRecord();
+    record.topology = {
+      source: 'patroni',
+      before: { name: 'node1', host: '127.0.0.1', port: 25432, timeline: 1 },
+      after: { name: 'node2', host: '127.0.0.1', port: 25433, timeline: 2 },
+      leaderChanges: [
+        { at: '2026-12-01T10:00:01.000Z', from: 'node1', to: null, timeline: null },
+        { at: '2026-12-01T10:00:03.000Z', from: null, to: 'node2', timeline: 2 },
+      ],
+    };
+    const markdown = renderMarkdown(record, { probes: makeProbes() });
+    expect(markdown).toContain('node1 (127.0.0.1:25432, timeline 1) — from Patroni REST API /cluster');
+    expect(markdown).toContain('node2 (127.0.0.1:25433, timeline 2)');
+    expect(markdown).toContain('2026-12-01T10:00:01.000Z: node1 → none; 2026-12-01T10:00:03.000Z: none → node2');
+    expect(renderHtml(record, { probes: makeProbes() })).toContain('Leader after recovery');
+    expect(renderMarkdown(makeRunRecord(), { probes: makeProbes() })).not.toContain('Leader before T0');
+  });
+});
