@@ -473,6 +473,7 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     const { colourEnabled, outcomeWord } = await import('./colour.js');
     const colour = colourEnabled(options.json ? process.stderr : process.stdout);
     say(`outcome: ${outcomeWord(colour, record.outcome)}`);
+    if (result.refused) err(`REFUSED before T0 (nothing was disrupted): ${result.refused}`);
     if (!isExercise) say(`  RTO ${fmt(record.measured.rto, record.targets.rtoSeconds, record.verdict.rto)}`);
     if (!isExercise) say(`  RPO ${record.measured.rpo?.lowerBoundOnly ? '≥ ' : ''}${fmt(record.measured.rpo, record.targets.rpoSeconds, record.verdict.rpo)}${record.measured.rpo && record.measured.rpo.acknowledged > 0 ? `, ${record.measured.rpo.lostWrites} acknowledged writes lost` : ''}`);
     for (const check of record.checks) say(`  check ${check.passed ? 'passed' : 'FAILED'}: ${check.name} (${check.actual})`);

@@ -250,6 +250,7 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
           ]
         : [['Threat (rationale)', 'not stated in the scenario (spec.rationale: threat, likelihood, impact)']]),
       ['Target', `${record.target.description || record.target.driver} (driver ${record.target.driver})`],
+      ...topologyRows(record),
       ['Disruption', record.faults.length > 0 ? record.faults.map((f) => `${f.type}: ${f.description}`).join('; ') : (t0?.action ?? NOT_APPLICABLE)],
       ['T0', t0 ? `${t0.at} — ${t0.action}` : NOT_APPLICABLE],
       ['Started (UTC)', record.startedAt],
@@ -367,3 +368,17 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
   };
 }
 
+
+/** A cluster whose leader moves: who led before T0, after recovery, and each change seen. */
+function topologyRows(record: RunRecord): string[][] {
+  const topology = record.topology;
+  if (!topology) return [];
+  const member = (m: { name: string; host: string; port: number; timeline: number | null } | null) => (m ? `${m.name} (${m.host}:${m.port}, timeline ${m.timeline ?? 'unknown'})` : 'not found');
+  const source = topology.source === 'patroni' ? 'Patroni REST API /cluster' : 'the member not in recovery';
+  const changes = topology.leaderChanges.map((c) => `${c.at}: ${c.from ?? 'none'} → ${c.to ?? 'none'}`).join('; ');
+  return [
+    ['Leader before T0', `${member(topology.before)} — from ${source}`],
+    ['Leader after recovery', member(topology.after)],
+    ['Leader changes seen', changes || 'none'],
+  ];
+}

@@ -345,6 +345,25 @@ export interface EarlierItemRecord {
   planVersion?: string | null;
 }
 
+/** One leader of a cluster as the evidence names it (SPEC v1.1 `topology.before` / `topology.after`). */
+export interface TopologyMember {
+  name: string;
+  host: string;
+  port: number;
+  /** From the server itself when it answered (Patroni's /cluster lags a promotion); null when unknown. */
+  timeline: number | null;
+}
+
+/** A cluster whose leader moves: who led before T0, after recovery, and every change seen in between. */
+export interface TopologyRecord {
+  /** How the leader was found: Patroni's REST API (`/cluster`) or the members (the one not in recovery). */
+  source: 'patroni' | 'members';
+  before: TopologyMember | null;
+  after: TopologyMember | null;
+  /** Every leader change the drill saw while it watched (polling the same source). */
+  leaderChanges: { at: string; from: string | null; to: string | null; timeline: number | null }[];
+}
+
 export interface RunRecord {
   schema: typeof RUN_RECORD_SCHEMA;
   runId: string;
@@ -411,6 +430,8 @@ export interface RunRecord {
   /** The backup's age at T0 against the tier's maxBackupAge. */
   backupAge?: BackupAgeRecord | null;
   signoff: { status: 'pending'; reviewer: null; decision: null };
+  /** PostgreSQL cluster targets (target.cluster): the leader before and after, and the changes seen. */
+  topology?: TopologyRecord | null;
   /** Tabletop only. */
   exercise?: ExerciseRecord | null;
   /** Simulation (walkthrough) only. */

@@ -25,6 +25,7 @@ import { type DrillResult, emptyDrillResult } from './measured-drill.js';
 import { drivers as builtInDrivers, runnerFor } from './registry.js';
 import { resumeState } from './resume.js';
 import { RunnerFailure } from './runner.js';
+import { RefusedBeforeT0 } from './refusal.js';
 import { completeRecord, recordSkeleton } from './run-record.js';
 import { defaultUndoRegistry } from './undo-handlers.js';
 import { UndoStack, type UndoRegistry } from './undo.js';
@@ -65,7 +66,9 @@ export interface RunOptions {
 export interface RunResult {
   record: RunRecord;
   runDir: string;
-  exitCode: 0 | 1 | 3 | 4;
+  exitCode: 0 | 1 | 2 | 3 | 4;
+  /** Set when the drill was refused before T0 (nothing disrupted): exit 2 once teardown is complete. */
+  refused?: string;
   /** An exercise interrupted on purpose: the bundle is not finalized; `run --resume` continues it. */
   paused?: boolean;
   /** What went wrong without failing the run (a TSA that gave no timestamp), for the CLI to show. */
@@ -101,6 +104,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   let result: DrillResult = emptyDrillResult();
   let abort: RunRecord['abort'] = null;
   let error: string | null = null;
+  let refused: string | undefined;
   if (resumed) record(`exercise resumed (session ${sessions.length}); ${resumed.prior.size} answers kept from the journal`);
   else record('drill started', { scenario: loaded.scenario.metadata.name, environment: loaded.scenario.metadata.environment, type: spec.type });
   const watcher = watchAbortConditions(spec.guardrails.abortIf, {
@@ -134,6 +138,11 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
     } else if (reason instanceof AbortReason) {
       abort = { reason: reason.message, at: clock.now().at };
       record(`aborted: ${reason.message}`);
+    } else if (caught instanceof RefusedBeforeT0 && !result.t0) {
+      // The input does not describe what is there: nothing was disrupted, exit 2 (invalid input).
+      refused = ctx.redact(caught.message);
+      abort = { reason: `refused before T0: ${refused}`, at: clock.now().at };
+      record(`refused before T0, nothing was disrupted: ${refused}`);
     } else {
       error = ctx.redact(caught instanceof Error ? caught.message : String(caught));
       record(`step failed: ${error}`);
@@ -182,6 +191,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   if (timestamp?.error) warnings.push(`no trusted timestamp: ${timestamp.error}; the bundle is sealed without one (recorded in manifest.json)`);
   for (const w of warnings) log(w);
   await writeOutputs(options.outputs ?? DEFAULT_OUTPUTS, runRecord, { evidenceDir: options.evidenceDir, runDir: dir }, log);
+  if (refused !== undefined && runRecord.teardown.complete) return { record: runRecord, runDir: dir, exitCode: 2, refused, warnings };
   return { record: runRecord, runDir: dir, exitCode: EXIT_CODES[runRecord.outcome], warnings };
 }
 

@@ -3,7 +3,7 @@
  *   prepare → steady state confirmed → disrupt (T0) → measure recovery → verify data.
  * Teardown is the engine's: it unwinds the undo stack whatever happened here.
  */
-import type { CheckResult, ExerciseRecord, IdentityChange, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, ServerFacts, WalkthroughRecord } from '../reports/run-record.js';
+import type { CheckResult, ExerciseRecord, IdentityChange, ProbeAttempt, RestoredCopyRecord, RpoMeasurement, RtoMeasurement, ServerFacts, TopologyRecord, WalkthroughRecord } from '../reports/run-record.js';
 import { parseDuration } from '../scenarios/duration.js';
 import type { ScenarioSpec } from '../scenarios/schema.js';
 import { type Instant, sleep } from './clock.js';
@@ -35,6 +35,8 @@ export interface DrillResult {
   attendance: Record<string, boolean> | null;
   /** Failover: whether the fault was seen to have an effect (SPEC v1.1 "The outage must be seen"). */
   disruption?: { observed: boolean; evidence: string } | null;
+  /** Cluster targets: the leader before and after, and the changes seen (session.topology()). */
+  topology?: TopologyRecord | null;
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;
@@ -275,6 +277,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     await Promise.all(streams.map((s) => s.stop().catch(() => undefined)));
     await heartbeat?.stop(timeout);
     await session.close();
+    result.topology = session.topology?.() ?? null;
   }
 }
 

@@ -102,6 +102,7 @@ export function completeRecord(skeleton: RunRecord, done: Completion, loaded: Pi
     walkthrough: result.walkthrough,
     ...(result.disruption ? { disruption: result.disruption } : {}),
     attachments: done.attachments ? [...done.attachments].sort() : skeleton.attachments,
+    ...(result.topology ? { topology: result.topology } : {}),
   };
   const verdicts = measureVerdicts(record);
   record.verdict = verdicts;

@@ -9,6 +9,7 @@ import { DnsLabel, Duration, PositiveDuration, SecretRef, Timeout } from './prim
 import { KubernetesFaults, KubernetesTarget } from './schema-kubernetes.js';
 import { ExerciseAnswers, ExerciseModule, Objective, RunbookStep } from './schema-exercise.js';
 import { RdsFaults, RdsTarget } from './schema-rds.js';
+import { PatroniFaults } from './schema-patroni.js';
 import { EnvironmentDeclarations } from './environments.js';
 import { Masking } from './masking.js';
 import { EndpointSyntaxError, TARGET_SESSION_ATTRS, parseEndpoint } from './pg-endpoint.js';
@@ -267,8 +268,8 @@ const PausePrimaryFault = z.strictObject({
   type: z.literal('pause-primary'),
   duration: Timeout.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
-export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...RdsFaults, ...KubernetesFaults], {
-  error: 'unknown fault type: use command, kill-primary, pause-primary (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
+export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...PatroniFaults, ...RdsFaults, ...KubernetesFaults], {
+  error: 'unknown fault type: use command, kill-primary, pause-primary, kill-leader, pause-leader, switchover (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
 });
 export type Fault = z.infer<typeof Fault>;
 

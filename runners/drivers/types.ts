@@ -2,7 +2,7 @@
  * The driver contract: what a runner needs from a target, whatever the technology. A driver
  * is looked up by `spec.target.driver`; RDS and Kubernetes drivers implement the same shape.
  */
-import type { CheckResult, RestoredCopyRecord, RpoMeasurement } from '../../reports/run-record.js';
+import type { CheckResult, RestoredCopyRecord, RpoMeasurement, TopologyRecord } from '../../reports/run-record.js';
 import type { Check, Fault, Recovery, Scenario } from '../../scenarios/schema.js';
 import type { LoadedScenario, Reporter } from '../../scenarios/load.js';
 import type { Instant } from '../clock.js';
@@ -67,6 +67,8 @@ export interface DriverSession {
    * null: the heartbeat method applies.
    */
   restorePointRpo?(t0: Instant): RpoMeasurement | null;
+  /** A cluster whose leader moves: the leader before T0, after recovery, and every change seen. */
+  topology?(): TopologyRecord | null;
 }
 
 /** What `drillbook recover` reports of a driver's orphan sweep. */

@@ -8,13 +8,20 @@ type KillPrimaryFault = Extract<Fault, { type: 'kill-primary' }>;
 
 export const killPrimaryFault: FaultModule<KillPrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
   ...primaryProcessFault('kill-primary'),
+  // The processes are checked against the primary endpoint at steady state; inject re-checks the pid.
+  prepare: async (_fault, target) => {
+    await target.checkedPrimaryProcesses('kill-primary');
+    return [];
+  },
   plan: (fault, { primary }) => ({
     action: `${fault.signal} the primary's postmaster and its backends`,
     touches: primary,
     undo: 'none possible: the standby takes over; the sandbox is destroyed at teardown',
   }),
   async inject(fault, { markT0, target }) {
-    const pids = target.primaryProcesses();
+    // Checked before T0: these processes are the server behind the primary endpoint (not a
+    // replica left behind by an earlier failover); refused with exit 2 otherwise.
+    const pids = await target.checkedPrimaryProcesses('kill-primary');
     // No undo can revive a killed server: recovery is the standby's job, and the
     // sandbox (when used) is destroyed by its own registered undos.
     markT0(`${fault.signal} primary postmaster (pid ${pids[0]})`);

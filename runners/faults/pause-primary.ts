@@ -10,9 +10,14 @@ type PausePrimaryFault = Extract<Fault, { type: 'pause-primary' }>;
 
 export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarget, PostgresPlanEnv, PostgresFaultSettings> = {
   ...primaryProcessFault('pause-primary'),
+  // The processes are checked against the primary endpoint at steady state; inject re-checks the pid.
+  prepare: async (_fault, target) => {
+    await target.checkedPrimaryProcesses('pause-primary');
+    return [];
+  },
   plan: (fault, { primary }) => ({ action: `freeze every process of the primary (SIGSTOP) for ${fault.duration}`, touches: primary, undo: 'SIGCONT (registered before the pause)' }),
   async inject(fault, { ctx, markT0, target }) {
-    const pids = target.primaryProcesses();
+    const pids = await target.checkedPrimaryProcesses('pause-primary');
     const undoId = ctx.undo.push({ type: 'postgres.resume-server', params: { pids } }, `SIGCONT the paused primary (pids ${pids.join(', ')})`);
     const durationMs = parseDuration(fault.duration) ?? 0;
     const t0 = markT0(`SIGSTOP primary for ${fault.duration}`);

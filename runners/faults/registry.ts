@@ -8,14 +8,17 @@ import type { PostgresFaultSettings, PostgresFaultTarget, PostgresPlanEnv } from
 import type { RdsFaultSettings, RdsFaultTarget, RdsPlanEnv } from '../drivers/rds/fault-target.js';
 import { commandFault } from './command.js';
 import { deploymentScaleFault } from './deployment-scale.js';
+import { killLeaderFault } from './kill-leader.js';
 import { killPrimaryFault } from './kill-primary.js';
 import { networkPartitionFault } from './network-partition.js';
 import { nodeDrainFault } from './node-drain.js';
+import { pauseLeaderFault } from './pause-leader.js';
 import { pausePrimaryFault } from './pause-primary.js';
 import { podDeleteFault } from './pod-delete.js';
 import { rdsFailoverFault } from './rds-failover.js';
 import { rdsRebootFault } from './rds-reboot.js';
 import { rdsStopFault } from './rds-stop.js';
+import { switchoverFault } from './switchover.js';
 import type { DriverName, FaultModule } from './types.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- each module narrows its own fault type */
@@ -36,6 +39,9 @@ export const faultModules: readonly AnyFaultModule[] = [
   commandFault as PostgresFaultModule,
   killPrimaryFault as PostgresFaultModule,
   pausePrimaryFault as PostgresFaultModule,
+  killLeaderFault as PostgresFaultModule,
+  pauseLeaderFault as PostgresFaultModule,
+  switchoverFault as PostgresFaultModule,
   rdsFailoverFault as RdsFaultModule,
   rdsRebootFault as RdsFaultModule,
   rdsStopFault as RdsFaultModule,

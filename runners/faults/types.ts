@@ -60,6 +60,12 @@ export interface FaultModule<F extends Fault = Fault, Target = unknown, PlanEnv 
   plan(fault: F, env: PlanEnv): PlanItem;
   /** Steady-state facts the fault needs before T0 (throws when they do not hold: nothing is disrupted). */
   preconditions?(fault: F, target: Target): string[];
+  /**
+   * Checks before T0 that need the network (e.g. that local processes belong to the server
+   * behind the endpoint), run at steady state before heartbeats start so they add no gap
+   * before T0; `inject` then only re-checks what may have changed. Returns facts for the evidence.
+   */
+  prepare?(fault: F, target: Target): Promise<string[]>;
   /** Journals the undo first (ctx.undo.push), then calls markT0 and makes the change. */
   inject(fault: F, env: InjectEnv<Target>): Promise<FaultEffect>;
   /** Kubernetes faults: the RBAC the runner's ServiceAccount needs (infra/rbac.ts). */

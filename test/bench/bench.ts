@@ -13,6 +13,8 @@
  *      pgBackRest): drill RTO vs a bare `pgbackrest restore` + start + first write, paired
  *      rounds (`npm run bench -- --only pgbackrest [--scale N] [--rounds N]` alone; skipped
  *      with a note when pgBackRest or PostgreSQL 15 are missing)
+ *   8. Patroni leader kills against an independent writer (test/bench/patroni.ts; needs root and
+ *      Debian's patroni, etcd-server, haproxy and postgresql-15, else the section says it did not run)
  *
  * Every server and temp dir it creates is removed in `finally` blocks.
  */
@@ -35,6 +37,7 @@ import { postgresUser, run as runAsUser } from '../helpers/real/processes.js';
 import { PG15_BIN, ensureReal } from '../helpers/real/require-real.js';
 import { sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
 import { benchS3Verify, s3VerifySection } from './s3-verify-bench.js';
+import { benchPatroni } from './patroni.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -1201,6 +1204,12 @@ async function main(): Promise<void> {
   const s3Verify = s3VerifySection(await benchS3Verify(10_000));
   summary.push(s3Verify.summary);
   sections.push(s3Verify.section);
+  // 8
+  log('Patroni leader kills');
+  const patroni = await benchPatroni(10, log);
+  loads.push(`after Patroni: ${loadavg()}`);
+  summary.push(...patroni.summary);
+  sections.push(patroni.section);
 
   const totalS = (performance.now() - benchStarted) / 1000;
   const doc = [

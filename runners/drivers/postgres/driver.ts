@@ -36,6 +36,13 @@ import { type ConnectionSettings, connect, discard } from '../../sql/connection.
 import { runSqlChecks } from '../../sql/checks.js';
 import { createDrillObjects, describeDrillCleanup, DRILL_SCHEMA, ensureDrillTables, HEARTBEAT_TABLE, missingDrillObjects, openHeartbeatSink, PROBE_TABLE, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
 import { postmasterPid, serverProcesses, startServer } from './server.js';
+import { ClusterTarget } from './cluster.js';
+import { formatHosts, parseEndpoint, preflightEndpoint } from './endpoint.js';
+import { checkProcessesBelong, readPostmasterPid, serverIdentity } from './identity.js';
+import { type CheckedPostmaster, stillSamePostmaster } from './cluster.js';
+import type { PostgresFaultTarget } from './fault-target.js';
+import { RefusedBeforeT0 } from '../../refusal.js';
+import type { TopologyRecord } from '../../../reports/run-record.js';
 import { preparedSession } from '../prepared.js';
 import { postgresUndoHandlers } from './undo.js';
 
@@ -62,7 +69,8 @@ export const postgresDriver: Driver = {
     const at = (...p: (string | number)[]) => ['spec', ...p];
     const usesStandby = spec.type === 'failover' && spec.recovery?.action === 'promote';
     if (!target.sandbox) {
-      if (!target.primary) report(at('target'), 'an existing server needs target.primary (or set sandbox: true)', { hint: 'add primary: { host, port, user, password: { env: PGPASSWORD } }' });
+      if (!target.primary && !target.cluster && !target.endpoint)
+        report(at('target'), 'an existing server needs target.primary, or target.cluster with target.endpoint (or set sandbox: true)', { hint: 'add primary: { host, port, user, password: { env: PGPASSWORD } }' });
       if (usesStandby && !target.standby) report(at('target'), 'recovery.action promote needs target.standby');
       if (spec.type === 'parallel-restore' && !target.backup)
         report(at('target'), 'parallel-restore needs target.backup', { hint: 'pgbackrest: { stanza }, basebackup: { path, walArchiveDir }, command: { restore, restoreCommand }, or baseBackupDir + walArchiveDir; or set sandbox: true to drill the built-in sandbox' });
@@ -120,7 +128,7 @@ export const postgresDriver: Driver = {
     const spec = loaded.scenario.spec;
     const target = postgresTarget(loaded);
     const items: PlanItem[] = [];
-    const primary = target.sandbox ? 'sandbox primary (temporary directory, free port)' : endpointLabel(target.primary!);
+    const primary = target.sandbox ? 'sandbox primary (temporary directory, free port)' : target.primary ? endpointLabel(target.primary) : clusterLabel(target);
     if (target.sandbox) {
       items.push({
         action: `build a sandbox: primary with WAL archiving${spec.type === 'failover' ? ', streaming standby' : ''}, base backup, orders schema, ${target.workload?.ordersPerSecond ?? 20} orders/s workload`,
@@ -149,6 +157,19 @@ export const postgresDriver: Driver = {
   },
 };
 
+/** How plan and evidence name a cluster target before it is reached: its endpoint, and how the leader is found. */
+function clusterLabel(target: PostgresTarget): string {
+  let where = 'target.endpoint';
+  try {
+    const parsed = parseEndpoint(target.endpoint!);
+    where = `${parsed.user}@${formatHosts(parsed.hosts)}/${parsed.database}`;
+  } catch {
+    // validate reports a bad endpoint
+  }
+  const how = target.cluster?.patroni ? ` (leader from Patroni ${target.cluster.patroni.api.join(', ')})` : target.cluster?.members ? ' (leader: the member not in recovery)' : '';
+  return `${where}${how}`;
+}
+
 function endpointLabel(endpoint: PgEndpoint): string {
   return `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
 }
@@ -166,6 +187,8 @@ class PostgresSession implements DriverSession {
   private restored: RestoredCopy | undefined;
   private restorePoint: string | null = null;
   private restoredDataDir: string | undefined;
+  private cluster: ClusterTarget | undefined;
+  private checkedPrimary: CheckedPostmaster | undefined;
 
   constructor(private readonly ctx: RunContext) {
     this.target = postgresTarget(ctx.loaded);
@@ -187,7 +210,12 @@ class PostgresSession implements DriverSession {
       if (this.sandbox.standby) this.settings.standby = this.sandbox.standby;
       this.primaryDataDir = this.sandbox.primary.dataDir;
       this.description = `sandbox PostgreSQL ${this.sandbox.primary.port}${this.sandbox.standby ? ` → standby ${this.sandbox.standby.port}` : ''} in ${this.sandbox.root}`;
+    } else if (!this.target.primary) {
+      await this.prepareCluster();
     } else {
+      // Before anything is created or journaled: a host that does not resolve or answer is
+      // refused (exit 2), not a drill whose cleanup then fails (issue 11, finding 8).
+      await this.preflightFixed(this.target.primary, 'target.primary');
       this.settings.primary = this.endpointSettings(this.target.primary!);
       if (this.target.standby) this.settings.standby = this.endpointSettings(this.target.standby);
       this.primaryDataDir = this.target.primary!.dataDir;
@@ -214,6 +242,36 @@ class PostgresSession implements DriverSession {
     await ensureDrillTables(this.settings.primary!);
   }
 
+  /** target.cluster / target.endpoint: preflight every host, find the leader, then journal the row cleanup. */
+  private async prepareCluster(): Promise<void> {
+    const cluster = new ClusterTarget(this.target, this.baseDir, this.ctx);
+    this.cluster = cluster;
+    this.settings.primary = await cluster.preflight();
+    const probeInterval = ms(this.ctx.loaded.scenario.spec.probes.interval) || 250;
+    cluster.startWatch(Math.max(250, probeInterval));
+    const how = cluster.hasCluster ? `cluster (leader from ${cluster.source === 'patroni' ? 'the Patroni REST API' : 'its members'})` : 'endpoint';
+    this.description = `PostgreSQL ${how} through ${cluster.label()} (password ${describeSecret(this.target.endpoint!.password)})`;
+    // Every host of the endpoint (and every member) can take the cleanup: after a failover
+    // the rows are wherever the leader now is.
+    const hosts = [...cluster.endpoint.hosts, ...(this.target.cluster?.members ?? []).map((m) => (typeof m === 'string' ? parseEndpoint({ host: m }).hosts[0]! : m))];
+    const seen = new Set<string>();
+    const endpoints = hosts
+      .filter((h) => (seen.has(`${h.host}:${h.port}`) ? false : (seen.add(`${h.host}:${h.port}`), true)))
+      .map((h) => ({ host: h.host, port: h.port, database: cluster.endpoint.database, user: cluster.endpoint.user, password: this.target.endpoint!.password ?? null }));
+    this.ctx.undo.push({ type: 'postgres.delete-run-rows', params: { endpoints, baseDir: this.baseDir, runId: this.ctx.runId } }, `delete this run's heartbeat and probe rows through ${cluster.label()}`);
+  }
+
+  /** A fixed primary answers before T0, or the drill is refused. */
+  private async preflightFixed(endpoint: PgEndpoint, where: string): Promise<void> {
+    const password = resolveSecret(endpoint.password, this.baseDir);
+    const report = await preflightEndpoint(
+      { hosts: [{ host: endpoint.host, port: endpoint.port }], database: endpoint.database, user: endpoint.user, targetSessionAttrs: 'any' },
+      { ...(password === undefined ? {} : { password }), connectTimeoutMs: Math.max(ms(this.ctx.loaded.scenario.spec.probes.timeout), 1_000), signal: this.ctx.signal },
+      where,
+    );
+    if (!report.ok) throw new RefusedBeforeT0(`the target cannot be reached before T0: ${report.problems.join('; ')}`);
+  }
+
   private endpointSettings(endpoint: PgEndpoint): ConnectionSettings {
     const password = resolveSecret(endpoint.password, this.baseDir);
     this.ctx.addSecret(password);
@@ -223,6 +281,7 @@ class PostgresSession implements DriverSession {
   endpoints(): Partial<Record<EndpointName, string>> {
     const labels: Partial<Record<EndpointName, string>> = {};
     for (const [name, s] of Object.entries(this.settings)) labels[name as EndpointName] = `${s.user}@${s.host}:${s.port}/${s.database}`;
+    if (this.cluster) labels.primary = this.cluster.label();
     return labels;
   }
 
@@ -234,6 +293,9 @@ class PostgresSession implements DriverSession {
 
   async confirmSteadyState(ctx: RunContext): Promise<string[]> {
     const facts: string[] = [];
+    // The faults' networked pre-T0 checks, here rather than at injection: heartbeats have not
+    // started yet, so the checks add no gap before T0 (the injection re-checks the pid only).
+    for (const fault of ctx.loaded.scenario.spec.faults) facts.push(...((await driverFault('postgres', fault.type)?.prepare?.(fault, this.faultTarget())) ?? []));
     if (ctx.loaded.scenario.spec.type === 'failover' && this.settings.standby) {
       // A failover drill against a standby that is not streaming would measure nothing real.
       const deadline = ctx.clock.elapsed() + 30_000;
@@ -260,13 +322,26 @@ class PostgresSession implements DriverSession {
 
   writeProbe(name: EndpointName): ProbeFn {
     const probe = sqlWriteProbe(() => this.endpoint(name), this.ctx.runId, ms(this.ctx.loaded.scenario.spec.probes.timeout) + 1_000, { createMissing: name === 'restored' });
-    if (name !== 'restored') return probe;
+    if (name === 'restored')
+      return async (attempt, signal) => {
+        // A copy whose postmaster is gone fails every attempt with its FATAL line, not a connection error.
+        const fatal = this.copyExited();
+        if (fatal !== undefined) throw new Error(`restored copy's postmaster exited: ${fatal}`);
+        return probe(attempt, signal);
+      };
+    const cluster = this.cluster;
+    if (name !== 'primary' || !cluster || cluster.endpoint.hosts.length < 2) return probe;
+    // A libpq host list: each attempt first finds the host a client would get now (hosts in
+    // order, target_session_attrs), then writes there; heartbeats and checks follow it.
     return async (attempt, signal) => {
-      // A copy whose postmaster is gone fails every attempt with its FATAL line, not a connection error.
-      const fatal = this.copyExited();
-      if (fatal !== undefined) throw new Error(`restored copy's postmaster exited: ${fatal}`);
+      this.settings.primary = await cluster.currentHost(signal);
       return probe(attempt, signal);
     };
+  }
+
+  /** The cluster's leader before, after and every change seen (cluster targets only). */
+  topology(): TopologyRecord | null {
+    return this.cluster?.record() ?? null;
   }
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
@@ -282,7 +357,32 @@ class PostgresSession implements DriverSession {
   injectFault(fault: Fault, ctx: RunContext, markT0: (action: string) => Instant): Promise<FaultEffect> {
     const module = driverFault('postgres', fault.type);
     if (!module) throw new Error(`fault ${fault.type} is not a postgres fault`);
-    return module.inject(fault, { ctx, markT0, target: { primaryProcesses: () => this.primaryProcesses(), baseDir: this.baseDir } });
+    return module.inject(fault, { ctx, markT0, target: this.faultTarget() });
+  }
+
+  private faultTarget(): PostgresFaultTarget {
+    return { primaryProcesses: () => this.primaryProcesses(), checkedPrimaryProcesses: (type) => this.checkedPrimaryProcesses(type), baseDir: this.baseDir, ...(this.cluster ? { cluster: this.cluster } : {}) };
+  }
+
+  /** Before T0: the processes from primary.dataDir must be the server behind the primary endpoint (issue 11, finding 1). */
+  private async checkedPrimaryProcesses(type: string): Promise<number[]> {
+    if (!this.primaryDataDir) throw new RefusedBeforeT0(`${type} needs the primary's data directory on this host`);
+    // Checked already at steady state: only the postmaster may have changed since (a restart).
+    if (this.checkedPrimary) return serverProcesses(stillSamePostmaster(type, this.checkedPrimary));
+    let identity;
+    const client = await connect(this.endpoint('primary'), 5_000).catch((error: unknown) => {
+      throw new RefusedBeforeT0(`${type}: the primary endpoint does not answer before T0, so its processes cannot be checked: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    try {
+      identity = await serverIdentity(client);
+    } finally {
+      discard(client);
+    }
+    const belongs = checkProcessesBelong(identity, path.resolve(this.baseDir, this.primaryDataDir));
+    if (!belongs.belongs) throw new RefusedBeforeT0(`${type}: refused, primary.dataDir is not the server behind the endpoint: ${belongs.reason}`);
+    for (const fact of belongs.facts) this.ctx.record(`checked before T0: ${fact}`);
+    this.checkedPrimary = { dataDir: path.resolve(this.baseDir, this.primaryDataDir), pid: belongs.pid, startedAt: readPostmasterPid(path.resolve(this.baseDir, this.primaryDataDir))?.startedAt ?? 0 };
+    return serverProcesses(belongs.pid);
   }
 
   private primaryProcesses(): number[] {
@@ -525,7 +625,20 @@ class PostgresSession implements DriverSession {
   }
 
   async runChecks(checks: Check[], name: EndpointName, ctx: RunContext): Promise<CheckResult[]> {
-    const results = await runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal);
+    const results: CheckResult[] = [];
+    if (this.cluster) {
+      await this.cluster.settle();
+      // The optional re-join check of a leader fault: the old leader back as a replica in time.
+      for (const fault of ctx.loaded.scenario.spec.faults) {
+        const rejoinWithin = 'rejoinWithin' in fault ? fault.rejoinWithin : undefined;
+        if (rejoinWithin) {
+          const check = await this.cluster.rejoinCheck(ms(rejoinWithin));
+          ctx.record(`check ${check.passed ? 'passed' : 'failed'}: ${check.name} (${check.actual})`);
+          results.push(check);
+        }
+      }
+    }
+    results.push(...(await runSqlChecks(checks, this.endpoint(name), () => this.endpoint('primary'), ctx.signal)));
     const rules = maskingRules(ctx.loaded.scenario.spec.restore?.masking);
     if (name !== 'restored' || !rules || !this.restored) return results;
     // Masking comes right after the integrity checks that need the original values, before
@@ -582,6 +695,9 @@ class PostgresSession implements DriverSession {
     await this.checkArchive();
     const fatal = this.copyExited();
     if (fatal !== undefined && this.restored) this.ctx.record('restored copy not running at the end of the drill', { fatal });
+    // A drill that ended before its checks still names the leader it left behind.
+    if (this.cluster && this.ctx.loaded.scenario.spec.type === 'failover') await this.cluster.settle(5_000).catch(() => null);
+    this.cluster?.stopWatch();
     for (const client of this.heartbeatClients) discard(client);
     this.heartbeatClients = [];
     await this.sandbox?.workload.stop();

@@ -35,7 +35,7 @@ function sourceFiles(dir: string): string[] {
 describe('fault contract', () => {
   it('looks faults up by type and names the known ones for an unknown type', () => {
     expect(faultModule('pause-primary').driver).toBe('postgres');
-    expect(() => faultModule('kill-leader')).toThrow(/unknown fault type kill-leader: known faults are command \(postgres\), kill-primary \(postgres\), .*network-partition \(kubernetes\)/);
+    expect(() => faultModule('kill-everything')).toThrow(/unknown fault type kill-everything: known faults are command \(postgres\), kill-primary \(postgres\), .*network-partition \(kubernetes\)/);
     expect(new Set(faultModules.map((m) => m.type)).size).toBe(faultModules.length);
   });
 

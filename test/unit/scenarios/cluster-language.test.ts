@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { jsonSchema } from '../../../scenarios/json-schema.js';
 import { normalizeStableFor } from '../../../scenarios/stable-for.js';
-import { KillLeaderFault, PauseLeaderFault, SwitchoverFault } from '../../../runners/faults/_pending-patroni-schemas.js';
+import { KillLeaderFault, PauseLeaderFault, SwitchoverFault } from '../../../scenarios/schema-patroni.js';
 import { loadScenarioText } from './files.js';
 
 const drill = (target: string, extra = '') => `apiVersion: drillbook.dev/v1

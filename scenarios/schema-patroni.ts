@@ -1,20 +1,10 @@
 /**
- * PENDING, not yet in the language: the zod shapes of the cluster faults of SPEC v1.1
- * (`kill-leader`, `pause-leader`, `switchover`), kept here unused until the fault modules
- * under runners/faults/ take them (one fault per file, each with its schema). Nothing
- * imports this file yet; scenarios/schema.ts's Fault union does not list these types.
- *
- * Where each plugs in (runners/drivers/postgres/):
- * - the leader: topology.ts `patroniLeader()` (target.cluster.patroni) or `membersLeader()`
- *   (target.cluster.members), read before T0 → `topology.before`, again after → `topology.after`;
- * - a local leader's processes: its data directory (identity.dataDirectory from
- *   `serverIdentity()` on a leader connection, or the member's `dataDir`), checked with
- *   identity.ts `checkProcessesBelong()` before T0 (mismatch → exit 2);
- * - a remote leader: `command` with the placeholders below;
- * - switchover: topology.ts `switchover()`; `rejoinWithin`: topology.ts `waitRejoined()`.
+ * The faults of a PostgreSQL cluster whose leader moves (SPEC v1.1): `kill-leader`,
+ * `pause-leader` and `switchover`. The leader is found at run time (target.cluster); the
+ * modules are runners/faults/{kill-leader,pause-leader,switchover}.ts.
  */
 import { z } from 'zod';
-import { Timeout } from '../../scenarios/primitives.js';
+import { Timeout } from './primitives.js';
 
 /** What a leader command template may name; anything else in braces is refused. */
 export const LEADER_PLACEHOLDERS = ['leader', 'host', 'port', 'signal', 'dataDir'] as const;

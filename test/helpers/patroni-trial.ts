@@ -1,0 +1,112 @@
+/**
+ * One drill against a real Patroni cluster, graded by an independent writer that writes
+ * through the same endpoint every 20 ms: the writer's outage around T0 (from T0 to its first
+ * acknowledged write after the gap) and the writes it had acknowledged that the new leader
+ * lacks. Shared by test/integration/real/patroni-drills.test.ts and `npm run bench`.
+ */
+import path from 'node:path';
+import type { RunRecord } from '../../reports/run-record.js';
+import { type RunResult, runDrill } from '../../runners/engine.js';
+import { loadForRun, writeScenario } from './drill-files.js';
+import { IndependentWriter, type IndependentWriterOptions } from './real/independent-writer.js';
+import type { PatroniCluster } from './real/patroni-cluster.js';
+
+export const PATRONI_PASSWORD_ENV = 'DRILLBOOK_TEST_PATRONI_PASSWORD';
+export const HEARTBEAT_MS = 100;
+export const PATRONI_PROBES = { interval: '250ms', timeout: '1s', stableFor: 2, maxWait: '90s', heartbeat: { interval: `${HEARTBEAT_MS}ms`, warmup: '1s' } };
+
+export interface Graded {
+  drill: string;
+  /** From T0 to the writer's first acknowledged write after the outage. */
+  truthRtoMs: number;
+  measuredRtoMs: number;
+  boundMs: number;
+  /** How late the writer itself can see a resumption: its interval, or its timeout over its in-flight cap while connections hang. */
+  writerResolutionMs: number;
+  /** Acknowledged writes of the writer missing on the new leader, and the window they span. */
+  writerLost: number;
+  writerWindowMs: number;
+  drillLost: number;
+  drillRpoMs: number;
+  withinBound: boolean;
+  /** drillbook's RPO within one heartbeat interval (plus the writer's resolution) of the writer's lost window. */
+  lostWindowAgrees: boolean;
+}
+
+/** A failover scenario against the cluster (recovery none: Patroni heals itself). */
+export function patroniScenario(dir: string, name: string, spec: Record<string, unknown>): string {
+  return writeScenario(dir, name, { type: 'failover', recovery: { action: 'none' }, probes: PATRONI_PROBES, ...spec });
+}
+
+/** The HAProxy read-write port as `target.endpoint`, its password named by PATRONI_PASSWORD_ENV. */
+export function haproxyEndpoint(cluster: PatroniCluster) {
+  return { host: cluster.details.haproxy.host, port: cluster.details.haproxy.port, password: { env: PATRONI_PASSWORD_ENV } };
+}
+
+/** Runs the drill while the writer writes; the writer runs from 20 acks before until 500 ms after. */
+export async function drillWithWriter(
+  file: string,
+  connection: IndependentWriterOptions['connection'],
+  options: { evidenceDir: string; scratchRoot: string },
+): Promise<RunResult & { writer: IndependentWriter }> {
+  const writer = await IndependentWriter.create({ connection });
+  writer.start();
+  try {
+    await writer.waitForAcks(20);
+    const result = await runDrill(await loadForRun(file), options);
+    await new Promise((r) => setTimeout(r, 500));
+    return { ...result, writer };
+  } finally {
+    await writer.stop();
+  }
+}
+
+/** The writer's truth around T0 against what the drill measured. Throws when the writer saw no outage after T0. */
+export async function gradeAgainstWriter(drill: string, record: RunRecord, writer: IndependentWriter, leaderConnection: Parameters<IndependentWriter['missingAcknowledged']>[0]): Promise<Graded> {
+  if (!record.t0 || !record.measured.rto) throw new Error(`${drill}: no T0 or no measured RTO (${record.error ?? record.outcome})`);
+  const t0Ms = Date.parse(record.t0.at);
+  const outage = writer
+    .outages({ minGapMs: 200 })
+    .find((o) => o.resumedAt !== undefined && o.resumedAt > t0Ms && (o.lastAckBefore?.ackAt ?? 0) < t0Ms + 5_000);
+  if (!outage) throw new Error(`${drill}: the writer saw no outage after T0`);
+  const { missing } = await writer.missingAcknowledged(leaderConnection);
+  // The writer's lost window: from the newest acknowledged write that survived, before the
+  // first lost one, to the last lost one.
+  const acked = writer.acknowledged().sort((a, b) => a.sentAt - b.sentAt);
+  const missingSeqs = new Set(missing.map((m) => m.seq));
+  const lost = [...missing].sort((a, b) => a.sentAt - b.sentAt);
+  const survivedBefore = lost[0] ? acked.filter((a) => a.sentAt < lost[0]!.sentAt && !missingSeqs.has(a.seq)).at(-1) : undefined;
+  const writerWindowMs = lost[0] && survivedBefore ? lost.at(-1)!.sentAt - survivedBefore.sentAt : 0;
+  const truthRtoMs = outage.resumedAt! - t0Ms;
+  const measuredRtoMs = record.measured.rto.seconds * 1000;
+  const boundMs = record.measured.rto.errorSeconds * 1000;
+  const writerResolutionMs = Math.max(writer.intervalMs, writer.writeTimeoutMs / writer.maxInFlight);
+  const drillRpoMs = (record.measured.rpo?.seconds ?? Number.NaN) * 1000;
+  return {
+    drill,
+    truthRtoMs,
+    measuredRtoMs,
+    boundMs,
+    writerResolutionMs,
+    writerLost: missing.length,
+    writerWindowMs,
+    drillLost: record.measured.rpo?.lostWrites ?? -1,
+    drillRpoMs,
+    withinBound: Math.abs(measuredRtoMs - truthRtoMs) <= boundMs + writerResolutionMs,
+    lostWindowAgrees: Math.abs(drillRpoMs - writerWindowMs) <= HEARTBEAT_MS + writerResolutionMs,
+  };
+}
+
+/** One kill-leader drill through HAProxy, graded; waits for the cluster to be healthy again. */
+export async function killLeaderTrial(cluster: PatroniCluster, work: string, n: number): Promise<Graded & { record: RunRecord; oldLeader: string; newLeader: string }> {
+  const { leader: before } = await cluster.waitHealthy({ timeoutMs: 120_000 });
+  const file = patroniScenario(path.join(work, `kill-${n}`), `patroni-kill-leader-${n}`, {
+    target: { driver: 'postgres', endpoint: haproxyEndpoint(cluster), cluster: { patroni: { api: cluster.details.patroniApis } } },
+    faults: [{ type: 'kill-leader' }],
+  });
+  const { record, writer } = await drillWithWriter(file, cluster.endpointConnection(), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+  const after = await cluster.waitLeader({ notName: before.name, timeoutMs: 60_000 });
+  const graded = await gradeAgainstWriter(`kill-leader ${n}`, record, writer, cluster.connection(after));
+  await cluster.waitHealthy({ timeoutMs: 120_000 });
+  return { ...graded, record, oldLeader: before.name, newLeader: after.name };
+}
