@@ -26,6 +26,32 @@ export function databaseUser(requested?: string): OsUser | undefined {
   return { name, uid: Number(uid), gid: Number(gid) };
 }
 
+/**
+ * The first directory on the way to `dir` (itself included, when it exists) that `user`
+ * cannot enter, or undefined when every one can be searched. As root, drillbook creates the
+ * database's files under its scratch area and hands them to `user`; a private TMPDIR (a
+ * 0700 directory from `mktemp -d`, systemd's PrivateTmp, a per-user temp dir) lets root in
+ * but not that user, and initdb then fails deep inside with "Permission denied".
+ */
+export function unreachableAncestor(dir: string, user: OsUser): string | undefined {
+  const chain: string[] = [];
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    chain.unshift(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const at of chain) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(at);
+    } catch {
+      return undefined; // the rest is created by drillbook, owned by the user
+    }
+    const searchBit = stat.uid === user.uid ? 0o100 : stat.gid === user.gid ? 0o010 : 0o001;
+    if ((stat.mode & searchBit) === 0) return at;
+  }
+  return undefined;
+}
+
 /** Gives a path (recursively) to the database user, so the server can own its files. */
 export function chownTree(target: string, user: OsUser | undefined): void {
   if (!user) return;

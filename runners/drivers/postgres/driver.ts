@@ -19,7 +19,7 @@ import type { ProbeFn } from '../../probes/probe-loop.js';
 import { describeSecret, resolveSecret } from '../../secrets.js';
 import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
-import { type OsUser, databaseUser, freePort } from '../../system.js';
+import { type OsUser, databaseUser, freePort, unreachableAncestor } from '../../system.js';
 import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
 import type { BackupRecord, CopySafetyRecord, MaskingRecord } from '../../../reports/run-record.js';
 import { maskingRules } from '../../../scenarios/masking.js';
@@ -197,6 +197,7 @@ class PostgresSession implements DriverSession {
 
   async prepare(): Promise<void> {
     const spec = this.ctx.loaded.scenario.spec;
+    if (this.target.sandbox || spec.type === 'parallel-restore') this.checkScratchReachable();
     if (this.target.sandbox) {
       this.binaries = await pgBinaries(this.target.binDir);
       this.user = databaseUser(this.target.runAs);
@@ -243,6 +244,18 @@ class PostgresSession implements DriverSession {
   }
 
   /** target.cluster / target.endpoint: preflight every host, find the leader, then journal the row cleanup. */
+  /** Issue 13, finding 14: refuse before T0 when the database user cannot reach the scratch area. */
+  private checkScratchReachable(): void {
+    const user = databaseUser(this.target.runAs);
+    if (!user) return;
+    const blocked = unreachableAncestor(this.ctx.scratchRoot, user);
+    if (blocked === undefined) return;
+    throw new RefusedBeforeT0(
+      `the scratch area ${this.ctx.scratchRoot} is not reachable by ${user.name}, the user PostgreSQL runs as (drillbook runs as root): ${blocked} does not let ${user.name} in. ` +
+        `Point TMPDIR (or the run's scratch directory) at a directory ${user.name} can enter, e.g. TMPDIR=/var/tmp, or give it search permission (chmod o+x ${blocked})`,
+    );
+  }
+
   private async prepareCluster(): Promise<void> {
     const cluster = new ClusterTarget(this.target, this.baseDir, this.ctx);
     this.cluster = cluster;
