@@ -201,6 +201,7 @@ class PostgresSession implements DriverSession {
     if (this.target.sandbox) {
       this.binaries = await pgBinaries(this.target.binDir);
       this.user = databaseUser(this.target.runAs);
+      this.checkReachable('the PostgreSQL binaries', this.binaries.dir);
       this.sandbox = await buildSandbox(this.ctx, this.binaries, this.user, {
         withStandby: spec.type === 'failover',
         ordersPerSecond: this.target.workload?.ordersPerSecond ?? 20,
@@ -246,13 +247,18 @@ class PostgresSession implements DriverSession {
   /** target.cluster / target.endpoint: preflight every host, find the leader, then journal the row cleanup. */
   /** Issue 13, finding 14: refuse before T0 when the database user cannot reach the scratch area. */
   private checkScratchReachable(): void {
+    this.checkReachable('the scratch area', this.ctx.scratchRoot, 'Point TMPDIR (or the run\'s scratch directory) at a directory {user} can enter, e.g. TMPDIR=/var/tmp, or');
+  }
+
+  /** As root, PostgreSQL runs as another user: what it must read or run has to be reachable by that user. */
+  private checkReachable(what: string, dir: string, advice = 'Move it where {user} can enter, or'): void {
     const user = databaseUser(this.target.runAs);
     if (!user) return;
-    const blocked = unreachableAncestor(this.ctx.scratchRoot, user);
+    const blocked = unreachableAncestor(dir, user);
     if (blocked === undefined) return;
     throw new RefusedBeforeT0(
-      `the scratch area ${this.ctx.scratchRoot} is not reachable by ${user.name}, the user PostgreSQL runs as (drillbook runs as root): ${blocked} does not let ${user.name} in. ` +
-        `Point TMPDIR (or the run's scratch directory) at a directory ${user.name} can enter, e.g. TMPDIR=/var/tmp, or give it search permission (chmod o+x ${blocked})`,
+      `${what} ${dir} is not reachable by ${user.name}, the user PostgreSQL runs as (drillbook runs as root): ${blocked} does not let ${user.name} in. ` +
+        `${advice.replaceAll('{user}', user.name)} give it search permission (chmod o+x ${blocked})`,
     );
   }
 
