@@ -269,14 +269,18 @@ export async function readRunRecord(runDir: string): Promise<RunRecord> {
 /** The probe attempts of a run directory; an absent probes.csv means none were recorded. */
 export async function readProbes(runDir: string): Promise<ProbeAttempt[]> {
   const file = path.join(runDir, PROBES_FILE);
-  let text: string;
+  const text = await readTextIfPresent(file);
+  return text === undefined ? [] : parseProbesCsv(text, file);
+}
+
+/** A file's text, or undefined when it does not exist (ENOENT); any other error is thrown. */
+export async function readTextIfPresent(file: string): Promise<string | undefined> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  return parseProbesCsv(text, file);
 }
 
 /** A plain JSON object (not null, not an array): the one such guard of reports/. */

@@ -164,13 +164,21 @@ export function encodeEvent(event: RegisterEvent, prev?: string): string {
  * the sha256 of the register's last line as it is now ({@link readEvents}).
  */
 export function chainLines(lines: string[], head: string): string[] {
-  let prev = head;
-  return lines.map((line) => {
+  const events = lines.map((line) => {
     const decoded = decodeEvent(line.endsWith('\n') ? line.slice(0, -1) : line);
     if (!('event' in decoded)) throw new RegisterError(`internal: cannot chain a line that does not decode (${decoded.problem})`);
-    const chained = encodeEvent(decoded.event, prev);
-    prev = sha256Hex(chained.slice(0, -1));
-    return chained;
+    return decoded.event;
+  });
+  return chainEvents(events, head);
+}
+
+/** Encode `events` as register lines (each ending with a newline), chained in order onto `head`. */
+export function chainEvents(events: RegisterEvent[], head: string): string[] {
+  let prev = head;
+  return events.map((event) => {
+    const line = encodeEvent(event, prev);
+    prev = sha256Hex(line.slice(0, -1));
+    return line;
   });
 }
 

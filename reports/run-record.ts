@@ -209,20 +209,27 @@ export interface RestoredCopyRecord {
   maskingApplied?: MaskingRecord;
 }
 
+/** What the run record says about the backup's age against the policy. */
 export interface BackupAgeRecord {
   tier: number;
+  /** The policy as written (`26h`), or null when the tier sets none. */
   maxBackupAge: string | null;
   maxBackupAgeSeconds: number | null;
   ageAtT0Seconds: number | null;
+  /** null when there is no policy, or the age is unknown. */
   withinPolicy: boolean | null;
 }
 
-/** The backup a drill restored (SPEC v1.1 "Backups people have"). */
+/** The backup a drill restored (SPEC v1.1 "Backups people have": `backup`). */
 export interface BackupRecord {
+  /** pgbackrest, basebackup, command or baseBackupDir: where it came from. */
   source: string;
+  /** The backup's label (pgBackRest set, backup_label's LABEL, …). */
   label: string;
+  /** ISO 8601: when the backup started and stopped; the backup is consistent as of its stop. */
   startedAt: string | null;
   stoppedAt: string | null;
+  /** Seconds from the backup's stop to T0; null when it could not be established. */
   ageAtT0Seconds: number | null;
   sizeBytes: number | null;
 }

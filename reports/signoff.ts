@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { EvidenceError, MANIFEST_FILE, pathExists, sha256Hex, writeFileAtomic } from './evidence-files.js';
+import { EvidenceError, MANIFEST_FILE, pathExists, readTextIfPresent, sha256Hex, writeFileAtomic } from './evidence-files.js';
 import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, withLedgerLock, type LedgerEntry } from './evidence/ledger.js';
 import { verifyBundle } from './evidence/verify-bundle.js';
 import {
@@ -196,13 +196,8 @@ async function readSignoffLines(runDir: string): Promise<{ parsed: ParsedSignoff
   // Most runs have no sign-off yet: a cheap existence check spares a thrown ENOENT per run
   // when verify walks thousands of them.
   if (!existsSync(file)) return undefined;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfPresent(file);
+  if (text === undefined) return undefined;
   const lines = text.split('\n');
   const incomplete = lines[lines.length - 1] !== '';
   if (!incomplete) lines.pop();

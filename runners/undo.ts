@@ -45,6 +45,12 @@ export class UndoRegistry {
     return this;
   }
 
+  /** Registers every handler of a driver's table (type → handler). */
+  registerAll(handlers: Record<string, UndoHandler>): this {
+    for (const [type, handler] of Object.entries(handlers)) this.register(type, handler);
+    return this;
+  }
+
   get(type: string): UndoHandler {
     const handler = this.handlers.get(type);
     if (!handler) throw new Error(`no undo handler named ${type}: was the journal written by a newer drillbook?`);

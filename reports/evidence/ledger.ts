@@ -9,10 +9,10 @@
  * one (verify-ledger.ts checks this; `drillbook keys rotate` appends the line).
  */
 import type { KeyObject } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { EvidenceError, fsyncDirectory, readOptional, sha256Hex } from '../evidence-files.js';
+import { EvidenceError, fsyncDirectory, readOptional, readTextIfPresent, sha256Hex } from '../evidence-files.js';
 import { REMEDIATION_FILE } from '../remediation-events.js';
 import { keyIdOf, publicKeyPem, signJsonLine, splitSignedJsonLine } from '../signing.js';
 import { acquireLock, type LockOptions } from './lock.js';
@@ -335,15 +335,9 @@ export function positionAfter(line: string, what: string): { seq: number; prev: 
 
 /** The last complete line of the ledger, or undefined when it is empty or absent. */
 async function readLastLedgerLine(ledgerFile: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    // Ledger lines are ~250 bytes: thousands of runs are still a small read.
-    text = await readFile(ledgerFile, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  if (text === '') return undefined;
+  // Ledger lines are ~250 bytes: thousands of runs are still a small read.
+  const text = await readTextIfPresent(ledgerFile);
+  if (text === undefined || text === '') return undefined;
   if (!text.endsWith('\n')) {
     throw new EvidenceError(`${ledgerFile} ends with an incomplete line; run \`drillbook verify\` before adding runs`);
   }

@@ -8,14 +8,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { EXPORTS_DIR, MANIFEST_FILE, isTempFileName, listFilesRecursive, sha256File } from '../evidence-files.js';
-import {
-  CHECKSUMS_FILE,
-  CHECKSUMS_SIGNATURE_FILE,
-  MANIFEST_SIGNATURE_FILE,
-  SIGNATURE_ALGORITHM,
-  SIGNER_PUBLIC_KEY_FILE,
-  SIGNOFFS_FILE,
-} from '../signing.js';
+import { CHECKSUMS_FILE, CHECKSUMS_SIGNATURE_FILE, MANIFEST_SIGNATURE_FILE, SIGNATURE_ALGORITHM, SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE } from '../signing.js';
 import { TIMESTAMP_TOKEN_FILE } from '../timestamp.js';
 
 export const MANIFEST_SCHEMA = 'drillbook.dev/manifest/v1';

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, sha256Hex } from '../evidence-files.js';
-import { REMEDIATION_FILE, checkRegisterText, encodeEvent, readEvents, type OpenedEvent, type RegisterEvent } from '../remediation-events.js';
+import { REMEDIATION_FILE, chainEvents, checkRegisterText, readEvents, type OpenedEvent, type RegisterEvent } from '../remediation-events.js';
 import { SIGNOFFS_FILE } from '../signing.js';
 import { appendS3Ledger, isNoSuchKey, s3Key, type S3LedgerAppendResult, type S3Location } from './s3-ledger.js';
 import type { LedgerAppendOptions, RegisterHead } from './ledger.js';
@@ -98,14 +98,7 @@ export async function readS3RegisterHead(client: S3Client, location: S3Location)
  */
 export async function appendS3RemediationEvents(client: S3Client, location: S3Location, events: RegisterEvent[]): Promise<string[]> {
   const { added } = await appendS3Object(client, location, REMEDIATION_FILE, (current) => {
-    let prev = checkRegisterText(current).head;
-    let text = '';
-    for (const event of events) {
-      const line = encodeEvent(event, prev);
-      prev = sha256Hex(line.slice(0, -1));
-      text += line;
-    }
-    return text;
+    return chainEvents(events, checkRegisterText(current).head).join('');
   });
   return added.split('\n').filter((line) => line !== '');
 }
@@ -180,14 +173,7 @@ export async function uploadRunRemediation(client: S3Client, location: S3Locatio
       written.push(id);
       events.push({ ...event, id });
     }
-    let prev = check.head;
-    let text = '';
-    for (const event of events) {
-      const line = encodeEvent(event, prev);
-      prev = sha256Hex(line.slice(0, -1));
-      text += line;
-    }
-    return text;
+    return chainEvents(events, check.head).join('');
   });
   return [...written];
 }

@@ -3,10 +3,10 @@
  * ledger, with every problem named by its subject.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { EvidenceError, MANIFEST_FILE, RUN_FILE, TIMELINE_FILE, listRunDirs, pathExists } from '../evidence-files.js';
+import { EvidenceError, MANIFEST_FILE, RUN_FILE, TIMELINE_FILE, listRunDirs, pathExists, readTextIfPresent } from '../evidence-files.js';
 import { CHECKSUMS_FILE, SIGNOFFS_FILE } from '../signing.js';
 import { verifySignoffs } from '../signoff.js';
 import { REMEDIATION_FILE, checkRegisterText } from '../remediation-events.js';
@@ -159,13 +159,8 @@ export async function verifyEvidence(target: string, options: VerifyOptions = {}
  */
 async function verifyRegister(evidenceDir: string, result: EvidenceVerification): Promise<VerificationProblem[]> {
   const file = path.join(evidenceDir, REMEDIATION_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const text = await readTextIfPresent(file);
+  if (text === undefined) return [];
   const check = checkRegisterText(text);
   const problems = [...check.damaged, ...check.chain]
     .sort((a, b) => a.line - b.line)

@@ -106,3 +106,7 @@ export interface Driver {
   open(ctx: RunContext): Promise<DriverSession>;
 }
 
+/** A path inside the scenario's `spec`, for a driver's validation reports. */
+export function specAt(...p: (string | number)[]): (string | number)[] {
+  return ['spec', ...p];
+}

@@ -2,24 +2,20 @@
 import type { KubernetesFault } from '../../scenarios/schema-kubernetes.js';
 import type { StructuredSelector } from '../drivers/kubernetes/selector.js';
 import { api } from '../drivers/kubernetes/client.js';
-import { blastRadiusText, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
+import { blastRadiusText, kubernetesFault, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
 import { listPods, type PodRef, selectorToString } from '../drivers/kubernetes/faults.js';
 import type { KubernetesFaultTarget } from '../drivers/kubernetes/fault-target.js';
 import type { RunContext } from '../context.js';
 import { sleep } from '../clock.js';
-import { faultSchema } from './schema.js';
 import { nsGrant } from './types.js';
 
 type DeploymentScaleFault = Extract<KubernetesFault, { type: 'deployment-scale' }>;
 
 export const deploymentScaleFault: KubernetesFaultModule<DeploymentScaleFault> = {
-  type: 'deployment-scale',
-  driver: 'kubernetes',
-  schema: faultSchema('deployment-scale'),
-  rbac: {
+  ...kubernetesFault('deployment-scale', {
     why: 'read the deployment and its replica count, scale it to N, and scale it back as the undo; list the EndpointSlices to confirm the removed pods stopped taking traffic',
     grants: [nsGrant('apps', 'deployments', ['get', 'list', 'patch']), nsGrant('apps', 'deployments/scale', ['get', 'patch']), nsGrant('discovery.k8s.io', 'endpointslices', ['list'])],
-  },
+  }),
   validate(fault, { settings: { spec }, report, at }) {
     if (!fault.duration && spec.type === 'failover' && (spec.recovery?.action ?? 'none') === 'none')
       report(

@@ -12,10 +12,9 @@ import type { KubernetesFault } from '../../scenarios/schema-kubernetes.js';
 import { parseDuration } from '../../scenarios/duration.js';
 import { sleep } from '../clock.js';
 import { api } from '../drivers/kubernetes/client.js';
-import { blastRadiusText, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
+import { blastRadiusText, kubernetesFault, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
 import { denyAllPolicy, networkPolicyName } from '../drivers/kubernetes/faults.js';
 import { httpProbe } from '../probes/http.js';
-import { faultSchema } from './schema.js';
 import { nsGrant } from './types.js';
 
 type NetworkPartitionFault = Extract<KubernetesFault, { type: 'network-partition' }>;
@@ -26,13 +25,10 @@ const denied = (direction: NetworkPartitionFault['direction']) => (direction ===
 export class PartitionNotEnforcedError extends Error {}
 
 export const networkPartitionFault: KubernetesFaultModule<NetworkPartitionFault> = {
-  type: 'network-partition',
-  driver: 'kubernetes',
-  schema: faultSchema('network-partition'),
-  rbac: {
+  ...kubernetesFault('network-partition', {
     why: 'create the deny NetworkPolicy on the selected pods and delete it as the undo',
     grants: [nsGrant('networking.k8s.io', 'networkpolicies', ['get', 'list', 'create', 'delete'])],
-  },
+  }),
   validate(fault, { settings: { target }, report, at }) {
     if (fault.direction === 'egress' && !fault.canary)
       report(

@@ -15,10 +15,9 @@ import os from 'node:os';
 import type { KubernetesFault } from '../../scenarios/schema-kubernetes.js';
 import { parseDuration } from '../../scenarios/duration.js';
 import { api } from '../drivers/kubernetes/client.js';
-import { blastRadiusText, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
+import { blastRadiusText, kubernetesFault, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
 import { podRef } from '../drivers/kubernetes/faults.js';
 import { clusterGrant, nsGrant } from './types.js';
-import { faultSchema } from './schema.js';
 
 type NodeDrainFault = Extract<KubernetesFault, { type: 'node-drain' }>;
 
@@ -29,10 +28,7 @@ const names = (pods: { metadata?: { namespace?: string; name?: string } }[]) =>
     .join(', ')}${pods.length > 5 ? ', …' : ''}`;
 
 export const nodeDrainFault: KubernetesFaultModule<NodeDrainFault> = {
-  type: 'node-drain',
-  driver: 'kubernetes',
-  schema: faultSchema('node-drain'),
-  rbac: {
+  ...kubernetesFault('node-drain', {
     why:
       'cordon the node (patch spec.unschedulable) and uncordon it as the undo; list the pods on the node (in every ' +
       'namespace: the drain evicts them all, so those outside the blast radius are counted against maxOtherPods before ' +
@@ -45,7 +41,7 @@ export const nodeDrainFault: KubernetesFaultModule<NodeDrainFault> = {
       nsGrant('', 'pods/eviction', ['create']),
       nsGrant('policy', 'poddisruptionbudgets', ['get', 'list']),
     ],
-  },
+  }),
   plan(fault, { namespace, touches }) {
     const { ns, radius, revert } = blastRadiusText(fault, namespace);
     return {

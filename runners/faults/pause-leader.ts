@@ -10,6 +10,7 @@ import { RefusedBeforeT0 } from '../refusal.js';
 import { commandSucceeded, formatCommandResult, runCommand } from '../shell.js';
 import { signal as sendSignal } from '../system.js';
 import { faultSchema } from './schema.js';
+import { endAfter } from './timed-end.js';
 import type { FaultModule } from './types.js';
 
 type PauseLeaderFault = Extract<Fault, { type: 'pause-leader' }>;
@@ -61,29 +62,17 @@ export const pauseLeaderFault: FaultModule<PauseLeaderFault, PostgresFaultTarget
       };
     }
     const t0 = ctx.clock.elapsed();
-    const ended = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        resume().then(
-          () => {
-            const end = ctx.record(`fault ended: leader ${name} resumed`, { pausedMs: Math.round(ctx.clock.elapsed() - t0) });
-            ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0)} ms`);
-            resolve();
-          },
-          (error: unknown) => {
-            ctx.record(`resuming leader ${name} failed: ${error instanceof Error ? error.message : String(error)}; teardown retries it`);
-            resolve();
-          },
-        );
-      }, durationMs);
-      ctx.signal.addEventListener(
-        'abort',
+    const ended = endAfter(durationMs, ctx.signal, () =>
+      resume().then(
         () => {
-          clearTimeout(timer);
-          resolve();
+          const end = ctx.record(`fault ended: leader ${name} resumed`, { pausedMs: Math.round(ctx.clock.elapsed() - t0) });
+          ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0)} ms`);
         },
-        { once: true },
-      );
-    });
+        (error: unknown) => {
+          ctx.record(`resuming leader ${name} failed: ${error instanceof Error ? error.message : String(error)}; teardown retries it`);
+        },
+      ),
+    );
     return { description: `leader ${name} frozen for ${fault.duration}`, ended };
   },
 };

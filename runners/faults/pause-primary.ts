@@ -4,6 +4,7 @@ import { parseDuration } from '../../scenarios/duration.js';
 import type { Fault } from '../../scenarios/schema.js';
 import { type PostgresFaultSettings, type PostgresFaultTarget, type PostgresPlanEnv, primaryProcessFault } from '../drivers/postgres/fault-target.js';
 import { signal as sendSignal } from '../system.js';
+import { endAfter } from './timed-end.js';
 import type { FaultModule } from './types.js';
 
 type PausePrimaryFault = Extract<Fault, { type: 'pause-primary' }>;
@@ -22,21 +23,10 @@ export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarg
     const durationMs = parseDuration(fault.duration) ?? 0;
     const t0 = markT0(`SIGSTOP primary for ${fault.duration}`);
     for (const pid of pids) sendSignal(pid, 'SIGSTOP');
-    const ended = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        for (const pid of [...pids].reverse()) sendSignal(pid, 'SIGCONT');
-        const end = ctx.record('fault ended: primary resumed (SIGCONT)', { pausedMs: ctx.clock.elapsed() - t0.mono });
-        ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0.mono)} ms`);
-        resolve();
-      }, durationMs);
-      ctx.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
+    const ended = endAfter(durationMs, ctx.signal, () => {
+      for (const pid of [...pids].reverse()) sendSignal(pid, 'SIGCONT');
+      const end = ctx.record('fault ended: primary resumed (SIGCONT)', { pausedMs: ctx.clock.elapsed() - t0.mono });
+      ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0.mono)} ms`);
     });
     // The fault's own observation of its effect (SPEC v1.1 "The outage must be seen"): a pause
     // shorter than the probe timeout shows the client only slow answers, never a failure.

@@ -2,23 +2,19 @@
 import type { KubernetesFault } from '../../scenarios/schema-kubernetes.js';
 import { parseDuration } from '../../scenarios/duration.js';
 import { api, KubeApiError } from '../drivers/kubernetes/client.js';
-import { blastRadiusText, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
+import { blastRadiusText, kubernetesFault, type KubernetesFaultModule } from '../drivers/kubernetes/fault-target.js';
 import { podRef } from '../drivers/kubernetes/faults.js';
-import { faultSchema } from './schema.js';
 import { nsGrant } from './types.js';
 
 type PodDeleteFault = Extract<KubernetesFault, { type: 'pod-delete' }>;
 
 export const podDeleteFault: KubernetesFaultModule<PodDeleteFault> = {
-  type: 'pod-delete',
-  driver: 'kubernetes',
-  schema: faultSchema('pod-delete'),
-  rbac: {
+  ...kubernetesFault('pod-delete', {
     why:
       'find the pods matching the selector (to count them against the blast radius) and delete them; list the ' +
       'EndpointSlices to confirm the deleted pods stopped taking traffic (deletion is graceful and endpoint removal asynchronous)',
     grants: [nsGrant('', 'pods', ['get', 'list', 'delete']), nsGrant('discovery.k8s.io', 'endpointslices', ['list'])],
-  },
+  }),
   plan(fault, { namespace, touches }) {
     const { ns, radius } = blastRadiusText(fault, namespace);
     return {

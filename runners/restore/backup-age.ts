@@ -12,32 +12,11 @@
  */
 import { formatDuration, parseDuration } from '../../scenarios/duration.js';
 import type { ContinuityPlan, FindingClass } from '../../scenarios/schema.js';
-import type { Finding, Severity } from '../../reports/run-record.js';
+import type { BackupAgeRecord, BackupRecord, Finding, Severity } from '../../reports/run-record.js';
 
-/** The backup a drill restored (SPEC v1.1 "Backups people have": `backup`). */
-export interface BackupRecord {
-  /** pgbackrest, basebackup, command or baseBackupDir: where it came from. */
-  source: string;
-  /** The backup's label (pgBackRest set, backup_label's LABEL, …). */
-  label: string;
-  /** ISO 8601: when the backup started and stopped; the backup is consistent as of its stop. */
-  startedAt: string | null;
-  stoppedAt: string | null;
-  /** Seconds from the backup's stop to T0; null when it could not be established. */
-  ageAtT0Seconds: number | null;
-  sizeBytes: number | null;
-}
-
-/** What the run record says about the backup's age against the policy. */
-export interface BackupAgeAssessment {
-  tier: number;
-  /** The policy as written (`26h`), or null when the tier sets none. */
-  maxBackupAge: string | null;
-  maxBackupAgeSeconds: number | null;
-  ageAtT0Seconds: number | null;
-  /** null when there is no policy, or the age is unknown. */
-  withinPolicy: boolean | null;
-}
+/** The backup record and its assessment are the run record's own (SPEC v1.1 `backup`, `backupAge`). */
+export type { BackupRecord };
+export type BackupAgeAssessment = BackupAgeRecord;
 
 export type BackupAgeFinding = Omit<Finding, 'id'> & { kind: 'backup-too-old'; class: Extract<FindingClass, 'backup-too-old'> };
 

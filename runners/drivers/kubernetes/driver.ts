@@ -20,7 +20,7 @@ import { sleep, type Instant } from '../../clock.js';
 import type { RunContext } from '../../context.js';
 import { httpProbe } from '../../probes/http.js';
 import type { ProbeFn } from '../../probes/probe-loop.js';
-import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
+import { specAt, type Driver, type DriverSession, type EndpointName, type FaultEffect, type PlanItem, type RestoredCopy } from '../types.js';
 import { api, type ClusterRef, clusterLabel, connectCluster, KubeApiError, type KubeClients, statusOf } from './client.js';
 import { resolveFault } from './blast-radius.js';
 import { type FaultResolution, isPodReady, listPods, type PodRef, RUN_LABEL } from './faults.js';
@@ -64,14 +64,12 @@ function refusalMessage(resolutions: FaultResolution[]): string | null {
 export const kubernetesDriver: Driver = {
   name: 'kubernetes',
 
-  registerUndos(registry) {
-    for (const [type, handler] of Object.entries(kubernetesUndoHandlers)) registry.register(type, handler);
-  },
+  registerUndos: (registry) => registry.registerAll(kubernetesUndoHandlers),
 
   validate(loaded, report) {
     const spec = loaded.scenario.spec;
     const target = kubernetesTarget(loaded);
-    const at = (...p: (string | number)[]) => ['spec', ...p];
+    const at = specAt;
     if (!target.probe)
       report(at('target'), 'the kubernetes driver needs target.probe: the user-level HTTP probe that measures the RTO (and confirms the steady state)', {
         hint: 'probe: { url: http://checkout.shop.svc/healthz, expectStatus: 200 }',

@@ -4,6 +4,7 @@ import type { KubernetesFault, KubernetesTarget } from '../../../scenarios/schem
 import type { ScenarioSpec } from '../../../scenarios/schema.js';
 import type { RunContext } from '../../context.js';
 import type { FaultEffect } from '../types.js';
+import { faultSchema } from '../../faults/schema.js';
 import type { FaultModule, PermissionSet } from '../../faults/types.js';
 import type { ClusterRef, KubeClients } from './client.js';
 import type { FaultResolution, PodRef } from './faults.js';
@@ -65,6 +66,11 @@ export interface KubernetesFaultModule<F extends KubernetesFault = KubernetesFau
   driver: 'kubernetes';
   rbac: PermissionSet;
   resolve(fault: F, env: KubernetesResolveEnv): Promise<void> | void;
+}
+
+/** What every Kubernetes fault module starts with: its type, driver, schema and the RBAC it needs. */
+export function kubernetesFault<T extends KubernetesFault['type']>(type: T, rbac: PermissionSet) {
+  return { type, driver: 'kubernetes' as const, schema: faultSchema(type), rbac };
 }
 
 /** The namespace, blast radius and timed revert of a fault, as the plan states them. */

@@ -20,7 +20,7 @@ import { describeSecret, resolveSecret } from '../../secrets.js';
 import { driverFault, faultsOf } from '../../faults/registry.js';
 import { runRecoveryCommand } from '../../recovery-command.js';
 import { type OsUser, databaseUser, freePort, unreachableAncestor } from '../../system.js';
-import type { Driver, DriverSession, EndpointName, FaultEffect, PlanItem, RestoredCopy } from '../types.js';
+import { specAt, type Driver, type DriverSession, type EndpointName, type FaultEffect, type PlanItem, type RestoredCopy } from '../types.js';
 import type { BackupRecord, CopySafetyRecord, MaskingRecord } from '../../../reports/run-record.js';
 import { maskingRules } from '../../../scenarios/masking.js';
 import { applyMasking, preflightMasking, verifyMasking } from '../../restore/masking.js';
@@ -59,14 +59,12 @@ function postgresTarget(loaded: LoadedScenario): PostgresTarget {
 export const postgresDriver: Driver = {
   name: 'postgres',
 
-  registerUndos(registry) {
-    for (const [type, handler] of Object.entries(postgresUndoHandlers)) registry.register(type, handler);
-  },
+  registerUndos: (registry) => registry.registerAll(postgresUndoHandlers),
 
   validate(loaded, report) {
     const spec = loaded.scenario.spec;
     const target = postgresTarget(loaded);
-    const at = (...p: (string | number)[]) => ['spec', ...p];
+    const at = specAt;
     const usesStandby = spec.type === 'failover' && spec.recovery?.action === 'promote';
     if (!target.sandbox) {
       if (!target.primary && !target.cluster && !target.endpoint)

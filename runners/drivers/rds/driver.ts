@@ -26,7 +26,7 @@ import { runRecoveryCommand } from '../../recovery-command.js';
 import { type ConnectionSettings, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
 import { createDrillObjects, describeDrillCleanup, missingDrillObjects, openHeartbeatSink, readPresentHeartbeats, sqlWriteProbe } from '../../sql/drill-tables.js';
-import type { Driver, DriverSession, EndpointName, FaultEffect, RestoredCopy } from '../types.js';
+import { specAt, type Driver, type DriverSession, type EndpointName, type FaultEffect, type RestoredCopy } from '../types.js';
 import { FAILED_STATUSES, type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeEvents, describeInstance, drillTags, isMultiAzCluster, pollUntil, resolveDeps } from './api.js';
 import { backoffDelays } from '../../backoff.js';
 import { preparedSession } from '../prepared.js';
@@ -75,7 +75,7 @@ export function createRdsDriver(input: RdsDepsInput = {}): Driver {
     validate(loaded, report) {
       const spec = loaded.scenario.spec;
       const target = rdsTarget(loaded);
-      const at = (...p: (string | number)[]) => ['spec', ...p];
+      const at = specAt;
       if (!target.instance === !target.cluster)
         report(at('target'), 'declare exactly one of target.instance or target.cluster', { hint: 'instance: <DB instance identifier> or cluster: <DB cluster identifier>' });
       for (const [index, fault] of spec.faults.entries()) {
