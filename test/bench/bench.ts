@@ -726,13 +726,14 @@ async function benchScale(): Promise<ScaleResult> {
   }
 }
 
-/** `--only scale`: run section 6 alone and splice it into the existing BENCHMARKS.md. */
-async function mainScaleOnly(): Promise<void> {
-  log('evidence at scale (alone)');
-  const scale = await benchScale();
-  const rows = scale.summary.map((s) => `| ${s.name} | ${s.goal} | ${s.value} | ${verdict(s.ok)} |`);
+/**
+ * The existing BENCHMARKS.md (or an empty one) with one section's summary rows (those starting with
+ * `rowPrefix`) and its `## …` section (titled `sectionTitle`) replaced by `result`'s; other sections stay.
+ */
+function spliceSection(result: { summary: { name: string; goal: string; value: string; ok: boolean }[]; section: string }, rowPrefix: string, sectionTitle: string): string {
+  const rows = result.summary.map((s) => `| ${s.name} | ${s.goal} | ${s.value} | ${verdict(s.ok)} |`);
   let doc = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '# drillbook benchmarks\n\n## Summary\n\n| figure | goal | measured | verdict |\n|---|---|---|---|\n\n';
-  const lines = doc.split('\n').filter((line) => !line.startsWith(`| ${SCALE_ROW_PREFIX}`));
+  const lines = doc.split('\n').filter((line) => !line.startsWith(`| ${rowPrefix}`));
   const summaryAt = lines.findIndex((line) => line === '## Summary');
   if (summaryAt >= 0) {
     let end = summaryAt + 1;
@@ -741,13 +742,21 @@ async function mainScaleOnly(): Promise<void> {
     lines.splice(end, 0, ...rows);
   }
   doc = lines.join('\n');
-  const sectionAt = doc.indexOf(`${SCALE_SECTION_TITLE}`);
+  const sectionAt = doc.indexOf(sectionTitle);
   if (sectionAt >= 0) {
     const next = doc.indexOf('\n## ', sectionAt + 1);
-    doc = `${doc.slice(0, sectionAt)}${scale.section}\n${next >= 0 ? doc.slice(next) : ''}`;
+    doc = `${doc.slice(0, sectionAt)}${result.section}\n${next >= 0 ? doc.slice(next) : ''}`;
   } else {
-    doc = `${doc.trimEnd()}\n\n${scale.section}\n`;
+    doc = `${doc.trimEnd()}\n\n${result.section}\n`;
   }
+  return doc;
+}
+
+/** `--only scale`: run section 6 alone and splice it into the existing BENCHMARKS.md. */
+async function mainScaleOnly(): Promise<void> {
+  log('evidence at scale (alone)');
+  const scale = await benchScale();
+  const doc = spliceSection(scale, SCALE_ROW_PREFIX, SCALE_SECTION_TITLE);
   fs.writeFileSync(OUT, doc.endsWith('\n') ? doc : `${doc}\n`);
   log(`updated section 6 of ${OUT}`);
 }
@@ -904,24 +913,7 @@ async function mainPgBackRestOnly(): Promise<void> {
   const rounds = arg('--rounds', 3);
   log(`pgBackRest restore (alone): scale ${scale}, ${rounds} rounds`);
   const result = await benchPgBackRest(scale, rounds);
-  const rows = result.summary.map((s) => `| ${s.name} | ${s.goal} | ${s.value} | ${verdict(s.ok)} |`);
-  let doc = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '# drillbook benchmarks\n\n## Summary\n\n| figure | goal | measured | verdict |\n|---|---|---|---|\n\n';
-  const lines = doc.split('\n').filter((line) => !line.startsWith(`| ${PGBACKREST_ROW_PREFIX}`));
-  const summaryAt = lines.findIndex((line) => line === '## Summary');
-  if (summaryAt >= 0) {
-    let end = summaryAt + 1;
-    while (end < lines.length && !lines[end]!.startsWith('|')) end++;
-    while (end < lines.length && lines[end]!.startsWith('|')) end++;
-    lines.splice(end, 0, ...rows);
-  }
-  doc = lines.join('\n');
-  const sectionAt = doc.indexOf(PGBACKREST_SECTION_TITLE);
-  if (sectionAt >= 0) {
-    const next = doc.indexOf('\n## ', sectionAt + 1);
-    doc = `${doc.slice(0, sectionAt)}${result.section}\n${next >= 0 ? doc.slice(next) : ''}`;
-  } else {
-    doc = `${doc.trimEnd()}\n\n${result.section}\n`;
-  }
+  const doc = spliceSection(result, PGBACKREST_ROW_PREFIX, PGBACKREST_SECTION_TITLE);
   fs.writeFileSync(process.env.DRILLBOOK_BENCH_OUT ?? OUT, doc.endsWith('\n') ? doc : `${doc}\n`);
   log(`updated section 7 of ${process.env.DRILLBOOK_BENCH_OUT ?? OUT}`);
 }

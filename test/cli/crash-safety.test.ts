@@ -11,15 +11,9 @@ import { verifyBundle } from '../../reports/evidence.js';
 import type { RunRecord } from '../../reports/run-record.js';
 import { isPortFree, processesMentioning } from '../../runners/system.js';
 import { REPO_ROOT, runCli, startCli } from '../helpers/cli.js';
-import { sharedTempDir } from '../helpers/pg-cluster.js';
+import { makeDrillDirs, onlyRunDir, removeDrillDirs } from '../helpers/drill-dirs.js';
 
 const FAILOVER = path.join(REPO_ROOT, 'scenarios', 'samples', 'orders-db-failover.yaml');
-
-function onlyRunDir(evidence: string): string {
-  const dirs = fs.readdirSync(evidence).filter((d) => fs.statSync(path.join(evidence, d)).isDirectory());
-  expect(dirs).toHaveLength(1);
-  return path.join(evidence, dirs[0]!);
-}
 
 /** Ports the sandbox servers listened on, from the run's own timeline. */
 function sandboxPorts(runDir: string): number[] {
@@ -42,14 +36,8 @@ describe('crash safety', () => {
   let scratch: string;
   let evidence: string;
 
-  beforeEach(() => {
-    scratch = sharedTempDir('drillbook-scratch-');
-    evidence = sharedTempDir('drillbook-evidence-');
-  });
-  afterEach(() => {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    fs.rmSync(evidence, { recursive: true, force: true });
-  });
+  beforeEach(() => void ({ scratch, evidence } = makeDrillDirs()));
+  afterEach(() => removeDrillDirs({ scratch, evidence }));
 
   it('SIGKILL right after T0, then recover: nothing remains and the evidence says so', async () => {
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });

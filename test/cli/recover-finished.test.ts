@@ -14,7 +14,7 @@ import type { RunRecord } from '../../reports/run-record.js';
 import { processesMentioning } from '../../runners/system.js';
 import { REPO_ROOT, runCli, startCli } from '../helpers/cli.js';
 import { startLocalTsa } from '../helpers/local-tsa.js';
-import { sharedTempDir } from '../helpers/pg-cluster.js';
+import { makeDrillDirs, removeDrillDirs } from '../helpers/drill-dirs.js';
 
 const FAILOVER = path.join(REPO_ROOT, 'scenarios', 'samples', 'orders-db-failover.yaml');
 const KILL_AFTER_CLOSE = path.join(REPO_ROOT, 'test', 'helpers', 'kill-after-close.mjs');
@@ -31,14 +31,8 @@ describe('recover respects a finished run', () => {
   let scratch: string;
   let evidence: string;
 
-  beforeEach(() => {
-    scratch = sharedTempDir('drillbook-scratch-');
-    evidence = sharedTempDir('drillbook-evidence-');
-  });
-  afterEach(() => {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    fs.rmSync(evidence, { recursive: true, force: true });
-  });
+  beforeEach(() => void ({ scratch, evidence } = makeDrillDirs()));
+  afterEach(() => removeDrillDirs({ scratch, evidence }));
 
   it('killed after "teardown complete": recover seals it passed, with no invented finding', async () => {
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch, NODE_OPTIONS: `--import ${KILL_AFTER_CLOSE}` } });

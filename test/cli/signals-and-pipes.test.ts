@@ -14,7 +14,7 @@ import { verifyBundle } from '../../reports/evidence.js';
 import type { RunRecord } from '../../reports/run-record.js';
 import { processesMentioning } from '../../runners/system.js';
 import { CLI, REPO_ROOT, startCli } from '../helpers/cli.js';
-import { sharedTempDir } from '../helpers/pg-cluster.js';
+import { makeDrillDirs, onlyRunDir, removeDrillDirs } from '../helpers/drill-dirs.js';
 
 const FAILOVER = path.join(REPO_ROOT, 'scenarios', 'samples', 'orders-db-failover.yaml');
 const STACK_TRACE = /^\s+at .+\(?.+:\d+:\d+\)?$/m;
@@ -54,24 +54,12 @@ function alive(pid: number): boolean {
   }
 }
 
-function onlyRunDir(evidence: string): string {
-  const dirs = fs.readdirSync(evidence).filter((d) => fs.statSync(path.join(evidence, d)).isDirectory());
-  expect(dirs).toHaveLength(1);
-  return path.join(evidence, dirs[0]!);
-}
-
 describe('signals and pipes roll back like the first Ctrl+C', () => {
   let scratch: string;
   let evidence: string;
 
-  beforeEach(() => {
-    scratch = sharedTempDir('drillbook-scratch-');
-    evidence = sharedTempDir('drillbook-evidence-');
-  });
-  afterEach(() => {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    fs.rmSync(evidence, { recursive: true, force: true });
-  });
+  beforeEach(() => void ({ scratch, evidence } = makeDrillDirs()));
+  afterEach(() => removeDrillDirs({ scratch, evidence }));
 
   async function expectFinalizedAndClean(postmasters: Set<number>, outcome: RunRecord['outcome']): Promise<RunRecord> {
     expect(postmasters.size, 'the drill started PostgreSQL servers').toBeGreaterThanOrEqual(1);

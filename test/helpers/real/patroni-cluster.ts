@@ -20,29 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import YAML from 'yaml';
-import {
-  type OsUser,
-  type ProcessRef,
-  type Spawned,
-  type StopStep,
-  descendants,
-  freePort,
-  httpRequest,
-  isRunning,
-  ownedDir,
-  ownedFile,
-  postgresUser,
-  postmasterOf,
-  processesMentioning,
-  removeScratch,
-  run,
-  scratchRoot,
-  spawnLogged,
-  stopProcesses,
-  tail,
-  track,
-  waitFor,
-} from './processes.js';
+import { type OsUser, type ProcessRef, type Spawned, type StopStep, descendants, freePort, httpRequest, isRunning, ownedDir, ownedFile, postgresUser, postmasterOf, queryRows, run, scratchRoot, spawnLogged, stopProcesses, sweepAndRemoveScratch, tail, track, waitFor } from './processes.js';
 import { PG15_BIN, binary } from './require-real.js';
 
 export interface PatroniClusterOptions {
@@ -560,12 +538,12 @@ ${servers}
 
   /** One query on one member (a fresh connection, closed afterwards). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(member: Pick<PatroniMember, 'host' | 'port'>, sql: string, values: unknown[] = []): Promise<R[]> {
-    return queryOnce<R>(this.connection(member), sql, values);
+    return queryRows<R>(this.connection(member), sql, values, 5_000);
   }
 
   /** One query through HAProxy's read-write port. */
   async queryEndpoint<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    return queryOnce<R>(this.endpointConnection(), sql, values);
+    return queryRows<R>(this.endpointConnection(), sql, values, 5_000);
   }
 
   /** The running postmaster of a member (from its postmaster.pid), if any. */
@@ -633,16 +611,14 @@ ${servers}
     if (this.etcd) rest.push({ ref: this.etcd.ref, signal: 'SIGTERM' });
     stopped.push(...(await stopProcesses(rest, 10_000)));
     // A postmaster started between the snapshot above and Patroni's exit would be missed: sweep.
-    const strays = processesMentioning(this.root).flatMap((ref) => [ref, ...descendants(ref.pid, ref.label)]);
+    const postmasters: ProcessRef[] = [];
     for (const node of this.nodes) {
       const pm = postmasterOf(node.member.dataDir);
-      if (pm) strays.push(pm, ...descendants(pm.pid, pm.label));
+      if (pm) postmasters.push(pm, ...descendants(pm.pid, pm.label));
     }
-    if (strays.length > 0) await stopProcesses(strays.map((ref) => ({ ref, signal: 'SIGKILL' as const })), 5_000);
     const root = this.root;
     this.root = undefined;
-    removeScratch(root);
-    if (strays.length > 0) throw new Error(`stop() had to SIGKILL processes it did not know: ${strays.map((s) => s.pid).join(', ')}`);
+    await sweepAndRemoveScratch(root, postmasters);
     return stopped;
   }
 
@@ -656,13 +632,3 @@ ${servers}
   }
 }
 
-async function queryOnce<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string, values: unknown[]): Promise<R[]> {
-  const client = new pg.Client({ ...config, query_timeout: 5_000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, values)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}

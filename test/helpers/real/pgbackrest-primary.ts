@@ -15,25 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import {
-  type OsUser,
-  type ProcessRef,
-  type Spawned,
-  descendants,
-  freePort,
-  isRunning,
-  ownedDir,
-  ownedFile,
-  postgresUser,
-  processesMentioning,
-  removeScratch,
-  run,
-  scratchRoot,
-  spawnLogged,
-  stopProcesses,
-  tail,
-  waitFor,
-} from './processes.js';
+import { type OsUser, type ProcessRef, type Spawned, descendants, freePort, isRunning, ownedDir, ownedFile, postgresUser, queryRows, run, scratchRoot, spawnLogged, stopProcesses, sweepAndRemoveScratch, tail, waitFor } from './processes.js';
 import { PG15_BIN, binary } from './require-real.js';
 
 export interface PgBackRestPrimaryOptions {
@@ -355,7 +337,7 @@ export class PgBackRestPrimary {
         `the copy in ${dataDir} to accept writes`,
         async () => {
           if (!isRunning(spawned.ref)) throw new Error(`postgres exited: ${tail(logFile, 8)}`);
-          const rows = await queryWith<{ recovery: boolean }>(connection, 'SELECT pg_is_in_recovery() AS recovery');
+          const rows = await queryRows<{ recovery: boolean }>(connection, 'SELECT pg_is_in_recovery() AS recovery', [], 30_000);
           return rows[0]?.recovery === false;
         },
         options.timeoutMs ?? 120_000,
@@ -379,7 +361,7 @@ export class PgBackRestPrimary {
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    return queryWith<R>(this.connection(), sql, values);
+    return queryRows<R>(this.connection(), sql, values, 30_000);
   }
 
   /** The postmaster and its children running now. */
@@ -392,26 +374,13 @@ export class PgBackRestPrimary {
   async stop(): Promise<ProcessRef[]> {
     if (!this.root) return [];
     const stopped = this.postmaster ? await stopProcesses([{ ref: this.postmaster.ref, signal: 'SIGINT' }], 20_000) : [];
-    const strays = processesMentioning(this.root).flatMap((ref) => [ref, ...descendants(ref.pid, ref.label)]);
-    if (strays.length > 0) await stopProcesses(strays.map((ref) => ({ ref, signal: 'SIGKILL' as const })), 5_000);
     const root = this.root;
     this.root = undefined;
-    removeScratch(root);
-    if (strays.length > 0) throw new Error(`stop() had to SIGKILL processes it did not know: ${strays.map((s) => s.pid).join(', ')}`);
+    await sweepAndRemoveScratch(root);
     return stopped;
   }
 }
 
-async function queryWith<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ ...config, query_timeout: 30_000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, values)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 function quote(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;

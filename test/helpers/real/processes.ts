@@ -13,6 +13,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 
 export interface OsUser {
   name: string;
@@ -384,6 +385,18 @@ export function processesMentioning(needle: string): ProcessRef[] {
   return found;
 }
 
+/**
+ * The last step of a helper's stop(): SIGKILLs every process still mentioning `root` (and their
+ * descendants) plus `extra`, removes the scratch root, and throws if anything had to be killed so.
+ */
+export async function sweepAndRemoveScratch(root: string, extra: ProcessRef[] = []): Promise<void> {
+  const strays = processesMentioning(root).flatMap((ref) => [ref, ...descendants(ref.pid, ref.label)]);
+  strays.push(...extra);
+  if (strays.length > 0) await stopProcesses(strays.map((ref) => ({ ref, signal: 'SIGKILL' as const })), 5_000);
+  removeScratch(root);
+  if (strays.length > 0) throw new Error(`stop() had to SIGKILL processes it did not know: ${strays.map((s) => s.pid).join(', ')}`);
+}
+
 // ---------------------------------------------------------------------------------------
 // HTTP on 127.0.0.1
 
@@ -415,5 +428,20 @@ export function tail(file: string, lines = 20): string {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '(no log)';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One SQL query on its own connection
+
+/** Runs `sql` on a fresh connection (closed afterwards) with the given query timeout; returns its rows. */
+export async function queryRows<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string, values: unknown[], queryTimeoutMs: number): Promise<R[]> {
+  const client = new pg.Client({ ...config, query_timeout: queryTimeoutMs });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, values)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

@@ -9,19 +9,7 @@
  *   await gateway.stop();
  */
 import path from 'node:path';
-import {
-  type ProcessRef,
-  type Spawned,
-  freePort,
-  httpRequest,
-  isRunning,
-  removeScratch,
-  scratchRoot,
-  spawnLogged,
-  stopProcesses,
-  tail,
-  waitFor,
-} from './processes.js';
+import { type ProcessRef, type Spawned, freePort, httpRequest, isRunning, removeScratch, scratchRoot, spawnLogged, stopProcesses, tail, waitFor } from './processes.js';
 import { binary } from './require-real.js';
 
 export interface PushgatewayInfo {

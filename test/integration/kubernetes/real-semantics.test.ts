@@ -4,9 +4,8 @@
  * asynchronously, closes watches, answers 410 Gone and ignores NetworkPolicies when its "CNI"
  * does not enforce them. Each test here failed on the code before the fix.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type * as k8s from '@kubernetes/client-node';
 import { runDrill } from '../../../runners/engine.js';
 import { connectCluster } from '../../../runners/drivers/kubernetes/client.js';
@@ -14,26 +13,12 @@ import { ObjectWatch } from '../../../runners/drivers/kubernetes/watch.js';
 import { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { loadScenario } from '../../../scenarios/load.js';
 import { scenarioChecks } from '../../../runners/registry.js';
-import type { FakeKubeOptions } from '../../helpers/fake-kube-api.js';
 import { loadForRun } from '../../helpers/drill-files.js';
-import { sharedTempDir } from '../../helpers/pg-cluster.js';
-import { eventually, expectShopRestored, FAULTS, failoverScenario, type Shop, startShop } from './setup.js';
+import { eventually, expectShopRestored, FAULTS, failoverScenario, useShopPerTest } from './setup.js';
 
-let shop: Shop | undefined;
-let work: string;
-async function start(options: FakeKubeOptions = {}): Promise<Shop> {
-  shop = await startShop(work, options);
-  return shop;
-}
-beforeEach(() => {
-  work = sharedTempDir('drillbook-k8s-real-');
-});
-afterEach(async () => {
-  await shop?.api.close();
-  shop = undefined;
-  fs.rmSync(work, { recursive: true, force: true });
-});
-const run = async (file: string) => runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+const shops = useShopPerTest('drillbook-k8s-real-');
+const { start } = shops;
+const run = async (file: string) => runDrill(await loadForRun(file), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
 
 describe('finding 1: graceful deletion, asynchronous endpoints', () => {
   it('does not count the Terminating pods still serving as recovery: the RTO covers the whole outage', async () => {

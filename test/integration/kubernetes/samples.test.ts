@@ -12,21 +12,24 @@ import { readScenarioDirectory } from '../../../infra/scenarios.js';
 const SAMPLES = path.join(import.meta.dirname, '../../../scenarios/samples');
 const FILES = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('checkout-k8s-') && f.endsWith('.yaml'));
 
+/** The diagnostics of the failover sample edited by `edit`, loaded as bad.yaml next to the sample plan in a temporary directory. */
+async function diagnoseEditedFailover(edit: (text: string) => string): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
+  try {
+    fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), edit(fs.readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8')));
+    const diagnostics = new Diagnostics();
+    await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
+    return diagnostics.format();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('kubernetes samples', () => {
   it('a database check in a kubernetes drill is reported by the driver', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
-    try {
-      fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
-      const text = fs
-        .readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8')
-        .replace('  guardrails:', '  checks: [ { type: sql, name: x, query: "select 1", expect: 1 } ]\n  guardrails:');
-      fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
-      const diagnostics = new Diagnostics();
-      await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
-      expect(diagnostics.format()).toMatch(/bad\.yaml:\d+:\d+: spec\.checks\[0\]: sql checks need a database/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const output = await diagnoseEditedFailover((text) => text.replace('  guardrails:', '  checks: [ { type: sql, name: x, query: "select 1", expect: 1 } ]\n  guardrails:'));
+    expect(output).toMatch(/bad\.yaml:\d+:\d+: spec\.checks\[0\]: sql checks need a database/);
   });
 
   it('exist for failover and parallel restore', () => {
@@ -45,20 +48,8 @@ describe('kubernetes samples', () => {
   });
 
   it('reports a fault without a blast radius at its line', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drillbook-k8s-sample-'));
-    try {
-      fs.copyFileSync(path.join(SAMPLES, 'plan.yaml'), path.join(dir, 'plan.yaml'));
-      const text = fs
-        .readFileSync(path.join(SAMPLES, 'checkout-k8s-failover.yaml'), 'utf8')
-        .replace('{ type: pod-delete, selector: app=orders-api, maxPods: 6 }', '{ type: pod-delete, selector: app=orders-api }');
-      fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
-      const diagnostics = new Diagnostics();
-      await loadScenario(path.join(dir, 'bad.yaml'), diagnostics, { checks: [scenarioChecks] });
-      const output = diagnostics.format();
-      expect(output).toMatch(/bad\.yaml:31:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const output = await diagnoseEditedFailover((text) => text.replace('{ type: pod-delete, selector: app=orders-api, maxPods: 6 }', '{ type: pod-delete, selector: app=orders-api }'));
+    expect(output).toMatch(/bad\.yaml:31:\d+: spec\.faults\[0\]: declare the blast radius: maxPods or maxPercent/);
   });
 
   it('a scheduled copy of the sample must drop context: the CronJob has only inClusterContext', async () => {

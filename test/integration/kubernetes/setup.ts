@@ -1,9 +1,10 @@
 /** A small "production" on the fake API server, and scenario files that drill it. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from '../../helpers/fake-kube-api.js';
 import { writeScenario } from '../../helpers/drill-files.js';
+import { sharedTempDir } from '../../helpers/pg-cluster.js';
 
 export interface Shop {
   api: FakeKubeApi;
@@ -26,6 +27,34 @@ export async function startShop(dir: string, options: FakeKubeOptions = {}): Pro
   api.addBackup('shop-nightly', ['shop']);
   fs.mkdirSync(dir, { recursive: true });
   return { api, kubeconfig: api.writeKubeconfig(dir), dir };
+}
+
+/**
+ * A fresh work directory for each test (made with `prefix`) and the shop a test starts in it; after
+ * each test the shop's API server is closed and the directory removed. Read `work` inside tests only.
+ */
+export function useShopPerTest(prefix: string): { start(options?: FakeKubeOptions): Promise<Shop>; readonly work: string } {
+  let shop: Shop | undefined;
+  let work: string | undefined;
+  beforeEach(() => {
+    work = sharedTempDir(prefix);
+  });
+  afterEach(async () => {
+    await shop?.api.close();
+    shop = undefined;
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+  return {
+    async start(options: FakeKubeOptions = {}): Promise<Shop> {
+      if (!work) throw new Error('start a shop inside a test');
+      shop = await startShop(work, options);
+      return shop;
+    },
+    get work(): string {
+      if (!work) throw new Error('the work directory exists inside a test only');
+      return work;
+    },
+  };
 }
 
 export const FAULTS = {

@@ -7,13 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../../reports/evidence.js';
 import { runDrill } from '../../../runners/engine.js';
-import type { FakeKubeOptions } from '../../helpers/fake-kube-api.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
-import { sharedTempDir } from '../../helpers/pg-cluster.js';
-import { eventually, k8sTarget, type Shop, startShop } from './setup.js';
+import { eventually, k8sTarget, type Shop, useShopPerTest } from './setup.js';
 
 function restoreScenario(shop: Shop, name: string, restoredProbePath = '/_app/{namespace}/checkout/healthz', maxWait = '10s'): string {
   return writeScenario(path.join(shop.dir, name), name, {
@@ -27,24 +25,12 @@ function restoreScenario(shop: Shop, name: string, restoredProbePath = '/_app/{n
 }
 
 describe('Velero parallel restore', () => {
-  let shop: Shop | undefined;
-  let work: string;
-
-  async function start(options: FakeKubeOptions = {}): Promise<Shop> {
-    shop = await startShop(work, options);
-    return shop;
-  }
-  beforeEach(() => {
-    work = sharedTempDir('drillbook-k8s-velero-');
-  });
-  afterEach(async () => {
-    await shop?.api.close();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  const shops = useShopPerTest('drillbook-k8s-velero-');
+  const { start } = shops;
 
   it('restores into a scratch namespace, probes the copy, deletes the namespace and records it', async () => {
     const s = await start();
-    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-ok')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-ok')), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.outcome, result.record.error ?? JSON.stringify(result.record.checks)).toBe('passed');
     const scratch = `drillbook-${result.record.runId.slice(0, 8)}`;
 
@@ -84,8 +70,8 @@ describe('Velero parallel restore', () => {
   it('a Completed restore whose app does not answer is not a recovery', async () => {
     const s = await start();
     const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-dead-app', '/_app/{namespace}/no-such-app/healthz', '1s')), {
-      evidenceDir: path.join(work, 'evidence'),
-      scratchRoot: work,
+      evidenceDir: path.join(shops.work, 'evidence'),
+      scratchRoot: shops.work,
     });
     expect(result.record.outcome).toBe('failed');
     expect(result.record.measured.rto).toBeNull();
@@ -96,7 +82,7 @@ describe('Velero parallel restore', () => {
 
   it('a PartiallyFailed restore fails its check; the namespace is still deleted', async () => {
     const s = await start({ veleroOutcome: 'PartiallyFailed' });
-    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-partial')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-partial')), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.outcome).toBe('failed');
     expect(result.record.checks.find((c) => c.type === 'velero-phase')).toMatchObject({ passed: false, actual: expect.stringContaining('PartiallyFailed') });
     expect([...s.api.namespaces.keys()].filter((n) => n.startsWith('drillbook-'))).toEqual([]);
@@ -105,7 +91,7 @@ describe('Velero parallel restore', () => {
 
   it('a Failed restore stops the drill; the namespace Velero created is deleted and recorded', async () => {
     const s = await start({ veleroOutcome: 'Failed' });
-    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-failed')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(restoreScenario(s, 'restore-failed')), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.outcome).toBe('failed');
     expect(result.record.error).toMatch(/ended Failed: error restoring/);
     expect([...s.api.namespaces.keys()].filter((n) => n.startsWith('drillbook-'))).toEqual([]);
@@ -122,7 +108,7 @@ describe('Velero parallel restore', () => {
       target: k8sTarget(s, { velero: { backup: 'shop-nightly', sourceNamespace: 'shop', restoreNamespace: 'shop', probe: { url: `${s.api.url}/_app/{namespace}/checkout/healthz` } } }),
       probes: { interval: '50ms', maxWait: '5s' },
     });
-    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.error).toMatch(/scratch namespace shop already exists/);
     expect(s.api.mutations()).toEqual([]);
     expect(s.api.namespaces.has('shop')).toBe(true);
@@ -145,7 +131,7 @@ describe('Velero parallel restore', () => {
     const newest = s.api.addScheduledBackup('shop-daily', ['shop'], 2 * 3_600_000);
     s.api.addScheduledBackup('shop-daily', ['shop'], 600_000, { phase: 'PartiallyFailed' });
     expect(newest).toMatch(/^shop-daily-\d{14}$/);
-    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-schedule', 'shop-daily')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-schedule', 'shop-daily')), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.outcome, result.record.error ?? JSON.stringify(result.record.checks)).toBe('passed');
     expect(result.record.timeline.some((e) => e.event.endsWith(`restored backup ${newest} (newest Completed of schedule shop-daily)`))).toBe(true);
     expect(result.record.restoredCopy?.restorePoint).toBe(`Velero backup ${newest}`);
@@ -155,7 +141,7 @@ describe('Velero parallel restore', () => {
   it('refuses before any change a schedule with no Completed backup', async () => {
     const s = await start();
     s.api.addScheduledBackup('shop-hourly', ['shop'], 600_000, { phase: 'Failed' });
-    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-no-backup', 'shop-hourly')), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(scheduleScenario(s, 'restore-no-backup', 'shop-hourly')), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.error).toMatch(/schedule shop-hourly has no Completed backup/);
     expect(s.api.mutations()).toEqual([]);
   });
@@ -163,7 +149,7 @@ describe('Velero parallel restore', () => {
   for (const outcome of ['Completed', 'Failed'] as const) {
     it(`attaches the restore log and results before deleting the Restore, whose finalizer deletes them (${outcome})`, async () => {
       const s = await start({ veleroOutcome: outcome });
-      const result = await runDrill(await loadForRun(restoreScenario(s, `restore-logs-${outcome.toLowerCase()}`)), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+      const result = await runDrill(await loadForRun(restoreScenario(s, `restore-logs-${outcome.toLowerCase()}`)), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
       expect(result.record.outcome).toBe(outcome === 'Completed' ? 'passed' : 'failed');
       const name = `drillbook-${result.record.runId.slice(0, 8)}`;
       const attachments = path.join(result.runDir, 'attachments');
@@ -190,7 +176,7 @@ describe('Velero parallel restore', () => {
       restore: { masking: 'none: synthetic test data', access: 'the test cluster only' },
       probes: { interval: '50ms', timeout: '1s', stableFor: 1, maxWait: '10s' },
     });
-    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
+    const result = await runDrill(await loadForRun(file), { evidenceDir: path.join(shops.work, 'evidence'), scratchRoot: shops.work });
     expect(result.record.outcome, result.record.error ?? '').toBe('passed');
     // Nothing the copy made is left: the PVs were reclaimed with their volumes (no Retain leftover),
     // and the snapshot contents deleted (their Retain keeps the backup's own snapshots, as it must).

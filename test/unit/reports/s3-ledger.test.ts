@@ -2,30 +2,20 @@ import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../reports/evidence-files.js';
 import { LEDGER_GENESIS, parseLedgerLine } from '../../../reports/evidence/ledger.js';
 import { appendS3Ledger, ledgerLineKey, type S3Location } from '../../../reports/evidence/s3-ledger.js';
 import { verifyS3Ledger } from '../../../reports/evidence/verify-s3.js';
-import { startFakeS3, type FakeS3 } from '../../helpers/fake-s3.js';
+import { useFakeS3 } from '../../helpers/fake-s3-suite.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const childScript = path.join(root, 'dist/test/helpers/s3-appender-child.js');
 const Bucket = 'acme-drill-evidence';
-let fake: FakeS3;
-let client: S3Client;
 let location: S3Location;
 let prefixCounter = 0;
 
-beforeAll(async () => {
-  fake = await startFakeS3({ buckets: [Bucket] });
-  client = fake.client();
-});
-afterAll(async () => {
-  client.destroy();
-  await fake.close();
-});
+const s3 = useFakeS3([Bucket]);
 beforeEach(() => {
   location = { bucket: Bucket, prefix: `team/drills-${++prefixCounter}` };
 });
@@ -33,14 +23,14 @@ beforeEach(() => {
 /** The ledger objects as the fake stores them, in sequence order: the ground truth. */
 function storedLines(): { key: string; text: string }[] {
   const base = `${location.prefix}/ledger/`;
-  return [...fake.buckets.get(Bucket)!.entries()]
+  return [...s3.fake.buckets.get(Bucket)!.entries()]
     .filter(([key]) => key.startsWith(base))
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([key, object]) => ({ key, text: object.body.toString('utf8') }));
 }
 
 function runAppender(name: string, count: number): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill: () => void } {
-  const child = spawn(process.execPath, [childScript, fake.endpoint, Bucket, location.prefix, name, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [childScript, s3.fake.endpoint, Bucket, location.prefix, name, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -81,7 +71,7 @@ describe('one S3 ledger chain shared by every runner', () => {
     // They did race: some appends lost at least once and retried with the next number.
     expect(claimed.some(([, , attempts]) => Number(attempts) > 1)).toBe(true);
 
-    const verification = await verifyS3Ledger(client, location, { checkManifests: false });
+    const verification = await verifyS3Ledger(s3.client, location, { checkManifests: false });
     expect(verification.problems).toEqual([]);
     expect(verification.ok).toBe(true);
     expect(verification.runs).toHaveLength(200);
@@ -97,7 +87,7 @@ describe('one S3 ledger chain shared by every runner', () => {
     expect(killed.code).toBeNull();
     for (const other of others) expect((await other.done).code).toBe(0);
     const stored = storedLines();
-    const verification = await verifyS3Ledger(client, location, { checkManifests: false });
+    const verification = await verifyS3Ledger(s3.client, location, { checkManifests: false });
     expect(verification.problems).toEqual([]);
     expect(verification.entries).toBe(stored.length);
     expect(stored.filter(({ text }) => text.includes('"a-'))).toHaveLength(20);
@@ -106,14 +96,14 @@ describe('one S3 ledger chain shared by every runner', () => {
 
   it('verify names a removed middle object, and an edited one', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
-    for (let i = 0; i < 6; i++) await appendS3Ledger(client, location, fields(`r${i}`), { signingKey: privateKey });
-    expect((await verifyS3Ledger(client, location, { checkManifests: false })).ok).toBe(true);
-    const objects = fake.buckets.get(Bucket)!;
+    for (let i = 0; i < 6; i++) await appendS3Ledger(s3.client, location, fields(`r${i}`), { signingKey: privateKey });
+    expect((await verifyS3Ledger(s3.client, location, { checkManifests: false })).ok).toBe(true);
+    const objects = s3.fake.buckets.get(Bucket)!;
 
     const removedKey = ledgerLineKey(location, 3);
     const removed = objects.get(removedKey)!;
     objects.delete(removedKey);
-    const afterRemove = await verifyS3Ledger(client, location, { checkManifests: false });
+    const afterRemove = await verifyS3Ledger(s3.client, location, { checkManifests: false });
     expect(afterRemove.ok).toBe(false);
     expect(afterRemove.problems.map((p) => p.line)).toEqual([3]);
     expect(afterRemove.problems[0]!.message).toMatch(/line 3 is missing.*ledger\/000000000003\.json/);
@@ -124,15 +114,15 @@ describe('one S3 ledger chain shared by every runner', () => {
     // Rewritten as a new object (with its own, matching checksum), as anyone with PutObject could.
     const editedBody = Buffer.from(original.body.toString('utf8').replace('"runId":"r3"', '"runId":"rX"'));
     objects.set(editedKey, { ...original, body: editedBody, checksumSha256: createHash('sha256').update(editedBody).digest('base64') });
-    const afterEdit = await verifyS3Ledger(client, location, { checkManifests: false });
+    const afterEdit = await verifyS3Ledger(s3.client, location, { checkManifests: false });
     expect(afterEdit.ok).toBe(false);
     expect(afterEdit.problems.some((p) => p.line === 4 && /signature .* does not verify|was changed/.test(p.message))).toBe(true);
     objects.set(editedKey, original);
-    expect((await verifyS3Ledger(client, location, { checkManifests: false })).ok).toBe(true);
+    expect((await verifyS3Ledger(s3.client, location, { checkManifests: false })).ok).toBe(true);
   });
 
   it('a lost race chains to the winner: two appenders at the same head never share a seq', async () => {
-    const [a, b] = await Promise.all([appendS3Ledger(client, location, fields('x')), appendS3Ledger(client, location, fields('y'))]);
+    const [a, b] = await Promise.all([appendS3Ledger(s3.client, location, fields('x')), appendS3Ledger(s3.client, location, fields('y'))]);
     expect([a.entry.seq, b.entry.seq].sort()).toEqual([1, 2]);
     const second = a.entry.seq === 2 ? a : b;
     expect(second.entry.prev).toBe(sha256Hex(storedLines()[0]!.text.slice(0, -1)));

@@ -2,27 +2,19 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EvidenceBundle } from '../../../reports/evidence.js';
 import { verifyS3Ledger } from '../../../reports/evidence/verify-s3.js';
 import { uploadBundle } from '../../../reports/upload-s3.js';
-import { startFakeS3, type FakeS3 } from '../../helpers/fake-s3.js';
+import { useFakeS3 } from '../../helpers/fake-s3-suite.js';
 import { makeProbes, makeRunRecord } from '../../helpers/run-record-fixture.js';
 
 const Bucket = 'acme-drill-evidence';
 const target = { kind: 's3' as const, bucket: Bucket, prefix: 'prod' };
-let fake: FakeS3;
-let client: S3Client;
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  fake = await startFakeS3({ buckets: [Bucket] });
-  client = fake.client();
-});
+const s3 = useFakeS3([Bucket]);
 afterAll(async () => {
-  client.destroy();
-  await fake.close();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -42,23 +34,23 @@ describe('uploadBundle with the shared chain', () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const first = await stagedBundle('2026-12-01T100000Z-orders-db-failover-00000001', privateKey);
     const second = await stagedBundle('2026-12-01T110000Z-orders-db-failover-00000002', privateKey);
-    const a = await uploadBundle(first, target, { client, ledger: 'chain', signingKey: privateKey });
-    const b = await uploadBundle(second, target, { client, ledger: 'chain', signingKey: privateKey });
+    const a = await uploadBundle(first, target, { client: s3.client, ledger: 'chain', signingKey: privateKey });
+    const b = await uploadBundle(second, target, { client: s3.client, ledger: 'chain', signingKey: privateKey });
     expect(a.objects.at(-1)).toBe(`s3://${Bucket}/prod/ledger/000000000001.json`);
     expect(b.objects.at(-1)).toBe(`s3://${Bucket}/prod/ledger/000000000002.json`);
     // No per-run copy of the staging ledgers (each of which starts at seq 1).
-    expect([...fake.buckets.get(Bucket)!.keys()].filter((key) => key.endsWith('.jsonl') && key.startsWith('prod/ledger/'))).toEqual([]);
+    expect([...s3.fake.buckets.get(Bucket)!.keys()].filter((key) => key.endsWith('.jsonl') && key.startsWith('prod/ledger/'))).toEqual([]);
 
-    const verification = await verifyS3Ledger(client, { bucket: Bucket, prefix: 'prod' });
+    const verification = await verifyS3Ledger(s3.client, { bucket: Bucket, prefix: 'prod' });
     expect(verification.problems).toEqual([]);
     expect(verification.runs.map((run) => run.dir)).toEqual([path.basename(first), path.basename(second)]);
 
     // A manifest replaced in S3 is caught through the chain's manifestSha256.
-    const objects = fake.buckets.get(Bucket)!;
+    const objects = s3.fake.buckets.get(Bucket)!;
     const manifestKey = `prod/${path.basename(first)}/manifest.json`;
     const manifest = objects.get(manifestKey)!;
     objects.set(manifestKey, { ...manifest, body: Buffer.from(manifest.body.toString().replace('"', ' "')), checksumSha256: undefined });
-    const tampered = await verifyS3Ledger(client, { bucket: Bucket, prefix: 'prod' });
+    const tampered = await verifyS3Ledger(s3.client, { bucket: Bucket, prefix: 'prod' });
     expect(tampered.problems.map((p) => p.message)).toEqual([expect.stringMatching(/manifest\.json does not match the manifestSha256/)]);
     objects.set(manifestKey, manifest);
   });

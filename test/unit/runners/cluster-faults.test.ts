@@ -8,20 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { fillLeaderCommand } from '../../../runners/drivers/postgres/fault-target.js';
 import { postgresDriver } from '../../../runners/drivers/postgres/driver.js';
 import { scenarioChecks } from '../../../runners/registry.js';
-import { loadScenarioText } from '../scenarios/files.js';
+import { clusterDrill, loadScenarioText } from '../scenarios/files.js';
 
-const drill = (target: string, faults: string) => `apiVersion: drillbook.dev/v1
-kind: Scenario
-metadata: { name: orders-db-leader-kill, system: orders-db, environment: staging }
-spec:
-  type: failover
-  plan: plan.yaml
-  target:
-${target}
-  faults: ${faults}
-  recovery: { action: none }
-  rationale: { threat: the leader crashes, likelihood: medium, impact: high }
-`;
+const drill = (target: string, faults: string) => clusterDrill(target, faults);
 
 const PATRONI = `    driver: postgres
     cluster: { patroni: { api: [ "http://pg1:8008" ] } }

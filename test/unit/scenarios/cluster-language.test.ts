@@ -9,20 +9,9 @@ import type { Diagnostics } from '../../../scenarios/diagnostics.js';
 import { jsonSchema } from '../../../scenarios/json-schema.js';
 import { normalizeStableFor } from '../../../scenarios/stable-for.js';
 import { KillLeaderFault, PauseLeaderFault, SwitchoverFault } from '../../../scenarios/schema-patroni.js';
-import { loadScenarioText } from './files.js';
+import { clusterDrill, loadScenarioText } from './files.js';
 
-const drill = (target: string, extra = '') => `apiVersion: drillbook.dev/v1
-kind: Scenario
-metadata: { name: orders-db-leader-kill, system: orders-db, environment: staging }
-spec:
-  type: failover
-  plan: plan.yaml
-  target:
-${target}
-  faults: [ { type: command, command: "true" } ]
-  recovery: { action: none }
-${extra}  rationale: { threat: the leader crashes, likelihood: medium, impact: high }
-`;
+const drill = (target: string, extra = '') => clusterDrill(target, undefined, extra);
 
 const PATRONI_TARGET = `    driver: postgres
     cluster:

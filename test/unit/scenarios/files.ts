@@ -32,6 +32,20 @@ spec:
   rationale: { threat: The orders primary crashes, likelihood: medium, impact: high }
 `;
 
+/** A staging failover of orders-db with the given `target:` block (indented), faults, and spec lines to add before the rationale (issue 11 cluster tests). */
+export const clusterDrill = (target: string, faults = '[ { type: command, command: "true" } ]', extra = '') => `apiVersion: drillbook.dev/v1
+kind: Scenario
+metadata: { name: orders-db-leader-kill, system: orders-db, environment: staging }
+spec:
+  type: failover
+  plan: plan.yaml
+  target:
+${target}
+  faults: ${faults}
+  recovery: { action: none }
+${extra}  rationale: { threat: the leader crashes, likelihood: medium, impact: high }
+`;
+
 const temporaryDirs: string[] = [];
 afterAll(async () => {
   await Promise.all(temporaryDirs.map((dir) => rm(dir, { recursive: true, force: true })));
