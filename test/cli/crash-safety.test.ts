@@ -41,7 +41,7 @@ describe('crash safety', () => {
 
   it('SIGKILL right after T0, then recover: nothing remains and the evidence says so', async () => {
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });
-    await drill.waitFor('T0:');
+    await drill.waitFor('s] T0: ');
     drill.child.kill('SIGKILL');
     await drill.done;
 
@@ -74,7 +74,7 @@ describe('crash safety', () => {
 
   it('Ctrl+C during the drill rolls back and exits 3', async () => {
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });
-    await drill.waitFor('T0:');
+    await drill.waitFor('s] T0: ');
     // recover must leave a drill whose process is alive alone.
     const meanwhile = await runCli(['recover', '--evidence', evidence]);
     expect(meanwhile.code).toBe(0);

@@ -105,7 +105,7 @@ describe('signals and pipes roll back like the first Ctrl+C', () => {
   it('stderr closed mid-drill (EPIPE): rolls back, exits 3, no stack trace', async () => {
     const postmasters = watchPostmasters(scratch);
     const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });
-    await drill.waitFor('T0:');
+    await drill.waitFor('s] T0: ');
     // The reader of stderr goes away, as `2>&1 | head` would after its lines.
     drill.child.stderr!.destroy();
     const result = await drill.done;
@@ -121,7 +121,7 @@ describe('signals and pipes roll back like the first Ctrl+C', () => {
     it(`${name} mid-drill: rolls back and exits 3`, async () => {
       const postmasters = watchPostmasters(scratch);
       const drill = startCli(['run', FAILOVER, '--evidence', evidence], { env: { TMPDIR: scratch } });
-      await drill.waitFor('T0:');
+      await drill.waitFor('s] T0: ');
       drill.child.kill(name);
       const result = await drill.done;
       postmasters.stop();
