@@ -1,5 +1,5 @@
 /**
- * An exclusive cross-process lock file (O_EXCL) holding its owner (pid, host, token): the
+ * An exclusive cross-process lock file (created whole by link(), which fails like O_EXCL) holding its owner (pid, host, token): the
  * ledger's appends and the remediation register's appends are serialised by it. A lock whose
  * owner process is gone (same host) is taken over at once; one of another host after
  * `foreignLockStaleMs`. proper-lockfile was weighed and not used: it judges staleness by mtime
@@ -7,8 +7,7 @@
  * not this owner file.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EvidenceError } from '../evidence-files.js';
@@ -35,21 +34,30 @@ export async function acquireLock(lockFile: string, options: LockOptions): Promi
   const deadline = Date.now() + timeoutMs;
   let backoffMs = 5;
   for (;;) {
+    // The owner is written to a file of our own first and then linked into place: link() fails
+    // with EEXIST like O_EXCL, but the lock file never exists without its owner, so a writer
+    // killed at any instant leaves a lock whose dead pid frees it at once (with O_EXCL + write,
+    // a kill between the two left an empty lock that blocked every writer for the stale time).
+    const staged = `${lockFile}.${owner.pid}-${owner.token}.tmp`;
+    let linked = false;
     try {
-      const handle = await open(lockFile, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
-      try {
-        await handle.writeFile(ownerText);
-      } finally {
-        await handle.close();
+      await writeFile(staged, ownerText, { mode: 0o644 });
+      await link(staged, lockFile);
+      linked = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        await rm(staged, { force: true });
+        throw error;
       }
+    }
+    await rm(staged, { force: true });
+    if (linked) {
       return async () => {
         // Only remove the lock if it is still ours: if it was (wrongly) broken as stale and
         // taken by another writer, deleting it would let a third one in.
         const current = await readFile(lockFile, 'utf8').catch(() => undefined);
         if (current === ownerText) await rm(lockFile, { force: true });
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     await breakLockIfStale(lockFile, foreignStaleMs);
     if (Date.now() >= deadline) {
