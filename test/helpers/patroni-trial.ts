@@ -19,6 +19,8 @@ export interface Graded {
   drill: string;
   /** From T0 to the writer's first acknowledged write after the outage. */
   truthRtoMs: number;
+  /** The earliest the writer's truth allows: the send time of its first acknowledged write after the outage. */
+  truthFromMs: number;
   measuredRtoMs: number;
   boundMs: number;
   /** How late the writer itself can see a resumption: its interval, or its timeout over its in-flight cap while connections hang. */
@@ -78,6 +80,7 @@ export async function gradeAgainstWriter(drill: string, record: RunRecord, write
   const survivedBefore = lost[0] ? acked.filter((a) => a.sentAt < lost[0]!.sentAt && !missingSeqs.has(a.seq)).at(-1) : undefined;
   const writerWindowMs = lost[0] && survivedBefore ? lost.at(-1)!.sentAt - survivedBefore.sentAt : 0;
   const truthRtoMs = outage.resumedAt! - t0Ms;
+  const truthFromMs = Math.min(truthRtoMs, (outage.firstAckAfter?.sentAt ?? outage.resumedAt!) - t0Ms);
   const measuredRtoMs = record.measured.rto.seconds * 1000;
   const boundMs = record.measured.rto.errorSeconds * 1000;
   const writerResolutionMs = Math.max(writer.intervalMs, writer.writeTimeoutMs / writer.maxInFlight);
@@ -92,7 +95,12 @@ export async function gradeAgainstWriter(drill: string, record: RunRecord, write
     writerWindowMs,
     drillLost: record.measured.rpo?.lostWrites ?? -1,
     drillRpoMs,
-    withinBound: Math.abs(measuredRtoMs - truthRtoMs) <= boundMs + writerResolutionMs,
+    // The writer's own uncertainty: its first acknowledged write after the outage may have been
+    // sent before the recovery and held (HAProxy queues clients while no backend is up), so the
+    // true recovery lies between that write's send and its acknowledgement.
+    withinBound:
+      measuredRtoMs >= truthFromMs - boundMs - writerResolutionMs && measuredRtoMs <= truthRtoMs + boundMs + writerResolutionMs,
+    truthFromMs,
     lostWindowAgrees: Math.abs(drillRpoMs - writerWindowMs) <= HEARTBEAT_MS + writerResolutionMs,
   };
 }

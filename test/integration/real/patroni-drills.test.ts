@@ -72,7 +72,7 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     expect(record.topology!.leaderChanges.map((c) => c.to)).toContain(after.name);
     expect(record.t0!.action).toContain(before.name);
     const g = await grade('kill-leader via HAProxy', record, writer, cluster.connection(after));
-    expect(Math.abs(g.measuredRtoMs - g.truthRtoMs), JSON.stringify(g)).toBeLessThanOrEqual(g.boundMs + g.writerResolutionMs);
+    expect(g.withinBound, JSON.stringify(g)).toBe(true);
     expect(Math.abs(g.drillRpoMs - g.writerWindowMs), JSON.stringify(g)).toBeLessThanOrEqual(HEARTBEAT_MS + g.writerResolutionMs);
     await cluster.waitHealthy({ timeoutMs: 120_000 });
   }, 300_000);
@@ -93,7 +93,7 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     const rejoin = record.checks.find((c) => c.type === 'rejoin');
     expect(rejoin, JSON.stringify(record.checks)).toMatchObject({ passed: true });
     const g = await grade('switchover via HAProxy', record, writer, cluster.connection(cluster.member(to)));
-    expect(Math.abs(g.measuredRtoMs - g.truthRtoMs), JSON.stringify(g)).toBeLessThanOrEqual(g.boundMs + g.writerResolutionMs);
+    expect(g.withinBound, JSON.stringify(g)).toBe(true);
     expect(g.writerLost, 'a switchover loses no acknowledged write').toBe(0);
     expect(record.measured.rpo?.lostWrites).toBe(0);
     await cluster.waitHealthy({ timeoutMs: 120_000 });
@@ -118,7 +118,7 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     expect(record.topology?.before?.name).toBe(before.name);
     expect(record.topology?.after?.name).toBe(after.name);
     const g = await grade('kill-leader via multi-host', record, writer, cluster.connection(after));
-    expect(Math.abs(g.measuredRtoMs - g.truthRtoMs), JSON.stringify(g)).toBeLessThanOrEqual(g.boundMs + g.writerResolutionMs);
+    expect(g.withinBound, JSON.stringify(g)).toBe(true);
     expect(Math.abs(g.drillRpoMs - g.writerWindowMs), JSON.stringify(g)).toBeLessThanOrEqual(HEARTBEAT_MS + g.writerResolutionMs);
     await cluster.waitHealthy({ timeoutMs: 120_000 });
   }, 300_000);
@@ -139,7 +139,7 @@ describeReal(['postgres', 'patroni', 'etcd', 'haproxy'], 'drills against a real 
     expect(record.topology?.before?.name).toBe(before.name);
     expect(record.topology?.after?.name).toBe(before.name);
     const g = await grade('pause-leader via HAProxy', record, writer, cluster.connection(before));
-    expect(Math.abs(g.measuredRtoMs - g.truthRtoMs), JSON.stringify(g)).toBeLessThanOrEqual(g.boundMs + g.writerResolutionMs);
+    expect(g.withinBound, JSON.stringify(g)).toBe(true);
     expect(g.writerLost, 'a pause loses no acknowledged write').toBe(0);
     expect(record.measured.rpo?.lostWrites).toBe(0);
     await cluster.waitHealthy({ timeoutMs: 120_000 });
