@@ -393,6 +393,13 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
     err(`refused: ${scenario.metadata.name} runs against PRODUCTION (environment ${scenario.metadata.environment}); re-run with --confirm ${scenario.metadata.name} to approve it (the approver is recorded)`);
     return EXIT.invalid;
   }
+  let coordination: import('../runners/coordination/select.js').SystemCoordination | undefined; // one drill per system across runners
+  try {
+    coordination = await (await import('../runners/coordination/select.js')).coordinationFor(loaded, evidenceTarget);
+  } catch (error) {
+    err(`${(error as Error).message}; nothing was run`);
+    return EXIT.invalid;
+  }
   const { AbortReason } = await import('../runners/context.js');
   const { progressListener } = await import('./progress.js');
   const operator = options.operator ?? (await import('node:os')).userInfo().username;
@@ -438,6 +445,7 @@ async function runOne(loaded: LoadedScenario, options: RunCommandOptions, summar
       ...(resumeDir ? { resume: { runDir: resumeDir } } : {}),
       ...(signingKey ? { signingKey } : {}),
       ...(tsa ? { tsa } : {}),
+      ...(coordination ? { coordination } : {}),
     });
     listener.stop();
     for (const warning of result.warnings) err(`warning: ${warning}`);

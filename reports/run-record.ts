@@ -4,6 +4,7 @@
  */
 
 import type { EnvironmentClass } from '../scenarios/environments.js';
+import type { RunCoordination } from './coordination-record.js';
 
 export const RUN_RECORD_SCHEMA = 'drillbook.dev/run/v1';
 
@@ -447,4 +448,6 @@ export interface RunRecord {
   earlierItems?: EarlierItemRecord[];
   /** Set on re-rendered reports: when the register was read for `earlierItems`. */
   earlierItemsAsOf?: string;
+  /** The per-system lock shared across runners, and whether the run waited for it or skipped (issue 16). */
+  coordination?: RunCoordination;
 }

@@ -31,6 +31,7 @@ import { defaultUndoRegistry } from './undo-handlers.js';
 import { UndoStack, type UndoRegistry } from './undo.js';
 import { setLongTimeout } from './timers.js';
 import { conductWindow } from '../scenarios/answers.js';
+import { enterCoordination, type SystemCoordination } from './coordination/engine-hook.js';
 
 export { deriveFindings, severityRule } from './findings.js';
 export { type Completion, completeRecord, recordSkeleton } from './run-record.js';
@@ -61,6 +62,8 @@ export interface RunOptions {
   signingKey?: KeyObject;
   /** An RFC 3161 TSA URL: the sealed manifest gets a trusted timestamp (manifest.tsr). */
   tsa?: string;
+  /** The per-system lock shared with other runners (runners/coordination/select.ts); absent: none. */
+  coordination?: SystemCoordination;
 }
 
 export interface RunResult {
@@ -81,10 +84,21 @@ export const EXIT_CODES: Record<Outcome, 0 | 1 | 3 | 4> = { passed: 0, failed: 1
 const DEFAULT_TEARDOWN_MS = 5 * 60_000;
 
 export async function runDrill(loaded: LoadedScenario, options: RunOptions): Promise<RunResult> {
+  runnerFor(loaded.scenario.spec.type); // an unsupported type fails before any lock is taken
+  const clock = new RunClock(options.clock);
+  // Before the run opens: a run that waited for its system starts when it got it.
+  const lock = await enterCoordination(options.coordination, { signal: options.signal, clock, log: (m) => options.listener?.log?.(m) });
+  try {
+    return await drillHoldingLock(loaded, options, clock, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function drillHoldingLock(loaded: LoadedScenario, options: RunOptions, clock: RunClock, lock: Awaited<ReturnType<typeof enterCoordination>>): Promise<RunResult> {
   const runner = runnerFor(loaded.scenario.spec.type);
   const spec = loaded.scenario.spec;
   const drivers = options.drivers ?? builtInDrivers;
-  const clock = new RunClock(options.clock);
   const run = await openRun(loaded, options, clock);
   const { bundle, journal, runId, resumed, sessions, skeleton, existing } = run;
   const undo = new UndoStack(journal, options.registry ?? defaultUndoRegistry(drivers), clock);
@@ -94,6 +108,8 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   const maxDurationMs = parseDuration(spec.guardrails.maxDuration) ?? 15 * 60_000;
   const guardTimer = setLongTimeout(() => guard.abort(new AbortReason('max-duration', `guardrail maxDuration ${spec.guardrails.maxDuration} exceeded`)), maxDurationMs);
   const signal = options.signal ? AbortSignal.any([options.signal, guard.signal]) : guard.signal;
+  // Another runner took the system's lock (ours expired unrenewed): stop disrupting it.
+  lock.onLost((message) => guard.abort(new AbortReason('guardrail', message)));
 
   const timeline: TimelineEvent[] = existing ? [...existing.timeline] : [];
   const probes: ProbeAttempt[] = existing ? [...existing.probes] : [];
@@ -117,6 +133,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
     trip: (message) => guard.abort(new AbortReason('guardrail', message)),
   });
   try {
+    lock.started(record);
     result = await runner.run(ctx, { drivers });
   } catch (thrown) {
     if (thrown instanceof RunnerFailure) result = thrown.result;
@@ -165,6 +182,8 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   record(unwound.complete ? 'teardown complete' : 'teardown INCOMPLETE: manual action needed');
 
   const endedAt = clock.now().at;
+  // Released once teardown is over (the system is back), before the evidence is sealed.
+  await lock.release();
   result.failure = result.failure === null ? null : ctx.redact(result.failure);
   if (result.exercise) {
     sessions[sessions.length - 1]!.endedAt = endedAt;
@@ -179,6 +198,7 @@ export async function runDrill(loaded: LoadedScenario, options: RunOptions): Pro
   const conducted = options.answers ? conductWindow(options.answers.answers) : null;
   const dated = options.answers ? { ...skeleton, replayedAt: skeleton.startedAt, replayEndedAt: endedAt, ...(conducted ? { startedAt: conducted.startedAt } : {}) } : skeleton;
   const runRecord = completeRecord(dated, { result, abort, error, timeline, probes, endedAt: conducted?.endedAt ?? endedAt, teardown: { complete: unwound.complete, undos: unwound.undos, deletions: unwound.deletions, recoveredBy: null }, attachments }, loaded);
+  if (lock.evidence) runRecord.coordination = lock.evidence;
   const log = (message: string) => options.listener?.log?.(message);
   // Journaled first, with the measured result: a process killed from here on is finalized by
   // `recover` as it ended (passed or failed), not as an interrupted run.

@@ -11,7 +11,8 @@
  * - Released by writing it as released (If-Match on its own ETag), not by deleting it: the
  *   drill role has no s3:DeleteObject, and under Object Lock a delete only adds a marker.
  *
- * Library only: `run` and the scheduler do not take it yet (see the report of issue 16).
+ * Taken by `run` (and so by the scheduler's and the CronJobs' runs) through
+ * runners/coordination/s3-lock-backend.ts when the evidence store is s3:// outside a cluster.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import os from 'node:os';
@@ -28,6 +29,8 @@ export interface S3LockBody {
   acquiredAt: string;
   expiresAt: string;
   released: boolean;
+  /** The drill the owner runs, so a waiting runner can say whom it waited for. */
+  scenario?: string;
 }
 
 export interface HeldS3Lock {
@@ -41,6 +44,7 @@ export type S3LockAttempt = { acquired: true; lock: HeldS3Lock; tookOverFrom?: S
 export interface S3LockOptions {
   ttlMs: number;
   owner?: string;
+  scenario?: string;
   now?: () => Date;
 }
 
@@ -96,6 +100,7 @@ export async function tryAcquireS3Lock(client: S3Client, location: S3Location, s
     acquiredAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + options.ttlMs).toISOString(),
     released: false,
+    ...(options.scenario ? { scenario: options.scenario } : {}),
   };
   for (let round = 0; round < 5; round++) {
     const current = await readLock(client, location.bucket, key);
