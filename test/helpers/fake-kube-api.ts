@@ -43,6 +43,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { matchesSelector, parseSelector, type StructuredSelector } from '../../runners/drivers/kubernetes/selector.js';
+import { FakeLeases } from './fake-kube-leases.js';
 
 export interface RecordedRequest {
   method: string;
@@ -160,6 +161,8 @@ export class FakeKubeApi {
   private readonly history: { rv: number; kind: string; type: string; object: Json }[] = [];
   private readonly watchers = new Set<Watcher>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** coordination.k8s.io/v1 Leases (fake-kube-leases.ts). */
+  readonly leases = new FakeLeases(() => this.nextRv());
 
   constructor(options: FakeKubeOptions = {}) {
     this.options = {
@@ -810,6 +813,8 @@ export class FakeKubeApi {
         return this.send(res, 200, restore);
       }
     }
+    const lease = this.leases.handle(method, p, body);
+    if (lease) return this.send(res, lease.status, lease.body);
     this.send(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${method} ${p})`));
   }
 
