@@ -20,11 +20,14 @@ afterAll(async () => {
   for (const dir of tmps) await rm(dir, { recursive: true, force: true });
 });
 
-/** A runner of its own: its own TMPDIR, hence its own staging directory and staging ledger. */
+/**
+ * A runner of its own: its own TMPDIR, hence its own staging directory and staging ledger. The
+ * two runs drill one system at once on purpose (the ledger race): no per-system lock.
+ */
 async function runnerEnv(): Promise<NodeJS.ProcessEnv> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'drillbook-run-s3-'));
   tmps.push(tmp);
-  return { TMPDIR: tmp, AWS_ENDPOINT_URL_S3: fake.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'fake', AWS_SECRET_ACCESS_KEY: 'fake', AWS_PROFILE: '' };
+  return { TMPDIR: tmp, AWS_ENDPOINT_URL_S3: fake.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'fake', AWS_SECRET_ACCESS_KEY: 'fake', AWS_PROFILE: '', DRILLBOOK_COORDINATION: 'none' };
 }
 
 describe('drillbook run --evidence s3://… from two runners', () => {
