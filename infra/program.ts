@@ -54,7 +54,8 @@ export interface DrillbookInfra {
 export function createDrillbookInfra(settings: InfraSettings, directory: ScenarioDirectory): DrillbookInfra {
   checkProductionScenarios(settings, directory.scheduled);
   for (const warning of sameSystemSameTime(directory.scheduled)) void pulumi.log.warn(warning);
-  const rbac = deriveRbac(directory.scheduled);
+  // The CronJobs run in drillbook's namespace, and take their system's Lease there.
+  const rbac = deriveRbac(directory.scheduled, undefined, { leaseNamespace: settings.namespace });
 
   // ------------------------------------------------------------------ evidence bucket
   const bucket = new aws.s3.Bucket(
@@ -219,6 +220,11 @@ export function createDrillbookInfra(settings: InfraSettings, directory: Scenari
     // The image's root filesystem is read-only: staging of evidence and any temp files go to /tmp.
     { name: 'TMPDIR', value: '/tmp' },
     { name: 'HOME', value: '/tmp' },
+    // One drill per system across runners: the system's Lease in the pod's own namespace, held
+    // as the pod (runners/coordination/select.ts).
+    { name: 'DRILLBOOK_COORDINATION', value: 'kubernetes' },
+    { name: 'DRILLBOOK_LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'DRILLBOOK_HOLDER_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ...(settings.env.AWS_REGION === undefined ? [{ name: 'AWS_REGION', value: region }] : []),
     ...Object.entries(settings.env).map(([name, value]) => ({ name, value })),
     ...Object.entries(settings.secretEnv).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } })),
@@ -328,7 +334,8 @@ export function cronJobName(scenarioName: string): string {
 
 /**
  * `concurrencyPolicy: Forbid` keeps one scenario from overlapping itself; two scenarios of
- * one system are separate CronJobs. The same schedule for both is almost certainly a mistake.
+ * one system are separate CronJobs, kept apart by the system's Lease (one of them skips or
+ * waits, by its overlap policy). The same schedule for both is almost certainly a mistake.
  */
 export function sameSystemSameTime(scheduled: readonly ScheduledScenario[]): string[] {
   const bySlot = new Map<string, string[]>();

@@ -1,7 +1,7 @@
 /**
  * Least-privilege Kubernetes RBAC for the drillbook ServiceAccount, derived from what the
- * scheduled scenarios do: each Kubernetes fault, the readiness probes, and Velero restores
- * map to the exact verbs and resources they need. Namespaced resources are granted through
+ * scheduled scenarios do: each Kubernetes fault, the readiness probes, Velero restores and the
+ * per-system Lease every scheduled run takes map to the exact verbs and resources they need. Namespaced resources are granted through
  * a Role in each namespace a scenario names; only what cannot be namespaced goes into the
  * ClusterRole: nodes and namespaces, and reading pods and deployments where no namespace is
  * known in advance (the pods on a node being drained, a Velero scratch namespace).
@@ -68,18 +68,30 @@ export const VELERO_RESTORE_PERMISSIONS: PermissionSet = {
   ],
 };
 
+/**
+ * One drill per system across runners (issue 16): every scheduled run takes its system's Lease
+ * in drillbook's own namespace (runners/coordination/lease-backend.ts): read it, create it the
+ * first time, update it to take, renew and release it. It is never deleted, listed or watched.
+ */
+export const COORDINATION_PERMISSIONS: PermissionSet = {
+  why: "take, renew and release the system's Lease (one drill per system across CronJobs and other runners): read it, create it the first time, update it; never delete, list or watch",
+  grants: [ns('coordination.k8s.io', 'leases', ['create', 'get', 'update'])],
+};
+
 export const DEFAULT_VELERO_NAMESPACE = 'velero';
 
 export interface PermissionTable {
   faults: Readonly<Record<string, PermissionSet>>;
   readiness: PermissionSet;
   veleroRestore: PermissionSet;
+  coordination: PermissionSet;
 }
 
 export const PERMISSIONS: PermissionTable = {
   faults: KUBERNETES_FAULT_PERMISSIONS,
   readiness: READINESS_PERMISSIONS,
   veleroRestore: VELERO_RESTORE_PERMISSIONS,
+  coordination: COORDINATION_PERMISSIONS,
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -89,7 +101,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  * `spec.target.driver: kubernetes` need any. Throws an InfraError listing every scenario whose
  * needs cannot be derived (an unknown fault type, a fault without a namespace).
  */
-export function deriveRbac(scenarios: readonly ScheduledScenario[], table: PermissionTable = PERMISSIONS): DerivedRbac {
+export function deriveRbac(scenarios: readonly ScheduledScenario[], table: PermissionTable = PERMISSIONS, options: { leaseNamespace?: string } = {}): DerivedRbac {
   const problems: string[] = [];
   // scope key ('' for the cluster, else the namespace) → "group|resource" → verbs and reasons
   const collected = new Map<string, Map<string, { apiGroup: string; resource: string; verbs: Set<string>; neededBy: Set<string> }>>();
@@ -135,6 +147,11 @@ export function deriveRbac(scenarios: readonly ScheduledScenario[], table: Permi
       add(table.readiness, `readiness probe (${scenario.name})`, [...workloadNamespaces]);
     }
     if (scenario.type === 'parallel-restore') add(table.veleroRestore, `velero restore (${scenario.name})`, [veleroNamespace]);
+  }
+
+  // Every CronJob, whatever its driver, takes its system's Lease where it runs.
+  if (options.leaseNamespace !== undefined) {
+    for (const scenario of scenarios) add(table.coordination, `system lease (${scenario.name})`, [options.leaseNamespace]);
   }
 
   for (const scope of collected.keys()) {

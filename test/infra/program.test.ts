@@ -133,7 +133,7 @@ describe('RBAC derived from the scheduled scenarios', () => {
   });
 
   it('grants in the fault namespace exactly the verbs its faults and readiness probes need', () => {
-    expect(roleRules().map((role) => role.metadata.namespace).sort()).toEqual(['shop', 'velero']);
+    expect(roleRules().map((role) => role.metadata.namespace).sort()).toEqual(['drillbook', 'shop', 'velero']);
     const shop = rulesIn('shop');
     expect(verbsOf(shop, '', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbsOf(shop, 'apps', 'deployments')).toEqual(['get', 'list', 'patch', 'watch']);
@@ -148,6 +148,27 @@ describe('RBAC derived from the scheduled scenarios', () => {
     const everything = [...roleRules().flatMap((role) => role.rules as PolicyRule[]), ...clusterRules()];
     expect(everything.some((rule) => rule.resources.includes('networkpolicies'))).toBe(false);
     expect(rulesIn('payments')).toEqual([]);
+  });
+
+  it("grants in drillbook's namespace only what the system Leases need: get, create, update on leases, nothing else", () => {
+    expect(rulesIn('drillbook')).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] }]);
+    // Nowhere else, and never delete/list/watch (a Lease is released by clearing its holder, not deleted).
+    const everything = [...roleRules().flatMap((role) => role.rules as PolicyRule[]), ...clusterRules()];
+    expect(everything.filter((rule) => rule.resources.includes('leases'))).toHaveLength(1);
+    expect(clusterRules().some((rule) => rule.apiGroups.includes('coordination.k8s.io'))).toBe(false);
+    // Every scheduled scenario needs it, whatever its driver (the RDS and PostgreSQL CronJobs too).
+    const derived = deriveRbac([scenario({ name: 'rds-only', driver: 'rds', faults: [] })], PERMISSIONS, { leaseNamespace: 'drills' });
+    expect(derived.namespaced).toEqual([{ namespace: 'drills', rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'], neededBy: ['system lease (rds-only)'] }] }]);
+    expect(deriveRbac([], PERMISSIONS, { leaseNamespace: 'drills' }).namespaced).toEqual([]);
+  });
+
+  it('gives every CronJob the Lease namespace and its own pod name as holder identity', () => {
+    for (const job of ofType('kubernetes:batch/v1:CronJob')) {
+      const env = job.inputs.spec.jobTemplate.spec.template.spec.containers[0].env;
+      expect(env).toContainEqual({ name: 'DRILLBOOK_COORDINATION', value: 'kubernetes' });
+      expect(env).toContainEqual({ name: 'DRILLBOOK_LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+      expect(env).toContainEqual({ name: 'DRILLBOOK_HOLDER_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    }
   });
 
   it('grants Velero restores in the Velero namespace only', () => {
@@ -191,7 +212,7 @@ describe('RBAC derived from the scheduled scenarios', () => {
 
   it('binds every Role to the drillbook ServiceAccount in its own namespace', () => {
     const bindings = ofType('kubernetes:rbac.authorization.k8s.io/v1:RoleBinding').map((binding) => binding.inputs);
-    expect(bindings.map((binding) => binding.metadata.namespace).sort()).toEqual(['shop', 'velero']);
+    expect(bindings.map((binding) => binding.metadata.namespace).sort()).toEqual(['drillbook', 'shop', 'velero']);
     for (const binding of bindings) {
       expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'drillbook-drills' });
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'drillbook', namespace: 'drillbook' }]);
