@@ -10,7 +10,9 @@
  */
 import type { SchedulerClock, TimerHandle } from './clock.js';
 import { CronSchedule } from './cron.js';
-import { emptyState, lastRunOf, MAX_HISTORY, type HistoryEntry, type ScheduleState } from './state.js';
+import { planDue } from './due.js';
+import { addEntry, finishEntry, refreshState, type ScheduledEntry } from './history.js';
+import { emptyState, lastRunOf, type HistoryEntry, type ScheduleState } from './state.js';
 import type { DrillJob, DrillResult, FinishedDrill, RunningDrill, ScenarioSet, ScheduledScenario, SchedulerEvent, SchedulerOptions } from './types.js';
 
 export type {
@@ -27,13 +29,8 @@ export type {
   SchedulerOptions,
 } from './types.js';
 
-interface Entry {
-  scenario: ScheduledScenario;
-  cron: CronSchedule;
-  /** Newest due time handled (epoch ms). */
-  lastDue: number;
-  nextDue: number | null;
-}
+/** A scheduled scenario; `lastDue` is the newest due time handled (epoch ms). */
+type Entry = ScheduledEntry;
 
 interface Running {
   job: DrillJob;
@@ -259,11 +256,7 @@ export class Scheduler {
     entry.lastDue = truncated ? now : times[times.length - 1]!;
     entry.nextDue = this.#nextAfter(entry.cron, entry.lastDue);
 
-    const grace = this.#options.graceMs ?? DEFAULT_GRACE_MS;
-    const newest = times[times.length - 1]!;
-    const onTime = !truncated && now - newest <= grace ? newest : undefined;
-    const missed = onTime === undefined ? times : times.slice(0, -1);
-    const schedule = entry.scenario.schedule;
+    const plan = planDue(times, truncated, now, this.#options.graceMs ?? DEFAULT_GRACE_MS, entry.scenario.schedule, iso);
     const job = (scheduledFor: number, caughtUp: boolean): DrillJob => ({
       key: entry.scenario.key,
       file: entry.scenario.file,
@@ -272,27 +265,9 @@ export class Scheduler {
       scheduledFor,
       caughtUp,
     });
-    const notRunning = 'drillbook schedule was not running (or the host was asleep) at the due time';
-
-    let catchUp: number[] = [];
-    if (schedule.missed === 'catch-up' && missed.length > 0) {
-      // The run due now (if any) counts as one catch-up: the point is a recent test, not a count.
-      const allowed = Math.max(0, (schedule.maxCatchUp ?? 1) - (onTime === undefined ? 0 : 1));
-      catchUp = allowed === 0 ? [] : missed.slice(-allowed);
-    }
-    missed.forEach((scheduledFor, index) => {
-      if (catchUp.includes(scheduledFor)) return;
-      let reason = notRunning;
-      if (schedule.missed === 'catch-up') {
-        reason += onTime !== undefined && catchUp.length === 0
-          ? `; not caught up: the run due at ${iso(onTime)} covers it`
-          : `; not caught up: only the newest ${schedule.maxCatchUp ?? 1} missed run${(schedule.maxCatchUp ?? 1) === 1 ? ' is' : 's are'} (maxCatchUp)`;
-      }
-      if (truncated && index === 0) reason += `; more than ${times.length} runs were missed, older ones are not listed`;
-      this.#emit({ type: 'missed', entry: this.#record(job(scheduledFor, false), 'missed', reason) });
-    });
-    for (const scheduledFor of catchUp) this.#request(job(scheduledFor, true), 'wait');
-    if (onTime !== undefined) this.#request(job(onTime, false), schedule.overlap);
+    for (const { scheduledFor, reason } of plan.missed) this.#emit({ type: 'missed', entry: this.#record(job(scheduledFor, false), 'missed', reason) });
+    for (const scheduledFor of plan.catchUp) this.#request(job(scheduledFor, true), 'wait');
+    if (plan.onTime !== undefined) this.#request(job(plan.onTime, false), entry.scenario.schedule.overlap);
   }
 
   #arm(): void {
@@ -380,14 +355,7 @@ export class Scheduler {
   async #finished(running: Running, result: DrillResult): Promise<void> {
     const { job, entry } = running;
     const endedAt = this.#clock.now();
-    entry.status = 'ran';
-    entry.endedAt = iso(endedAt);
-    entry.exitCode = result.exitCode;
-    entry.signal = result.signal;
-    entry.outcome = result.record?.outcome ?? 'no-record';
-    if (result.record?.runId) entry.runId = result.record.runId;
-    if (result.runDir) entry.runDir = result.runDir;
-    if (result.error) entry.error = result.error;
+    finishEntry(entry, result, endedAt);
     if (this.#running.get(job.system) === running) this.#running.delete(job.system);
     const scenario = this.#entries.get(job.key)?.scenario;
     const remembered = this.#state.scenarios[job.key];
@@ -431,49 +399,11 @@ export class Scheduler {
   // ---------------------------------------------------------------- records
 
   #record(job: DrillJob, status: HistoryEntry['status'], reason?: string): HistoryEntry {
-    const entry: HistoryEntry = {
-      id: this.#state.nextId++,
-      key: job.key,
-      scenario: job.scenario,
-      system: job.system,
-      scheduledFor: iso(job.scheduledFor),
-      status,
-      ...(reason ? { reason } : {}),
-      ...(job.caughtUp ? { caughtUp: true } : {}),
-    };
-    if (status !== 'running') entry.endedAt = iso(this.#clock.now());
-    this.#state.history.push(entry);
-    if (this.#state.history.length > MAX_HISTORY) this.#state.history.splice(0, this.#state.history.length - MAX_HISTORY);
-    return entry;
+    return addEntry(this.#state, job, status, this.#clock.now(), reason);
   }
 
   #refreshState(): void {
-    const now = this.#clock.now();
-    for (const [key, entry] of this.#entries) {
-      const previous = this.#state.scenarios[key];
-      const s = entry.scenario;
-      this.#state.scenarios[key] = {
-        key,
-        name: s.name,
-        system: s.system,
-        cron: entry.cron.expression,
-        timezone: entry.cron.timezone,
-        overlap: s.schedule.overlap,
-        missed: s.schedule.missed,
-        lastDue: iso(entry.lastDue),
-        next: entry.nextDue === null ? null : iso(entry.nextDue),
-        ...(previous?.lastRun ? { lastRun: previous.lastRun } : {}),
-      };
-    }
-    this.#state.waiting = [...this.#waiting.values()].flat().map((job) => ({
-      key: job.key,
-      scenario: job.scenario,
-      system: job.system,
-      scheduledFor: iso(job.scheduledFor),
-      ...(job.caughtUp ? { caughtUp: true } : {}),
-    }));
-    this.#state.invalid = this.#invalid.map((i) => ({ file: i.file, problems: i.problems }));
-    this.#state.updatedAt = iso(now);
+    refreshState(this.#state, this.#entries, [...this.#waiting.values()].flat(), this.#invalid, this.#clock.now());
   }
 
   async #save(): Promise<void> {

@@ -40,7 +40,9 @@ export function childProcessSpawner(options: ChildSpawnerOptions): DrillSpawner 
     const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env, CI: 'true' },
+      // A caught-up run waits for its system whatever the scenario's overlap policy, here and
+      // across runners (the child's system lock, runners/coordination/select.ts).
+      env: { ...process.env, ...options.env, CI: 'true', ...(job.caughtUp ? { DRILLBOOK_OVERLAP: 'wait' } : {}) },
     });
     let reportedRunDir: string | undefined;
     const lines = (stream: 'stdout' | 'stderr') => {
