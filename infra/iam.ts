@@ -99,6 +99,14 @@ export function drillPolicyDocument(context: PolicyContext, needs: ReturnType<ty
       ],
     },
     {
+      // One drill per system across runners (runners/coordination/both-locks.ts): a CronJob
+      // reads its system's S3 lock object (written under the prefix, above) to take it.
+      Sid: 'ReadSystemLocks',
+      Effect: 'Allow',
+      Action: ['s3:GetObject'],
+      Resource: [`arn:${partition}:s3:::${context.bucketName}/${context.evidencePrefix}/locks/*`],
+    },
+    {
       Sid: 'ListLedgerOnly',
       Effect: 'Allow',
       Action: ['s3:ListBucket'],

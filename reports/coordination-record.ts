@@ -5,9 +5,12 @@
  * keeps one drill per system, inside its own process).
  */
 export interface RunCoordination {
-  /** The shared lock: a Kubernetes Lease (in a cluster) or an S3 lock object (S3 evidence elsewhere). */
-  lock: 'kubernetes-lease' | 's3-lock-object';
-  /** Which one: `Lease <namespace>/<name>` or `s3://bucket/prefix/locks/<system>.json`. */
+  /**
+   * The shared lock: a Kubernetes Lease (in a cluster), an S3 lock object (S3 evidence
+   * elsewhere), or both (in a cluster with S3 evidence, so CronJobs and outside runners exclude each other).
+   */
+  lock: 'kubernetes-lease' | 's3-lock-object' | 'kubernetes-lease+s3-lock-object';
+  /** Which: `Lease <namespace>/<name>`, `s3://bucket/prefix/locks/<system>.json`, or both joined by "and". */
   name: string;
   /** Who this run was in the lock (the Lease's holderIdentity, the lock object's owner). */
   holder: string;

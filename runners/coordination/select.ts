@@ -3,8 +3,8 @@
  *
  * | DRILLBOOK_COORDINATION | lock |
  * |---|---|
- * | `auto` (default) | in a cluster (KUBERNETES_SERVICE_HOST set): a Lease; else with `--evidence s3://…`: the S3 lock object; else none |
- * | `kubernetes` | a Lease, reached through the standard kubeconfig chain ($KUBECONFIG, ~/.kube/config, in-cluster) |
+ * | `auto` (default) | in a cluster (KUBERNETES_SERVICE_HOST set): as `kubernetes`; else with `--evidence s3://…`: the S3 lock object; else none |
+ * | `kubernetes` | a Lease, reached through the standard kubeconfig chain ($KUBECONFIG, ~/.kube/config, in-cluster); with `--evidence s3://…` the S3 lock object too, so runners outside the cluster are excluded as well (both-locks.ts) |
  * | `s3` | the S3 lock object (needs `--evidence s3://…`) |
  * | `none` | no shared lock: only `drillbook schedule` keeps one drill per system, inside its process |
  *
@@ -60,12 +60,15 @@ export async function coordinationFor(loaded: LoadedScenario, evidence: Evidence
   const system = loaded.system.name;
   const scenario = loaded.scenario.metadata.name;
   const identity = env.DRILLBOOK_HOLDER_IDENTITY?.trim() || `${os.hostname()}:${process.pid}`;
+  const s3Lock = async (location: { bucket: string; prefix: string }) => {
+    const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
+    const { s3LockBackend } = await import('./s3-lock-backend.js');
+    return s3LockBackend({ client: defaultS3Client(env), location, system, identity, scenario, ttlMs });
+  };
   let backend: SystemLockBackend;
   if (kind === 's3') {
     if (evidence.kind !== 's3') throw new CoordinationSettingError('DRILLBOOK_COORDINATION=s3 needs --evidence s3://bucket/prefix: the lock object lives beside the evidence');
-    const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
-    const { s3LockBackend } = await import('./s3-lock-backend.js');
-    backend = s3LockBackend({ client: defaultS3Client(env), location: { bucket: evidence.bucket, prefix: evidence.prefix }, system, identity, scenario, ttlMs });
+    backend = await s3Lock({ bucket: evidence.bucket, prefix: evidence.prefix });
   } else {
     const k8s = await import('@kubernetes/client-node');
     const config = new k8s.KubeConfig();
@@ -81,6 +84,10 @@ export async function coordinationFor(loaded: LoadedScenario, evidence: Evidence
     if (!namespace) throw new CoordinationSettingError('the system Lease needs a namespace: set DRILLBOOK_LEASE_NAMESPACE (in a pod it is the pod\'s own namespace)');
     const { leaseBackend } = await import('./lease-backend.js');
     backend = leaseBackend({ api: config.makeApiClient(k8s.CoordinationV1Api), namespace, system, identity, scenario, ttlMs });
+    if (evidence.kind === 's3') {
+      const { bothLocks } = await import('./both-locks.js');
+      backend = bothLocks(backend, await s3Lock({ bucket: evidence.bucket, prefix: evidence.prefix }));
+    }
   }
   return { backend, overlap, ...(pollMs !== undefined ? { pollMs } : {}), ...(maxWaitMs !== undefined ? { maxWaitMs } : {}) };
 }

@@ -15,8 +15,8 @@ export interface LockHolder {
 export type LockAttempt = { acquired: true; tookOverFrom?: LockHolder } | { acquired: false; heldBy: LockHolder };
 
 export interface SystemLockBackend {
-  kind: 'kubernetes-lease' | 's3-lock-object';
-  /** `Lease <namespace>/<name>` or the lock object's s3:// URL. */
+  kind: 'kubernetes-lease' | 's3-lock-object' | 'kubernetes-lease+s3-lock-object';
+  /** `Lease <namespace>/<name>`, the lock object's s3:// URL, or both. */
   name: string;
   /** This runner's identity in the lock. */
   identity: string;

@@ -354,6 +354,8 @@ describe('IAM', () => {
       Action: ['s3:GetObject'],
       Resource: ['arn:aws:s3:::drillbook-evidence-20261126/prod/drills/ledger/*', 'arn:aws:s3:::drillbook-evidence-20261126/prod/drills/remediation.jsonl'],
     });
+    // The system lock objects, which the CronJobs take beside the Lease (outside runners take only them).
+    expect(statement('ReadSystemLocks')).toMatchObject({ Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::drillbook-evidence-20261126/prod/drills/locks/*'] });
     expect(statement('ListLedgerOnly')).toMatchObject({
       Action: ['s3:ListBucket'],
       Resource: ['arn:aws:s3:::drillbook-evidence-20261126'],
@@ -402,7 +404,7 @@ describe('IAM', () => {
       { partition: 'aws', region: 'eu-west-1', accountId: '123456789012', bucketName: 'b', evidencePrefix: 'p', copyNamePrefix: 'drillbook-' },
       rdsNeeds([scenario({ faults: [{ type: 'pod-delete', namespaces: ['shop'], settings: {} }] })]),
     );
-    expect(document.Statement.map((entry) => entry.Sid)).toEqual(['WriteEvidenceUnderPrefix', 'ReadLedgerHead', 'ListLedgerOnly']);
+    expect(document.Statement.map((entry) => entry.Sid)).toEqual(['WriteEvidenceUnderPrefix', 'ReadLedgerHead', 'ReadSystemLocks', 'ListLedgerOnly']);
   });
 });
 
