@@ -8,6 +8,8 @@
  * | `s3` | the S3 lock object (needs `--evidence s3://…`) |
  * | `none` | no shared lock: only `drillbook schedule` keeps one drill per system, inside its process |
  *
+ * Tabletop exercises take no lock: they disrupt nothing.
+ *
  * Tuning: DRILLBOOK_OVERLAP (`skip` | `wait`, overrides the scenario's `spec.schedule.overlap`,
  * default skip), DRILLBOOK_LOCK_TTL (default 30s), DRILLBOOK_LOCK_POLL, DRILLBOOK_LOCK_MAX_WAIT
  * (default 1h), DRILLBOOK_LEASE_NAMESPACE (default: the pod's own namespace, else the
@@ -56,7 +58,8 @@ export async function coordinationFor(loaded: LoadedScenario, evidence: Evidence
   const pollMs = duration(env, 'DRILLBOOK_LOCK_POLL');
   const maxWaitMs = duration(env, 'DRILLBOOK_LOCK_MAX_WAIT');
   const kind = mode === 'auto' ? (env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : evidence.kind === 's3' ? 's3' : 'none') : mode;
-  if (kind === 'none') return undefined;
+  // A tabletop is a discussion: it disrupts nothing, so it neither takes nor waits for the system.
+  if (kind === 'none' || loaded.scenario.spec.type === 'tabletop') return undefined;
   const system = loaded.system.name;
   const scenario = loaded.scenario.metadata.name;
   const identity = env.DRILLBOOK_HOLDER_IDENTITY?.trim() || `${os.hostname()}:${process.pid}`;

@@ -160,6 +160,14 @@ describe('two drillbook run processes on one system', () => {
     expect(d.timeline.some((e) => /system lock taken: .* after waiting [\d.]+ s for runner-c \(drill orders-walk-c\)/.test(e.event))).toBe(true);
   }, 120_000);
 
+  it('a coordination setting it cannot use is refused before anything runs (exit 2, no evidence)', async () => {
+    const evidence = fs.mkdtempSync(path.join(tmp, 'evidence-'));
+    const result = await startCli(['run', scenario('orders-walk-g', 'skip', 1), '--evidence', evidence], { env: runnerEnv('runner-g', { DRILLBOOK_OVERLAP: 'sometimes' }) }).done;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/DRILLBOOK_OVERLAP=sometimes: use skip or wait; nothing was run/);
+    expect(fs.readdirSync(evidence)).toEqual([]);
+  }, 60_000);
+
   it('in a cluster (the Lease, as the CronJobs take it), overlap skip: one runs, the other records the Lease holder and exits 2', async () => {
     const evidence = fs.mkdtempSync(path.join(tmp, 'evidence-'));
     const kubeEnv = { KUBECONFIG: kube.writeKubeconfig(tmp), DRILLBOOK_COORDINATION: 'kubernetes', DRILLBOOK_LEASE_NAMESPACE: 'drillbook' };
