@@ -244,6 +244,31 @@ export class IndependentWriter {
   }
 
   /**
+   * When writing worked again *for every client*, seen by this writer after `afterMs` (epoch
+   * ms): the first acknowledged write from which every write sent in the next `holdMs` was
+   * acknowledged too (`stable`), and the last write sent before it that failed (`lastFailure`).
+   * A single early success is not a resumption: behind a proxy that still routes some
+   * connections to the dead leader (HAProxy while both servers are marked UP), clients succeed
+   * or hang at random until it stops. The true resumption lies in [lastFailure.sentAt,
+   * stable.ackAt]. Undefined when writing never became stable.
+   */
+  resumption(afterMs: number, holdMs = 2_000): { stable: WriteRecord; lastFailure: WriteRecord | undefined } | undefined {
+    const sent = this.records()
+      .filter((r) => r.sentAt > afterMs)
+      .sort((a, b) => a.sentAt - b.sentAt);
+    for (const [i, candidate] of sent.entries()) {
+      if (candidate.ackAt === undefined) continue;
+      const window = sent.slice(i).filter((r) => r.sentAt <= candidate.sentAt + holdMs);
+      // Not decided yet: writes in the window still in flight, or the window not over.
+      if (window.some((r) => r.ackAt === undefined && r.error === undefined)) return undefined;
+      if (window.some((r) => r.error !== undefined)) continue;
+      const lastFailure = sent.slice(0, i).reverse().find((r) => r.error !== undefined);
+      return { stable: candidate, lastFailure };
+    }
+    return undefined;
+  }
+
+  /**
    * Which acknowledged writes are absent from the data behind `connection` (the new leader, a
    * restored copy…). `between` limits the check to writes sent in [from, to] (epoch ms), e.g.
    * up to a restore's recovery target.
