@@ -16,6 +16,13 @@ export const systemClock: Clock = {
   wallMs: () => Date.now(),
 };
 
+/** What a deadline needs: monotonic milliseconds. A RunClock is one; `systemClock` gives one for code outside a run. */
+export interface Elapsed {
+  elapsed(): number;
+}
+
+export const systemElapsed: Elapsed = { elapsed: () => systemClock.monoMs() };
+
 /** An instant on both clocks, relative to a run's monotonic origin. */
 export interface Instant {
   at: string;

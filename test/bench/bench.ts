@@ -31,6 +31,7 @@ import { type PgBinaries, pgBinaries } from '../../runners/drivers/postgres/bina
 import { type ConnectionSettings, connect, startServer, stopServer } from '../../runners/drivers/postgres/server.js';
 import { type OsUser, chownTree, databaseUser, freePort, processesMentioning } from '../../runners/system.js';
 import { loadForRun, writeScenario } from '../helpers/drill-files.js';
+import { meetsTruth } from '../helpers/truth.js';
 import { pauseTrial } from '../helpers/ground-truth.js';
 import { PgBackRestPrimary } from '../helpers/real/pgbackrest-primary.js';
 import { postgresUser, run as runAsUser } from '../helpers/real/processes.js';
@@ -163,6 +164,9 @@ async function machine(binaries: PgBinaries): Promise<Machine> {
 interface GroundTrial {
   declaredMs: number;
   outageMs: number;
+  /** The independent writer's truth interval (from T0), and whether [measured − bound, measured] meets it. */
+  writer: { fromMs: number; toMs: number; lost: number };
+  withinWriter: boolean;
   measuredMs: number;
   errorMs: number;
   boundMs: number;
@@ -180,21 +184,22 @@ async function benchGroundTruth(trials: number): Promise<GroundTrial[]> {
   try {
     for (let i = 0; i < trials; i++) {
       const declaredMs = Math.round(300 + (i * (3000 - 300)) / (trials - 1));
-      const { outageMs, record } = await pauseTrial(cluster, work, declaredMs, `pause-${i}-${declaredMs}`);
+      const { outageMs, record, writer } = await pauseTrial(cluster, work, declaredMs, `pause-${i}-${declaredMs}`);
       const result = { record };
       const rto = result.record.measured.rto;
       if (!rto || !Number.isFinite(outageMs)) {
         log(`  trial ${i + 1}/${trials} D=${declaredMs} ms: no measurement (outcome ${result.record.outcome}${result.record.error ? `: ${result.record.error}` : ''})`);
-        results.push({ declaredMs, outageMs, measuredMs: NaN, errorMs: NaN, boundMs: NaN, within: false, outcome: result.record.outcome, lostWrites: null });
+        results.push({ declaredMs, outageMs, writer, withinWriter: false, measuredMs: NaN, errorMs: NaN, boundMs: NaN, within: false, outcome: result.record.outcome, lostWrites: null });
         continue;
       }
       const measuredMs = rto.seconds * 1000;
       const boundMs = rto.errorSeconds * 1000;
       const errorMs = measuredMs - outageMs;
-      const trial = { declaredMs, outageMs, measuredMs, errorMs, boundMs, within: Math.abs(errorMs) <= boundMs, outcome: result.record.outcome, lostWrites: result.record.measured.rpo?.lostWrites ?? null };
+      const withinWriter = meetsTruth(measuredMs, boundMs, writer);
+      const trial = { declaredMs, outageMs, writer, withinWriter, measuredMs, errorMs, boundMs, within: Math.abs(errorMs) <= boundMs && withinWriter, outcome: result.record.outcome, lostWrites: result.record.measured.rpo?.lostWrites ?? null };
       results.push(trial);
       log(
-        `  trial ${i + 1}/${trials} D=${declaredMs} ms: true ${f0(outageMs)} ms, measured ${f0(measuredMs)} ms, error ${errorMs >= 0 ? '+' : ''}${f0(errorMs)} ms, bound ${f0(boundMs)} ms ${trial.within ? 'ok' : 'OUTSIDE BOUND'} (${trial.outcome})`,
+        `  trial ${i + 1}/${trials} D=${declaredMs} ms: true ${f0(outageMs)} ms (writer ${f0(writer.fromMs)}–${f0(writer.toMs)} ms), measured ${f0(measuredMs)} ms, error ${errorMs >= 0 ? '+' : ''}${f0(errorMs)} ms, bound ${f0(boundMs)} ms ${trial.within ? 'ok' : 'OUTSIDE BOUND'} (${trial.outcome})`,
       );
     }
   } finally {
@@ -946,7 +951,13 @@ async function main(): Promise<void> {
   const bounds = measuredTrials.map((t) => t.boundMs);
   const within = trials.filter((t) => t.within).length;
   const allWithin = within === trials.length;
-  summary.push({ name: 'RTO within its own error bound', goal: '100 % of trials', value: `${within}/${trials.length}`, ok: allWithin });
+  summary.push({ name: 'sandbox pause-primary: RTO within its own error bound of the pause and of the independent writer', goal: '100 % of trials', value: `${within}/${trials.length}`, ok: allWithin });
+  summary.push({
+    name: 'sandbox pause-primary: p95 reported error bound (250 ms probes, 500 ms timeout)',
+    goal: '≤ 300 ms',
+    value: `${f0(percentile(bounds, 0.95))} ms (median ${f0(median(bounds))} ms; median |error| ${f0(median(absErr))} ms)`,
+    ok: percentile(bounds, 0.95) <= 300,
+  });
   sections.push(
     [
       `## 1. Measured RTO vs ground truth (${trials.length} trials)`,
@@ -954,9 +965,12 @@ async function main(): Promise<void> {
       'One PostgreSQL server (built by the test helpers); per trial a `failover` scenario with',
       '`faults: [{ type: pause-primary, duration: D }]` (SIGSTOP of every server process for D, then SIGCONT),',
       '`recovery: { action: none }`, probes every 250 ms with a 500 ms timeout, `stableFor: 2`, heartbeat every',
-      `100 ms with a 300 ms warmup; D from 300 to 3000 ms in ${trials.length} even steps. The true outage is the`,
-      "`pausedMs` of the `fault ended` timeline event (SIGSTOP → SIGCONT on drillbook's monotonic clock);",
-      'error = measured RTO − true outage.',
+      `100 ms with a 300 ms warmup; D from 300 to 3000 ms in ${trials.length} even steps. Two truths, neither of them`,
+      "drillbook's measurement: the `pausedMs` of the `fault ended` timeline event (SIGSTOP → SIGCONT, as the fault timed",
+      'them), and an independent writer beside the drill (test/helpers/real/independent-writer.ts: its own sessions, one',
+      'write every 50 ms) whose own log brackets the resumption between the last write the freeze held and the first',
+      'acknowledgement of the release. error = measured RTO − pause; a trial is within when |error| ≤ bound and',
+      '[measured − bound, measured] meets the writer\'s interval.',
       '',
       '| figure | value | goal | verdict |',
       '|---|---|---|---|',
@@ -966,22 +980,26 @@ async function main(): Promise<void> {
       `| median reported error bound | ${f0(median(bounds))} ms | — | — |`,
       `| p95 reported error bound | ${f0(percentile(bounds, 0.95))} ms | — | — |`,
       `| max reported error bound | ${f0(Math.max(...bounds))} ms | — | — |`,
-      `| trials with \\|error\\| ≤ bound | ${within}/${trials.length} (${f0((100 * within) / trials.length)} %) | 100 % | ${verdict(allWithin)} |`,
+      `| trials within the bound of both truths | ${within}/${trials.length} (${f0((100 * within) / trials.length)} %) | 100 % | ${verdict(allWithin)} |`,
+      `| median width of the writer's truth interval | ${f0(median(measuredTrials.map((t) => t.writer.toMs - t.writer.fromMs)))} ms | — | — |`,
+      `| acknowledged writes of the writer lost (a pause loses none) | ${measuredTrials.reduce((n, t) => n + t.writer.lost, 0)} | 0 | — |`,
       `| trials with outcome \`passed\` | ${trials.filter((t) => t.outcome === 'passed').length}/${trials.length} | — | — |`,
       `| acknowledged heartbeats lost (a pause loses none) | ${measuredTrials.reduce((s, t) => s + (t.lostWrites ?? 0), 0)} | 0 | — |`,
       '',
       'Reading the figures: a frozen server makes probe attempts hang rather than fail, so the attempt in flight when',
       'SIGCONT arrives completes a few ms later — hence the small, always-positive error (connect + SCRAM + INSERT after',
-      'the resume). The reported bound is deliberately conservative: a timed-out attempt only proves the outage at its',
-      "*start*, so the bound reaches back to the start of the last timed-out attempt (or T0 when none timed out, e.g. D < timeout,",
-      'where the bound equals the whole measurement). With a 500 ms timeout and attempts starting back to back, that is up to',
-      '≈ 2 × timeout + latency.',
+      'the resume). The bound is what SPEC v1.1 says: the interval plus the recovering attempt\'s own latency. Against a',
+      'freeze the recovering attempt is the oldest one held, up to the 500 ms timeout, so the bound is up to ≈ 750 ms and',
+      'the ≤ 300 ms goal is missed here by design of the evidence: a timed-out attempt proves the outage only at its start,',
+      'because through a proxy an attempt can hang on the dead server after the service is back for new clients (seen in',
+      'HAProxy\'s log, section 8). Through HAProxy, where attempts are refused or cut rather than frozen, the bound is the',
+      'interval plus a short latency (section 8). A shorter `probes.timeout` tightens it on frozen servers.',
       '',
       '<details><summary>every trial</summary>',
       '',
-      '| D (ms) | true outage (ms) | measured RTO (ms) | error (ms) | bound (ms) | within | outcome |',
-      '|---|---|---|---|---|---|---|',
-      ...trials.map((t) => `| ${t.declaredMs} | ${f0(t.outageMs)} | ${f0(t.measuredMs)} | ${t.errorMs >= 0 ? '+' : ''}${f0(t.errorMs)} | ${f0(t.boundMs)} | ${t.within ? 'yes' : '**no**'} | ${t.outcome} |`),
+      '| D (ms) | pause (ms) | writer: resumed between (ms) | measured RTO (ms) | error (ms) | bound (ms) | within | outcome |',
+      '|---|---|---|---|---|---|---|---|',
+      ...trials.map((t) => `| ${t.declaredMs} | ${f0(t.outageMs)} | ${f0(t.writer.fromMs)}–${f0(t.writer.toMs)} | ${f0(t.measuredMs)} | ${t.errorMs >= 0 ? '+' : ''}${f0(t.errorMs)} | ${f0(t.boundMs)} | ${t.within ? 'yes' : '**no**'} | ${t.outcome} |`),
       '',
       '</details>',
     ].join('\n'),

@@ -8,28 +8,39 @@ import path from 'node:path';
 import type { RunRecord } from '../../reports/run-record.js';
 import { type RunResult, runDrill } from '../../runners/engine.js';
 import { loadForRun, writeScenario } from './drill-files.js';
+import { meetsTruth } from './truth.js';
 import { IndependentWriter, type IndependentWriterOptions } from './real/independent-writer.js';
 import type { PatroniCluster } from './real/patroni-cluster.js';
 
 export const PATRONI_PASSWORD_ENV = 'DRILLBOOK_TEST_PATRONI_PASSWORD';
 export const HEARTBEAT_MS = 100;
+const WRITER_IN_FLIGHT = 60;
+/** A fresh connection and one INSERT take ~10–40 ms here; one held past 500 ms was sent while the service was down. */
+const WRITER_PROMPT_MS = 500;
 export const PATRONI_PROBES = { interval: '250ms', timeout: '1s', stableFor: 2, maxWait: '90s', heartbeat: { interval: `${HEARTBEAT_MS}ms`, warmup: '1s' } };
 
 export interface Graded {
   drill: string;
-  /** From T0 to the writer's first acknowledged write after the outage. */
+  /**
+   * The truth is an interval, from the writer's own log: the service was back for every client
+   * by `truthRtoMs` (the acknowledgement of the first write of the writer's stable run: every
+   * write it sent in the next 2 s was acknowledged too), and not yet at `truthFromMs` (the send
+   * of the last write before that run which failed). Both from T0.
+   */
   truthRtoMs: number;
-  /** The earliest the writer's truth allows: the send time of its first acknowledged write after the outage. */
   truthFromMs: number;
   measuredRtoMs: number;
   boundMs: number;
-  /** How late the writer itself can see a resumption: its interval, or its timeout over its in-flight cap while connections hang. */
+  /** The writer's longest pause between two sends in the truth window (its sampling resolution there). */
   writerResolutionMs: number;
+  /** Through HAProxy, its own log: when it had marked the new leader UP and the old one DOWN (from T0). */
+  haproxyRoutedMs?: number;
   /** Acknowledged writes of the writer missing on the new leader, and the window they span. */
   writerLost: number;
   writerWindowMs: number;
   drillLost: number;
   drillRpoMs: number;
+  /** [measured − bound, measured] meets the writer's truth interval. */
   withinBound: boolean;
   /** drillbook's RPO within one heartbeat interval (plus the writer's resolution) of the writer's lost window. */
   lostWindowAgrees: boolean;
@@ -51,7 +62,11 @@ export async function drillWithWriter(
   connection: IndependentWriterOptions['connection'],
   options: { evidenceDir: string; scratchRoot: string },
 ): Promise<RunResult & { writer: IndependentWriter }> {
-  const writer = await IndependentWriter.create({ connection });
+  // Like drillbook's probes, every write on a fresh connection (maxIdle 0): a writer that reuses
+  // the first connection that reached the new leader is back while fresh clients are still
+  // routed to the dead one. And enough in flight that it never stops sending while connections
+  // hang (timeout / interval + 1), or its own stall would hide when the service came back.
+  const writer = await IndependentWriter.create({ connection, maxInFlight: WRITER_IN_FLIGHT, maxIdle: 0 });
   writer.start();
   try {
     await writer.waitForAcks(20);
@@ -63,14 +78,29 @@ export async function drillWithWriter(
   }
 }
 
-/** The writer's truth around T0 against what the drill measured. Throws when the writer saw no outage after T0. */
-export async function gradeAgainstWriter(drill: string, record: RunRecord, writer: IndependentWriter, leaderConnection: Parameters<IndependentWriter['missingAcknowledged']>[0]): Promise<Graded> {
+/** Where HAProxy routed the read-write port, from its log: the moment after T0 it had the new leader UP and the old one DOWN. */
+export interface HaproxyRouting {
+  states: { at: number; server: string; state: 'UP' | 'DOWN' }[];
+  oldLeader: string;
+  newLeader: string;
+}
+
+/** The writer's truth around T0 against what the drill measured. Throws when the writer saw no outage, or no stable resumption, after T0. */
+export async function gradeAgainstWriter(
+  drill: string,
+  record: RunRecord,
+  writer: IndependentWriter,
+  leaderConnection: Parameters<IndependentWriter['missingAcknowledged']>[0],
+  haproxy?: HaproxyRouting,
+): Promise<Graded> {
   if (!record.t0 || !record.measured.rto) throw new Error(`${drill}: no T0 or no measured RTO (${record.error ?? record.outcome})`);
   const t0Ms = Date.parse(record.t0.at);
   const outage = writer
     .outages({ minGapMs: 200 })
     .find((o) => o.resumedAt !== undefined && o.resumedAt > t0Ms && (o.lastAckBefore?.ackAt ?? 0) < t0Ms + 5_000);
   if (!outage) throw new Error(`${drill}: the writer saw no outage after T0`);
+  const resumed = writer.resumption(t0Ms, { promptMs: WRITER_PROMPT_MS });
+  if (!resumed) throw new Error(`${drill}: the writer's writes never became stable after T0`);
   const { missing } = await writer.missingAcknowledged(leaderConnection);
   // The writer's lost window: from the newest acknowledged write that survived, before the
   // first lost one, to the last lost one.
@@ -79,30 +109,40 @@ export async function gradeAgainstWriter(drill: string, record: RunRecord, write
   const lost = [...missing].sort((a, b) => a.sentAt - b.sentAt);
   const survivedBefore = lost[0] ? acked.filter((a) => a.sentAt < lost[0]!.sentAt && !missingSeqs.has(a.seq)).at(-1) : undefined;
   const writerWindowMs = lost[0] && survivedBefore ? lost.at(-1)!.sentAt - survivedBefore.sentAt : 0;
-  const truthRtoMs = outage.resumedAt! - t0Ms;
-  const truthFromMs = Math.min(truthRtoMs, (outage.firstAckAfter?.sentAt ?? outage.resumedAt!) - t0Ms);
+  const truthFromMs = (resumed.lastFailure?.sentAt ?? t0Ms) - t0Ms;
+  const truthRtoMs = resumed.stable.ackAt! - t0Ms;
   const measuredRtoMs = record.measured.rto.seconds * 1000;
   const boundMs = record.measured.rto.errorSeconds * 1000;
-  const writerResolutionMs = Math.max(writer.intervalMs, writer.writeTimeoutMs / writer.maxInFlight);
+  const sends = writer
+    .records()
+    .map((r) => r.sentAt)
+    .filter((at) => at >= t0Ms && at <= resumed.stable.sentAt)
+    .sort((a, b) => a - b);
+  const writerResolutionMs = Math.max(writer.intervalMs, ...sends.slice(1).map((at, i) => at - sends[i]!));
   const drillRpoMs = (record.measured.rpo?.seconds ?? Number.NaN) * 1000;
   return {
     drill,
     truthRtoMs,
+    truthFromMs,
     measuredRtoMs,
     boundMs,
     writerResolutionMs,
+    ...(haproxy ? { haproxyRoutedMs: haproxyRoutedAt(haproxy, t0Ms) - t0Ms } : {}),
     writerLost: missing.length,
     writerWindowMs,
     drillLost: record.measured.rpo?.lostWrites ?? -1,
     drillRpoMs,
-    // The writer's own uncertainty: its first acknowledged write after the outage may have been
-    // sent before the recovery and held (HAProxy queues clients while no backend is up), so the
-    // true recovery lies between that write's send and its acknowledgement.
-    withinBound:
-      measuredRtoMs >= truthFromMs - boundMs - writerResolutionMs && measuredRtoMs <= truthRtoMs + boundMs + writerResolutionMs,
-    truthFromMs,
+    withinBound: meetsTruth(measuredRtoMs, boundMs, { fromMs: truthFromMs, toMs: truthRtoMs }),
     lostWindowAgrees: Math.abs(drillRpoMs - writerWindowMs) <= HEARTBEAT_MS + writerResolutionMs,
   };
+}
+
+function haproxyRoutedAt(routing: HaproxyRouting, t0Ms: number): number {
+  const after = routing.states.filter((s) => s.at >= t0Ms);
+  const up = after.find((s) => s.server === routing.newLeader && s.state === 'UP')?.at;
+  const down = after.find((s) => s.server === routing.oldLeader && s.state === 'DOWN')?.at;
+  // Already UP before T0 (a switchover target is a healthy replica only for /replica, so this is rare): T0.
+  return Math.max(up ?? t0Ms, down ?? t0Ms);
 }
 
 /** One kill-leader drill through HAProxy, graded; waits for the cluster to be healthy again. */
@@ -114,7 +154,7 @@ export async function killLeaderTrial(cluster: PatroniCluster, work: string, n: 
   });
   const { record, writer } = await drillWithWriter(file, cluster.endpointConnection(), { evidenceDir: path.join(work, 'evidence'), scratchRoot: work });
   const after = await cluster.waitLeader({ notName: before.name, timeoutMs: 60_000 });
-  const graded = await gradeAgainstWriter(`kill-leader ${n}`, record, writer, cluster.connection(after));
+  const graded = await gradeAgainstWriter(`kill-leader ${n}`, record, writer, cluster.connection(after), { states: cluster.haproxyLog().states, oldLeader: before.name, newLeader: after.name });
   await cluster.waitHealthy({ timeoutMs: 120_000 });
   return { ...graded, record, oldLeader: before.name, newLeader: after.name };
 }

@@ -59,7 +59,7 @@ export async function startTestCluster(
 
   const primaryDir = path.join(root, 'primary');
   await initCluster(binaries, primaryDir, password, user);
-  writeSettings(primaryDir, { wal_level: 'replica', max_wal_senders: 5, wal_keep_size: '64MB', hot_standby: 'on' }, user);
+  writeSettings(primaryDir, { wal_level: 'replica', max_wal_senders: 5, wal_keep_size: '64MB', hot_standby: 'on', max_connections: 200 }, user);
   let archiveDir: string | undefined;
   if (options.archive) {
     archiveDir = path.join(root, 'archive');

@@ -1,11 +1,13 @@
 /**
  * Ground truth for RTO: the drill freezes every process of a real PostgreSQL server for a
  * known D (SIGSTOP … SIGCONT) and the measured RTO must lie within its own reported error
- * bound of the outage that really happened, on every trial.
+ * bound of the outage that really happened, on every trial — both the pause as the fault
+ * timed it and the resumption an independent writer beside the drill saw in its own log.
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pauseTrial } from '../helpers/ground-truth.js';
+import { meetsTruth } from '../helpers/truth.js';
 import { type TestCluster, sharedTempDir, startTestCluster } from '../helpers/pg-cluster.js';
 
 const OUTAGES_MS = [400, 650, 900, 1150, 1400, 1700, 2000, 2300, 2700, 3100];
@@ -24,13 +26,14 @@ describe('measured RTO against outages of known length', () => {
   });
 
   it(`stays within its error bound over ${OUTAGES_MS.length} trials`, async () => {
-    const trials: { outageMs: number; measured: number; bound: number }[] = [];
+    const trials: { outageMs: number; measured: number; bound: number; writer: { fromMs: number; toMs: number; lost: number } }[] = [];
     for (const declaredMs of OUTAGES_MS) {
-      const { outageMs, record } = await pauseTrial(cluster, work, declaredMs);
+      const { outageMs, record, writer } = await pauseTrial(cluster, work, declaredMs);
       expect(record.outcome).toBe('passed');
       expect(Math.abs(outageMs - declaredMs)).toBeLessThan(100);
       const rto = record.measured.rto!;
-      trials.push({ outageMs, measured: rto.seconds * 1000, bound: rto.errorSeconds * 1000 });
+      trials.push({ outageMs, measured: rto.seconds * 1000, bound: rto.errorSeconds * 1000, writer });
+      expect(writer.lost, 'a pause loses none of the writer\'s acknowledged writes').toBe(0);
       // A pause loses nothing: every acknowledged heartbeat must be found again.
       expect(record.measured.rpo!.lostWrites).toBe(0);
       // The fault was seen to take effect (the pause itself reports the stopped processes).
@@ -46,9 +49,12 @@ describe('measured RTO against outages of known length', () => {
         expect(Date.parse(seen.lastSuccessBefore!)).toBeGreaterThanOrEqual(Date.parse(record.t0!.at) - 250 - 100);
       }
     }
-    console.log(`RTO ground truth (interval 250 ms, timeout 500 ms):\n${trials.map((t) => `  truth ${t.outageMs.toFixed(0)} ms, measured ${t.measured.toFixed(0)} ms, error ${(t.measured - t.outageMs).toFixed(0)} ms, bound ${t.bound.toFixed(0)} ms`).join('\n')}`);
+    console.log(`RTO ground truth (interval 250 ms, timeout 500 ms):\n${trials.map((t) => `  truth ${t.outageMs.toFixed(0)} ms (writer ${t.writer.fromMs.toFixed(0)}–${t.writer.toMs.toFixed(0)} ms), measured ${t.measured.toFixed(0)} ms, error ${(t.measured - t.outageMs).toFixed(0)} ms, bound ${t.bound.toFixed(0)} ms`).join('\n')}`);
     for (const t of trials) {
       expect(Math.abs(t.measured - t.outageMs), JSON.stringify(t)).toBeLessThanOrEqual(t.bound);
+      // The writer's own log: its last write sent while frozen, its first stable write's ack.
+      expect(t.writer.toMs - t.writer.fromMs, `the writer brackets the SIGCONT tightly: ${JSON.stringify(t)}`).toBeLessThan(300);
+      expect(meetsTruth(t.measured, t.bound, t.writer), `within the bound of the writer's truth: ${JSON.stringify(t)}`).toBe(true);
       // Overlapping probes: a frozen server makes attempts hang, yet one starts every
       // interval, so the bound is the interval plus the recovering attempt's latency (≤ the
       // timeout) — no longer up to two timeouts.

@@ -189,7 +189,7 @@ export class ClusterTarget {
   }
 
   private connectOptions() {
-    return { ...(this.password === undefined ? {} : { password: this.password }), connectTimeoutMs: this.connectTimeoutMs, signal: this.ctx.signal };
+    return { ...(this.password === undefined ? {} : { password: this.password }), connectTimeoutMs: this.connectTimeoutMs, signal: this.ctx.signal, clock: this.ctx.clock };
   }
 
   /** The leader as a fault needs it, just before T0: name, address, data directory, local or not. */
@@ -289,9 +289,9 @@ export class ClusterTarget {
     // No leader before T0 (the preflight refused the drill): there is no "after" to tell.
     if (!this.hasCluster || !this.before) return null;
     if (this.after) return this.after;
-    const started = performance.now();
+    const started = this.ctx.clock.elapsed();
     let last = '';
-    while (performance.now() - started < deadlineMs && !this.ctx.signal.aborted) {
+    while (this.ctx.clock.elapsed() - started < deadlineMs && !this.ctx.signal.aborted) {
       try {
         this.after = await this.snapshot();
         await this.poll();
@@ -310,18 +310,18 @@ export class ClusterTarget {
   async rejoinCheck(deadlineMs: number): Promise<CheckResult> {
     const old = this.before?.name ?? 'the old leader';
     const name = `old leader ${old} re-joined as a replica within ${Math.round(deadlineMs / 1000)} s`;
-    const started = performance.now();
+    const started = this.ctx.clock.elapsed();
     try {
       if (!this.before) throw new Error('no leader was recorded before T0');
       if (this.source === 'patroni') {
-        const result = await waitRejoined(this.apis, this.before.name, deadlineMs, { ...this.patroni!, signal: this.ctx.signal, pollMs: 500 });
+        const result = await waitRejoined(this.apis, this.before.name, deadlineMs, { ...this.patroni!, signal: this.ctx.signal, pollMs: 500, clock: this.ctx.clock });
         return { name, type: 'rejoin', passed: true, expected: `replica of ${result.leader.name} within ${deadlineMs / 1000} s`, actual: `${result.member.role} ${result.member.state} on timeline ${result.member.timeline ?? '?'} after ${(result.elapsedMs / 1000).toFixed(1)} s` };
       }
       for (;;) {
         this.ctx.signal.throwIfAborted();
         const identity = await this.identityOf(this.before).catch(() => undefined);
-        if (identity?.inRecovery) return { name, type: 'rejoin', passed: true, expected: 'in recovery (a replica)', actual: `in recovery on timeline ${identity.timeline} after ${((performance.now() - started) / 1000).toFixed(1)} s` };
-        if (performance.now() - started > deadlineMs) throw new Error(`${old} is ${identity ? 'not in recovery' : 'not answering'}`);
+        if (identity?.inRecovery) return { name, type: 'rejoin', passed: true, expected: 'in recovery (a replica)', actual: `in recovery on timeline ${identity.timeline} after ${((this.ctx.clock.elapsed() - started) / 1000).toFixed(1)} s` };
+        if (this.ctx.clock.elapsed() - started > deadlineMs) throw new Error(`${old} is ${identity ? 'not in recovery' : 'not answering'}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     } catch (error) {

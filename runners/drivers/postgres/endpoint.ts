@@ -14,6 +14,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type pg from 'pg';
+import { type Elapsed, systemElapsed } from '../../clock.js';
 
 export {
   DEFAULT_PORT,
@@ -65,6 +66,8 @@ export interface ConnectOptions {
   /** Bounds queries on the returned client; defaults to max(connect timeout, 5 s). */
   statementTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Times each host's try; the run's clock in a drill. */
+  clock?: Elapsed;
 }
 
 /** No host of the endpoint gave a session that fits; `attempts` says why for each. */
@@ -87,9 +90,10 @@ export async function connectEndpoint(endpoint: ParsedEndpoint, options: Connect
   const attempts: HostAttempt[] = [];
   for (const host of endpoint.hosts) {
     options.signal?.throwIfAborted();
-    const started = performance.now();
+    const clock = options.clock ?? systemElapsed;
+    const started = clock.elapsed();
     const outcome = await tryHost(endpoint, host, options);
-    const elapsedMs = performance.now() - started;
+    const elapsedMs = clock.elapsed() - started;
     if ('client' in outcome) {
       attempts.push({ ...host, elapsedMs });
       return { client: outcome.client, answered: host, attempts };

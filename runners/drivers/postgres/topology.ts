@@ -23,6 +23,7 @@
  *   REST API wants credentials or refuses the client.
  */
 import { z } from 'zod';
+import { type Elapsed, systemElapsed } from '../../clock.js';
 import { type ConnectOptions, type HostPort, formatHost, connectEndpoint, parseHostList } from './endpoint.js';
 import { serverIdentity } from './identity.js';
 
@@ -134,6 +135,8 @@ export interface PatroniOptions {
   auth?: { username: string; password: string };
   /** For callers with their own HTTP client; defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Times deadlines; the run's clock in a drill. */
+  clock?: Elapsed;
 }
 
 async function request(url: string, init: { method: 'GET' | 'POST'; body?: unknown; timeoutMs: number }, options: PatroniOptions): Promise<{ status: number; text: string }> {
@@ -297,8 +300,9 @@ export async function waitRejoined(
   deadlineMs: number,
   options: PatroniOptions & { pollMs?: number },
 ): Promise<RejoinResult> {
-  const started = performance.now();
-  const left = () => deadlineMs - (performance.now() - started);
+  const clock = options.clock ?? systemElapsed;
+  const started = clock.elapsed();
+  const left = () => deadlineMs - (clock.elapsed() - started);
   let lastSeen: string | undefined;
   let lastError: string | undefined;
   for (;;) {
@@ -307,7 +311,7 @@ export async function waitRejoined(
       // A poll near the deadline still gets a moment to answer (at most 50 ms past it).
       const cluster = await patroniCluster(apiUrls, { ...options, timeoutMs: Math.min(options.timeoutMs, Math.max(50, left())) });
       const problem = rejoinProblem(cluster, name);
-      if (problem === undefined) return { member: cluster.members.find((m) => m.name === name)!, leader: leaderOf(cluster), elapsedMs: performance.now() - started };
+      if (problem === undefined) return { member: cluster.members.find((m) => m.name === name)!, leader: leaderOf(cluster), elapsedMs: clock.elapsed() - started };
       lastSeen = problem;
       lastError = undefined;
     } catch (error) {

@@ -148,6 +148,24 @@ export class IndependentWriter {
     }
   }
 
+  /**
+   * Opens `count` connections into the idle pool before writing starts (up to maxIdle), so
+   * writes held by a frozen server wait on established sessions: no storm of connections and
+   * authentications when it resumes, which would slow the server the drill is measuring.
+   */
+  async openPool(count: number): Promise<void> {
+    const wanted = Math.min(count, this.maxIdle) - this.idle.length;
+    const opened = await Promise.all(
+      Array.from({ length: Math.max(0, wanted) }, () =>
+        this.connectTarget(10_000, (created) => {
+          this.open.add(created);
+          created.on('error', () => this.discard(created));
+        }),
+      ),
+    );
+    this.idle.push(...opened);
+  }
+
   /** Starts writing: one write per interval, on the clock, whether or not earlier ones finished (up to maxInFlight). */
   start(): void {
     if (this.timer) return;
@@ -241,6 +259,54 @@ export class IndependentWriter {
       result.push({ lastAckBefore: last, stoppedAt: last?.ackAt ?? this.startedAt ?? trailing[0]!.sentAt, firstFailure: trailing[0], failedWrites: trailing.length });
     }
     return result;
+  }
+
+  /**
+   * When writing worked again *for every client*, seen by this writer after `afterMs` (epoch
+   * ms): the first write served promptly (acknowledged within `promptMs` of its send) from
+   * which every write sent in the next `holdMs` was served promptly too (`stable`), and the
+   * last write sent before it that was not (`lastFailure`: failed, or held longer than
+   * `promptMs`). A single early success is not a resumption: behind a proxy that still routes
+   * some connections to the dead leader (HAProxy while both servers are marked UP), clients
+   * succeed or hang at random until it stops. The true resumption lies in
+   * [lastFailure.sentAt, stable.ackAt]. `promptMs` is for a caller who knows nothing but the
+   * outage can hold a write that long (a frozen server on a direct connection): a write held
+   * past it was sent while the service was down. Undefined when writing never became stable.
+   */
+  resumption(afterMs: number, options: { holdMs?: number; promptMs?: number } = {}): { stable: WriteRecord; lastFailure: WriteRecord | undefined } | undefined {
+    const holdMs = options.holdMs ?? 2_000;
+    const promptMs = options.promptMs ?? Number.POSITIVE_INFINITY;
+    const prompt = (r: WriteRecord) => r.ackAt !== undefined && r.ackAt - r.sentAt <= promptMs;
+    const sent = this.records()
+      .filter((r) => r.sentAt > afterMs)
+      .sort((a, b) => a.sentAt - b.sentAt);
+    for (const [i, candidate] of sent.entries()) {
+      if (!prompt(candidate)) continue;
+      const window = sent.slice(i).filter((r) => r.sentAt <= candidate.sentAt + holdMs);
+      // Not decided yet: writes in the window still in flight.
+      if (window.some((r) => r.ackAt === undefined && r.error === undefined)) return undefined;
+      if (!window.every(prompt)) continue;
+      const lastFailure = sent.slice(0, i).reverse().find((r) => !prompt(r));
+      return { stable: candidate, lastFailure };
+    }
+    return undefined;
+  }
+
+  /**
+   * When a frozen server resumed, seen by this writer after `afterMs`: a freeze holds every
+   * write sent during it and releases them together. The first release is the writes held
+   * longer than `promptMs` and acknowledged within `promptMs` of the first of them; the server
+   * resumed after the last of them was sent and before the first was acknowledged. (A later
+   * hiccup of the machine, which also holds a write, is not part of the first release.)
+   */
+  release(afterMs: number, promptMs: number): { fromMs: number; toMs: number } | undefined {
+    const held = this.records()
+      .filter((r) => r.sentAt > afterMs && r.ackAt !== undefined && r.ackAt - r.sentAt > promptMs)
+      .sort((a, b) => a.ackAt! - b.ackAt!);
+    const first = held[0]?.ackAt;
+    if (first === undefined) return undefined;
+    const group = held.filter((r) => r.ackAt! <= first + promptMs);
+    return { fromMs: Math.max(...group.map((r) => r.sentAt)), toMs: first };
   }
 
   /**

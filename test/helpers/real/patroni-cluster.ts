@@ -105,6 +105,26 @@ interface Node {
   patroni?: Spawned;
 }
 
+export interface HaproxyStateChange {
+  at: number;
+  server: string;
+  state: 'UP' | 'DOWN';
+  line: string;
+}
+
+export interface HaproxyConnection {
+  acceptAt: number;
+  endAt: number;
+  /** `<NOSRV>` when no server was available. */
+  server: string;
+  waitMs: number;
+  /** -1 when it never connected. */
+  connectMs: number;
+  totalMs: number;
+  termination: string;
+  retries: number;
+}
+
 export class PatroniCluster {
   readonly options: Required<Omit<PatroniClusterOptions, 'haproxy' | 'parameters' | 'scope'>> & Pick<PatroniClusterOptions, 'parameters' | 'haproxy'> & { scope: string };
   private root?: string;
@@ -273,7 +293,7 @@ export class PatroniCluster {
               wal_level: 'replica',
               wal_log_hints: 'on',
               hot_standby: 'on',
-              max_connections: 60,
+              max_connections: 200,
               max_wal_senders: 10,
               max_replication_slots: 10,
               wal_keep_size: '128MB',
@@ -329,9 +349,16 @@ export class PatroniCluster {
     const checkPath = h.checkPath ?? '/primary';
     const timing = `inter ${h.interMs ?? 500}ms fastinter ${h.fastInterMs ?? 250}ms downinter ${h.interMs ?? 500}ms fall ${h.fall ?? 2} rise ${h.rise ?? 1}`;
     // The health check goes to each member's Patroni REST port, the traffic to its PostgreSQL port.
-    const servers = this.members.map((m) => `    server ${m.name} ${m.host}:${m.port} maxconn 100 check port ${new URL(m.apiUrl).port}`).join('\n');
+    // No per-server maxconn: a full server makes HAProxy queue new clients instead of routing
+    // them, so the writer's and the probes' hung connections to a dead leader would change
+    // where everyone else is sent (the observer effect). PostgreSQL's max_connections limits.
+    const servers = this.members.map((m) => `    server ${m.name} ${m.host}:${m.port} check port ${new URL(m.apiUrl).port}`).join('\n');
+    // HAProxy's own log (ISO timestamps in µs, its wall clock): every server going UP or DOWN and
+    // every client connection with its server, retries and timings — a record of the endpoint
+    // independent of drillbook and of the writer.
     const config = `global
-    maxconn 500
+    maxconn 4000
+    log stderr format iso local0
     stats socket ${path.join(this.root!, 'haproxy.sock')} mode 600 level admin
 
 defaults
@@ -351,6 +378,8 @@ listen stats
 
 listen primary
     bind 127.0.0.1:${port}
+    log global
+    option tcplog
     option httpchk
     http-check send meth GET uri ${checkPath}
     http-check expect status 200
@@ -479,6 +508,36 @@ ${servers}
     } catch (error) {
       throw new Error(`${(error as Error).message} (last seen: ${last})`);
     }
+  }
+
+  /**
+   * HAProxy's own record of its read-write proxy, from its log: each server marked UP or
+   * DOWN, and each client connection (accept time, server, retries, connect and total time).
+   * Times are epoch ms on HAProxy's wall clock.
+   */
+  haproxyLog(): { states: HaproxyStateChange[]; connections: HaproxyConnection[] } {
+    const text = this.haproxy ? fs.readFileSync(this.haproxy.logFile, 'utf8') : '';
+    const states: HaproxyStateChange[] = [];
+    const connections: HaproxyConnection[] = [];
+    for (const line of text.split('\n')) {
+      const stamp = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})([+-]\d\d:\d\d) (.*)$/.exec(line);
+      if (!stamp) continue;
+      const at = Date.parse(`${stamp[1]}${stamp[3]}`) + Number(stamp[2]) / 1000;
+      const message = stamp[4]!;
+      const state = /^Server primary\/(\S+) is (UP|DOWN)/.exec(message);
+      if (state) {
+        states.push({ at, server: state[1]!, state: state[2] as 'UP' | 'DOWN', line: message });
+        continue;
+      }
+      // tcplog: client [accept date] frontend backend/server Tw/Tc/Tt bytes termination_state actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue
+      const conn = /^\S+ \[[^\]]+\] primary primary\/(\S+) (-?\d+)\/(-?\d+)\/(\+?-?\d+) \d+ (\S+) \d+\/\d+\/\d+\/\d+\/(\+?\d+)/.exec(message);
+      if (conn) {
+        const totalMs = Number(conn[4]!.replace('+', ''));
+        // The log line is written when the connection ends: its accept time is that minus Tt.
+        connections.push({ endAt: at, acceptAt: at - totalMs, server: conn[1]!, waitMs: Number(conn[2]), connectMs: Number(conn[3]), totalMs, termination: conn[5]!, retries: Number(conn[6]!.replace('+', '')) });
+      }
+    }
+    return { states, connections };
   }
 
   /** Server names HAProxy reports UP in one of its proxies ('primary' or 'replicas'). */
