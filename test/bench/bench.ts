@@ -923,6 +923,16 @@ async function mainPgBackRestOnly(): Promise<void> {
   log(`updated section 7 of ${process.env.DRILLBOOK_BENCH_OUT ?? OUT}`);
 }
 
+/** `--only patroni`: run section 9 alone and splice it into the existing BENCHMARKS.md. */
+async function mainPatroniOnly(): Promise<void> {
+  const trials = process.argv.includes('--trials') ? Number(process.argv[process.argv.indexOf('--trials') + 1]) : 10;
+  log(`Patroni leader kills (alone): ${trials} trials`);
+  const result = await benchPatroni(trials, log);
+  const doc = spliceSection(result, 'Patroni leader kills:', '## 9. Patroni leader kills');
+  fs.writeFileSync(process.env.DRILLBOOK_BENCH_OUT ?? OUT, doc.endsWith('\n') ? doc : `${doc}\n`);
+  log(`updated section 9 of ${process.env.DRILLBOOK_BENCH_OUT ?? OUT}`);
+}
+
 // ------------------------------------------------------------------ report
 
 function mdEscape(text: string): string {
@@ -1256,7 +1266,8 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 try {
   if (only === 'scale') await mainScaleOnly();
   else if (only === 'pgbackrest') await mainPgBackRestOnly();
-  else if (only !== undefined) throw new Error(`--only ${only}: unknown section (known: scale, pgbackrest)`);
+  else if (only === 'patroni') await mainPatroniOnly();
+  else if (only !== undefined) throw new Error(`--only ${only}: unknown section (known: scale, pgbackrest, patroni)`);
   else await main();
 } catch (error) {
   console.error(`[bench] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

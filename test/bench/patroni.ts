@@ -25,7 +25,7 @@ function percentile(values: number[], p: number): number {
 const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toFixed(0) : String(n));
 
 export async function benchPatroni(trials: number, log: (line: string) => void): Promise<PatroniBench> {
-  const title = `## 7. Patroni leader kills (${trials} trials)`;
+  const title = `## 9. Patroni leader kills (${trials} trials)`;
   const available = checkReal(['postgres', 'patroni', 'etcd', 'haproxy']);
   if (!available.available) {
     const reason = available.reasons.join('; ');
