@@ -164,7 +164,7 @@ async function machine(binaries: PgBinaries): Promise<Machine> {
 interface GroundTrial {
   declaredMs: number;
   outageMs: number;
-  /** The independent writer's truth interval (from T0), and whether [measured − bound, measured] meets it. */
+  /** The independent writer's truth interval (from T0), and whether the measured RTO is within its bound of it. */
   writer: { fromMs: number; toMs: number; lost: number };
   withinWriter: boolean;
   measuredMs: number;
@@ -980,7 +980,7 @@ async function main(): Promise<void> {
       'them), and an independent writer beside the drill (test/helpers/real/independent-writer.ts: its own sessions, one',
       'write every 50 ms) whose own log brackets the resumption between the last write the freeze held and the first',
       'acknowledgement of the release. error = measured RTO − pause; a trial is within when |error| ≤ bound and',
-      '[measured − bound, measured] meets the writer\'s interval.',
+      'the distance from the measured RTO to the writer\'s interval is ≤ bound.',
       '',
       '| figure | value | goal | verdict |',
       '|---|---|---|---|',

@@ -40,7 +40,7 @@ export interface Graded {
   writerWindowMs: number;
   drillLost: number;
   drillRpoMs: number;
-  /** [measured − bound, measured] meets the writer's truth interval. */
+  /** |measured − the writer's truth interval| ≤ bound (test/helpers/truth.ts). */
   withinBound: boolean;
   /** drillbook's RPO within one heartbeat interval (plus the writer's resolution) of the writer's lost window. */
   lostWindowAgrees: boolean;
