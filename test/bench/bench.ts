@@ -775,6 +775,26 @@ interface PgBackRestRound {
   drillOutcome: string;
   drillError: string | null;
   peakRssMb: number;
+  /** Where the drill's RTO went, from its own timeline (ms from T0 to each step). */
+  drillSteps: Record<string, number>;
+}
+
+/** The drill's steps after T0, from its timeline: where the fixed overhead goes. */
+const DRILL_STEPS: [string, RegExp][] = [
+  ['pgbackrest restore done', /^pgbackrest restore done$/],
+  ['copy started', /^restored copy started$/],
+  ['first write', /^endpoint ready$/],
+  ['checks passed', /^data checks passed$/],
+];
+
+function drillSteps(record: { t0: { mono: number } | null; timeline: { event: string; mono: number }[] }): Record<string, number> {
+  const steps: Record<string, number> = {};
+  if (!record.t0) return steps;
+  for (const [name, pattern] of DRILL_STEPS) {
+    const event = record.timeline.find((e) => pattern.test(e.event));
+    if (event) steps[name] = event.mono - record.t0.mono;
+  }
+  return steps;
 }
 
 /** Peak RSS of this process while `fn` runs (sampled every 50 ms): runDrill runs in-process. */
@@ -872,6 +892,7 @@ async function benchPgBackRest(scale: number, rounds: number): Promise<{ summary
         drillOutcome: d.value.record.outcome,
         drillError: d.value.record.error ?? null,
         peakRssMb: d.peakRssMb,
+        drillSteps: drillSteps(d.value.record),
       });
     }
   } finally {
@@ -901,6 +922,12 @@ async function benchPgBackRest(scale: number, rounds: number): Promise<{ summary
     ...rows.map((r, i) => `| ${i + 1} | ${r.order} | ${f0(r.bareRestoreMs)} | ${f0(r.bareMs)} | ${f0(r.drillRtoMs)} | ${f0(r.drillRtoMs - r.bareMs)} | ${f2(r.drillRtoMs / r.bareMs)} | ${f0(r.peakRssMb)} | ${r.drillOutcome}${r.drillError ? `: ${mdEscape(r.drillError)}` : ''} |`),
     '',
     `Median ratio ${f2(ratio)}, median fixed overhead ${f0(overhead)} ms${big ? '' : ` — **below 1 GB (scale ${scale}): not the goal's size, a trial only**`}.`,
+    '',
+    'Where the drill\'s RTO went (ms after T0, from its timeline), beside the bare restore:',
+    '',
+    `| round | bare restore | ${DRILL_STEPS.map(([name]) => `drill: ${name}`).join(' | ')} | drill: restore − bare restore |`,
+    `|---|---|${DRILL_STEPS.map(() => '---|').join('')}---|`,
+    ...rows.map((r, i) => `| ${i + 1} | ${f0(r.bareRestoreMs)} | ${DRILL_STEPS.map(([name]) => f0(r.drillSteps[name] ?? NaN)).join(' | ')} | ${f0((r.drillSteps['pgbackrest restore done'] ?? NaN) - r.bareRestoreMs)} |`),
     '',
   ].join('\n');
   return { summary, section };
