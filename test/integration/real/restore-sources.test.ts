@@ -72,9 +72,7 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
     await primary.query("INSERT INTO customers (email, name) SELECT 'later' || g || '@example.test', 'Later ' || g FROM generate_series(1, 500) g");
     await primary.backup('incr');
     tarBackup = await primary.pgBaseBackupTar({ compress: 'gzip', format: 'tar' });
-    writer = await IndependentWriter.create({ connection: primary.connection(), intervalMs: 20 });
-    writer.start();
-    await writer.waitForAcks(20);
+    writer = await IndependentWriter.started({ connection: primary.connection(), intervalMs: 20 });
   }, 240_000);
 
   afterAll(async () => {

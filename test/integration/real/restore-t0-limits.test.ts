@@ -45,9 +45,7 @@ describeReal(['postgres', 'pgbackrest'], 'restore drills see only what the archi
     await primary.query('CREATE TABLE customers (id bigserial PRIMARY KEY, email text NOT NULL)');
     await primary.query("INSERT INTO customers (email) SELECT 'person' || g || '@example.test' FROM generate_series(1, 3000) g");
     await primary.backup('full');
-    writer = await IndependentWriter.create({ connection: primary.connection(), intervalMs: 20 });
-    writer.start();
-    await writer.waitForAcks(20);
+    writer = await IndependentWriter.started({ connection: primary.connection(), intervalMs: 20 });
   }, 240_000);
 
   afterAll(async () => {
