@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ProgressListener } from '../../../runners/context.js';
 import { runDrill } from '../../../runners/engine.js';
 import type { RunRecord, TimelineEvent } from '../../../reports/run-record.js';
+import { runCli } from '../../helpers/cli.js';
 import { loadForRun, writeScenario } from '../../helpers/drill-files.js';
 import { IndependentWriter } from '../../helpers/real/independent-writer.js';
 import { PgBackRestPrimary } from '../../helpers/real/pgbackrest-primary.js';
@@ -235,6 +236,29 @@ describeReal(['postgres', 'pgbackrest'], 'restore drills see only what the archi
       expect(event(record, /^step failed: the restored copy's postmaster exited: .*PANIC/)).toBeDefined();
       expect(record.attachments).toContain('attachments/restored-copy.log');
       expect(reportText(result.runDir)).toMatch(/PANIC: +could not open file/);
+    },
+    DRILL_MS,
+  );
+
+  it(
+    'the CLI prints the FATAL line of a copy that died during WAL replay, and exits 1 within seconds of the break',
+    async () => {
+      // The test's own restore_command wrapper breaks recovery at its 4th call and writes down when.
+      const dir = path.join(work, 'cli-break');
+      fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+      fs.chmodSync(dir, 0o777);
+      const count = path.join(dir, 'calls');
+      const brokeFile = path.join(dir, 'broke-at');
+      const restoreCommand = `n=$(cat ${count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${count}; if [ $n -ge 4 ]; then [ -f ${brokeFile} ] || date +%s%3N > ${brokeFile}; exit 130; fi; cp ${primary.details.walArchiveDir}/%f "%p"`;
+      const file = scenario('cli-break', { command: { restore: pgbackrestRestore(), restoreCommand } });
+      const result = await runCli(['run', file, '--evidence', path.join(work, 'evidence-cli-break')], { cwd: work, env: { TMPDIR: work, [PASSWORD_ENV]: process.env[PASSWORD_ENV]! } });
+      const ended = Date.now();
+      expect(fs.existsSync(brokeFile), `${result.stdout}\n${result.stderr}`).toBe(true);
+      const brokeAt = Number(fs.readFileSync(brokeFile, 'utf8').trim());
+      expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(1);
+      expect(`${result.stdout}\n${result.stderr}`).toMatch(/problem: the restored copy's postmaster exited: .*FATAL: +could not restore file .* from archive: child process exited with exit code 130/);
+      // The process ended (teardown and evidence sealing included) within seconds of the break, not after probes.maxWait.
+      expect(ended - brokeAt).toBeLessThan(20_000);
     },
     DRILL_MS,
   );
