@@ -193,10 +193,16 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
       const added = repoArchiveFiles(primary.details.repoPath).filter((f) => !repoBefore.includes(f));
       expect(timelineFiles(added)).toEqual([]);
 
-      // The RTO includes the restore: at least the bare restore + start of the same stanza.
+      // The RTO includes the restore.
       const rtoMs = record.measured.rto!.seconds * 1000;
       console.log(`pgbackrest drill: RTO ${Math.round(rtoMs)} ms; bare restore ${Math.round(timed.restoreMs)} ms + start ${Math.round(timed.startMs)} ms; RPO ${record.measured.rpo!.seconds} s (writer ${truth.rpoSeconds.toFixed(3)} s)`);
-      expect(rtoMs).toBeGreaterThanOrEqual(0.8 * (timed.restoreMs + timed.startMs));
+      // The same restore varies by 3x between runs on a shared machine (2.2 s to 12 s seen for this
+      // drill, 2.2 s to 6 s for the bare one): the bare figure is a loose bound against a restore
+      // done before T0; the drill's own steps, restore between T0 and the RTO's end, the strict one.
+      expect(rtoMs).toBeGreaterThanOrEqual(0.3 * (timed.restoreMs + timed.startMs));
+      const restoreDone = record.timeline.find((e) => e.event === 'pgbackrest restore done')!;
+      expect(Date.parse(restoreDone.at)).toBeGreaterThan(Date.parse(record.t0!.at));
+      expect(rtoMs).toBeGreaterThan(Date.parse(restoreDone.at) - Date.parse(record.t0!.at));
       expect(record.attachments).toContain('attachments/restored-copy.log');
     },
     DRILL_MS,
