@@ -20,8 +20,14 @@ export interface RunContext {
   runId: string;
   loaded: LoadedScenario;
   clock: RunClock;
-  /** Aborts on Ctrl+C, a tripped guardrail or maxDuration; reaches every loop and client call. */
+  /** Aborts on Ctrl+C, a tripped guardrail, maxDuration or `fail`; reaches every loop and client call. */
   signal: AbortSignal;
+  /**
+   * Stops the drill now because it cannot go on (the restored copy's postmaster exited): the
+   * signal aborts, so every loop and client call ends at once, and the engine records a failed
+   * step with this message, not an abort. Teardown still runs. Absent in contexts built by hand.
+   */
+  fail?(error: Error): void;
   undo: UndoStack;
   /**
    * Records a timeline event (UTC + monotonic) in the evidence and tells listeners. `at` is
@@ -45,6 +51,9 @@ export interface RunContext {
   /** Exercises (tabletop, walkthrough): where answers come from; journaled, resumable. */
   facilitator?: Facilitator;
 }
+
+/** The abort reason `RunContext.fail` gives: a failure seen by a driver, not an operator's or guardrail's abort. */
+export class DrillStopped extends Error {}
 
 export class AbortReason extends Error {
   constructor(

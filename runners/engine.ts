@@ -16,7 +16,7 @@ import { parseDuration } from '../scenarios/duration.js';
 import type { LoadedAnswers, LoadedScenario } from '../scenarios/load.js';
 import { watchAbortConditions } from './abort-conditions.js';
 import { type Clock, RunClock } from './clock.js';
-import { AbortReason, type ProgressListener, type RunContext } from './context.js';
+import { AbortReason, DrillStopped, type ProgressListener, type RunContext } from './context.js';
 import { appendDeferred } from './deferred.js';
 import type { Driver } from './drivers/types.js';
 import { type Facilitator, JournaledFacilitator, ReplayFacilitator, SessionPaused } from './exercise/facilitator.js';
@@ -114,7 +114,11 @@ async function drillHoldingLock(loaded: LoadedScenario, options: RunOptions, clo
   const timeline: TimelineEvent[] = existing ? [...existing.timeline] : [];
   const probes: ProbeAttempt[] = existing ? [...existing.probes] : [];
   const attachments: string[] = existing ? [...existing.attachments] : [];
-  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, attachments, prior: resumed?.prior });
+  // A driver that sees the drill cannot go on (the restored copy died) stops it at once.
+  const fail = (e: Error): void => {
+    if (!signal.aborted) guard.abort(new DrillStopped(e.message));
+  };
+  const ctx = runContext({ loaded, options, clock, runId, signal, undo, bundle, journal, timeline, probes, attachments, prior: resumed?.prior, fail });
   const { record } = ctx;
 
   let result: DrillResult = emptyDrillResult();
@@ -161,12 +165,19 @@ async function drillHoldingLock(loaded: LoadedScenario, options: RunOptions, clo
       abort = { reason: `refused before T0: ${refused}`, at: clock.now().at };
       record(`refused before T0, nothing was disrupted: ${refused}`);
     } else {
-      error = ctx.redact(caught instanceof Error ? caught.message : String(caught));
+      // Stopped by `fail`: its message says why, not the AbortError a loop threw on the way out.
+      const stopped = reason instanceof DrillStopped ? reason : caught;
+      error = ctx.redact(stopped instanceof Error ? stopped.message : String(stopped));
       record(`step failed: ${error}`);
     }
   } finally {
     guardTimer.clear();
     await watcher.stop();
+  }
+  // A loop that ended quietly on the abort (no throw) still leaves a failed step.
+  if (error === null && abort === null && signal.reason instanceof DrillStopped) {
+    error = ctx.redact(signal.reason.message);
+    record(`step failed: ${error}`);
   }
 
   ctx.enterPhase('teardown');
@@ -257,6 +268,7 @@ interface ContextParts {
   probes: ProbeAttempt[];
   attachments: string[];
   prior: Map<string, { value: unknown; at: string }> | undefined;
+  fail: (error: Error) => void;
 }
 
 /** The RunContext handed down to the runner: evidence sinks that mask secrets, phases, T0. */
@@ -285,6 +297,7 @@ function runContext(parts: ContextParts): RunContext {
     loaded,
     clock,
     signal: parts.signal,
+    fail: parts.fail,
     undo: parts.undo,
     record,
     enterPhase(next) {

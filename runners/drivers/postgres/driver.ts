@@ -31,6 +31,8 @@ import type { BackupFacts, BackupSource, RestoredData } from './backup-sources/t
 import { type PgBinaries, binariesForMajor, pgBinaries } from './binaries.js';
 import { isPortFree } from '../../system.js';
 import { processAlive } from '../../system.js';
+import { type CopyWatch, watchCopy } from './copy-watch.js';
+import { type WarmupRecord, lengthenWarmup, readArchiver, warmupPlanItem } from './archive-cycle.js';
 import { type Sandbox, buildSandbox } from './sandbox.js';
 import { type ConnectionSettings, connect, discard } from '../../sql/connection.js';
 import { runSqlChecks } from '../../sql/checks.js';
@@ -146,6 +148,7 @@ export const postgresDriver: Driver = {
         touches: `a new directory (mode 0700) under the system temp dir; a PostgreSQL server on 127.0.0.1 only, ${portText(spec.restore)} (archive_mode off, archive_command empty, read-only restore_command: it never writes to the archive or repository)`,
         undo: spec.restore?.keep ? `kept for ${spec.restore.keep} (${spec.restore.reason ?? 'no reason given'}); then \`drillbook recover\` destroys it and verifies` : 'stop the copy, delete its directory, verify process gone, directory gone, port free',
       });
+      items.push(warmupPlanItem(spec.probes));
     }
     return items;
   },
@@ -363,6 +366,7 @@ class PostgresSession implements DriverSession {
 
   async heartbeatSink(name: EndpointName): Promise<HeartbeatSink> {
     const { sink, client } = await openHeartbeatSink(this.endpoint(name), this.ctx.runId);
+    this.heartbeatsFrom ??= this.ctx.clock.elapsed();
     this.heartbeatClients.push(client);
     return sink;
   }
@@ -453,6 +457,7 @@ class PostgresSession implements DriverSession {
       ctx.record('masking preflight passed on the source', { rules: rules.rules.length });
     }
     await this.recordArchiveInterval(ctx);
+    this.warmup = await lengthenWarmup(ctx, this.endpoint('primary'), this.heartbeatsFrom, ctx.loaded.scenario.spec.probes);
     const dir = path.join(ctx.scratchRoot, `drillbook-restore-${ctx.runId.slice(0, 8)}`);
     const dataDir = path.join(dir, 'data');
     const port = await choosePort(restore);
@@ -475,6 +480,7 @@ class PostgresSession implements DriverSession {
       restoreTo: restore.restoreTo,
       user,
       facts,
+      readArchiver: () => readArchiver(this.endpoint('primary')),
     });
     if (!binaries) binaries = binariesForMajor(facts.major!, binDir);
     const added = configureCopy({ dataDir, restoreCommand: restored.restoreCommand, restoreTo: restore.restoreTo, user, writtenAsUser: restored.writtenAsUser });
@@ -484,6 +490,7 @@ class PostgresSession implements DriverSession {
     fs.writeFileSync(`${dataDir}.pgid`, String(server.pid));
     this.copyPid = server.pid;
     this.copyLog = logFile;
+    this.copyWatch = watchCopy(ctx, () => this.copyExited());
     const source = this.settings.primary!;
     this.restoredDataDir = dataDir;
     this.settings.restored = { host: '127.0.0.1', port, database: source.database, user: source.user, password: source.password };
@@ -532,6 +539,9 @@ class PostgresSession implements DriverSession {
   private copyLog: string | undefined;
   private restoredData: RestoredData | undefined;
   private copyFatal: string | undefined;
+  private copyWatch: CopyWatch | undefined;
+  private heartbeatsFrom: number | undefined;
+  private warmup: WarmupRecord | undefined;
   private archiveFloor: string | undefined;
   private facts: BackupFacts | undefined;
 
@@ -547,7 +557,7 @@ class PostgresSession implements DriverSession {
       ctx.signal.throwIfAborted();
       const fatal = this.copyExited();
       if (fatal !== undefined) {
-        ctx.record('restored copy exited', { fatal });
+        this.copyWatch?.report(fatal);
         throw new Error(`the restored copy's postmaster exited during startup: ${fatal}`);
       }
       try {
@@ -580,7 +590,6 @@ class PostgresSession implements DriverSession {
 
   /** Before T0: how often production archives WAL; the restore cannot hold heartbeats newer than the last archived segment. */
   private async recordArchiveInterval(ctx: RunContext): Promise<void> {
-    const warmupMs = ms(ctx.loaded.scenario.spec.probes.heartbeat.warmup);
     try {
       const client = await connect(this.endpoint('primary'), 5_000);
       try {
@@ -595,8 +604,6 @@ class PostgresSession implements DriverSession {
             ? `production archives WAL every archive_timeout = ${row.timeout} at the latest (archive_mode ${row.mode}, ${tool}): heartbeats younger than that may not have reached the archive at T0, so ${row.timeout} is the floor of the RPO this drill can measure`
             : `production's archive_timeout is 0 (archive_mode ${row.mode}, ${tool}): a WAL segment is archived only when full, so the RPO floor is the time to fill one segment and the RPO may stay "not established"`;
         ctx.record('WAL archive interval (RPO floor)', { archiveTimeout: row.timeout, archiveMode: row.mode, archiver: tool, lastArchivedAt: row.last });
-        if (seconds === 0 || seconds > warmupMs)
-          ctx.record(`warning: heartbeat warm-up ${ctx.loaded.scenario.spec.probes.heartbeat.warmup} is shorter than one archive cycle (archive_timeout ${row.timeout}): no heartbeat may reach the archive by T0 and the RPO would stay not established; raise probes.heartbeat.warmup above ${row.timeout}`);
       } finally {
         await client.end().catch(() => undefined);
       }
@@ -704,11 +711,13 @@ class PostgresSession implements DriverSession {
     }
     if (this.facts && this.restored) notes.push(`backup checked before T0: ${this.facts.checked.join('; ')}`);
     if (this.archiveFloor) notes.push(`RPO floor: ${this.archiveFloor}`);
+    if (this.warmup) notes.push(`heartbeat warm-up: ${this.warmup.note}`);
     const backup = this.restored ? this.restored.record.baseBackup : null;
     return { backup, notes };
   }
 
   async close(): Promise<void> {
+    this.copyWatch?.stop();
     await this.checkArchive();
     const fatal = this.copyExited();
     if (fatal !== undefined && this.restored) this.ctx.record('restored copy not running at the end of the drill', { fatal });

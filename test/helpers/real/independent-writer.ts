@@ -166,6 +166,14 @@ export class IndependentWriter {
     this.idle.push(...opened);
   }
 
+  /** Creates the writer, starts it and waits until `acks` writes were acknowledged. */
+  static async started(options: IndependentWriterOptions, acks = 20): Promise<IndependentWriter> {
+    const writer = await IndependentWriter.create(options);
+    writer.start();
+    await writer.waitForAcks(acks);
+    return writer;
+  }
+
   /** Starts writing: one write per interval, on the clock, whether or not earlier ones finished (up to maxInFlight). */
   start(): void {
     if (this.timer) return;

@@ -72,9 +72,7 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
     await primary.query("INSERT INTO customers (email, name) SELECT 'later' || g || '@example.test', 'Later ' || g FROM generate_series(1, 500) g");
     await primary.backup('incr');
     tarBackup = await primary.pgBaseBackupTar({ compress: 'gzip', format: 'tar' });
-    writer = await IndependentWriter.create({ connection: primary.connection(), intervalMs: 20 });
-    writer.start();
-    await writer.waitForAcks(20);
+    writer = await IndependentWriter.started({ connection: primary.connection(), intervalMs: 20 });
   }, 240_000);
 
   afterAll(async () => {
@@ -195,10 +193,16 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
       const added = repoArchiveFiles(primary.details.repoPath).filter((f) => !repoBefore.includes(f));
       expect(timelineFiles(added)).toEqual([]);
 
-      // The RTO includes the restore: at least the bare restore + start of the same stanza.
+      // The RTO includes the restore.
       const rtoMs = record.measured.rto!.seconds * 1000;
       console.log(`pgbackrest drill: RTO ${Math.round(rtoMs)} ms; bare restore ${Math.round(timed.restoreMs)} ms + start ${Math.round(timed.startMs)} ms; RPO ${record.measured.rpo!.seconds} s (writer ${truth.rpoSeconds.toFixed(3)} s)`);
-      expect(rtoMs).toBeGreaterThanOrEqual(0.8 * (timed.restoreMs + timed.startMs));
+      // The same restore varies by 3x between runs on a shared machine (2.2 s to 12 s seen for this
+      // drill, 2.2 s to 6 s for the bare one): the bare figure is a loose bound against a restore
+      // done before T0; the drill's own steps, restore between T0 and the RTO's end, the strict one.
+      expect(rtoMs).toBeGreaterThanOrEqual(0.3 * (timed.restoreMs + timed.startMs));
+      const restoreDone = record.timeline.find((e) => e.event === 'pgbackrest restore done')!;
+      expect(Date.parse(restoreDone.at)).toBeGreaterThan(Date.parse(record.t0!.at));
+      expect(rtoMs).toBeGreaterThan(Date.parse(restoreDone.at) - Date.parse(record.t0!.at));
       expect(record.attachments).toContain('attachments/restored-copy.log');
     },
     DRILL_MS,
@@ -261,10 +265,10 @@ describeReal(['postgres', 'pgbackrest'], 'parallel restores from pgBackRest, pg_
       const result = await runDrill(await loadForRun(good), { evidenceDir: evidence, scratchRoot: work });
       expect(result.record.outcome, result.record.error ?? '').toBe('passed');
       expect(result.record.restoredCopy!.binaries!.major).toBe(15);
-      expect(result.record.restoredCopy!.safety!.walLimit).toMatch(/not limited/);
+      // Held to what production's archiver reported archived at T0 (restore-t0-limits.test.ts checks it against the archive).
+      expect(result.record.restoredCopy!.safety!.walLimit).toMatch(/production had archived at T0/);
       const truth = await writerTruth(result.record);
-      // Without a T0 limit the copy may hold more than the archive had at T0: never less than the writer's cut.
-      expect(result.record.measured.rpo!.seconds).toBeLessThanOrEqual(truth.rpoSeconds + 0.25);
+      expect(Math.abs(result.record.measured.rpo!.seconds - truth.rpoSeconds), `drill ${result.record.measured.rpo!.seconds} s vs writer ${truth.rpoSeconds} s`).toBeLessThan(0.25);
       await destroyKept(evidence);
 
       // The same restore, with a setting the server refuses: the postmaster exits at once.

@@ -7,8 +7,8 @@
  *
  * Restore (after T0, so inside the RTO):
  * 1. `pgbackrest repo-ls --recurse --output=json archive/<stanza>` lists the archive as it is
- *    at T0; its segment and history names (without pgBackRest's `-<sha1>.gz` suffix) go into
- *    archive-at-t0.list;
+ *    at T0 (started at T0, beside step 2, so it does not delay the restore); its segment and
+ *    history names (without pgBackRest's `-<sha1>.gz` suffix) go into archive-at-t0.list;
  * 2. `pgbackrest restore --pg1-path=<scratch>/data --archive-mode=off [--set] [--repo]` lays the
  *    set into the scratch data directory (pgBackRest's own recovery settings are then
  *    overridden by the driver);
@@ -150,17 +150,21 @@ export const pgbackrestBackupSource: BackupSource<PgBackRestSpec> = {
   },
   async restore({ pgbackrest: settings }, env) {
     env.markT0(`restore requested: pgBackRest stanza ${settings.stanza} set ${env.facts.label} → ${env.restoreTo}`);
-    const names = await listRepoArchive(settings, env.user, env.ctx.signal);
-    const listFile = path.join(env.scratchDir, 'archive-at-t0.list');
-    fs.writeFileSync(listFile, names.length > 0 ? `${names.join('\n')}\n` : '');
-    if (env.user) fs.chownSync(listFile, env.user.uid, env.user.gid);
-    const segments = names.filter((n) => /^[0-9A-F]{24}$/.test(n));
-    env.ctx.record('WAL archive as of T0', { files: names.length, newestSegment: segments.at(-1) ?? null, repository: `pgBackRest stanza ${settings.stanza}` });
+    // The archive is listed at T0 as before, but beside the restore rather than ahead of it:
+    // the listing starts at the same instant either way, and no longer delays the restore.
+    const listing = listRepoArchive(settings, env.user, env.ctx.signal);
+    listing.catch(() => undefined); // awaited below; a failed restore must not leave it unhandled
     fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o700 });
     if (env.user) fs.chownSync(env.dataDir, env.user.uid, env.user.gid);
     const args = [...baseArgs(settings), 'restore', `--pg1-path=${env.dataDir}`, '--archive-mode=off', `--set=${env.facts.label}`, '--log-level-console=warn'];
     await runAs(PGBACKREST, args, env.user, { signal: env.ctx.signal });
     env.ctx.record('pgbackrest restore done', { set: env.facts.label });
+    const names = await listing;
+    const listFile = path.join(env.scratchDir, 'archive-at-t0.list');
+    fs.writeFileSync(listFile, names.length > 0 ? `${names.join('\n')}\n` : '');
+    if (env.user) fs.chownSync(listFile, env.user.uid, env.user.gid);
+    const segments = names.filter((n) => /^[0-9A-F]{24}$/.test(n));
+    env.ctx.record('WAL archive as of T0', { files: names.length, newestSegment: segments.at(-1) ?? null, repository: `pgBackRest stanza ${settings.stanza}`, listedBesideTheRestore: true });
     // archive-get checks that it runs for the pg1-path it was given: the copy's, not production's.
     const archiveGet = [PGBACKREST, ...baseArgs(settings).map(shellQuote), shellQuote(`--pg1-path=${env.dataDir}`), 'archive-get', '%f', '"%p"'].join(' ');
     return {

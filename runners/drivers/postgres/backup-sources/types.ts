@@ -46,6 +46,11 @@ export interface RestoreEnv {
   user: OsUser | undefined;
   /** The preflight's facts (taken before T0). */
   facts: BackupFacts;
+  /**
+   * Production's archiver as it reports itself now (pg_stat_archiver): for sources that cannot
+   * list their archive, the newest segment archived is read just before T0 and limits recovery.
+   */
+  readArchiver?: () => Promise<{ lastArchivedWal: string | null; walSegmentBytes: number }>;
 }
 
 export interface RestoredData {
