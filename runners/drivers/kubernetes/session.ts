@@ -263,7 +263,7 @@ export class KubernetesSession implements DriverSession {
     const ctx = this.ctx;
     const ended = sleep(ms(duration), AbortSignal.any([ctx.signal, this.closing.signal]))
       .then(async () => {
-        await kubernetesUndoHandlers[type]!(params, { signal: AbortSignal.timeout(60_000), log: ctx.log });
+        await kubernetesUndoHandlers[type]!(params, { signal: AbortSignal.timeout(60_000), log: ctx.log, clock: ctx.clock });
         ctx.record(`fault ended after ${duration}: ${note}`);
         ctx.undo.settle(id, `${note} after ${duration}`);
       })
@@ -369,9 +369,9 @@ export class KubernetesSession implements DriverSession {
       ['RestoreLog', `velero-restore-${restoreName}-log.txt`],
       ['RestoreResults', `velero-restore-${restoreName}-results.json`],
     ] as const) {
-      const requestName = `${restoreName}-${kind.toLowerCase()}-${Date.now().toString(36)}`;
+      const requestName = `${restoreName}-${kind.toLowerCase()}-${Math.round(ctx.clock.wallMs()).toString(36)}`;
       try {
-        const text = await downloadVeleroRecord(this.clients, veleroNamespace, requestName, kind, restoreName, ctx.signal);
+        const text = await downloadVeleroRecord(this.clients, veleroNamespace, requestName, kind, restoreName, ctx.signal, ctx.clock);
         const attached = await ctx.attach(file, ctx.redact(text));
         ctx.record(`velero restore ${restoreName}: ${kind === 'RestoreLog' ? 'log' : 'results'} attached (${attached}) before the Restore is deleted`, { bytes: Buffer.byteLength(text) });
       } catch (error) {

@@ -1,7 +1,7 @@
 /** Velero, as the Kubernetes driver uses it: the Restore object, the backup it restores, its log and results. */
 import { gunzipSync } from 'node:zlib';
 import type { KubernetesTarget } from '../../../scenarios/schema-kubernetes.js';
-import { sleep } from '../../clock.js';
+import { type Clock, sleep } from '../../clock.js';
 import { api, type KubeClients } from './client.js';
 
 export const VELERO_TERMINAL = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation']);
@@ -48,7 +48,7 @@ export async function resolveBackup(clients: KubeClients, v: VeleroSettings): Pr
 }
 
 /** One DownloadRequest: created, waited for (Processed, downloadURL), downloaded, gunzipped, deleted. */
-export async function downloadVeleroRecord(clients: KubeClients, namespace: string, name: string, kind: 'RestoreLog' | 'RestoreResults', restoreName: string, signal: AbortSignal): Promise<string> {
+export async function downloadVeleroRecord(clients: KubeClients, namespace: string, name: string, kind: 'RestoreLog' | 'RestoreResults', restoreName: string, signal: AbortSignal, clock: Clock): Promise<string> {
   const group = { group: 'velero.io', version: 'v1', namespace, plural: 'downloadrequests' };
   await api(`creating Velero DownloadRequest ${namespace}/${name}`, () =>
     clients.custom.createNamespacedCustomObject({
@@ -57,7 +57,7 @@ export async function downloadVeleroRecord(clients: KubeClients, namespace: stri
     }),
   );
   try {
-    const deadline = Date.now() + 60_000;
+    const deadline = clock.monoMs() + 60_000;
     for (;;) {
       const request = (await api(`reading Velero DownloadRequest ${namespace}/${name}`, () => clients.custom.getNamespacedCustomObject({ ...group, name }))) as {
         status?: { phase?: string; downloadURL?: string };
@@ -69,7 +69,7 @@ export async function downloadVeleroRecord(clients: KubeClients, namespace: stri
         return gunzipSync(body).toString('utf8');
       }
       if (request.status?.phase === 'Processed') throw new Error('Velero found no such file in the backup storage location');
-      if (Date.now() > deadline) throw new Error('Velero did not process the DownloadRequest within 60 s');
+      if (clock.monoMs() > deadline) throw new Error('Velero did not process the DownloadRequest within 60 s');
       await sleep(200, signal);
     }
   } finally {

@@ -75,7 +75,7 @@ export async function waitClusterAvailable(ctx: RunContext, deps: RdsDeps, id: s
       if (FAILED_STATUSES.has(status) || status === 'not found') throw new Error(`restore failed: RDS reports the cluster copy ${id} ${status}`);
       return status === 'available' ? true : undefined;
     },
-    { what: `the cluster copy ${id} becoming available`, timeoutMs: 24 * 60 * 60_000, maxIntervalMs: ms(pollInterval) || 10_000, signal },
+    { what: `the cluster copy ${id} becoming available`, timeoutMs: 24 * 60 * 60_000, maxIntervalMs: ms(pollInterval) || 10_000, signal, clock: ctx.clock },
   );
 }
 
