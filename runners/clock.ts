@@ -23,13 +23,19 @@ export interface Elapsed {
 
 export const systemElapsed: Elapsed = { elapsed: () => systemClock.monoMs() };
 
+/** UTC time now on `clock`, as ISO 8601: the stamp for evidence written outside a run's timeline. */
+export function isoNow(clock: Clock = systemClock): string {
+  return new Date(clock.wallMs()).toISOString();
+}
+
 /** An instant on both clocks, relative to a run's monotonic origin. */
 export interface Instant {
   at: string;
   mono: number;
 }
 
-export class RunClock {
+/** A run's clock; it is itself a Clock (monotonic ms since the run started, wall ms on the run's time line), so it can be handed to anything that takes one. */
+export class RunClock implements Clock {
   readonly originMono: number;
   readonly originWall: number;
 
@@ -41,6 +47,11 @@ export class RunClock {
   /** Monotonic milliseconds since the run started. */
   elapsed(): number {
     return this.clock.monoMs() - this.originMono;
+  }
+
+  /** Clock.monoMs: the run's monotonic time (origin at the run's start). */
+  monoMs(): number {
+    return this.elapsed();
   }
 
   /**

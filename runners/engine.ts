@@ -186,6 +186,7 @@ async function drillHoldingLock(loaded: LoadedScenario, options: RunOptions, clo
   const unwound = await undo.unwind({
     signal: teardownSignal,
     log: ctx.log,
+    clock,
     defer: (pending, notBefore) => appendDeferred(options.evidenceDir, { t: 'deferred', at: clock.now().at, runId, runDir: bundle.dir, undo: pending, notBefore }),
   });
   // Each undo is stamped once, when it ran (its teardown record); the timeline reuses that stamp.
@@ -241,14 +242,14 @@ export function earlierItemsOf(evidenceDir: string, record: RunRecord, log: (mes
 
 /** The run's bundle and journal: new ones, or a paused exercise's reopened for --resume. */
 async function openRun(loaded: LoadedScenario, options: RunOptions, clock: RunClock) {
-  const resumed = options.resume ? resumeState(options.resume.runDir, loaded) : undefined;
+  const resumed = options.resume ? resumeState(options.resume.runDir, loaded, clock) : undefined;
   const runId = resumed?.open.runId ?? randomUUID();
   const startedAt = resumed ? { at: resumed.skeleton.startedAt } : clock.now();
   const bundleOptions = { ...(options.signingKey ? { signingKey: options.signingKey } : {}), ...(options.tsa ? { timestamp: { tsaUrl: options.tsa } } : {}) };
   const existing = resumed ? await openExisting(options.resume!.runDir, bundleOptions) : undefined;
   const bundle = existing?.bundle ?? (await EvidenceBundle.create(options.evidenceDir, runDirName(new Date(startedAt.at), loaded.scenario.metadata.name, runId), bundleOptions));
   const skeleton = resumed?.skeleton ?? recordSkeleton(loaded, runId, startedAt.at, options);
-  const journal = resumed?.journal ?? Journal.open(bundle.dir, { runId, scenarioFile: loaded.file, scenarioName: loaded.scenario.metadata.name, skeleton });
+  const journal = resumed?.journal ?? Journal.open(bundle.dir, { runId, scenarioFile: loaded.file, scenarioName: loaded.scenario.metadata.name, skeleton }, clock);
   if (resumed) journal.append({ t: 'resumed', at: clock.now().at, pid: process.pid, processStart: processStartTime(process.pid), host: os.hostname() });
   const sessions = resumed?.sessions ?? [{ startedAt: startedAt.at, endedAt: null }];
   if (resumed) sessions.push({ startedAt: clock.now().at, endedAt: null });

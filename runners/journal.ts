@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type Clock, isoNow, systemClock } from './clock.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -61,15 +62,19 @@ export class Journal {
   private readonly fd: number;
   private nextId = 1;
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    /** Stamps the entries: the run's clock when a run writes, the system's for `recover`. */
+    private readonly clock: Clock = systemClock,
+  ) {
     this.fd = fs.openSync(file, 'a', 0o600);
   }
 
-  static open(runDir: string, header: { runId: string; scenarioFile: string; scenarioName: string; skeleton: unknown }): Journal {
-    const journal = new Journal(path.join(runDir, JOURNAL_FILE));
+  static open(runDir: string, header: { runId: string; scenarioFile: string; scenarioName: string; skeleton: unknown }, clock: Clock = systemClock): Journal {
+    const journal = new Journal(path.join(runDir, JOURNAL_FILE), clock);
     journal.append({
       t: 'open',
-      at: new Date().toISOString(),
+      at: isoNow(clock),
       pid: process.pid,
       processStart: processStartTime(process.pid),
       host: os.hostname(),
@@ -79,9 +84,9 @@ export class Journal {
   }
 
   /** Reopens an existing journal to finish it (recover); ids continue after the last one. */
-  static reopen(file: string): { journal: Journal; entries: JournalEntry[] } {
+  static reopen(file: string, clock: Clock = systemClock): { journal: Journal; entries: JournalEntry[] } {
     const entries = readJournal(file);
-    const journal = new Journal(file);
+    const journal = new Journal(file, clock);
     journal.nextId = Math.max(0, ...entries.filter((e) => e.t === 'undo').map((e) => e.id)) + 1;
     return { journal, entries };
   }
@@ -93,7 +98,7 @@ export class Journal {
 
   registerUndo(action: UndoAction, description: string): number {
     const id = this.nextId++;
-    this.append({ t: 'undo', at: new Date().toISOString(), id, action, description });
+    this.append({ t: 'undo', at: isoNow(this.clock), id, action, description });
     return id;
   }
 

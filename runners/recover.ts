@@ -11,6 +11,7 @@ import { DEFAULT_OUTPUTS, writeOutputs } from '../reports/outputs.js';
 import { appendMissingLedgerLine, listRunDirs, openExisting } from '../reports/evidence.js';
 import type { RunRecord } from '../reports/run-record.js';
 import { completeRecord, earlierItemsOf } from './engine.js';
+import { type Clock, isoNow, systemClock } from './clock.js';
 import { appendDeferred, outstandingDeferred } from './deferred.js';
 import { JOURNAL_FILE, Journal, type JournalEntry, type PendingUndo, pendingUndos, processStartTime } from './journal.js';
 import { emptyDrillResult } from './measured-drill.js';
@@ -31,28 +32,29 @@ export interface DeferredResult {
  * Carries out the deferred undos whose keep has passed (a kept restored copy), recording
  * each result — with its deletion verification — in the deferred register.
  */
-export async function runDueDeferred(evidenceDir: string, options: { registry?: UndoRegistry; log?: (message: string) => void } = {}): Promise<DeferredResult[]> {
+export async function runDueDeferred(evidenceDir: string, options: { registry?: UndoRegistry; log?: (message: string) => void; clock?: Clock } = {}): Promise<DeferredResult[]> {
   const registry = options.registry ?? defaultUndoRegistry();
+  const clock = options.clock ?? systemClock;
   const results: DeferredResult[] = [];
   for (const entry of outstandingDeferred(evidenceDir)) {
     const base = { runId: entry.runId, description: entry.undo.description, notBefore: entry.notBefore };
-    if (Date.now() < Date.parse(entry.notBefore)) {
+    if (clock.wallMs() < Date.parse(entry.notBefore)) {
       results.push({ ...base, status: 'kept' });
       continue;
     }
     try {
-      const outcome = await registry.get(entry.undo.action.type)(entry.undo.action.params, { signal: AbortSignal.timeout(5 * 60_000), log: options.log ?? (() => undefined) });
+      const outcome = await registry.get(entry.undo.action.type)(entry.undo.action.params, { signal: AbortSignal.timeout(5 * 60_000), log: options.log ?? (() => undefined), clock });
       if (outcome?.deferredUntil) {
         results.push({ ...base, notBefore: outcome.deferredUntil, status: 'kept' });
         continue;
       }
       const failedCheck = outcome?.deletion?.verification.find((v) => !v.passed);
       if (failedCheck) throw new Error(`deletion not verified: ${failedCheck.check}`);
-      appendDeferred(evidenceDir, { t: 'done', at: new Date().toISOString(), runId: entry.runId, id: entry.undo.id, ...(outcome?.deletion ? { deletion: outcome.deletion } : {}) });
+      appendDeferred(evidenceDir, { t: 'done', at: isoNow(clock), runId: entry.runId, id: entry.undo.id, ...(outcome?.deletion ? { deletion: outcome.deletion } : {}) });
       results.push({ ...base, status: 'done' });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      appendDeferred(evidenceDir, { t: 'failed', at: new Date().toISOString(), runId: entry.runId, id: entry.undo.id, error: message });
+      appendDeferred(evidenceDir, { t: 'failed', at: isoNow(clock), runId: entry.runId, id: entry.undo.id, error: message });
       results.push({ ...base, status: 'failed', error: message });
     }
   }
@@ -84,6 +86,8 @@ export interface RecoverOptions {
   tsa?: string;
   /** The drivers whose orphan sweeps run; default: the built-in ones. */
   drivers?: Readonly<Record<string, Driver>>;
+  /** Deadlines and stamps of the recovery (default: the system clock; no run is in progress). */
+  clock?: Clock;
   /** A driver's own sweep options under its name (e.g. `rds: { client }`). */
   [driver: string]: unknown;
 }
@@ -94,6 +98,7 @@ export async function recoverRuns(
 ): Promise<RecoveredRun[]> {
   const registry = options.registry ?? defaultUndoRegistry(options.drivers);
   const log = options.log ?? (() => undefined);
+  const clock = options.clock ?? systemClock;
   const recovered: RecoveredRun[] = [];
   if (!fs.existsSync(evidenceDir)) return recovered;
   const inLedger = ledgerDirs(evidenceDir);
@@ -111,7 +116,7 @@ export async function recoverRuns(
       continue;
     }
     if (!fs.existsSync(journalFile)) continue;
-    const { journal, entries } = Journal.reopen(journalFile);
+    const { journal, entries } = Journal.reopen(journalFile, clock);
     const open = entries.find((e): e is Extract<JournalEntry, { t: 'open' }> => e.t === 'open');
     if (!open) {
       journal.close();
@@ -142,13 +147,13 @@ export async function recoverRuns(
     log(`recovering ${path.basename(runDir)} (run ${open.runId}, pid ${open.pid} is gone)`);
     const pending = pendingUndos(entries);
     const defer = (undo: PendingUndo, notBefore: string) =>
-      appendDeferred(evidenceDir, { t: 'deferred', at: new Date().toISOString(), runId: open.runId, runDir, undo, notBefore });
-    const unwound = await runUndos(pending, registry, journal, { signal: AbortSignal.timeout(5 * 60_000), log, defer }, 'recover');
+      appendDeferred(evidenceDir, { t: 'deferred', at: isoNow(clock), runId: open.runId, runDir, undo, notBefore });
+    const unwound = await runUndos(pending, registry, journal, { signal: AbortSignal.timeout(5 * 60_000), log, defer, clock }, 'recover');
     const previous = entries
       .filter((e): e is Extract<JournalEntry, { t: 'undone' }> => e.t === 'undone' && e.status === 'done')
       .map((e) => ({ id: e.id, description: describeUndo(entries, e.id), status: 'done' as const, at: e.at, by: e.by }));
     const existing = await openExisting(runDir, bundleOptions(options));
-    const at = new Date().toISOString();
+    const at = isoNow(clock);
     const recoveredBy = `drillbook recover on ${os.hostname()} at ${at} (pid ${process.pid}, operator ${os.userInfo().username})`;
     // The timeline is written asynchronously; T0 is also in the fsynced journal.
     const journaledT0 = entries.find((e): e is Extract<JournalEntry, { t: 't0' }> => e.t === 't0');
@@ -193,7 +198,7 @@ export async function recoverRuns(
   // What outlived a finished run outside any journal (cloud copies, found by tag): each
   // driver's orphan sweep, reported as one more entry.
   for (const driver of Object.values(options.drivers ?? builtInDrivers)) {
-    const swept = await driver.sweep?.(evidenceDir, { log, ...((options[driver.name] as Record<string, unknown> | undefined) ?? {}) });
+    const swept = await driver.sweep?.(evidenceDir, { log, clock, ...((options[driver.name] as Record<string, unknown> | undefined) ?? {}) });
     if (swept)
       recovered.push({ runDir: evidenceDir, runId: swept.runId, status: swept.failed.length > 0 ? 'incomplete' : 'recovered', undone: swept.removed, failed: swept.failed, summary: swept.summary });
   }
@@ -218,7 +223,7 @@ function finishedRecord(entries: JournalEntry[]): RunRecord | null {
 /** Seals a finished run with its measured result: no undo to run, no finding added. */
 async function sealFinished(runDir: string, evidenceDir: string, finished: RunRecord, pid: number, options: RecoverOptions, log: (message: string) => void): Promise<void> {
   const existing = await openExisting(runDir, bundleOptions(options));
-  const at = new Date().toISOString();
+  const at = isoNow(options.clock ?? systemClock);
   // Timeline lines still in the killed process's buffers: the journaled record has them all.
   const onDisk = existing.timeline.length;
   const sealedBy = {

@@ -2,16 +2,17 @@
 import path from 'node:path';
 import type { RunRecord } from '../reports/run-record.js';
 import type { LoadedScenario } from '../scenarios/load.js';
+import type { Clock } from './clock.js';
 import { JOURNAL_FILE, Journal, type JournalEntry } from './journal.js';
 
 export class ResumeError extends Error {}
 
 /** What an interrupted run left in its journal, for `run --resume`. */
-export function resumeState(runDir: string, loaded: LoadedScenario) {
+export function resumeState(runDir: string, loaded: LoadedScenario, clock?: Clock) {
   const file = path.join(runDir, JOURNAL_FILE);
   let reopened: ReturnType<typeof Journal.reopen>;
   try {
-    reopened = Journal.reopen(file);
+    reopened = Journal.reopen(file, clock);
   } catch {
     throw new ResumeError(`${runDir} has no journal to resume from`);
   }

@@ -2,6 +2,7 @@
  * User-supplied commands (faults, recovery actions, runbook steps) run through zx with a
  * timeout and the drill's abort signal; their output is captured into the evidence bundle.
  */
+import { type Clock, systemClock } from './clock.js';
 
 export interface CommandResult {
   command: string;
@@ -12,8 +13,9 @@ export interface CommandResult {
   durationMs: number;
 }
 
-export async function runCommand(command: string, options: { cwd: string; timeoutMs: number; signal?: AbortSignal; env?: NodeJS.ProcessEnv }): Promise<CommandResult> {
-  const started = performance.now();
+export async function runCommand(command: string, options: { cwd: string; timeoutMs: number; signal?: AbortSignal; env?: NodeJS.ProcessEnv; clock?: Clock }): Promise<CommandResult> {
+  const clock = options.clock ?? systemClock;
+  const started = clock.monoMs();
   // Loaded on first use: `drillbook validate` never needs a shell and should start fast.
   const { $ } = await import('zx');
   const result = await $({
@@ -30,7 +32,7 @@ export async function runCommand(command: string, options: { cwd: string; timeou
     signal: result.signal,
     stdout: result.stdout,
     stderr: result.stderr,
-    durationMs: performance.now() - started,
+    durationMs: clock.monoMs() - started,
   };
 }
 

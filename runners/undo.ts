@@ -5,7 +5,7 @@
  */
 import type { DeletionRecord, UndoRecord } from '../reports/run-record.js';
 import { z } from 'zod';
-import type { RunClock } from './clock.js';
+import { type Clock, isoNow, type RunClock, systemClock } from './clock.js';
 import { type Journal, type PendingUndo, type UndoAction } from './journal.js';
 
 export interface UndoEnv {
@@ -14,6 +14,13 @@ export interface UndoEnv {
   log(message: string): void;
   /** Hands an undo that must wait (a declared keep) to the deferred register. */
   defer?(undo: PendingUndo, notBefore: string): void;
+  /** The clock for deadlines, keep checks and stamps: the run's during teardown, the system's by default (`recover`). */
+  clock?: Clock;
+}
+
+/** The clock an undo handler reads: the one its env carries, else the system clock. */
+export function undoClock(env: Pick<UndoEnv, 'clock'>): Clock {
+  return env.clock ?? systemClock;
 }
 
 export interface UndoOutcome {
@@ -76,7 +83,7 @@ export class UndoStack {
   ) {}
 
   private now(): string {
-    return this.clock?.now().at ?? new Date().toISOString();
+    return this.clock?.now().at ?? isoNow();
   }
 
   /** Journals the undo (fsynced) and returns its id; call it *before* making the change. */
@@ -113,7 +120,7 @@ export async function runUndos(
   journal: Journal,
   env: UndoEnv,
   by: 'run' | 'recover',
-  now: () => string = () => new Date().toISOString(),
+  now: () => string = () => isoNow(env.clock),
 ): Promise<UnwindResult> {
   const records: UndoRecord[] = [];
   const deletions: DeletionRecord[] = [];

@@ -268,8 +268,26 @@ const PausePrimaryFault = z.strictObject({
   type: z.literal('pause-primary'),
   duration: Timeout.describe('How long every process of the primary stays frozen (SIGSTOP … SIGCONT)'),
 });
-export const Fault = z.discriminatedUnion('type', [CommandFault, KillPrimaryFault, PausePrimaryFault, ...PatroniFaults, ...RdsFaults, ...KubernetesFaults], {
-  error: 'unknown fault type: use command, kill-primary, pause-primary, kill-leader, pause-leader, switchover (postgres), rds-failover, rds-reboot, rds-stop (rds), pod-delete, deployment-scale, node-drain or network-partition (kubernetes)',
+/** The fault shapes by the driver they apply to: the union below and its error message come from this one list. */
+const FAULTS_BY_DRIVER = {
+  postgres: [CommandFault, KillPrimaryFault, PausePrimaryFault, ...PatroniFaults],
+  rds: RdsFaults,
+  kubernetes: KubernetesFaults,
+} as const;
+
+/** "a, b (postgres), c (rds), d or e (kubernetes)": every fault type, read from its schema. */
+function faultTypesText(): string {
+  const groups = Object.entries(FAULTS_BY_DRIVER).map(([driver, faults]) => ({ driver, types: faults.map((fault) => fault.shape.type.value) }));
+  return groups
+    .map(({ driver, types }, index) => {
+      const last = index === groups.length - 1 && types.length > 1 ? `${types.slice(0, -1).join(', ')} or ${types.at(-1)}` : types.join(', ');
+      return `${last} (${driver})`;
+    })
+    .join(', ');
+}
+
+export const Fault = z.discriminatedUnion('type', [...FAULTS_BY_DRIVER.postgres, ...FAULTS_BY_DRIVER.rds, ...FAULTS_BY_DRIVER.kubernetes], {
+  error: `unknown fault type: use ${faultTypesText()}`,
 });
 export type Fault = z.infer<typeof Fault>;
 

@@ -1,65 +1,55 @@
 /**
- * An exclusive cross-process lock file (created whole by link(), which fails like O_EXCL) holding its owner (pid, host, token): the
- * ledger's appends and the remediation register's appends are serialised by it. A lock whose
- * owner process is gone (same host) is taken over at once; one of another host after
- * `foreignLockStaleMs`. proper-lockfile was weighed and not used: it judges staleness by mtime
- * alone (a dead owner's lock would block for its whole stale time) and locks with a directory,
- * not this owner file.
+ * An exclusive cross-process lock (proper-lockfile): the ledger's appends and the remediation
+ * register's appends are serialised by it. The lock is a directory created with mkdir (atomic,
+ * also on network file systems) whose mtime its holder refreshes every second; a lock not
+ * refreshed for `foreignLockStaleMs` is abandoned (its writer died, on this host or another)
+ * and taken over. A writer killed with SIGKILL therefore blocks the next one for that long at
+ * most (5 s by default), never for a whole timeout.
  */
-import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import lockfile from 'proper-lockfile';
 import { EvidenceError } from '../evidence-files.js';
 
 export interface LockOptions {
   lockTimeoutMs?: number | undefined;
-  /** Lock files of another host are considered abandoned after this long (pid cannot be checked). */
+  /** A lock whose holder stopped refreshing it this long ago is abandoned (proper-lockfile `stale`, at least 2 s). */
   foreignLockStaleMs?: number;
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  token: string;
-  at: string;
-}
+const DEFAULT_STALE_MS = 5_000;
 
-/** Exclusive cross-process lock file (O_EXCL); also serialises the remediation register's appends. */
+/** Takes the lock at `lockFile`, waiting up to lockTimeoutMs (default 10 s); resolves to its release. */
 export async function acquireLock(lockFile: string, options: LockOptions): Promise<() => Promise<void>> {
   const timeoutMs = options.lockTimeoutMs ?? 10_000;
-  const foreignStaleMs = options.foreignLockStaleMs ?? 60_000;
-  const owner: LockOwner = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex'), at: new Date().toISOString() };
-  const ownerText = JSON.stringify(owner);
+  const stale = options.foreignLockStaleMs ?? DEFAULT_STALE_MS;
   const deadline = Date.now() + timeoutMs;
   let backoffMs = 5;
   for (;;) {
-    // The owner is written to a file of our own first and then linked into place: link() fails
-    // with EEXIST like O_EXCL, but the lock file never exists without its owner, so a writer
-    // killed at any instant leaves a lock whose dead pid frees it at once (with O_EXCL + write,
-    // a kill between the two left an empty lock that blocked every writer for the stale time).
-    const staged = `${lockFile}.${owner.pid}-${owner.token}.tmp`;
-    let linked = false;
     try {
-      await writeFile(staged, ownerText, { mode: 0o644 });
-      await link(staged, lockFile);
-      linked = true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        await rm(staged, { force: true });
-        throw error;
-      }
-    }
-    await rm(staged, { force: true });
-    if (linked) {
+      const release = await lockfile.lock(lockFile, {
+        lockfilePath: lockFile,
+        // The locked path is the lock itself: the ledger or register may not exist yet.
+        realpath: false,
+        stale,
+        // The default throws from a timer: an uncaught exception mid-drill. A holder that could
+        // not refresh its lock in time has lost it; proper-lockfile then leaves it alone.
+        onCompromised: () => undefined,
+      });
       return async () => {
-        // Only remove the lock if it is still ours: if it was (wrongly) broken as stale and
-        // taken by another writer, deleting it would let a third one in.
-        const current = await readFile(lockFile, 'utf8').catch(() => undefined);
-        if (current === ownerText) await rm(lockFile, { force: true });
+        // Only removes the lock if it is still ours (ERELEASED otherwise): one taken over as
+        // stale belongs to another writer now, and deleting it would let a third one in.
+        await release().catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ERELEASED') throw error;
+        });
       };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') {
+        // A lock file (not directory) an older drillbook left: stale by now, as mkdir found it and rmdir could not remove it.
+        if (Date.now() - (await stat(lockFile).catch(() => ({ mtimeMs: 0 }))).mtimeMs > stale) await rm(lockFile, { force: true });
+      } else if (code !== 'ELOCKED') throw error;
     }
-    await breakLockIfStale(lockFile, foreignStaleMs);
     if (Date.now() >= deadline) {
       throw new EvidenceError(`timed out after ${timeoutMs} ms waiting for ${lockFile}; if no drill is finishing, delete it`);
     }
@@ -67,53 +57,3 @@ export async function acquireLock(lockFile: string, options: LockOptions): Promi
     backoffMs = Math.min(backoffMs * 2, 200);
   }
 }
-
-async function breakLockIfStale(lockFile: string, foreignStaleMs: number): Promise<void> {
-  const text = await readFile(lockFile, 'utf8').catch(() => undefined);
-  if (text === undefined) return; // released meanwhile
-  let lockOwner: Partial<LockOwner>;
-  try {
-    lockOwner = JSON.parse(text) as Partial<LockOwner>;
-  } catch {
-    // Empty or partial: the owner is between O_EXCL create and write, or died there. Only
-    // treat it as stale once it is clearly old.
-    const { mtimeMs } = await stat(lockFile).catch(() => ({ mtimeMs: Date.now() }));
-    if (Date.now() - mtimeMs > foreignStaleMs) await removeLockIfUnchanged(lockFile, text);
-    return;
-  }
-  const stale =
-    lockOwner.host === os.hostname()
-      ? typeof lockOwner.pid === 'number' && !isProcessAlive(lockOwner.pid)
-      : Date.now() - Date.parse(lockOwner.at ?? '') > foreignStaleMs;
-  if (stale) await removeLockIfUnchanged(lockFile, text);
-}
-
-/**
- * Remove a stale lock without removing a fresh one that replaced it since we read it: move
- * it aside atomically, then check we moved the one we judged stale; if not, put it back.
- */
-async function removeLockIfUnchanged(lockFile: string, staleText: string): Promise<void> {
-  const aside = `${lockFile}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await rename(lockFile, aside);
-  } catch {
-    return; // someone else handled it
-  }
-  const moved = await readFile(aside, 'utf8').catch(() => undefined);
-  if (moved !== staleText) {
-    // We took a live lock: restore it unless a new one exists already (link fails then).
-    await link(aside, lockFile).catch(() => undefined);
-  }
-  await rm(aside, { force: true });
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-

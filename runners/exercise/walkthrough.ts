@@ -53,7 +53,7 @@ export async function runWalkthrough(ctx: RunContext, result: DrillResult, rtoTa
       if (step.undo) {
         ctx.undo.push({ type: 'shell.command', params: { command: step.undo, cwd, timeoutMs: ms(step.timeout) } }, `undo of step ${step.id}: ${step.undo}`);
       }
-      const run = await runCommand(step.command, { cwd, timeoutMs: ms(step.timeout), signal: ctx.signal });
+      const run = await runCommand(step.command, { cwd, timeoutMs: ms(step.timeout), signal: ctx.signal, clock: ctx.clock });
       ctx.signal.throwIfAborted();
       record.exitCode = run.exitCode;
       record.elapsedSeconds = Math.round(run.durationMs) / 1000;

@@ -17,7 +17,7 @@ export const commandFault: FaultModule<CommandFault, PostgresFaultTarget, Postgr
     const timeoutMs = parseDuration(fault.timeout) ?? 0;
     if (fault.undo) ctx.undo.push({ type: 'shell.command', params: { command: fault.undo, cwd: target.baseDir, timeoutMs } }, `run fault undo: ${fault.undo}`);
     markT0(`fault command: ${fault.command}`);
-    const result = await runCommand(fault.command, { cwd: target.baseDir, timeoutMs, signal: ctx.signal });
+    const result = await runCommand(fault.command, { cwd: target.baseDir, timeoutMs, signal: ctx.signal, clock: ctx.clock });
     const file = await ctx.attach('fault-command.txt', formatCommandResult(result));
     if (!commandSucceeded(result)) throw new Error(`fault command failed (exit ${result.exitCode ?? result.signal}); output in ${file}`);
     return { description: `fault command exited 0 (output in ${file})` };

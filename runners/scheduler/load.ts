@@ -10,10 +10,11 @@ import { Diagnostics, formatPath } from '../../scenarios/diagnostics.js';
 import { findYamlFiles, loadDocument, loadScenario, type PlanCache } from '../../scenarios/load.js';
 import { DOCUMENT_KINDS } from '../../scenarios/schema.js';
 import { runners, scenarioChecks } from '../registry.js';
+import { systemSchedulerClock } from './clock.js';
 import { scheduleProblem } from './cron.js';
 import type { ScenarioSet, ScheduledScenario } from './scheduler.js';
 
-export async function loadScheduledScenarios(directory: string, nowMs: number = Date.now()): Promise<ScenarioSet> {
+export async function loadScheduledScenarios(directory: string, nowMs: number = systemSchedulerClock.now()): Promise<ScenarioSet> {
   const set: ScenarioSet = { scenarios: [], invalid: [], unscheduled: [] };
   const plans: PlanCache = new Map();
   const byName = new Map<string, string>();

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../reports/paths.js';
 import type { RunRecord } from '../../reports/run-record.js';
+import { type SchedulerClock, systemSchedulerClock } from './clock.js';
 import type { DrillJob, DrillResult, DrillSpawner, RunningDrill } from './scheduler.js';
 
 export interface ChildSpawnerOptions {
@@ -26,6 +27,8 @@ export interface ChildSpawnerOptions {
   /** The drillbook launcher; defaults to this package's bin/drillbook.js. */
   cli?: string;
   env?: NodeJS.ProcessEnv;
+  /** When a drill started, to find its run directory (default: the system clock). */
+  clock?: SchedulerClock;
 }
 
 export function childProcessSpawner(options: ChildSpawnerOptions): DrillSpawner {
@@ -36,7 +39,7 @@ export function childProcessSpawner(options: ChildSpawnerOptions): DrillSpawner 
     const evidence = path.resolve(options.evidenceDir);
     const args = [cli, 'run', job.file, '--evidence', evidence];
     if (options.confirm?.includes(job.scenario)) args.push('--confirm', job.scenario);
-    const startedAt = Date.now();
+    const startedAt = (options.clock ?? systemSchedulerClock).now();
     const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

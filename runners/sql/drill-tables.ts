@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import type { DeletionRecord, ServerFacts } from '../../reports/run-record.js';
+import { type Clock, isoNow, systemClock } from '../clock.js';
 import type { HeartbeatSink } from '../probes/heartbeat.js';
 import type { ProbeFn } from '../probes/probe-loop.js';
 import { type ConnectionSettings, connect, discard, quoteLiteral } from './connection.js';
@@ -82,13 +83,13 @@ export function describeDrillCleanup(objects: DrillObjects, where: string): stri
 }
 
 /** Removes what the run created (or its rows), verified; the teardown's deletion record. */
-export async function removeDrillObjects(client: pg.Client, objects: DrillObjects, runId: string, location: string): Promise<DeletionRecord> {
+export async function removeDrillObjects(client: pg.Client, objects: DrillObjects, runId: string, location: string, clock: Clock = systemClock): Promise<DeletionRecord> {
   const verification: DeletionRecord['verification'] = [];
   if (objects.dropSchema) {
     await client.query(`DROP SCHEMA IF EXISTS ${DRILL_SCHEMA} CASCADE`);
     const { rows } = await client.query<{ gone: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS gone', [DRILL_SCHEMA]);
     verification.push({ check: `schema ${DRILL_SCHEMA} no longer exists`, passed: rows[0]!.gone });
-    return { what: `schema ${DRILL_SCHEMA} with ${Object.keys(TABLES).map((t) => `${DRILL_SCHEMA}.${t}`).join(', ')} (created by this run)`, location, destroyedAt: new Date().toISOString(), verification };
+    return { what: `schema ${DRILL_SCHEMA} with ${Object.keys(TABLES).map((t) => `${DRILL_SCHEMA}.${t}`).join(', ')} (created by this run)`, location, destroyedAt: isoNow(clock), verification };
   }
   for (const table of [HEARTBEAT_TABLE, PROBE_TABLE]) {
     if (objects.dropTables.includes(table)) {
@@ -104,7 +105,7 @@ export async function removeDrillObjects(client: pg.Client, objects: DrillObject
     }
   }
   const what = objects.dropTables.length ? `${objects.dropTables.join(', ')} (created by this run) and this run's rows` : `this run's heartbeat and probe rows (schema ${DRILL_SCHEMA} existed before: kept)`;
-  return { what, location, destroyedAt: new Date().toISOString(), verification };
+  return { what, location, destroyedAt: isoNow(clock), verification };
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import type { DeletionRecord } from '../../../reports/run-record.js';
 import { z } from 'zod';
-import { typedUndo, type UndoHandler } from '../../undo.js';
+import { type Clock, isoNow } from '../../clock.js';
+import { typedUndo, undoClock, type UndoHandler } from '../../undo.js';
 import { api, type ClusterRef, connectCluster, statusOf } from './client.js';
 import { isPodReady, listPods, RUN_LABEL } from './faults.js';
 
@@ -81,14 +82,15 @@ const handlers: Record<string, UndoHandler> = {
     const namespace = String(params.namespace);
     const selector = String(params.selector);
     const expected = Number(params.expectedReady);
-    const deadline = Date.now() + Number(params.timeoutMs ?? 120_000);
+    const clock = undoClock(env);
+    const deadline = clock.monoMs() + Number(params.timeoutMs ?? 120_000);
     for (;;) {
       const ready = (await listPods(clients, namespace, selector)).filter(isPodReady).length;
       if (ready >= expected) {
         env.log(`${ready} pods ${selector} ready in ${namespace} (${expected} before the fault)`);
         return;
       }
-      if (Date.now() > deadline) throw new Error(`only ${ready} of ${expected} pods ${selector} in namespace ${namespace} are ready again: check their controller`);
+      if (clock.monoMs() > deadline) throw new Error(`only ${ready} of ${expected} pods ${selector} in namespace ${namespace} are ready again: check their controller`);
       await wait(POLL_MS, env.signal);
     }
   },
@@ -108,7 +110,8 @@ const handlers: Record<string, UndoHandler> = {
   /** parallel-restore: delete the scratch namespace, wait until it is gone, record the deletion. */
   'kubernetes.delete-namespace': async (params, env) => {
     const keepUntil = typeof params.keepUntil === 'string' ? params.keepUntil : null;
-    if (keepUntil && Date.now() < Date.parse(keepUntil)) {
+    const clock = undoClock(env);
+    if (keepUntil && clock.wallMs() < Date.parse(keepUntil)) {
       env.log(`keeping namespace ${String(params.namespace)} until ${keepUntil} as declared`);
       return { deferredUntil: keepUntil };
     }
@@ -123,7 +126,7 @@ const handlers: Record<string, UndoHandler> = {
       requested = false; // never created (the restore failed early) or already gone
     }
     // Deletion is asynchronous: the namespace stays Terminating until its objects are gone.
-    const deadline = Date.now() + timeoutMs;
+    const deadline = clock.monoMs() + timeoutMs;
     let gone = false;
     let phase = 'unknown';
     while (!gone) {
@@ -135,7 +138,7 @@ const handlers: Record<string, UndoHandler> = {
         gone = true;
         break;
       }
-      if (Date.now() > deadline) break;
+      if (clock.monoMs() > deadline) break;
       await wait(POLL_MS, env.signal);
     }
     const verification: DeletionRecord['verification'] = [
@@ -145,11 +148,11 @@ const handlers: Record<string, UndoHandler> = {
     // Cluster-scoped leftovers outlive the namespace: PersistentVolumes with a Retain policy
     // (Released, their disks still there) and the VolumeSnapshotContents Velero restored.
     const restoreName = typeof params.restoreName === 'string' ? params.restoreName : null;
-    if (gone) verification.push(...(await deleteRestoredStorage(clients, name, restoreName, deadline, env.signal)));
+    if (gone) verification.push(...(await deleteRestoredStorage(clients, name, restoreName, deadline, env.signal, clock)));
     const deletion: DeletionRecord = {
       what: 'restored copy',
       location: `namespace ${name} on ${clients.server}`,
-      destroyedAt: new Date().toISOString(),
+      destroyedAt: isoNow(clock),
       verification,
     };
     return { deletion };
@@ -169,6 +172,7 @@ async function deleteRestoredStorage(
   restoreName: string | null,
   deadline: number,
   signal: AbortSignal,
+  clock: Clock,
 ): Promise<DeletionRecord['verification']> {
   const lines: DeletionRecord['verification'] = [];
   const pvs = await api('listing PersistentVolumes', () => clients.core.listPersistentVolume({}));
@@ -184,7 +188,7 @@ async function deleteRestoredStorage(
   }
   for (const pv of ours) {
     const pvName = pv.metadata?.name ?? '';
-    const gone = await waitGone(() => clients.core.readPersistentVolume({ name: pvName }), deadline, signal);
+    const gone = await waitGone(() => clients.core.readPersistentVolume({ name: pvName }), deadline, signal, clock);
     lines.push({ check: `PersistentVolume ${pvName} (claim ${pv.spec?.claimRef?.namespace ?? '?'}/${pv.spec?.claimRef?.name ?? '?'}, was ${pv.spec?.persistentVolumeReclaimPolicy ?? '?'}) reclaimed with its volume (GET answers 404)`, passed: gone });
   }
   if (ours.length === 0) lines.push({ check: `no PersistentVolume claimed from namespace ${namespace}${restoreName ? ` or labelled velero.io/restore-name=${restoreName}` : ''} remains`, passed: true });
@@ -204,14 +208,15 @@ async function deleteRestoredStorage(
     await clients.custom.deleteClusterCustomObject({ ...snapshots, name: contentName }).catch((error: unknown) => {
       if (statusOf(error) !== 404) throw new Error(`deleting VolumeSnapshotContent ${contentName}: the API server answered ${statusOf(error) ?? String(error)}`);
     });
-    const gone = await waitGone(() => clients.custom.getClusterCustomObject({ ...snapshots, name: contentName }), deadline, signal);
+    const gone = await waitGone(() => clients.custom.getClusterCustomObject({ ...snapshots, name: contentName }), deadline, signal, clock);
     lines.push({ check: `VolumeSnapshotContent ${contentName} deleted (GET answers 404; the backup's own snapshot it pointed at is kept)`, passed: gone });
   }
   if (contents.length === 0) lines.push({ check: `no VolumeSnapshotContent labelled velero.io/restore-name=${restoreName} remains`, passed: true });
   return lines;
 }
 
-async function waitGone(read: () => Promise<unknown>, deadline: number, signal: AbortSignal): Promise<boolean> {
+/** `deadline` is on `clock`'s monotonic time. */
+async function waitGone(read: () => Promise<unknown>, deadline: number, signal: AbortSignal, clock: Clock): Promise<boolean> {
   for (;;) {
     try {
       await read();
@@ -219,7 +224,7 @@ async function waitGone(read: () => Promise<unknown>, deadline: number, signal: 
       if (statusOf(error) === 404) return true;
       throw error;
     }
-    if (Date.now() > deadline) return false;
+    if (clock.monoMs() > deadline) return false;
     await wait(POLL_MS, signal);
   }
 }

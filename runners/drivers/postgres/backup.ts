@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { type OsUser, chownTree } from '../../system.js';
 import { writeSettings } from './server.js';
 
@@ -49,8 +50,8 @@ export interface BaseBackup {
   takenAt: string;
 }
 
-export async function takeBaseBackup(client: pg.Client, dataDir: string, destination: string, user: OsUser | undefined): Promise<BaseBackup> {
-  const takenAt = new Date().toISOString();
+export async function takeBaseBackup(client: pg.Client, dataDir: string, destination: string, user: OsUser | undefined, clock: Clock = systemClock): Promise<BaseBackup> {
+  const takenAt = isoNow(clock);
   const started = await client.query<{ lsn: string }>(`SELECT pg_backup_start('drillbook', true) AS lsn`);
   let stopped: { lsn: string; labelfile: string; spcmapfile: string | null } | undefined;
   try {

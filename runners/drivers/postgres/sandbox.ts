@@ -63,14 +63,14 @@ export async function buildSandbox(ctx: RunContext, binaries: PgBinaries, user: 
   const primaryServer = await startServer(binaries, { dataDir: primaryDir, port: primaryPort, logFile: path.join(root, 'primary.log'), user });
   fs.writeFileSync(`${primaryDir}.pgid`, String(primaryServer.pid));
   const primary = { host: '127.0.0.1', port: primaryPort, database: 'postgres', user: 'postgres', password, dataDir: primaryDir };
-  await waitUntilAccepting(primary, 30_000, ctx.signal);
+  await waitUntilAccepting(primary, 30_000, ctx.signal, ctx.clock);
   ctx.record('sandbox primary started', { port: primaryPort });
 
   const admin = await connect(primary);
   let baseBackup: BaseBackup;
   try {
     await createOrdersSchema(admin, options.seedOrders);
-    baseBackup = await takeBaseBackup(admin, primaryDir, path.join(root, 'backup', 'base'), user);
+    baseBackup = await takeBaseBackup(admin, primaryDir, path.join(root, 'backup', 'base'), user, ctx.clock);
     ctx.record('sandbox base backup taken', { startLsn: baseBackup.startLsn, stopLsn: baseBackup.stopLsn });
   } finally {
     await admin.end();
@@ -97,7 +97,7 @@ export async function buildSandbox(ctx: RunContext, binaries: PgBinaries, user: 
     const standbyServer = await startServer(binaries, { dataDir: standbyDir, port: standbyPort, logFile: path.join(root, 'standby.log'), user });
     fs.writeFileSync(`${standbyDir}.pgid`, String(standbyServer.pid));
     standby = { host: '127.0.0.1', port: standbyPort, database: 'postgres', user: 'postgres', password, dataDir: standbyDir };
-    await waitUntilAccepting(standby, 30_000, ctx.signal);
+    await waitUntilAccepting(standby, 30_000, ctx.signal, ctx.clock);
     ctx.record('sandbox standby started', { port: standbyPort });
   }
 

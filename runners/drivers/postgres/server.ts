@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { sleep } from '../../clock.js';
+import { type Clock, sleep, systemClock } from '../../clock.js';
 import { type OsUser, chownTree, isPostgresProcess, listProcesses, processAlive, processesMentioning, signal } from '../../system.js';
 import { type ConnectionSettings, connect } from '../../sql/connection.js';
 import type { PgBinaries } from './binaries.js';
@@ -69,10 +69,10 @@ export async function startServer(
 }
 
 /** Waits until the server accepts connections; used for servers drillbook starts itself. */
-export async function waitUntilAccepting(settings: ConnectionSettings, deadlineMs: number, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
+export async function waitUntilAccepting(settings: ConnectionSettings, deadlineMs: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
+  const deadline = clock.monoMs() + deadlineMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
+  while (clock.monoMs() < deadline) {
     signal?.throwIfAborted();
     try {
       const client = await connect(settings, 1_000);

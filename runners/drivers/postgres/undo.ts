@@ -9,7 +9,7 @@ import { resolveSecret } from '../../secrets.js';
 import { connect } from '../../sql/connection.js';
 import { removeDrillObjects } from '../../sql/drill-tables.js';
 import { signal } from '../../system.js';
-import { typedUndo, type UndoHandler } from '../../undo.js';
+import { typedUndo, undoClock, type UndoHandler } from '../../undo.js';
 import { verifiedRemoval } from '../../verified-removal.js';
 import { stopServer } from './server.js';
 
@@ -26,12 +26,13 @@ export const postgresUndoHandlers: Record<string, UndoHandler> = {
     'postgres.destroy-copy',
     z.object({ dir: z.string(), dataDir: z.string(), port: z.number().int(), keepUntil: z.string().nullable().optional() }),
     async ({ dir, dataDir, port, keepUntil }, env) => {
-      if (keepUntil && Date.now() < Date.parse(keepUntil)) {
+      const clock = undoClock(env);
+      if (keepUntil && clock.wallMs() < Date.parse(keepUntil)) {
         env.log(`keeping the restored copy until ${keepUntil} as declared`);
         return { deferredUntil: keepUntil };
       }
       await stopServer(dataDir);
-      return { deletion: await verifiedRemoval('restored copy', dir, port) };
+      return { deletion: await verifiedRemoval('restored copy', dir, port, clock) };
     },
   ),
   'postgres.delete-run-rows': typedUndo(
@@ -44,7 +45,7 @@ export const postgresUndoHandlers: Record<string, UndoHandler> = {
       dropSchema: z.boolean().optional(),
       dropTables: z.array(z.string()).optional(),
     }),
-    async ({ endpoints, baseDir, runId, dropSchema, dropTables }) => {
+    async ({ endpoints, baseDir, runId, dropSchema, dropTables }, env) => {
       // After a failover the old primary may be gone and the promoted standby holds the
       // rows: the cleanup succeeds where a writable endpoint takes it.
       const errors: string[] = [];
@@ -54,7 +55,7 @@ export const postgresUndoHandlers: Record<string, UndoHandler> = {
           const client = await connect({ host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, ...(password !== undefined ? { password } : {}) }, 5_000);
           try {
             const location = `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
-            return { deletion: await removeDrillObjects(client, { dropSchema: dropSchema ?? false, dropTables: dropTables ?? [] }, runId, location) };
+            return { deletion: await removeDrillObjects(client, { dropSchema: dropSchema ?? false, dropTables: dropTables ?? [] }, runId, location, undoClock(env)) };
           } finally {
             await client.end().catch(() => undefined);
           }

@@ -10,7 +10,7 @@
  */
 import type { DBCluster, DBInstance, DescribeEventsCommandInput, Event, RDSClient, Tag } from '@aws-sdk/client-rds';
 import { type Backoff, backoffDelay } from '../../backoff.js';
-import { sleep as realSleep } from '../../clock.js';
+import { type Clock, sleep as realSleep, systemClock } from '../../clock.js';
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
@@ -21,18 +21,21 @@ export interface RdsDeps {
   client: RDSClient;
   sleep: Sleep;
   sdk: RdsSdk;
+  /** Poll deadlines (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface RdsDepsInput {
   client?: RDSClient;
   sleep?: Sleep;
+  clock?: Clock;
 }
 
 /** Credentials and region from the standard AWS provider chain; the client is created when first used. */
 export function resolveDeps(input: RdsDepsInput = {}): () => Promise<RdsDeps> {
   let deps: Promise<RdsDeps> | undefined;
   return () =>
-    (deps ??= import('@aws-sdk/client-rds').then((sdk) => ({ client: input.client ?? new sdk.RDSClient({ retryMode: 'adaptive' }), sleep: input.sleep ?? realSleep, sdk })));
+    (deps ??= import('@aws-sdk/client-rds').then((sdk) => ({ client: input.client ?? new sdk.RDSClient({ retryMode: 'adaptive' }), sleep: input.sleep ?? realSleep, sdk, clock: input.clock ?? systemClock })));
 }
 
 export const DRILL_TAG = 'drillbook:drill';
@@ -169,15 +172,17 @@ export async function describeEvents(deps: RdsDeps, input: DescribeEventsCommand
 export async function pollUntil<T>(
   deps: RdsDeps,
   check: () => Promise<T | undefined>,
-  options: { what: string; timeoutMs: number; maxIntervalMs: number; signal?: AbortSignal },
+  options: { what: string; timeoutMs: number; maxIntervalMs: number; signal?: AbortSignal; clock?: Clock },
 ): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
+  // The deadline is on the caller's clock (the run's, or an undo's), else on the deps' own.
+  const clock = options.clock ?? deps.clock ?? systemClock;
+  const deadline = clock.monoMs() + options.timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const wait = backoffDelay(attempt, { initialMs: 1_000, maxMs: options.maxIntervalMs });
     options.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() + wait > deadline) throw new Error(`${options.what} did not happen within ${Math.round(options.timeoutMs / 1000)} s`);
+    if (clock.monoMs() + wait > deadline) throw new Error(`${options.what} did not happen within ${Math.round(options.timeoutMs / 1000)} s`);
     await deps.sleep(wait, options.signal);
   }
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { DeletionRecord } from '../../../reports/run-record.js';
 import { outstandingDeferred } from '../../deferred.js';
+import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { JOURNAL_FILE, type JournalEntry, readJournal } from '../../journal.js';
 import { DRILL_TAG, RUN_ID_TAG, type Sleep, describeError, listAll, resolveDeps, tagValue } from './api.js';
 import { deleteCopy } from './undo.js';
@@ -63,14 +64,15 @@ function runsWithCopies(evidenceDir: string): Map<string, KnownRun> {
   return runs;
 }
 
-export async function sweepOrphans(evidenceDir: string, options: { client?: RDSClient; sleep?: Sleep; log?: (message: string) => void; signal?: AbortSignal } = {}): Promise<SweptCopy[]> {
+export async function sweepOrphans(evidenceDir: string, options: { client?: RDSClient; sleep?: Sleep; log?: (message: string) => void; signal?: AbortSignal; clock?: Clock } = {}): Promise<SweptCopy[]> {
   const log = options.log ?? (() => undefined);
+  const clock = options.clock ?? systemClock;
   const runs = runsWithCopies(evidenceDir);
   // No run here ever made an RDS copy: no AWS call (and no credentials) needed.
   if (runs.size === 0) return [];
-  const deps = await resolveDeps({ client: options.client, sleep: options.sleep })();
+  const deps = await resolveDeps({ client: options.client, sleep: options.sleep, clock })();
   const signal = options.signal ?? AbortSignal.timeout(60 * 60_000);
-  const kept = new Set(outstandingDeferred(evidenceDir).filter((d) => d.undo.action.type === 'rds.delete-copy' && Date.now() < Date.parse(d.notBefore)).map((d) => d.runId));
+  const kept = new Set(outstandingDeferred(evidenceDir).filter((d) => d.undo.action.type === 'rds.delete-copy' && clock.wallMs() < Date.parse(d.notBefore)).map((d) => d.runId));
   const { instances, clusters } = await listAll(deps, signal);
   const candidates = [
     ...clusters.map((c) => ({ kind: 'cluster' as const, id: c.DBClusterIdentifier ?? '', tags: c.TagList, members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean), status: c.Status })),
@@ -94,12 +96,12 @@ export async function sweepOrphans(evidenceDir: string, options: { client?: RDSC
     if (copy.status === 'deleting') log(`RDS copy ${copy.id} is already being deleted: waiting until it is gone`);
     log(`deleting orphaned RDS copy DB ${copy.kind} ${copy.id} of finished run ${runId}`);
     try {
-      const deletion = await deleteCopy(deps, { kind: copy.kind, id: copy.id, instances: copy.members }, { signal, log });
+      const deletion = await deleteCopy(deps, { kind: copy.kind, id: copy.id, instances: copy.members }, { signal, log, clock });
       swept.push({ ...base, status: 'deleted', reason: `run ${runId} is over; its copy should be gone`, deletion: { ...deletion, what: 'orphaned restored copy' } });
     } catch (error) {
       swept.push({ ...base, status: 'failed', reason: describeError(error) });
     }
-    recordSweep(evidenceDir, { at: new Date().toISOString(), ...swept.at(-1)! });
+    recordSweep(evidenceDir, { at: isoNow(clock), ...swept.at(-1)! });
   }
   return swept;
 }

@@ -5,7 +5,8 @@
  */
 import type { DeletionRecord } from '../../../reports/run-record.js';
 import { z } from 'zod';
-import { typedUndo, type UndoEnv, type UndoRegistry } from '../../undo.js';
+import { isoNow } from '../../clock.js';
+import { typedUndo, undoClock, type UndoEnv, type UndoRegistry } from '../../undo.js';
 import { type RdsDeps, type RdsDepsInput, call, describeCluster, describeError, describeInstance, isInvalidState, isMultiAzCluster, isNotFound, pollUntil, resolveDeps } from './api.js';
 
 export type RdsResourceKind = 'instance' | 'cluster';
@@ -27,6 +28,7 @@ async function waitGone(deps: RdsDeps, kind: RdsResourceKind, id: string, env: U
     timeoutMs: DELETE_TIMEOUT_MS,
     maxIntervalMs: MAX_POLL_MS,
     signal: env.signal,
+    clock: undoClock(env),
   });
   const fault = kind === 'instance' ? 'DBInstanceNotFound' : 'DBClusterNotFoundFault';
   return { check: `Describe${kind === 'instance' ? 'DBInstances' : 'DBClusters'} for ${id} answers ${fault}`, passed: true };
@@ -56,7 +58,7 @@ async function requestDeletion(deps: RdsDeps, kind: RdsResourceKind, id: string,
         throw error;
       }
     },
-    { what: `a delete request for DB ${kind} ${id} being accepted`, timeoutMs: DELETE_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal },
+    { what: `a delete request for DB ${kind} ${id} being accepted`, timeoutMs: DELETE_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal, clock: undoClock(env) },
   );
 }
 
@@ -80,7 +82,7 @@ export async function deleteCopy(deps: RdsDeps, params: { kind: RdsResourceKind;
   return {
     what: 'restored copy',
     location: `RDS DB ${params.kind} ${params.id}${params.instances?.length ? ` (member ${params.instances.join(', ')})` : ''}`,
-    destroyedAt: new Date().toISOString(),
+    destroyedAt: isoNow(undoClock(env)),
     verification: [
       existed
         ? { check: 'delete requested with SkipFinalSnapshot and DeleteAutomatedBackups (no snapshot or backup of the copy kept)', passed: true }
@@ -98,7 +100,7 @@ async function waitAvailable(deps: RdsDeps, kind: RdsResourceKind, id: string, e
       if (now === null) throw new Error(`DB ${kind} ${id} no longer exists`);
       return now === 'available' ? true : undefined;
     },
-    { what: `DB ${kind} ${id} becoming available`, timeoutMs: START_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal },
+    { what: `DB ${kind} ${id} becoming available`, timeoutMs: START_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal, clock: undoClock(env) },
   );
 }
 
@@ -119,7 +121,7 @@ export async function startAndWait(deps: RdsDeps, kind: RdsResourceKind, id: str
         return undefined;
       }
     },
-    { what: `a start request for DB ${kind} ${id} being accepted`, timeoutMs: START_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal },
+    { what: `a start request for DB ${kind} ${id} being accepted`, timeoutMs: START_TIMEOUT_MS, maxIntervalMs: MAX_POLL_MS, signal: env.signal, clock: undoClock(env) },
   );
   await waitAvailable(deps, kind, id, env);
 }
@@ -137,7 +139,7 @@ export function registerRdsUndos(registry: UndoRegistry, input: RdsDepsInput = {
   return registry
     .register('rds.delete-copy', typedUndo('rds.delete-copy', CopyParams, async (params, env) => {
       const keepUntil = typeof params.keepUntil === 'string' ? params.keepUntil : null;
-      if (keepUntil && Date.now() < Date.parse(keepUntil)) {
+      if (keepUntil && undoClock(env).wallMs() < Date.parse(keepUntil)) {
         env.log(`keeping the restored RDS copy ${String(params.id)} until ${keepUntil} as declared`);
         return { deferredUntil: keepUntil };
       }

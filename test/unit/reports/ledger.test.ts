@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
@@ -124,11 +124,44 @@ await Promise.all(Array.from({ length: Number(count) }, (_, i) =>
   });
 
   it('takes over a lock left by a process that died', async () => {
+    // A real writer holds the lock and is killed with SIGKILL: nothing of it can run to release it.
+    const runtimeDir = await compileEvidenceModulesForNode();
+    try {
+      const childScript = path.join(runtimeDir, 'hold-lock.mjs');
+      await writeFile(
+        childScript,
+        `import { acquireLock } from './reports/evidence/lock.js';
+await acquireLock(process.argv[2], {});
+process.stdout.write('locked\\n');
+setInterval(() => undefined, 1_000);
+`,
+      );
+      const child = spawn(process.execPath, [childScript, path.join(evidenceDir, 'ledger.lock')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+        child.on('exit', (code) => reject(new Error(`the lock holder exited ${code} before locking`)));
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      expect(await readdir(evidenceDir)).toContain('ledger.lock');
+      const started = Date.now();
+      const entry = await appendLedger(evidenceDir, { runId: 'r', dir: 'r', manifestSha256: 'a'.repeat(64) }, { lockTimeoutMs: 10_000 });
+      expect(entry.seq).toBe(1);
+      // Abandoned once its holder has not refreshed it for the stale time (5 s): not the whole timeout.
+      expect(Date.now() - started).toBeLessThan(7_000);
+      expect(await readdir(evidenceDir)).not.toContain('ledger.lock');
+    } finally {
+      await rm(runtimeDir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes over a lock file an older drillbook left behind', async () => {
     const deadPid = await pidOfExitedProcess();
-    await writeFile(
-      path.join(evidenceDir, 'ledger.lock'),
-      JSON.stringify({ pid: deadPid, host: os.hostname(), token: 'dead', at: new Date().toISOString() }),
-    );
+    const legacy = path.join(evidenceDir, 'ledger.lock');
+    await writeFile(legacy, JSON.stringify({ pid: deadPid, host: os.hostname(), token: 'dead', at: new Date().toISOString() }));
+    const old = new Date(Date.now() - 60_000);
+    await utimes(legacy, old, old);
     const entry = await appendLedger(evidenceDir, { runId: 'r', dir: 'r', manifestSha256: 'a'.repeat(64) }, { lockTimeoutMs: 2_000 });
     expect(entry.seq).toBe(1);
     expect(await readdir(evidenceDir)).not.toContain('ledger.lock');

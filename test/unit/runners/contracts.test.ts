@@ -16,6 +16,7 @@ import { faultModule, faultModules, faultsOf } from '../../../runners/faults/reg
 import { checkDeclared } from '../../../runners/probes/registry.js';
 import { defaultUndoRegistry } from '../../../runners/undo-handlers.js';
 import { KUBERNETES_FAULT_PERMISSIONS } from '../../../infra/rbac.js';
+import { Fault } from '../../../scenarios/schema.js';
 import { RDS_FAULT_ACTIONS } from '../../../infra/iam.js';
 
 const ROOT = path.join(import.meta.dirname, '../../..');
@@ -51,6 +52,20 @@ describe('fault contract', () => {
       const spelling = new RegExp(`['"\`]${type}['"\`]`);
       const where = files.filter((f) => spelling.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f));
       expect(where, type).toEqual([`runners/faults/${type}.ts`]);
+    }
+  });
+
+  it('the scenario language lists every fault for an unknown type, each spelled once among scenarios/, reports/ and bin/', () => {
+    const parsed = Fault.safeParse({ type: 'kill-everything' });
+    const message = parsed.error?.issues[0]?.message ?? '';
+    expect(message).toMatch(/^unknown fault type: use command, kill-primary, .* \(postgres\), .* \(rds\), .* or network-partition \(kubernetes\)$/);
+    for (const { type } of faultModules) expect(message, type).toContain(type);
+    const files = ['scenarios', 'reports', 'bin'].flatMap((dir) => sourceFiles(path.join(ROOT, dir)));
+    for (const { type } of faultModules.filter((m) => m.type !== 'command')) {
+      const spelling = new RegExp(`['"\`]${type}['"\`]`);
+      const where = files.filter((f) => spelling.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f));
+      expect(where, type).toHaveLength(1);
+      expect(where[0], type).toMatch(/^scenarios\/schema(-\w+)?\.ts$/);
     }
   });
 });
