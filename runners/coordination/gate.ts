@@ -6,7 +6,7 @@
  * Waiting polls the lock: neither a Lease nor an S3 object can notify a waiter, and a watch
  * would need another RBAC verb (list/watch) for little gain at drill time scales.
  */
-import { performance } from 'node:perf_hooks';
+import { type Clock, systemClock } from '../clock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunCoordination } from '../../reports/coordination-record.js';
 import type { LockHolder, OverlapPolicy, SystemLockBackend } from './types.js';
@@ -17,6 +17,8 @@ export interface GateOptions {
   signal?: AbortSignal;
   /** Wall time for the evidence (ms since the epoch); the run's own clock in the engine. */
   now?: () => number;
+  /** Times the wait and the renewals (monotonic) and stamps the evidence; the system clock by default. */
+  clock?: Clock;
   /** How often a waiting run looks at the lock again (default: a third of the lock's TTL, at most 2 s). */
   pollMs?: number;
   /** How often the holder renews (default: a third of the TTL, so two renewals may fail in a row). */
@@ -36,11 +38,12 @@ const DEFAULT_MAX_WAIT_MS = 60 * 60_000;
 const MAX_ERRORS = 3;
 
 export async function enterSystemLock(backend: SystemLockBackend, options: GateOptions): Promise<EnteredLock> {
-  const now = options.now ?? Date.now;
+  const clock: Clock = options.clock ?? systemClock;
+  const now = options.now ?? (() => clock.wallMs());
   const iso = () => new Date(now()).toISOString();
   const pollMs = options.pollMs ?? Math.min(2000, Math.max(50, backend.ttlMs / 3));
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-  const startedMono = performance.now();
+  const startedMono = clock.monoMs();
   const evidence: RunCoordination = {
     lock: backend.kind,
     name: backend.name,
@@ -56,7 +59,7 @@ export async function enterSystemLock(backend: SystemLockBackend, options: GateO
     releasedAt: null,
     lost: null,
   };
-  const waited = () => Math.round(performance.now() - startedMono) / 1000;
+  const waited = () => Math.round(clock.monoMs() - startedMono) / 1000;
   /** Notes the holder; true when it is another one than last time. */
   const seen = (holder: LockHolder): boolean => {
     const at = iso();
@@ -99,7 +102,7 @@ export async function enterSystemLock(backend: SystemLockBackend, options: GateO
     if (attempt) {
       const newHolder = seen(attempt.heldBy);
       if (options.overlap === 'skip') return stop('skipped', `the system is being drilled by ${held(attempt.heldBy)}, which holds ${backend.name}; overlap: skip`);
-      if (performance.now() - startedMono >= maxWaitMs)
+      if (clock.monoMs() - startedMono >= maxWaitMs)
         return stop('skipped', `waited ${Math.round(maxWaitMs / 1000)} s for ${held(attempt.heldBy)}, which still holds ${backend.name}; overlap: wait gives up after that`);
       if (newHolder) options.log?.(`waiting for ${held(attempt.heldBy)}, which holds ${backend.name} (overlap: wait)`);
     }
@@ -113,10 +116,11 @@ export async function enterSystemLock(backend: SystemLockBackend, options: GateO
 
 /** Renews the lock every renewMs until released; reports a loss once. */
 function holding(backend: SystemLockBackend, evidence: RunCoordination, options: GateOptions, iso: () => string): EnteredLock {
+  const clock: Clock = options.clock ?? systemClock;
   const renewMs = options.renewMs ?? Math.max(20, backend.ttlMs / 3);
   const listeners: ((message: string) => void)[] = [];
   let lost: string | null = null;
-  let lastRenewed = performance.now();
+  let lastRenewed = clock.monoMs();
   let released = false;
   const lose = (message: string) => {
     if (lost !== null) return;
@@ -132,13 +136,13 @@ function holding(backend: SystemLockBackend, evidence: RunCoordination, options:
     backend
       .renew()
       .then((ours) => {
-        if (ours) lastRenewed = performance.now();
+        if (ours) lastRenewed = clock.monoMs();
         else lose(`${backend.name} was taken over by another runner: this drill no longer holds its system`);
       })
       .catch((error: unknown) => {
         options.log?.(`cannot renew ${backend.name}: ${messageOf(error)}`);
         // Past the TTL another runner may have taken the lock: exclusivity is no longer known.
-        if (performance.now() - lastRenewed >= backend.ttlMs) lose(`${backend.name} could not be renewed for ${Math.round(backend.ttlMs / 1000)} s (${messageOf(error)}): another runner may hold the system now`);
+        if (clock.monoMs() - lastRenewed >= backend.ttlMs) lose(`${backend.name} could not be renewed for ${Math.round(backend.ttlMs / 1000)} s (${messageOf(error)}): another runner may hold the system now`);
       })
       .finally(() => (renewing = false));
   }, renewMs);

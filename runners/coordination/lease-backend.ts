@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { systemClock } from '../clock.js';
 import { statusOf } from '../drivers/kubernetes/client.js';
 import type { LockAttempt, LockHolder, SystemLockBackend } from './types.js';
 
@@ -64,7 +65,7 @@ export function leaseBackend(options: LeaseBackendOptions): SystemLockBackend {
   const { api, namespace, system, identity, scenario } = options;
   const name = leaseName(system);
   const durationSeconds = Math.max(1, Math.ceil(options.ttlMs / 1000));
-  const now = () => options.now?.() ?? Date.now();
+  const now = () => options.now?.() ?? systemClock.wallMs();
   /** The Lease as we last wrote it while holding it. */
   let ours: V1Lease | undefined;
 

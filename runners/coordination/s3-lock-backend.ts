@@ -6,6 +6,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { releaseS3Lock, renewS3Lock, tryAcquireS3Lock, lockKey, type HeldS3Lock, type S3LockBody } from '../../reports/evidence/s3-lock.js';
 import type { S3Location } from '../../reports/evidence/s3-ledger.js';
+import { systemClock } from '../clock.js';
 import type { LockHolder, SystemLockBackend } from './types.js';
 
 export interface S3LockBackendOptions {
@@ -20,7 +21,7 @@ export interface S3LockBackendOptions {
 
 export function s3LockBackend(options: S3LockBackendOptions): SystemLockBackend {
   const { client, location, system, identity, ttlMs } = options;
-  const now = () => new Date(options.now?.() ?? Date.now());
+  const now = () => new Date(options.now?.() ?? systemClock.wallMs());
   let held: HeldS3Lock | undefined;
   const holder = (body: S3LockBody): LockHolder => ({ identity: body.owner, scenario: body.scenario ?? null, expiresAt: body.expiresAt });
   return {

@@ -288,7 +288,7 @@ export class PostgresRestore {
     const copy = await connect(this.endpoint('restored'), 10_000);
     const source = await connect(this.endpoint('primary'), 10_000);
     try {
-      const applied = await applyMasking(copy, rules.rules, key);
+      const applied = await applyMasking(copy, rules.rules, key, { clock: ctx.clock });
       record.applied = applied;
       ctx.record('masking applied to the copy', { rules: applied.rules.length, rowsAffected: applied.rules.reduce((n, r) => n + r.rowsAffected, 0), durationMs: Math.round(applied.durationMs) });
       const verification = await verifyMasking(copy, source, rules.rules, 1_000, { applied });
