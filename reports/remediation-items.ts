@@ -5,7 +5,9 @@
  */
 import {
   EDITABLE_FIELDS,
+  REMEDIATION_FILE,
   SEVERITIES,
+  eventsOfRegisterText,
   readEvents,
   resolutionOf,
   type OpenedEvent,
@@ -13,6 +15,7 @@ import {
   type RegisterItem,
   type RegisterReadResult,
 } from './remediation-events.js';
+import type { EvidenceSource } from './evidence/source.js';
 import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
 
 /** Fold events into items: the current state, with every event kept as history. */
@@ -91,6 +94,15 @@ export function deriveItems(events: RegisterEvent[], now: Date = new Date()): Re
   const list = [...items.values()];
   for (const item of list) item.overdue = item.status === 'open' && item.due < today;
   return { items: list, warnings };
+}
+
+/** The register of an evidence source (a directory or S3) as it stands; a missing file is an empty register. */
+export async function readRegisterFrom(source: EvidenceSource, opts: { now?: Date } = {}): Promise<RegisterReadResult> {
+  if (source.kind === 'local') return readRegister(source.where, opts);
+  const bytes = await source.read(REMEDIATION_FILE);
+  const { events, warnings } = bytes === undefined ? { events: [], warnings: [] } : eventsOfRegisterText(bytes.toString('utf8'), source.locate(REMEDIATION_FILE));
+  const derived = deriveItems(events, opts.now);
+  return { items: derived.items, warnings: [...warnings, ...derived.warnings] };
 }
 
 /** The register as it stands; a missing file is an empty register. */

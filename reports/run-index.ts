@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ENVIRONMENT_CLASSES, type EnvironmentClass, environmentClassOf } from '../scenarios/environments.js';
 import { RUN_FILE, isObject } from './evidence-files.js';
 import { RUN_RECORD_SCHEMA, type Outcome, type Verdict } from './run-record.js';
+import type { EvidenceSource } from './evidence/source.js';
 
 export interface RunSummary {
   /** The run directory's name (relative to the evidence directory). */
@@ -74,21 +75,26 @@ export async function readRunSummaries(evidenceDir: string, options: ReadRunsOpt
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  index.runs.sort((a, b) => a.startedMs - b.startedMs || a.dir.localeCompare(b.dir));
-  index.warnings.sort();
-  index.unfinished.sort();
-  return index;
+  return sortIndex(index);
 }
 
 function readOne(evidenceDir: string, name: string, index: RunIndex): void {
-  const file = path.join(evidenceDir, name, RUN_FILE);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(path.join(evidenceDir, name, RUN_FILE), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') index.unfinished.push(name);
     else index.warnings.push(`${name}/${RUN_FILE}: cannot read it (${(error as Error).message})`);
+    return;
+  }
+  addRunJson(name, text, index);
+}
+
+/** One run directory's run.json text (undefined: there is none yet) into the index. */
+function addRunJson(name: string, text: string | undefined, index: RunIndex): void {
+  if (text === undefined) {
+    index.unfinished.push(name);
     return;
   }
   let parsed: unknown;
@@ -101,6 +107,27 @@ function readOne(evidenceDir: string, name: string, index: RunIndex): void {
   const summary = summarize(name, parsed);
   if (typeof summary === 'string') index.warnings.push(`${name}/${RUN_FILE}: ${summary}, skipped`);
   else index.runs.push(summary);
+}
+
+/**
+ * {@link readRunSummaries} from any evidence source. A directory takes the synchronous path
+ * above; S3 objects are read with the source's bounded concurrency, each run.json reduced to
+ * its summary as it arrives (the heap holds summaries, never records), in the same order and
+ * with the same warnings as for a directory holding the same runs.
+ */
+export async function readRunSummariesFrom(source: EvidenceSource, options: ReadRunsOptions = {}): Promise<RunIndex> {
+  if (source.kind === 'local') return readRunSummaries(source.where, options);
+  const index: RunIndex = { runs: [], warnings: [], unfinished: [] };
+  const names = await source.listRunDirs();
+  await Promise.all(names.map(async (name) => addRunJson(name, (await source.read(`${name}/${RUN_FILE}`))?.toString('utf8'), index)));
+  return sortIndex(index);
+}
+
+function sortIndex(index: RunIndex): RunIndex {
+  index.runs.sort((a, b) => a.startedMs - b.startedMs || a.dir.localeCompare(b.dir));
+  index.warnings.sort();
+  index.unfinished.sort();
+  return index;
 }
 
 type Json = Record<string, unknown>;

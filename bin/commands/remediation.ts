@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import type { RegisterItem, RegisterEvent } from '../../reports/remediation.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
 import type { CliDefaults } from '../config.js';
+import { withEvidenceSource } from './evidence-source.js';
 
 interface EvidenceOption {
   evidence: string;
@@ -59,12 +60,21 @@ async function orExit<T>(what: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function loadItems(evidenceDir: string): Promise<RegisterItem[]> {
-  const { readRegister } = await import('../../reports/remediation.js');
-  const { items, warnings } = await orExit('remediation', () => readRegister(evidenceDir));
+/** The register of a directory or of an S3 store (`s3://bucket/prefix`, read in place). */
+async function loadItems(evidence: string): Promise<RegisterItem[]> {
+  const { readRegisterFrom } = await import('../../reports/remediation.js');
+  const { items, warnings } = await withEvidenceSource(evidence, (source) => orExit('remediation', () => readRegisterFrom(source)));
   for (const warning of warnings) err(`warning: ${warning}`);
   return items;
 }
+
+/** `--evidence` of a reading command: an existing directory, or an s3:// store checked when opened. */
+function requireReadableEvidence(evidence: string): void {
+  if (!/^s3:\/\//i.test(evidence.trim())) requireEvidenceDir(evidence);
+}
+
+/** Where the register is, as messages name it. */
+const registerWhere = (evidence: string) => (/^s3:\/\//i.test(evidence.trim()) ? `${evidence.replace(/\/+$/, '')}/remediation.jsonl` : path.join(evidence, 'remediation.jsonl'));
 
 /** Terminal-safe text: no control characters from a record reach the terminal. */
 const plain = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
@@ -137,7 +147,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--overdue', 'only open items past their due date')
     .option('--json', 'print the items as JSON')
     .action(async (options: ListOptions) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const { filterItems } = await import('../../reports/remediation.js');
       const items = filterItems(await loadItems(options.evidence), {
         ...(options.system !== undefined ? { system: options.system } : {}),
@@ -149,7 +159,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
         return;
       }
       if (items.length === 0) {
-        out(`no remediation items${options.system || options.status || options.overdue ? ' match' : ''} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        out(`no remediation items${options.system || options.status || options.overdue ? ' match' : ''} in ${registerWhere(options.evidence)}`);
         return;
       }
       printTable(items);
@@ -165,11 +175,11 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .addOption(evidenceOption(defaults.evidence))
     .option('--json', 'print the item as JSON')
     .action(async (id: string, options: EvidenceOption & { json?: boolean }) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const items = await loadItems(options.evidence);
       const item = items.find((i) => i.id === id) ?? items.find((i) => i.id.toLowerCase() === id.toLowerCase());
       if (!item) {
-        err(`remediation show: no remediation item ${JSON.stringify(id)} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        err(`remediation show: no remediation item ${JSON.stringify(id)} in ${registerWhere(options.evidence)}`);
         throw new Exit(EXIT.invalid);
       }
       if (options.json) out(JSON.stringify(item, null, 2));
@@ -258,7 +268,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--system <name>', 'only this system')
     .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))
     .action(async (options: EvidenceOption & { format: 'csv' | 'json'; out?: string; system?: string; status?: 'open' | 'closed' }) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const { filterItems } = await import('../../reports/remediation.js');
       const { registerToCsv, registerToJson } = await import('../../reports/remediation-export.js');
       const items = filterItems(await loadItems(options.evidence), {
