@@ -93,6 +93,8 @@ export async function buildSite(evidence: string | EvidenceSource, outDir: strin
     await writeFileAtomic(path.join(target, HTML_REPORT_FILE), report);
     copied.add(run.dir);
   });
+  // Copies finish in any order: the pages list what is missing in name order.
+  missing.sort();
   const href = (run: RunSummary) => (copied.has(run.dir) ? reportHrefFor(run) : undefined);
   // The sealed report cannot show a later review: the index shows the latest one beside it.
   const reviews = new Map<string, { text: string; className: string }>();
@@ -157,7 +159,7 @@ export async function buildSite(evidence: string | EvidenceSource, outDir: strin
     pages: written,
     runs: runs.length,
     reportsCopied: copied.size,
-    reportsMissing: missing.sort(),
+    reportsMissing: missing,
     coverage,
     remediationSource: register.source,
     warnings: [...warnings, ...register.warnings],
