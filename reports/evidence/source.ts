@@ -5,18 +5,20 @@
  * the same way and none of them talks to S3 itself.
  *
  * S3 is read in place: objects are fetched one at a time into memory (evidence files are a
- * few KiB), at most `concurrency` requests in flight (p-limit), the run directories found
- * with a delimited ListObjectsV2 (one page per 1000 runs). Nothing is written to disk.
+ * few KiB) by the lean reader of s3-http.ts, at most `concurrency` requests in flight
+ * (p-limit), and the run directories are found with a delimited ListObjectsV2 (one page per
+ * 1000 runs). Nothing is written to disk.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { EvidenceError, RUN_FILE, parseRunRecord, readOptional } from '../evidence-files.js';
 import type { RunRecord } from '../run-record.js';
 import { describeEvidenceTarget, parseEvidenceTarget } from '../upload-s3.js';
 import { defaultS3Client } from './s3-client.js';
-import { S3_LEDGER_PREFIX, isNoSuchKey, s3Key, type S3Location } from './s3-ledger.js';
+import { s3ObjectReader } from './s3-http.js';
+import { S3_LEDGER_PREFIX, s3Key, type S3Location } from './s3-ledger.js';
 import { S3_LOCKS_PREFIX } from './s3-lock.js';
 import type { EvidenceObjects } from './verify-ledger.js';
 
@@ -111,6 +113,8 @@ export async function openS3EvidenceSource(location: S3Location, options: S3Sour
     if (ownsClient) client.destroy();
     throw error;
   }
+  const concurrency = options.concurrency ?? 16;
+  const reader = s3ObjectReader(client, location.bucket, concurrency);
   return {
     kind: 's3',
     where,
@@ -125,14 +129,13 @@ export async function openS3EvidenceSource(location: S3Location, options: S3Sour
     read: (relativePath) =>
       limit(async () => {
         try {
-          const response = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: s3Key(location, relativePath) }));
-          return Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
+          return await reader.get(s3Key(location, relativePath));
         } catch (error) {
-          if (isNoSuchKey(error)) return undefined;
           throw failed(`s3://${location.bucket}/${s3Key(location, relativePath)}`, error);
         }
       }),
     close: () => {
+      reader.close();
       if (ownsClient) client.destroy();
     },
   };
