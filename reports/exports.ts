@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { escapeXml, formatSeconds } from './charts.js';
 import { EvidenceError, RUN_FILE, writeFileAtomic } from './evidence-files.js';
 import type { RunRecord } from './run-record.js';
-import type { EvidenceSource } from './evidence/source.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 
 export const JUNIT_FILE = 'junit.xml';
 export const PDF_FILE = 'report.pdf';

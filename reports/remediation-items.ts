@@ -15,7 +15,7 @@ import {
   type RegisterItem,
   type RegisterReadResult,
 } from './remediation-events.js';
-import type { EvidenceSource } from './evidence/source.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
 
 /** Fold events into items: the current state, with every event kept as history. */
@@ -99,8 +99,12 @@ export function deriveItems(events: RegisterEvent[], now: Date = new Date()): Re
 /** The register of an evidence source (a directory or S3) as it stands; a missing file is an empty register. */
 export async function readRegisterFrom(source: EvidenceSource, opts: { now?: Date } = {}): Promise<RegisterReadResult> {
   if (source.kind === 'local') return readRegister(source.where, opts);
-  const bytes = await source.read(REMEDIATION_FILE);
-  const { events, warnings } = bytes === undefined ? { events: [], warnings: [] } : eventsOfRegisterText(bytes.toString('utf8'), source.locate(REMEDIATION_FILE));
+  return registerOfText((await source.read(REMEDIATION_FILE))?.toString('utf8'), source.locate(REMEDIATION_FILE), opts);
+}
+
+/** The register of `text` (undefined: there is none), however read; `file` names it in warnings. */
+export function registerOfText(text: string | undefined, file: string, opts: { now?: Date } = {}): RegisterReadResult {
+  const { events, warnings } = text === undefined ? { events: [], warnings: [] } : eventsOfRegisterText(text, file);
   const derived = deriveItems(events, opts.now);
   return { items: derived.items, warnings: [...warnings, ...derived.warnings] };
 }

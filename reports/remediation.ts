@@ -39,6 +39,7 @@ import {
   type OpenedEvent,
   type RegisterEvent,
   type RegisterItem,
+  type RegisterReadResult,
   type ReopenedEvent,
   type UpdatedEvent,
   type VerificationRecord,
@@ -98,6 +99,24 @@ async function appendUnderLock<T>(
 }
 
 /**
+ * Where `update`, `close` and `reopen` append: an evidence directory (the lock file and fsync
+ * above) or an S3 store (`s3RegisterStore` in evidence/s3-append.ts: a conditional replace of
+ * `remediation.jsonl`, chained to its last line in S3). `append` runs `prepare` on the events
+ * as they stand at the write, and chains the lines it returns.
+ */
+export interface RegisterStore {
+  /** The directory, or undefined for S3 (runs are then not looked up for --verified-by). */
+  dir: string | undefined;
+  read(opts: { now?: Date }): Promise<RegisterReadResult>;
+  append<T>(prepare: (events: RegisterEvent[]) => { lines: string[]; result: T }): Promise<T>;
+}
+
+function storeOf(evidence: string | RegisterStore): RegisterStore {
+  if (typeof evidence !== 'string') return evidence;
+  return { dir: evidence, read: (opts) => readRegister(evidence, opts), append: (prepare) => appendUnderLock(evidence, prepare) };
+}
+
+/**
  * Open the remediation items of a run in the register. Idempotent: an item already opened
  * for this run (same run id and item id) is not opened again.
  */
@@ -153,7 +172,7 @@ export interface ItemUpdate {
 }
 
 /** Change owner, due date, severity or corrective action of an open item, with a note. */
-export async function updateItem(evidenceDir: string, id: string, update: ItemUpdate, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function updateItem(evidence: string | RegisterStore, id: string, update: ItemUpdate, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const changesAsked: Partial<Record<EditableField, string>> = {};
   const problems: string[] = [];
   if (update.owner !== undefined) {
@@ -184,7 +203,7 @@ export async function updateItem(evidenceDir: string, id: string, update: ItemUp
   }
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
 
-  return appendUnderLock(evidenceDir, (events) => {
+  return storeOf(evidence).append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, id);
     if (item.status === 'closed') throw new RegisterError(`item ${item.id} is closed; reopen it before changing it`);
     const changes: Partial<Record<EditableField, string>> = {};
@@ -235,7 +254,7 @@ export interface ItemClose {
  * `planVersion` names the plan revision that carries the fix; it must be later than the plan
  * version the item was found under.
  */
-export async function closeItem(evidenceDir: string, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function closeItem(evidence: string | RegisterStore, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const problems = noteAndByProblems(close.note, close.by);
   const verifiedByArg = close.verifiedBy?.trim();
   if (verifiedByArg !== undefined && verifiedByArg.length < 4) problems.push('verified-by: give the run id (at least its first 4 characters)');
@@ -254,11 +273,13 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
   }
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
 
-  const before = findItem((await readRegister(evidenceDir, opts)).items, id);
+  const store = storeOf(evidence);
+  const evidenceDir = store.dir;
+  const before = findItem((await store.read(opts)).items, id);
   if (before.status === 'closed') throw new RegisterError(`item ${before.id} is already closed`);
   const openedEvent = before.history[0] as OpenedEvent;
   // Registers written before v1.1 do not say which plan version found the item: its run does.
-  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
+  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined && evidenceDir !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
   if (planVersionArg !== undefined && foundUnder !== undefined && comparePlanVersions(planVersionArg, foundUnder) <= 0) {
     throw new RegisterError(
       `cannot close ${before.id} with plan version ${planVersionArg}: the item was found under plan version ${foundUnder}; name the later version that carries the fix`,
@@ -271,11 +292,14 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
     );
   }
   if (verifiedByArg !== undefined) {
+    if (evidenceDir === undefined) {
+      throw new RegisterError(`--verified-by checks the re-test's bundle in an evidence directory: close ${before.id} with --evidence set to the staging directory that holds run ${verifiedByArg}, or with --accept-risk`);
+    }
     verification = await qualifyRun(evidenceDir, verifiedByArg, before, openedEvent.runStartedAt);
   }
   const resolution: CloseResolution = verification ? 'verified' : close.acceptRisk ? 'accepted-risk' : 'note';
 
-  return appendUnderLock(evidenceDir, (events) => {
+  return store.append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, before.id);
     if (item.status === 'closed') throw new RegisterError(`item ${item.id} is already closed`);
     const event: ClosedEvent = {
@@ -305,10 +329,10 @@ async function planVersionOfRun(evidenceDir: string, runId: string): Promise<str
 }
 
 /** Reopen a closed item (the fix did not hold), with a note. */
-export async function reopenItem(evidenceDir: string, id: string, reopen: { note: string; by: string }, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function reopenItem(evidence: string | RegisterStore, id: string, reopen: { note: string; by: string }, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const problems = noteAndByProblems(reopen.note, reopen.by);
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
-  return appendUnderLock(evidenceDir, (events) => {
+  return storeOf(evidence).append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, id);
     if (item.status !== 'closed') throw new RegisterError(`item ${item.id} is open; only a closed item can be reopened`);
     const event: ReopenedEvent = {

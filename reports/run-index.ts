@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ENVIRONMENT_CLASSES, type EnvironmentClass, environmentClassOf } from '../scenarios/environments.js';
 import { RUN_FILE, isObject } from './evidence-files.js';
 import { RUN_RECORD_SCHEMA, type Outcome, type Verdict } from './run-record.js';
-import type { EvidenceSource } from './evidence/source.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 
 export interface RunSummary {
   /** The run directory's name (relative to the evidence directory). */

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, pathExists, readTextIfPresent, sha256Hex, writeFileAtomic } from './evidence-files.js';
 import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, withLedgerLock, type LedgerEntry } from './evidence/ledger.js';
 import { verifyBundle } from './evidence/verify-bundle.js';
-import type { EvidenceSource } from './evidence/source.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 import {
   SIGNOFFS_FILE,
   keyIdOf,

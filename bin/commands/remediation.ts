@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import type { RegisterItem, RegisterEvent } from '../../reports/remediation.js';
+import type { RegisterItem, RegisterEvent, RegisterStore } from '../../reports/remediation.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
 import type { CliDefaults } from '../config.js';
-import { withEvidenceSource } from './evidence-source.js';
+import { evidenceSourceOrExit, withEvidenceSource } from './evidence-source.js';
 
 interface EvidenceOption {
   evidence: string;
@@ -32,7 +32,7 @@ const defaultBy = (): string => {
 };
 
 function evidenceOption(defaultEvidence: string): Option {
-  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)').default(defaultEvidence);
+  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl, or s3://bucket/prefix ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)').default(defaultEvidence);
 }
 
 function requireEvidenceDir(dir: string): void {
@@ -71,6 +71,29 @@ async function loadItems(evidence: string): Promise<RegisterItem[]> {
 /** `--evidence` of a reading command: an existing directory, or an s3:// store checked when opened. */
 function requireReadableEvidence(evidence: string): void {
   if (!/^s3:\/\//i.test(evidence.trim())) requireEvidenceDir(evidence);
+}
+
+/**
+ * Run a change of the register on `--evidence`: a directory, or an S3 store (checked first,
+ * like the reading commands), whose register then takes the event by conditional append.
+ */
+async function withRegister<T>(evidence: string, change: (store: string | RegisterStore) => Promise<T>): Promise<T> {
+  if (!/^s3:\/\//i.test(evidence.trim())) {
+    requireEvidenceDir(evidence);
+    return change(evidence);
+  }
+  (await evidenceSourceOrExit(evidence)).close();
+  const { parseEvidenceTarget } = await import('../../reports/upload-s3.js');
+  const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
+  const { s3RegisterStore } = await import('../../reports/evidence/s3-append.js');
+  const target = parseEvidenceTarget(evidence);
+  if (target.kind !== 's3') throw new Error('unreachable: an s3:// location');
+  const client = defaultS3Client();
+  try {
+    return await change(s3RegisterStore(client, { bucket: target.bucket, prefix: target.prefix }));
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Where the register is, as messages name it. */
@@ -198,10 +221,9 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .requiredOption('--note <text>', 'why (recorded in the history)')
     .option('--by <name>', 'who makes the change (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { owner?: string; due?: string; severity?: string; action?: string; note: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { updateItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation update ${id}`, () =>
-        updateItem(options.evidence, id, {
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation update ${id}`, () =>
+        updateItem(store, id, {
           ...(options.owner !== undefined ? { owner: options.owner } : {}),
           ...(options.due !== undefined ? { due: options.due } : {}),
           ...(options.severity !== undefined ? { severity: options.severity } : {}),
@@ -209,7 +231,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
           note: options.note,
           by: options.by ?? defaultBy(),
         }),
-      );
+      ));
       out(`updated ${item.id}: ${item.severity}, owner ${plain(item.owner)}, due ${item.due}${item.overdue ? ' (overdue)' : ''}`);
     });
 
@@ -225,10 +247,9 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--plan-version <version>', 'the plan version that carries the fix (later than the one the item was found under)')
     .option('--by <name>', 'who closes it (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { note: string; verifiedBy?: string; acceptRisk?: boolean; owner?: string; planVersion?: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { closeItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation close ${id}`, () =>
-        closeItem(options.evidence, id, {
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation close ${id}`, () =>
+        closeItem(store, id, {
           note: options.note,
           by: options.by ?? defaultBy(),
           ...(options.verifiedBy !== undefined ? { verifiedBy: options.verifiedBy } : {}),
@@ -236,7 +257,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
           ...(options.owner !== undefined ? { riskOwner: options.owner } : {}),
           ...(options.planVersion !== undefined ? { planVersion: options.planVersion } : {}),
         }),
-      );
+      ));
       const how = item.verification
         ? `, verified by run ${item.verification.runId}: ${plain(item.verification.shows)}`
         : item.resolution === 'accepted-risk'
@@ -253,9 +274,8 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .requiredOption('--note <text>', 'why (recorded in the history)')
     .option('--by <name>', 'who reopens it (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { note: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { reopenItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation reopen ${id}`, () => reopenItem(options.evidence, id, { note: options.note, by: options.by ?? defaultBy() }));
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation reopen ${id}`, () => reopenItem(store, id, { note: options.note, by: options.by ?? defaultBy() })));
       out(`reopened ${item.id}`);
     });
 

@@ -20,21 +20,9 @@ import { defaultS3Client } from './s3-client.js';
 import { s3ObjectReader } from './s3-http.js';
 import { S3_LEDGER_PREFIX, s3Key, type S3Location } from './s3-ledger.js';
 import { S3_LOCKS_PREFIX } from './s3-lock.js';
-import type { EvidenceObjects } from './verify-ledger.js';
+import type { EvidenceSource } from './source-type.js';
 
-export interface EvidenceSource extends EvidenceObjects {
-  readonly kind: 'local' | 's3';
-  /** The directory, or `s3://bucket/prefix`, as messages name it. */
-  readonly where: string;
-  /** A relative path (posix separators) as messages name it. */
-  locate(relativePath: string): string;
-  /** The names of the run directories (top level, not hidden; in S3 not ledger/ or locks/), sorted. */
-  listRunDirs(): Promise<string[]>;
-  /** The bytes at `<relative path>`, or undefined when there is none. */
-  read(relativePath: string): Promise<Buffer | undefined>;
-  /** Releases the S3 client it made (a no-op for a directory or a client passed in). */
-  close(): void;
-}
+export type { EvidenceSource } from './source-type.js';
 
 export const isS3Location = (location: string): boolean => /^s3:\/\//i.test(location.trim());
 
