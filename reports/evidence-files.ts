@@ -256,6 +256,11 @@ export async function readRunRecord(runDir: string): Promise<RunRecord> {
     if (code === 'ENOTDIR') throw new EvidenceError(`${runDir} is not a directory`);
     throw new EvidenceError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
+  return parseRunRecord(text, file);
+}
+
+/** A run.json's text as a RunRecord; `file` names it in the EvidenceError. */
+export function parseRunRecord(text: string, file: string): RunRecord {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

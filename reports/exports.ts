@@ -7,13 +7,14 @@
  * the run could not measure because it was aborted is an <error>; one that the test type
  * does not measure (a tabletop) is <skipped>.
  */
-import { access, copyFile, mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { escapeXml, formatSeconds } from './charts.js';
 import { EvidenceError, RUN_FILE, writeFileAtomic } from './evidence-files.js';
 import type { RunRecord } from './run-record.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 
 export const JUNIT_FILE = 'junit.xml';
 export const PDF_FILE = 'report.pdf';
@@ -129,11 +130,14 @@ export async function writeJunit(record: RunRecord, outDir: string): Promise<str
   return file;
 }
 
-/** Copy run.json byte for byte (its sha256 stays the one in the manifest). */
-export async function copyRunJson(runDir: string, outDir: string): Promise<string> {
+/** Copy run.json of run `dir` of a source byte for byte (its sha256 stays the one in the manifest). */
+export async function copyRunJson(source: EvidenceSource, dir: string, outDir: string): Promise<string> {
   await mkdir(outDir, { recursive: true });
   const file = path.join(outDir, RUN_FILE);
-  if (path.resolve(file) !== path.resolve(runDir, RUN_FILE)) await copyFile(path.join(runDir, RUN_FILE), file);
+  if (path.resolve(file) === path.resolve(source.locate(`${dir}/${RUN_FILE}`))) return file;
+  const bytes = await source.read(`${dir}/${RUN_FILE}`);
+  if (bytes === undefined) throw new EvidenceError(`${source.locate(`${dir}/${RUN_FILE}`)} not found`);
+  await writeFileAtomic(file, bytes);
   return file;
 }
 

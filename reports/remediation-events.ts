@@ -347,6 +347,11 @@ export async function readEvents(evidenceDir: string): Promise<{ events: Registe
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [], head: REGISTER_GENESIS };
     throw new RegisterError(`cannot read ${file}: ${(error as Error).message}`);
   }
+  return eventsOfRegisterText(text, file);
+}
+
+/** {@link readEvents} of a register's text however read; `file` names it in the warnings. */
+export function eventsOfRegisterText(text: string, file: string): { events: RegisterEvent[]; warnings: string[]; head: string } {
   const check = checkRegisterText(text);
   const warnings = [
     ...[...check.torn, ...check.damaged].map((p) => ({ line: p.line, text: `${file}:${p.line}: skipped a damaged line: ${p.message.replace(/^line \d+: /, '')}` })),

@@ -17,7 +17,6 @@
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock } from './evidence/lock.js';
-import { verifyBundle } from './evidence/verify-bundle.js';
 import { fsyncDirectory, listRunDirs, pathExists, readRunRecord } from './evidence-files.js';
 import {
   EDITABLE_FIELDS,
@@ -46,152 +45,14 @@ import {
   type VerificationRecord,
 } from './remediation-events.js';
 import { comparePlanVersions } from '../scenarios/plan-version.js';
-import { environmentClassOf } from '../scenarios/environments.js';
-import { recordEnvironmentClass } from './environment-class.js';
-import type { EarlierItemRecord, RunRecord, Severity, VerifiableBy } from './run-record.js';
-import { resolutionOf } from './remediation-events.js';
+import type { RunRecord, Severity } from './run-record.js';
+import { deriveItems, readRegister, verifiableText } from './remediation-items.js';
+import { qualifyRun } from './remediation-verify.js';
 
 export * from './remediation-events.js';
+export * from './remediation-items.js';
+export { TEST_TYPE_RIGOR } from './remediation-verify.js';
 
-/** Fold events into items: the current state, with every event kept as history. */
-export function deriveItems(events: RegisterEvent[], now: Date = new Date()): RegisterReadResult {
-  const items = new Map<string, RegisterItem>();
-  const warnings: string[] = [];
-  const today = now.toISOString().slice(0, 10);
-  for (const event of events) {
-    if (event.type === 'opened') {
-      if (items.has(event.id)) {
-        warnings.push(`item ${event.id} is opened twice; the second opening (run ${event.runId}) was ignored`);
-        continue;
-      }
-      const { item } = event;
-      items.set(event.id, {
-        id: event.id,
-        itemId: item.id,
-        findingId: typeof item.findingId === 'string' ? item.findingId : '',
-        system: event.system,
-        runId: event.runId,
-        scenario: event.scenario,
-        type: event.testType,
-        environment: typeof event.environment === 'string' ? event.environment : '',
-        title: item.title,
-        correctiveAction: item.correctiveAction,
-        severity: item.severity,
-        owner: item.owner,
-        due: item.due,
-        status: item.status === 'closed' ? 'closed' : 'open',
-        overdue: false,
-        openedAt: event.at,
-        ...(typeof event.planVersion === 'string' ? { openedPlanVersion: event.planVersion } : {}),
-        ...(item.verifiable ? { verifiable: item.verifiable } : {}),
-        ...(item.findingKind ? { findingKind: item.findingKind } : {}),
-        history: [event],
-      });
-      continue;
-    }
-    const item = items.get(event.id);
-    if (!item) {
-      warnings.push(`a ${event.type} event at ${event.at} names item ${event.id}, which the register never opened; ignored`);
-      continue;
-    }
-    item.history.push(event);
-    if (event.type === 'updated') {
-      for (const field of EDITABLE_FIELDS) {
-        const value = event.changes[field];
-        if (typeof value !== 'string') continue;
-        if (field === 'severity') {
-          if (SEVERITIES.includes(value as Severity)) item.severity = value as Severity;
-        } else item[field] = value;
-      }
-    } else if (event.type === 'closed') {
-      item.status = 'closed';
-      item.closedAt = event.at;
-      item.closeNote = event.note;
-      item.verifiedBy = event.verifiedBy;
-      item.verification = event.verification ?? null;
-      item.resolution = resolutionOf(event);
-      if (typeof event.riskOwner === 'string') item.riskOwner = event.riskOwner;
-      else delete item.riskOwner;
-      if (typeof event.planVersion === 'string') item.planVersion = event.planVersion;
-      else delete item.planVersion;
-      if (item.openedPlanVersion === undefined && typeof event.planVersionBefore === 'string') item.openedPlanVersion = event.planVersionBefore;
-    } else {
-      item.status = 'open';
-      delete item.closedAt;
-      delete item.closeNote;
-      delete item.verifiedBy;
-      delete item.verification;
-      delete item.resolution;
-      delete item.riskOwner;
-      delete item.planVersion;
-    }
-  }
-  const list = [...items.values()];
-  for (const item of list) item.overdue = item.status === 'open' && item.due < today;
-  return { items: list, warnings };
-}
-
-/** The register as it stands; a missing file is an empty register. */
-export async function readRegister(evidenceDir: string, opts: { now?: Date } = {}): Promise<RegisterReadResult> {
-  const { events, warnings } = await readEvents(evidenceDir);
-  const derived = deriveItems(events, opts.now);
-  return { items: derived.items, warnings: [...warnings, ...derived.warnings] };
-}
-
-/**
- * For a run's report (AAR/IP): the items opened by earlier runs of the same system, with
- * their status in the register now (closed and verified by which run, open, overdue).
- */
-export async function earlierItemsFor(
-  evidenceDir: string,
-  record: Pick<RunRecord, 'runId' | 'startedAt' | 'system'>,
-  opts: { now?: Date } = {},
-): Promise<{ items: EarlierItemRecord[]; warnings: string[] }> {
-  const { items, warnings } = await readRegister(evidenceDir, opts);
-  return { items: earlierItemsIn(items, record), warnings };
-}
-
-/** The items of `items` opened by earlier runs of the record's system, as a report shows them. */
-export function earlierItemsIn(items: RegisterItem[], record: Pick<RunRecord, 'runId' | 'startedAt' | 'system'>): EarlierItemRecord[] {
-  const startedAt = Date.parse(record.startedAt);
-  return items
-    .filter((item) => {
-      if (item.system !== record.system.name || item.runId === record.runId) return false;
-      const opened = item.history[0] as OpenedEvent;
-      return Date.parse(opened.runStartedAt) < startedAt;
-    })
-    .map((item) => ({
-      id: item.id,
-      runId: item.runId,
-      title: item.title,
-      severity: item.severity,
-      owner: item.owner,
-      due: item.due,
-      status: item.status,
-      overdue: item.overdue,
-      verifiedBy: item.verifiedBy ?? null,
-      closedAt: item.closedAt ?? null,
-      resolution: item.resolution ?? null,
-      riskOwner: item.riskOwner ?? null,
-      openedPlanVersion: item.openedPlanVersion ?? null,
-      planVersion: item.planVersion ?? null,
-    }));
-}
-
-export interface RegisterFilter {
-  system?: string;
-  status?: 'open' | 'closed';
-  overdue?: boolean;
-}
-
-export function filterItems(items: RegisterItem[], filter: RegisterFilter): RegisterItem[] {
-  return items.filter(
-    (item) =>
-      (filter.system === undefined || item.system === filter.system) &&
-      (filter.status === undefined || item.status === filter.status) &&
-      (!filter.overdue || item.overdue),
-  );
-}
 
 // ---------------------------------------------------------------------------------------
 // Writing
@@ -235,6 +96,24 @@ async function appendUnderLock<T>(
   } finally {
     await release();
   }
+}
+
+/**
+ * Where `update`, `close` and `reopen` append: an evidence directory (the lock file and fsync
+ * above) or an S3 store (`s3RegisterStore` in evidence/s3-append.ts: a conditional replace of
+ * `remediation.jsonl`, chained to its last line in S3). `append` runs `prepare` on the events
+ * as they stand at the write, and chains the lines it returns.
+ */
+export interface RegisterStore {
+  /** The directory, or undefined for S3 (runs are then not looked up for --verified-by). */
+  dir: string | undefined;
+  read(opts: { now?: Date }): Promise<RegisterReadResult>;
+  append<T>(prepare: (events: RegisterEvent[]) => { lines: string[]; result: T }): Promise<T>;
+}
+
+function storeOf(evidence: string | RegisterStore): RegisterStore {
+  if (typeof evidence !== 'string') return evidence;
+  return { dir: evidence, read: (opts) => readRegister(evidence, opts), append: (prepare) => appendUnderLock(evidence, prepare) };
 }
 
 /**
@@ -293,7 +172,7 @@ export interface ItemUpdate {
 }
 
 /** Change owner, due date, severity or corrective action of an open item, with a note. */
-export async function updateItem(evidenceDir: string, id: string, update: ItemUpdate, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function updateItem(evidence: string | RegisterStore, id: string, update: ItemUpdate, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const changesAsked: Partial<Record<EditableField, string>> = {};
   const problems: string[] = [];
   if (update.owner !== undefined) {
@@ -324,7 +203,7 @@ export async function updateItem(evidenceDir: string, id: string, update: ItemUp
   }
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
 
-  return appendUnderLock(evidenceDir, (events) => {
+  return storeOf(evidence).append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, id);
     if (item.status === 'closed') throw new RegisterError(`item ${item.id} is closed; reopen it before changing it`);
     const changes: Partial<Record<EditableField, string>> = {};
@@ -375,7 +254,7 @@ export interface ItemClose {
  * `planVersion` names the plan revision that carries the fix; it must be later than the plan
  * version the item was found under.
  */
-export async function closeItem(evidenceDir: string, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function closeItem(evidence: string | RegisterStore, id: string, close: ItemClose, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const problems = noteAndByProblems(close.note, close.by);
   const verifiedByArg = close.verifiedBy?.trim();
   if (verifiedByArg !== undefined && verifiedByArg.length < 4) problems.push('verified-by: give the run id (at least its first 4 characters)');
@@ -394,11 +273,13 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
   }
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
 
-  const before = findItem((await readRegister(evidenceDir, opts)).items, id);
+  const store = storeOf(evidence);
+  const evidenceDir = store.dir;
+  const before = findItem((await store.read(opts)).items, id);
   if (before.status === 'closed') throw new RegisterError(`item ${before.id} is already closed`);
   const openedEvent = before.history[0] as OpenedEvent;
   // Registers written before v1.1 do not say which plan version found the item: its run does.
-  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
+  const foundUnder = before.openedPlanVersion ?? (planVersionArg !== undefined && evidenceDir !== undefined ? await planVersionOfRun(evidenceDir, before.runId) : undefined);
   if (planVersionArg !== undefined && foundUnder !== undefined && comparePlanVersions(planVersionArg, foundUnder) <= 0) {
     throw new RegisterError(
       `cannot close ${before.id} with plan version ${planVersionArg}: the item was found under plan version ${foundUnder}; name the later version that carries the fix`,
@@ -411,11 +292,14 @@ export async function closeItem(evidenceDir: string, id: string, close: ItemClos
     );
   }
   if (verifiedByArg !== undefined) {
+    if (evidenceDir === undefined) {
+      throw new RegisterError(`--verified-by checks the re-test's bundle in an evidence directory: close ${before.id} with --evidence set to the staging directory that holds run ${verifiedByArg}, or with --accept-risk`);
+    }
     verification = await qualifyRun(evidenceDir, verifiedByArg, before, openedEvent.runStartedAt);
   }
   const resolution: CloseResolution = verification ? 'verified' : close.acceptRisk ? 'accepted-risk' : 'note';
 
-  return appendUnderLock(evidenceDir, (events) => {
+  return store.append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, before.id);
     if (item.status === 'closed') throw new RegisterError(`item ${item.id} is already closed`);
     const event: ClosedEvent = {
@@ -445,10 +329,10 @@ async function planVersionOfRun(evidenceDir: string, runId: string): Promise<str
 }
 
 /** Reopen a closed item (the fix did not hold), with a note. */
-export async function reopenItem(evidenceDir: string, id: string, reopen: { note: string; by: string }, opts: { now?: Date } = {}): Promise<RegisterItem> {
+export async function reopenItem(evidence: string | RegisterStore, id: string, reopen: { note: string; by: string }, opts: { now?: Date } = {}): Promise<RegisterItem> {
   const problems = noteAndByProblems(reopen.note, reopen.by);
   if (problems.length > 0) throw new RegisterError(problems.join('; '));
-  return appendUnderLock(evidenceDir, (events) => {
+  return storeOf(evidence).append((events) => {
     const item = findItem(deriveItems(events, opts.now).items, id);
     if (item.status !== 'closed') throw new RegisterError(`item ${item.id} is open; only a closed item can be reopened`);
     const event: ReopenedEvent = {
@@ -463,130 +347,6 @@ export async function reopenItem(evidenceDir: string, id: string, reopen: { note
   });
 }
 
-/**
- * How a closed item was closed, in words every view uses (CSV export, site): an accepted risk
- * is never worded as a fix.
- */
-export function closedAsText(item: Pick<RegisterItem, 'resolution' | 'riskOwner' | 'verifiedBy'>): string {
-  if (item.resolution === 'accepted-risk') return `accepted risk (not verified), owner ${item.riskOwner ?? 'not named'}`;
-  if (item.verifiedBy) return `verified by run ${item.verifiedBy}`;
-  return 'closed with a note (not re-tested)';
-}
-
-/** What a verifying run must show, in words. */
-export function verifiableText(verifiable: VerifiableBy): string {
-  return 'target' in verifiable ? `the ${verifiable.target.toUpperCase()} target met` : `the check \`${verifiable.check}\` passed`;
-}
-
-/** Test types by rigor (DOMAIN "Test types (rigor grows down the list)"). */
-export const TEST_TYPE_RIGOR: Readonly<Record<string, number>> = Object.freeze({ tabletop: 1, simulation: 2, 'parallel-restore': 3, failover: 4 });
-
-/** The `≥ N` minimum a check's expected text states, if any (row-count `min`, ready replicas). */
-function minimumOf(expected: string): number | null {
-  const match = /(?:≥|>=)\s*(\d+(?:\.\d+)?)/.exec(expected);
-  return match ? Number(match[1]) : null;
-}
-
-/**
- * Find the run `runIdOrPrefix` in the evidence directory and check it re-tests `item`: a
- * later run of the same system and of the same scenario (or one that declares it
- * `verifies` that scenario), of equal or higher rigor, in the same environment class, whose
- * record shows the very target met or check passed, at the same or a stricter threshold than
- * the run that opened the item, and whose bundle verifies.
- */
-async function qualifyRun(evidenceDir: string, runIdOrPrefix: string, item: RegisterItem, itemRunStartedAt: string): Promise<VerificationRecord> {
-  const runDirs = (await pathExists(evidenceDir)) ? await listRunDirs(evidenceDir) : [];
-  const candidates: { dir: string; record: RunRecord }[] = [];
-  let exact = false;
-  let original: RunRecord | undefined;
-  for (const dir of runDirs) {
-    let record: RunRecord;
-    try {
-      record = await readRunRecord(dir);
-    } catch {
-      continue; // an unfinished or damaged run cannot verify anything
-    }
-    if (record.runId === item.runId) original = record;
-    if (exact) continue;
-    if (record.runId === runIdOrPrefix) {
-      candidates.splice(0, candidates.length, { dir, record });
-      exact = true;
-    } else if (record.runId.startsWith(runIdOrPrefix)) candidates.push({ dir, record });
-  }
-  const refuse = (why: string) => new RegisterError(`cannot close ${item.id} as verified by run ${runIdOrPrefix}: ${why}`);
-  if (candidates.length === 0) throw refuse(`no run with that id in ${evidenceDir}`);
-  if (candidates.length > 1) {
-    throw refuse(`the prefix matches ${candidates.length} runs (${candidates.map((c) => c.record.runId).join(', ')}); give more of the id`);
-  }
-  const { dir, record } = candidates[0]!;
-  if (record.system.name !== item.system) throw refuse(`it is a run of ${record.system.name}, not of ${item.system}`);
-  if (record.runId === item.runId) throw refuse('it is the run that opened the item; a later run must show the fix');
-  const started = Date.parse(record.startedAt);
-  if (!(started > Date.parse(itemRunStartedAt))) {
-    throw refuse(`it started at ${record.startedAt}, not after the run that opened the item (${itemRunStartedAt})`);
-  }
-  if (record.scenario.name !== item.scenario && !(record.verifies ?? []).includes(item.scenario)) {
-    throw refuse(
-      `it is a run of scenario ${record.scenario.name}, not of ${item.scenario}, and ${record.scenario.name} does not declare \`spec.verifies: [${item.scenario}]\``,
-    );
-  }
-  const rigor = (type: string) => TEST_TYPE_RIGOR[type] ?? 0;
-  if (rigor(record.type) < rigor(item.type)) {
-    throw refuse(`it is a ${record.type} test, less rigorous than the ${item.type} test that found the problem (tabletop < simulation < parallel-restore < failover)`);
-  }
-  const originalClass = original ? recordEnvironmentClass(original) : environmentClassOf(undefined, item.environment);
-  const verifyingClass = recordEnvironmentClass(record);
-  if (verifyingClass !== originalClass) {
-    throw refuse(`it ran in ${record.environment} (${verifyingClass}), but the item was found in ${item.environment} (${originalClass}): a re-test must be in the same environment class`);
-  }
-  let shows = `re-test by ${record.scenario.name} (${record.type}, ${record.outcome}) in ${record.environment}`;
-  if (item.verifiable) {
-    if (!original) {
-      throw refuse(`the run that opened the item (${item.runId}) is not in ${evidenceDir}, so the threshold it failed cannot be compared; close with --accept-risk if the risk is accepted`);
-    }
-    if ('target' in item.verifiable) {
-      const target = item.verifiable.target;
-      const verdict = record.verdict[target];
-      if (verdict !== 'met') throw refuse(`its record shows the ${target.toUpperCase()} target ${verdict}, not met`);
-      const measured = record.measured[target];
-      const targetOf = (r: RunRecord) => (target === 'rto' ? r.targets.rtoSeconds : r.targets.rpoSeconds);
-      const targetSeconds = targetOf(record);
-      const originalSeconds = targetOf(original);
-      if (originalSeconds !== null && (targetSeconds === null || targetSeconds > originalSeconds)) {
-        throw refuse(
-          `it was held to an ${target.toUpperCase()} target of ${targetSeconds ?? 'none'} s, looser than the ${originalSeconds} s target that was missed: a re-test must meet the same or a stricter target`,
-        );
-      }
-      shows = `${target.toUpperCase()} met${measured ? `: ${measured.seconds} s ± ${measured.errorSeconds} s` : ''} against a target of ${targetSeconds} s (missed target: ${originalSeconds} s), ${shows}`;
-    } else {
-      const name = item.verifiable.check;
-      const check = record.checks.find((c) => c.name === name);
-      if (!check) throw refuse(`its record has no check named \`${name}\``);
-      if (!check.passed) throw refuse(`its record shows the check \`${name}\` failed (expected ${check.expected}, got ${check.actual})`);
-      const failed = original.checks.find((c) => c.name === name);
-      if (failed && failed.type !== check.type) throw refuse(`its check \`${name}\` is a ${check.type} check, not the ${failed.type} check that failed`);
-      if (failed) {
-        const before = minimumOf(failed.expected);
-        const now = minimumOf(check.expected);
-        if (before !== null && (now === null || now < before)) {
-          throw refuse(`its check \`${name}\` expected ${check.expected}, looser than the ${failed.expected} that failed`);
-        }
-        if (check.type === 'sql' && check.expected !== failed.expected) {
-          throw refuse(`its check \`${name}\` expected ${JSON.stringify(check.expected)}, not the ${JSON.stringify(failed.expected)} that failed`);
-        }
-      }
-      shows = `check \`${name}\` passed (expected ${check.expected}, got ${check.actual}), ${shows}`;
-    }
-  }
-  // Last, and whatever the record claims: a run.json that no longer matches its manifest
-  // proves nothing.
-  const bundle = await verifyBundle(dir);
-  if (!bundle.ok) {
-    const issues = [...bundle.problems, ...bundle.changed.map((f) => `changed: ${f}`), ...bundle.missing.map((f) => `missing: ${f}`), ...bundle.unlisted.map((f) => `not in the manifest: ${f}`)];
-    throw refuse(`its evidence bundle ${path.basename(dir)} does not verify (${issues.join('; ')})`);
-  }
-  return { runId: record.runId, dir: path.basename(dir), startedAt: record.startedAt, manifestSha256: bundle.manifestSha256!, shows };
-}
 
 function findItem(items: RegisterItem[], id: string): RegisterItem {
   const wanted = id.trim();

@@ -37,7 +37,8 @@ import { templatesDir } from './paths.js';
 import { markdownCode, markdownInline } from './report-text.js';
 import { buildView, type RenderOptions } from './report-view.js';
 import type { RunRecord } from './run-record.js';
-import { keyIdOf, publicKeyPem, signatureInfo } from './signing.js';
+import { keyIdOf, publicKeyPem, signatureInfoOf } from './signing.js';
+import { localEvidenceSource, readRunRecordFrom, type EvidenceSource } from './evidence/source.js';
 
 export type { IntegrityHashes, RenderOptions } from './report-view.js';
 export { environmentClass } from './report-text.js';
@@ -133,25 +134,33 @@ export type RerenderFormat = 'html' | 'md' | 'json';
  */
 export async function rerender(runDir: string, formats: RerenderFormat[], outDir?: string): Promise<string[]> {
   if (!(await pathExists(runDir))) throw new EvidenceError(`run directory ${runDir} does not exist`);
+  const resolved = path.resolve(runDir);
   const record = await readRunRecord(runDir);
-  await refreshRemediation(record, path.dirname(path.resolve(runDir)));
-  const probes = await readProbes(runDir);
-  const options: RenderOptions = { probes };
-  const hashes = await Promise.all([RUN_FILE, TIMELINE_FILE, PROBES_FILE].map((f) => sha256File(path.join(runDir, f)).catch(() => null)));
-  const [runJson, timeline, probesCsv] = hashes;
+  return rerenderFrom(localEvidenceSource(path.dirname(resolved)), path.basename(resolved), formats, outDir ?? path.join(runDir, EXPORTS_DIR), record);
+}
+
+/**
+ * {@link rerender} of run directory `dir` of any evidence source (a directory, or S3 read in
+ * place): its files are read from the source, the reports written to `outDir`.
+ */
+export async function rerenderFrom(source: EvidenceSource, dir: string, formats: RerenderFormat[], outDir: string, known?: RunRecord): Promise<string[]> {
+  const read = (file: string) => source.read(`${dir}/${file}`);
+  const record = known ?? (await readRunRecordFrom(source, dir));
+  await refreshRemediation(record, source);
+  const [runJson, timeline, probesCsv, manifest] = await Promise.all([RUN_FILE, TIMELINE_FILE, PROBES_FILE, MANIFEST_FILE].map((f) => read(f).catch(() => undefined)));
+  const options: RenderOptions = { probes: probesCsv === undefined ? [] : parseProbesCsv(probesCsv.toString('utf8'), source.locate(`${dir}/${PROBES_FILE}`)) };
   if (runJson && timeline && probesCsv) {
-    options.integrity = { runJsonSha256: runJson.sha256, timelineSha256: timeline.sha256, probesSha256: probesCsv.sha256 };
+    options.integrity = { runJsonSha256: sha256Hex(runJson), timelineSha256: sha256Hex(timeline), probesSha256: sha256Hex(probesCsv) };
   }
-  const manifest = await sha256File(path.join(runDir, MANIFEST_FILE)).catch(() => null);
-  if (manifest) options.manifest = { sha256: manifest.sha256 };
-  const { readSignoffs } = await import('./signoff.js');
-  const signature = await signatureInfo(runDir).catch(() => null);
+  if (manifest) options.manifest = { sha256: sha256Hex(manifest) };
+  const { readSignoffsFrom } = await import('./signoff.js');
+  const signature = await signatureInfoOf((file) => read(file).catch(() => undefined)).catch(() => null);
   if (signature && signature.status !== 'unsigned' && signature.keyId && signature.publicKeyPem) {
     options.signer = { keyId: signature.keyId, publicKeyPem: signature.publicKeyPem, status: signature.status, problem: signature.problem };
   }
-  options.signoffs = await readSignoffs(runDir).catch(() => []);
+  options.signoffs = await readSignoffsFrom(source, dir).catch(() => []);
 
-  const target = outDir ?? path.join(runDir, EXPORTS_DIR);
+  const target = outDir;
   await mkdir(target, { recursive: true });
   const renderer = formats.some((f) => f !== 'json') ? new ReportRenderer() : undefined;
   const written: string[] = [];
@@ -177,11 +186,11 @@ export async function rerender(runDir: string, formats: RerenderFormat[], outDir
   return written;
 }
 
-async function refreshRemediation(record: RunRecord, evidenceDir: string): Promise<void> {
-  const { REMEDIATION_FILE, closedAsText, earlierItemsIn, readRegister } = await import('./remediation.js');
-  if (!(await pathExists(path.join(evidenceDir, REMEDIATION_FILE)))) return;
+async function refreshRemediation(record: RunRecord, source: EvidenceSource): Promise<void> {
+  const { REMEDIATION_FILE, closedAsText, earlierItemsIn, readRegisterFrom } = await import('./remediation.js');
+  if ((await source.read(REMEDIATION_FILE)) === undefined) return;
   const now = new Date();
-  const { items } = await readRegister(evidenceDir, { now });
+  const { items } = await readRegisterFrom(source, { now });
   record.earlierItems = earlierItemsIn(items, record);
   record.remediation = record.remediation.map((item) => {
     const current = items.find((i) => i.runId === record.runId && (i.id === item.id || i.id.startsWith(`${item.id}@`)));

@@ -307,7 +307,11 @@ export interface SignatureInfo {
  * manifest.sig verifies manifest.json. Checks the signature only; `verify` checks the rest.
  */
 export async function signatureInfo(runDir: string): Promise<SignatureInfo> {
-  const read = (file: string) => readFile(path.join(runDir, file)).catch(() => undefined);
+  return signatureInfoOf((file) => readFile(path.join(runDir, file)).catch(() => undefined));
+}
+
+/** {@link signatureInfo} with the run directory's files read by `read` (a directory, S3). */
+export async function signatureInfoOf(read: (file: string) => Promise<Buffer | undefined>): Promise<SignatureInfo> {
   const [manifest, pem, signature] = await Promise.all([read(MANIFEST_FILE), read(SIGNER_PUBLIC_KEY_FILE), read(MANIFEST_SIGNATURE_FILE)]);
   const info: SignatureInfo = {
     status: 'unsigned',

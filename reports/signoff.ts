@@ -12,6 +12,7 @@ import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, pathExists, readTextIfPresent, sha256Hex, writeFileAtomic } from './evidence-files.js';
 import { LEDGER_FILE, LEDGER_GENESIS, appendLedgerLineLocked, withLedgerLock, type LedgerEntry } from './evidence/ledger.js';
 import { verifyBundle } from './evidence/verify-bundle.js';
+import type { EvidenceSource } from './evidence/source-type.js';
 import {
   SIGNOFFS_FILE,
   keyIdOf,
@@ -198,6 +199,10 @@ async function readSignoffLines(runDir: string): Promise<{ parsed: ParsedSignoff
   if (!existsSync(file)) return undefined;
   const text = await readTextIfPresent(file);
   if (text === undefined) return undefined;
+  return parseSignoffLines(text);
+}
+
+function parseSignoffLines(text: string): { parsed: ParsedSignoff[]; incomplete: boolean } {
   const lines = text.split('\n');
   const incomplete = lines[lines.length - 1] !== '';
   if (!incomplete) lines.pop();
@@ -226,9 +231,21 @@ export async function readSignoffs(runDir: string): Promise<SignoffView[]> {
   const read = await readSignoffLines(runDir);
   if (!read) return [];
   const manifest = await readFile(path.join(runDir, MANIFEST_FILE)).catch(() => undefined);
+  return signoffViews(read.parsed, manifest);
+}
+
+/** {@link readSignoffs} of run directory `dir` of an evidence source (a directory or S3). */
+export async function readSignoffsFrom(source: EvidenceSource, dir: string): Promise<SignoffView[]> {
+  if (source.kind === 'local') return readSignoffs(path.join(source.where, dir));
+  const text = await source.read(`${dir}/${SIGNOFFS_FILE}`);
+  if (text === undefined) return [];
+  return signoffViews(parseSignoffLines(text.toString('utf8')).parsed, await source.read(`${dir}/${MANIFEST_FILE}`));
+}
+
+function signoffViews(parsed: ParsedSignoff[], manifest: Buffer | undefined): SignoffView[] {
   const manifestSha256 = manifest ? sha256Hex(manifest) : null;
   const views: SignoffView[] = [];
-  for (const { text, record } of read.parsed) {
+  for (const { text, record } of parsed) {
     if (!record || typeof record.reviewer !== 'string' || typeof record.at !== 'string') continue;
     views.push({
       seq: Number(record.seq),

@@ -1,5 +1,5 @@
 /**
- * `drillbook coverage --plan FILE [--evidence DIR] [--from D --to D] [--format table|html|csv] [--out FILE] [--now ISO]`:
+ * `drillbook coverage --plan FILE [--evidence DIR | s3://bucket/prefix] [--from D --to D] [--format table|html|csv] [--out FILE] [--now ISO]`:
  * systems × the test types their tier's policy requires × the last run × due date.
  * Exit 0 when everything is covered (or due soon), 1 when anything is overdue or never
  * tested, 2 on bad input (with nothing written).
@@ -12,6 +12,7 @@ import type { ContinuityPlan } from '../../scenarios/schema.js';
 import type { CoverageWindow } from '../../reports/coverage.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
 import type { CliDefaults } from '../config.js';
+import { withEvidenceSource } from './evidence-source.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -75,7 +76,7 @@ export function registerCoverage(program: Command, defaults: CliDefaults): void 
     .command('coverage')
     .description('systems × required test types × last run × due date (0 all covered, 1 overdue or never tested, 2 bad input)')
     .requiredOption('--plan <file>', 'the ContinuityPlan whose testPolicy says what is required (default: plan in drillbook.config.yaml)', defaults.plan)
-    .option('--evidence <dir>', 'evidence directory ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)', defaults.evidence)
+    .option('--evidence <dir>', 'evidence directory or s3://bucket/prefix, read in place ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)', defaults.evidence)
     .option('--from <date>', 'audit window start, YYYY-MM-DD (inclusive)')
     .option('--to <date>', 'audit window end, YYYY-MM-DD (inclusive); ages are computed as of its end when it is past')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'html', 'csv', 'json']).default('table'))
@@ -94,12 +95,15 @@ export function registerCoverage(program: Command, defaults: CliDefaults): void 
         if (fileProblem || pushProblem) throw new Exit(EXIT.invalid);
       }
       const plan = await planOrExit(options.plan);
-      await evidenceDirOrExit(options.evidence);
-      const { computeCoverage, coverageCsv, coverageTable, readRunSummaries } = await import('../../reports/coverage.js');
-      const index = await readRunSummaries(options.evidence);
-      // The register, for the items still waiting for a plan revision; a damaged one is a warning.
-      const { readRegister } = await import('../../reports/remediation.js');
-      const register = await readRegister(options.evidence, { now }).catch((e: unknown) => ({ items: [], warnings: [`remediation register not read: ${(e as Error).message}`] }));
+      const { isS3Location } = await import('../../reports/evidence/source.js');
+      if (!isS3Location(options.evidence)) await evidenceDirOrExit(options.evidence);
+      const { computeCoverage, coverageCsv, coverageTable, readRunSummariesFrom } = await import('../../reports/coverage.js');
+      const { readRegisterFrom } = await import('../../reports/remediation.js');
+      const { index, register } = await withEvidenceSource(options.evidence, async (source) => ({
+        index: await readRunSummariesFrom(source),
+        // The register, for the items still waiting for a plan revision; a damaged one is a warning.
+        register: await readRegisterFrom(source, { now }).catch((e: unknown) => ({ items: [], warnings: [`remediation register not read: ${(e as Error).message}`] })),
+      }));
       for (const warning of register.warnings) err(`warning: ${warning}`);
       const report = computeCoverage(plan, index.runs, { window, now, register: register.items });
       for (const warning of index.warnings) err(`warning: ${warning}`);
@@ -118,7 +122,8 @@ export function registerCoverage(program: Command, defaults: CliDefaults): void 
           runs: index.runs.filter((r) => systems.has(r.system)),
           evidence: options.evidence,
           generatedAt: new Date().toISOString(),
-          reportHref: (run) => path.relative(base, path.resolve(options.evidence, run.dir, 'report.html')).split(path.sep).map(encodeURIComponent).join('/'),
+          // A report in S3 has no address a browser opens from the page: no link (`site` copies them).
+          reportHref: (run) => (isS3Location(options.evidence) ? undefined : path.relative(base, path.resolve(options.evidence, run.dir, 'report.html')).split(path.sep).map(encodeURIComponent).join('/')),
         });
       } else text = `${coverageTable(report)}\n`;
 

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import type { RegisterItem, RegisterEvent } from '../../reports/remediation.js';
+import type { RegisterItem, RegisterEvent, RegisterStore } from '../../reports/remediation.js';
 import { EXIT, Exit, err, out } from '../cli-common.js';
 import type { CliDefaults } from '../config.js';
+import { evidenceSourceOrExit, withEvidenceSource } from './evidence-source.js';
 
 interface EvidenceOption {
   evidence: string;
@@ -31,7 +32,7 @@ const defaultBy = (): string => {
 };
 
 function evidenceOption(defaultEvidence: string): Option {
-  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)').default(defaultEvidence);
+  return new Option('--evidence <dir>', 'evidence directory holding remediation.jsonl, or s3://bucket/prefix ($DRILLBOOK_EVIDENCE or drillbook.config.yaml set the default)').default(defaultEvidence);
 }
 
 function requireEvidenceDir(dir: string): void {
@@ -59,12 +60,44 @@ async function orExit<T>(what: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function loadItems(evidenceDir: string): Promise<RegisterItem[]> {
-  const { readRegister } = await import('../../reports/remediation.js');
-  const { items, warnings } = await orExit('remediation', () => readRegister(evidenceDir));
+/** The register of a directory or of an S3 store (`s3://bucket/prefix`, read in place). */
+async function loadItems(evidence: string): Promise<RegisterItem[]> {
+  const { readRegisterFrom } = await import('../../reports/remediation.js');
+  const { items, warnings } = await withEvidenceSource(evidence, (source) => orExit('remediation', () => readRegisterFrom(source)));
   for (const warning of warnings) err(`warning: ${warning}`);
   return items;
 }
+
+/** `--evidence` of a reading command: an existing directory, or an s3:// store checked when opened. */
+function requireReadableEvidence(evidence: string): void {
+  if (!/^s3:\/\//i.test(evidence.trim())) requireEvidenceDir(evidence);
+}
+
+/**
+ * Run a change of the register on `--evidence`: a directory, or an S3 store (checked first,
+ * like the reading commands), whose register then takes the event by conditional append.
+ */
+async function withRegister<T>(evidence: string, change: (store: string | RegisterStore) => Promise<T>): Promise<T> {
+  if (!/^s3:\/\//i.test(evidence.trim())) {
+    requireEvidenceDir(evidence);
+    return change(evidence);
+  }
+  (await evidenceSourceOrExit(evidence)).close();
+  const { parseEvidenceTarget } = await import('../../reports/upload-s3.js');
+  const { defaultS3Client } = await import('../../reports/evidence/s3-client.js');
+  const { s3RegisterStore } = await import('../../reports/evidence/s3-append.js');
+  const target = parseEvidenceTarget(evidence);
+  if (target.kind !== 's3') throw new Error('unreachable: an s3:// location');
+  const client = defaultS3Client();
+  try {
+    return await change(s3RegisterStore(client, { bucket: target.bucket, prefix: target.prefix }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Where the register is, as messages name it. */
+const registerWhere = (evidence: string) => (/^s3:\/\//i.test(evidence.trim()) ? `${evidence.replace(/\/+$/, '')}/remediation.jsonl` : path.join(evidence, 'remediation.jsonl'));
 
 /** Terminal-safe text: no control characters from a record reach the terminal. */
 const plain = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
@@ -137,7 +170,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--overdue', 'only open items past their due date')
     .option('--json', 'print the items as JSON')
     .action(async (options: ListOptions) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const { filterItems } = await import('../../reports/remediation.js');
       const items = filterItems(await loadItems(options.evidence), {
         ...(options.system !== undefined ? { system: options.system } : {}),
@@ -149,7 +182,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
         return;
       }
       if (items.length === 0) {
-        out(`no remediation items${options.system || options.status || options.overdue ? ' match' : ''} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        out(`no remediation items${options.system || options.status || options.overdue ? ' match' : ''} in ${registerWhere(options.evidence)}`);
         return;
       }
       printTable(items);
@@ -165,11 +198,11 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .addOption(evidenceOption(defaults.evidence))
     .option('--json', 'print the item as JSON')
     .action(async (id: string, options: EvidenceOption & { json?: boolean }) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const items = await loadItems(options.evidence);
       const item = items.find((i) => i.id === id) ?? items.find((i) => i.id.toLowerCase() === id.toLowerCase());
       if (!item) {
-        err(`remediation show: no remediation item ${JSON.stringify(id)} in ${path.join(options.evidence, 'remediation.jsonl')}`);
+        err(`remediation show: no remediation item ${JSON.stringify(id)} in ${registerWhere(options.evidence)}`);
         throw new Exit(EXIT.invalid);
       }
       if (options.json) out(JSON.stringify(item, null, 2));
@@ -188,10 +221,9 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .requiredOption('--note <text>', 'why (recorded in the history)')
     .option('--by <name>', 'who makes the change (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { owner?: string; due?: string; severity?: string; action?: string; note: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { updateItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation update ${id}`, () =>
-        updateItem(options.evidence, id, {
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation update ${id}`, () =>
+        updateItem(store, id, {
           ...(options.owner !== undefined ? { owner: options.owner } : {}),
           ...(options.due !== undefined ? { due: options.due } : {}),
           ...(options.severity !== undefined ? { severity: options.severity } : {}),
@@ -199,7 +231,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
           note: options.note,
           by: options.by ?? defaultBy(),
         }),
-      );
+      ));
       out(`updated ${item.id}: ${item.severity}, owner ${plain(item.owner)}, due ${item.due}${item.overdue ? ' (overdue)' : ''}`);
     });
 
@@ -215,10 +247,9 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--plan-version <version>', 'the plan version that carries the fix (later than the one the item was found under)')
     .option('--by <name>', 'who closes it (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { note: string; verifiedBy?: string; acceptRisk?: boolean; owner?: string; planVersion?: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { closeItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation close ${id}`, () =>
-        closeItem(options.evidence, id, {
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation close ${id}`, () =>
+        closeItem(store, id, {
           note: options.note,
           by: options.by ?? defaultBy(),
           ...(options.verifiedBy !== undefined ? { verifiedBy: options.verifiedBy } : {}),
@@ -226,7 +257,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
           ...(options.owner !== undefined ? { riskOwner: options.owner } : {}),
           ...(options.planVersion !== undefined ? { planVersion: options.planVersion } : {}),
         }),
-      );
+      ));
       const how = item.verification
         ? `, verified by run ${item.verification.runId}: ${plain(item.verification.shows)}`
         : item.resolution === 'accepted-risk'
@@ -243,9 +274,8 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .requiredOption('--note <text>', 'why (recorded in the history)')
     .option('--by <name>', 'who reopens it (default: the OS user)')
     .action(async (id: string, options: EvidenceOption & { note: string; by?: string }) => {
-      requireEvidenceDir(options.evidence);
       const { reopenItem } = await import('../../reports/remediation.js');
-      const item = await orExit(`remediation reopen ${id}`, () => reopenItem(options.evidence, id, { note: options.note, by: options.by ?? defaultBy() }));
+      const item = await withRegister(options.evidence, (store) => orExit(`remediation reopen ${id}`, () => reopenItem(store, id, { note: options.note, by: options.by ?? defaultBy() })));
       out(`reopened ${item.id}`);
     });
 
@@ -258,7 +288,7 @@ export function registerRemediation(program: Command, defaults: CliDefaults): vo
     .option('--system <name>', 'only this system')
     .addOption(new Option('--status <status>', 'only open or closed items').choices(['open', 'closed']))
     .action(async (options: EvidenceOption & { format: 'csv' | 'json'; out?: string; system?: string; status?: 'open' | 'closed' }) => {
-      requireEvidenceDir(options.evidence);
+      requireReadableEvidence(options.evidence);
       const { filterItems } = await import('../../reports/remediation.js');
       const { registerToCsv, registerToJson } = await import('../../reports/remediation-export.js');
       const items = filterItems(await loadItems(options.evidence), {

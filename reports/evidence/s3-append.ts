@@ -14,7 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EvidenceError, MANIFEST_FILE, sha256Hex } from '../evidence-files.js';
-import { REMEDIATION_FILE, chainEvents, checkRegisterText, readEvents, type OpenedEvent, type RegisterEvent } from '../remediation-events.js';
+import { REMEDIATION_FILE, chainEvents, chainLines, checkRegisterText, readEvents, type OpenedEvent, type RegisterEvent } from '../remediation-events.js';
+import { registerOfText } from '../remediation-items.js';
+import type { RegisterStore } from '../remediation.js';
 import { SIGNOFFS_FILE } from '../signing.js';
 import { appendS3Ledger, isNoSuchKey, s3Key, type S3LedgerAppendResult, type S3Location } from './s3-ledger.js';
 import type { LedgerAppendOptions, RegisterHead } from './ledger.js';
@@ -101,6 +103,31 @@ export async function appendS3RemediationEvents(client: S3Client, location: S3Lo
     return chainEvents(events, checkRegisterText(current).head).join('');
   });
   return added.split('\n').filter((line) => line !== '');
+}
+
+/**
+ * The store's register as a RegisterStore (remediation.ts): `remediation update/close/reopen
+ * --evidence s3://…` append their events by conditional replace, each chained to the last
+ * line S3 holds, as a local append chains to the file's last line.
+ */
+export function s3RegisterStore(client: S3Client, location: S3Location): RegisterStore {
+  return {
+    dir: undefined,
+    read: async (opts) => {
+      const { text } = await readCurrent(client, location, REMEDIATION_FILE);
+      return registerOfText(text, `s3://${location.bucket}/${s3Key(location, REMEDIATION_FILE)}`, opts);
+    },
+    append: async <T>(prepare: (events: RegisterEvent[]) => { lines: string[]; result: T }) => {
+      let result: T | undefined;
+      await appendS3Object(client, location, REMEDIATION_FILE, (current) => {
+        const check = checkRegisterText(current);
+        const prepared = prepare(check.events);
+        result = prepared.result;
+        return chainLines(prepared.lines, check.head).join('');
+      });
+      return result as T;
+    },
+  };
 }
 
 /**

@@ -6,26 +6,27 @@
  * object layer: a sequence number with no object (a removed line), an object that is not
  * exactly one line.
  */
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { EvidenceError, MANIFEST_FILE, sha256Hex } from '../evidence-files.js';
 import { REMEDIATION_FILE, checkRegisterText } from '../remediation-events.js';
 import { LEDGER_FILE } from './ledger.js';
 import type { EvidenceVerification, RunVerification, VerificationProblem } from './verify-evidence.js';
 import pLimit from 'p-limit';
-import { getObjectText, isNoSuchKey, ledgerLineKey, listLedgerKeys, s3Key, type S3Location } from './s3-ledger.js';
+import { s3ObjectReader, type S3ObjectReader } from './s3-http.js';
+import { ledgerLineKey, listLedgerKeys, s3Key, type S3Location } from './s3-ledger.js';
 import { verifyLedgerLines, type EvidenceObjects, type LedgerProblem, type LedgerVerification, type LedgerVerifyOptions } from './verify-ledger.js';
 
-/** Objects of the store read with GetObject, `<prefix>/<relative path>`. */
-export function s3EvidenceObjects(client: S3Client, location: S3Location, concurrency = 16): EvidenceObjects {
+/** Objects of the store read with GetObject, `<prefix>/<relative path>`, `concurrency` at once. */
+export function s3EvidenceObjects(client: S3Client, location: S3Location, concurrency = 16, reader: S3ObjectReader = s3ObjectReader(client, location.bucket, concurrency)): EvidenceObjects {
   const limit = pLimit(concurrency);
   // manifest.json is read by the chain check and again by the run check: fetch it once.
   const manifests = new Map<string, Promise<Buffer | undefined>>();
   return {
     read: (relativePath) => {
-      if (!relativePath.endsWith(`/${MANIFEST_FILE}`)) return limit(() => getObjectBytes(client, location, relativePath));
+      if (!relativePath.endsWith(`/${MANIFEST_FILE}`)) return limit(() => reader.get(s3Key(location, relativePath)));
       let bytes = manifests.get(relativePath);
       if (!bytes) {
-        bytes = limit(() => getObjectBytes(client, location, relativePath));
+        bytes = limit(() => reader.get(s3Key(location, relativePath)));
         manifests.set(relativePath, bytes);
       }
       return bytes;
@@ -33,23 +34,16 @@ export function s3EvidenceObjects(client: S3Client, location: S3Location, concur
   };
 }
 
-async function getObjectBytes(client: S3Client, location: S3Location, relativePath: string): Promise<Buffer | undefined> {
-  try {
-    const response = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: s3Key(location, relativePath) }));
-    return Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
-  } catch (error) {
-    if (isNoSuchKey(error)) return undefined;
-    throw error;
-  }
-}
-
 export async function verifyS3Ledger(
   client: S3Client,
   location: S3Location,
   options: LedgerVerifyOptions & { concurrency?: number } = {},
   objects?: EvidenceObjects,
+  reader?: S3ObjectReader,
 ): Promise<LedgerVerification> {
   const concurrency = options.concurrency ?? 16;
+  const own = reader === undefined;
+  const lineReader = reader ?? s3ObjectReader(client, location.bucket, concurrency);
   const where = `s3://${location.bucket}/${s3Key(location, 'ledger')}/`;
   const keys = await listLedgerKeys(client, location);
   const problems: LedgerProblem[] = [];
@@ -65,7 +59,7 @@ export async function verifyS3Ledger(
         return Promise.resolve(null);
       }
       return limit(async () => {
-        const body = await getObjectText(client, location.bucket, key);
+        const body = (await lineReader.get(key))?.toString('utf8');
         if (body === undefined) {
           problems.push({ line: seq, message: `line ${seq} is missing: ${keyName(seq)} was removed while verifying` });
           return null;
@@ -78,7 +72,11 @@ export async function verifyS3Ledger(
       });
     }),
   );
-  return verifyLedgerLines(lines, where, objects ?? s3EvidenceObjects(client, location, concurrency), options, problems);
+  try {
+    return await verifyLedgerLines(lines, where, objects ?? s3EvidenceObjects(client, location, concurrency, lineReader), options, problems);
+  } finally {
+    if (own) lineReader.close();
+  }
 }
 
 function keyName(seq: number): string {
@@ -100,8 +98,17 @@ export async function verifyS3Evidence(
   options: LedgerVerifyOptions & { concurrency?: number } = {},
 ): Promise<EvidenceVerification> {
   const concurrency = options.concurrency ?? 16;
-  const objects = s3EvidenceObjects(client, location, concurrency);
-  const ledger = await verifyS3Ledger(client, location, { ...options, checkManifests: true }, objects);
+  const reader = s3ObjectReader(client, location.bucket, concurrency);
+  try {
+    return await verifyS3Store(client, location, options, concurrency, reader);
+  } finally {
+    reader.close();
+  }
+}
+
+async function verifyS3Store(client: S3Client, location: S3Location, options: LedgerVerifyOptions, concurrency: number, reader: S3ObjectReader): Promise<EvidenceVerification> {
+  const objects = s3EvidenceObjects(client, location, concurrency, reader);
+  const ledger = await verifyS3Ledger(client, location, { ...options, concurrency, checkManifests: true }, objects, reader);
   const where = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix}`}`;
   const result: EvidenceVerification = { ok: false, evidenceDir: where, runs: [], ledger, register: null, problems: [], notes: [] };
   if (ledger.entries === 0) throw new EvidenceError(`${where}: no ledger objects under ledger/; give the s3:// location runs were uploaded to`);
@@ -128,16 +135,12 @@ export async function verifyS3Evidence(
               problems.push({ subject: name, message: `${MANIFEST_FILE} lists an entry without a path and sha256` });
               return;
             }
-            try {
-              const head = await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: s3Key(location, name, file.path), ChecksumMode: 'ENABLED' }));
-              if (head.ChecksumSHA256 === undefined) {
-                problems.push({ subject: name, message: `${file.path}: S3 holds no SHA-256 checksum for it (not uploaded by drillbook?), so it cannot be checked without downloading it` });
-              } else if (Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') !== file.sha256) {
-                problems.push({ subject: name, message: `changed: ${file.path} (its sha256 differs from the one recorded in ${MANIFEST_FILE})` });
-              }
-            } catch (error) {
-              if (!isNoSuchKey(error)) throw error;
-              problems.push({ subject: name, message: `missing: ${file.path}` });
+            const head = await reader.head(s3Key(location, name, file.path));
+            if (!head.exists) problems.push({ subject: name, message: `missing: ${file.path}` });
+            else if (head.checksumSha256 === undefined) {
+              problems.push({ subject: name, message: `${file.path}: S3 holds no SHA-256 checksum for it (not uploaded by drillbook?), so it cannot be checked without downloading it` });
+            } else if (Buffer.from(head.checksumSha256, 'base64').toString('hex') !== file.sha256) {
+              problems.push({ subject: name, message: `changed: ${file.path} (its sha256 differs from the one recorded in ${MANIFEST_FILE})` });
             }
           }),
         ),
@@ -162,7 +165,7 @@ export async function verifyS3Evidence(
   }
   for (const problem of ledger.problems) result.problems.push({ subject: LEDGER_FILE, ...(problem.line > 0 ? { line: problem.line } : {}), message: problem.message });
   // The register's own chain, as for a local directory (verify-evidence.ts).
-  const registerBytes = await getObjectBytes(client, location, REMEDIATION_FILE);
+  const registerBytes = await reader.get(s3Key(location, REMEDIATION_FILE));
   if (registerBytes !== undefined) {
     const check = checkRegisterText(registerBytes.toString('utf8'));
     const registerProblems = [...check.damaged, ...check.chain].sort((a, b) => a.line - b.line);

@@ -14,10 +14,11 @@
 import { copyFile, mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContinuityPlan } from '../../scenarios/schema.js';
-import { computeCoverage, readRunSummaries, type CoverageReport, type CoverageWindow, type RunSummary } from '../coverage.js';
+import { computeCoverage, readRunSummariesFrom, type CoverageReport, type CoverageWindow, type RunSummary } from '../coverage.js';
 import { EvidenceError, HTML_REPORT_FILE, pathExists, writeFileAtomic } from '../evidence-files.js';
-import { closedAsText, readRegister, type RegisterItem } from '../remediation.js';
-import { readSignoffs } from '../signoff.js';
+import { localEvidenceSource, type EvidenceSource } from '../evidence/source.js';
+import { closedAsText, readRegisterFrom, type RegisterItem } from '../remediation.js';
+import { readSignoffsFrom } from '../signoff.js';
 import { SitePages, type NavLink, type RemediationView } from './pages.js';
 
 export interface SiteOptions {
@@ -45,17 +46,25 @@ export function reportHrefFor(run: RunSummary, prefix = ''): string {
   return `${prefix}${RUNS_SUBDIR}/${encodeURIComponent(run.dir)}/${HTML_REPORT_FILE}`;
 }
 
-export async function buildSite(evidenceDir: string, outDir: string, options: SiteOptions = {}): Promise<SiteResult> {
-  if (!(await pathExists(evidenceDir))) throw new EvidenceError(`evidence directory ${evidenceDir} does not exist`);
-  const evidenceReal = await realpath(evidenceDir);
+/**
+ * The site of an evidence directory, or of any evidence source (`s3://…` read in place, see
+ * evidence/source.ts): the same pages from the same content.
+ */
+export async function buildSite(evidence: string | EvidenceSource, outDir: string, options: SiteOptions = {}): Promise<SiteResult> {
+  const source = typeof evidence === 'string' ? localEvidenceSource(evidence) : evidence;
+  const evidenceDir = source.where;
   const outResolved = path.resolve(outDir);
-  const outReal = (await pathExists(outResolved)) ? await realpath(outResolved) : outResolved;
-  if (outReal === evidenceReal || outReal.startsWith(`${evidenceReal}${path.sep}`)) {
-    throw new EvidenceError(`the site's directory ${outDir} is inside the evidence directory ${evidenceDir}: write it elsewhere (the evidence directory holds only runs)`);
+  if (source.kind === 'local') {
+    if (!(await pathExists(evidenceDir))) throw new EvidenceError(`evidence directory ${evidenceDir} does not exist`);
+    const evidenceReal = await realpath(evidenceDir);
+    const outReal = (await pathExists(outResolved)) ? await realpath(outResolved) : outResolved;
+    if (outReal === evidenceReal || outReal.startsWith(`${evidenceReal}${path.sep}`)) {
+      throw new EvidenceError(`the site's directory ${outDir} is inside the evidence directory ${evidenceDir}: write it elsewhere (the evidence directory holds only runs)`);
+    }
   }
   const now = options.now ?? new Date();
   const generatedAt = now.toISOString();
-  const index = await readRunSummaries(evidenceDir);
+  const index = await readRunSummariesFrom(source);
   const runs = index.runs;
   const warnings = [...index.warnings, ...index.unfinished.map((d) => `${d}: no run.json (a run in progress, or one for \`drillbook recover\`)`)];
 
@@ -64,20 +73,33 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
   const missing: string[] = [];
   await forEachLimited(runs, options.concurrency ?? 16, async (run) => {
     const target = path.join(outResolved, RUNS_SUBDIR, run.dir);
-    try {
-      await mkdir(target, { recursive: true });
-      await copyFile(path.join(evidenceDir, run.dir, HTML_REPORT_FILE), path.join(target, HTML_REPORT_FILE));
-      copied.add(run.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      missing.push(run.dir);
+    if (source.kind === 'local') {
+      try {
+        await mkdir(target, { recursive: true });
+        await copyFile(path.join(evidenceDir, run.dir, HTML_REPORT_FILE), path.join(target, HTML_REPORT_FILE));
+        copied.add(run.dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        missing.push(run.dir);
+      }
+      return;
     }
+    const report = await source.read(`${run.dir}/${HTML_REPORT_FILE}`);
+    if (report === undefined) {
+      missing.push(run.dir);
+      return;
+    }
+    await mkdir(target, { recursive: true });
+    await writeFileAtomic(path.join(target, HTML_REPORT_FILE), report);
+    copied.add(run.dir);
   });
+  // Copies finish in any order: the pages list what is missing in name order.
+  missing.sort();
   const href = (run: RunSummary) => (copied.has(run.dir) ? reportHrefFor(run) : undefined);
   // The sealed report cannot show a later review: the index shows the latest one beside it.
   const reviews = new Map<string, { text: string; className: string }>();
   await forEachLimited(runs, options.concurrency ?? 16, async (run) => {
-    const review = await latestReview(path.join(evidenceDir, run.dir));
+    const review = await latestReview(source, run.dir);
     if (review) reviews.set(run.dir, review);
   });
 
@@ -96,7 +118,7 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
     written.push(file);
   };
 
-  const register = await readRemediation(evidenceDir, runs, now);
+  const register = await readRemediation(source, runs, now);
   let coverage: CoverageReport | undefined;
   if (options.plan) {
     coverage = computeCoverage(options.plan, runs, { window: options.window, now, register: register.registerItems });
@@ -137,7 +159,7 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
     pages: written,
     runs: runs.length,
     reportsCopied: copied.size,
-    reportsMissing: missing.sort(),
+    reportsMissing: missing,
     coverage,
     remediationSource: register.source,
     warnings: [...warnings, ...register.warnings],
@@ -149,7 +171,7 @@ export async function buildSite(evidenceDir: string, outDir: string, options: Si
  * register has not recorded, from their run.json (their status as of that run).
  */
 export async function readRemediation(
-  evidenceDir: string,
+  evidence: EvidenceSource,
   runs: readonly RunSummary[],
   now: Date,
 ): Promise<{ items: RemediationView[]; warnings: string[]; source: string; registerItems: RegisterItem[] }> {
@@ -160,7 +182,7 @@ export async function readRemediation(
   const known = new Set<string>();
   let source = 'the items recorded in each run.json (status as of that run)';
   try {
-    const result = await readRegister(evidenceDir, { now });
+    const result = await readRegisterFrom(evidence, { now });
     registerItems = result.items;
     for (const item of result.items) {
       const { id, system, runId, title, severity, owner, due, status, overdue } = item;
@@ -198,8 +220,8 @@ export async function readRemediation(
 }
 
 /** The latest valid review of a run as the site shows it; null when it has none. */
-async function latestReview(runDir: string): Promise<{ text: string; className: string } | null> {
-  const signoffs = await readSignoffs(runDir).catch(() => null);
+async function latestReview(source: EvidenceSource, dir: string): Promise<{ text: string; className: string } | null> {
+  const signoffs = await readSignoffsFrom(source, dir).catch(() => null);
   if (!signoffs || signoffs.length === 0) return null;
   const valid = signoffs.filter((s) => s.signatureValid && s.reviewsCurrentManifest);
   const latest = valid.at(-1);

@@ -8,8 +8,8 @@
  *   Two conditional writes of one key are decided one at a time (as S3 does), never both won.
  * - GetObject / HeadObject: 404 NoSuchKey (HEAD: bare 404), the stored checksum returned when
  *   `x-amz-checksum-mode: ENABLED`, `x-amz-meta-*` metadata.
- * - ListObjectsV2 (GET /bucket?list-type=2): prefix, start-after, continuation-token, max-keys
- *   (capped at 1000), keys in UTF-8 binary order.
+ * - ListObjectsV2 (GET /bucket?list-type=2): prefix, delimiter (CommonPrefixes), start-after,
+ *   continuation-token, max-keys (capped at 1000), keys in UTF-8 binary order.
  * - DeleteObject: 204, also for a missing key.
  * Only the headers and error codes above; no auth check (the SDK signs, the fake ignores it).
  */
@@ -169,7 +169,11 @@ export async function startFakeS3(options: { buckets?: string[] } = {}): Promise
       else res.destroy();
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Node's client agent drops a pooled socket 1 s before the server's advertised keep-alive
+  // timeout, so `Keep-Alive: timeout=1` made every request open a new TCP connection (the
+  // cost that dominated `verify s3://`). Real S3 keeps connections for minutes; close()
+  // ends them all anyway.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
@@ -197,29 +201,58 @@ export function fakeS3Client(endpoint: string): S3Client {
   });
 }
 
+/** S3's key order: UTF-8 bytes, not UTF-16 code units. */
+const utf8Compare = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
 function listObjects(bucket: Map<string, FakeObject>, params: URLSearchParams, bucketName: string, res: ServerResponse): void {
   const prefix = params.get('prefix') ?? '';
+  const delimiter = params.get('delimiter') ?? '';
   const token = params.get('continuation-token');
   const startAfter = params.get('start-after') ?? '';
   const maxKeys = Math.min(Number(params.get('max-keys') ?? 1000) || 1000, 1000);
-  // The token is the last key returned (base64), as opaque to the client as S3's.
+  // The token is the last key or common prefix returned (base64), as opaque to the client as S3's.
   const after = token ? Buffer.from(token, 'base64').toString('utf8') : startAfter;
-  const keys = [...bucket.keys()]
-    .filter((key) => key.startsWith(prefix) && Buffer.compare(Buffer.from(key), Buffer.from(after)) > 0)
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const page = keys.slice(0, maxKeys);
-  const truncated = keys.length > page.length;
-  const contents = page
-    .map((key) => {
-      const object = bucket.get(key)!;
-      return `<Contents><Key>${xmlEscape(key)}</Key><LastModified>${object.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(object.etag)}</ETag><Size>${object.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+  const keys = [...bucket.keys()].filter((key) => key.startsWith(prefix) && utf8Compare(key, after) > 0).sort(utf8Compare);
+  // With a delimiter, keys that hold it after the prefix roll up into one CommonPrefix each,
+  // counted once against max-keys, as S3 does.
+  const entries: { key?: string; commonPrefix?: string }[] = [];
+  let truncated = false;
+  for (const key of keys) {
+    const cut = delimiter === '' ? -1 : key.indexOf(delimiter, prefix.length);
+    if (cut >= 0) {
+      const commonPrefix = key.slice(0, cut + delimiter.length);
+      if (utf8Compare(commonPrefix, after) <= 0) continue;
+      if (entries.at(-1)?.commonPrefix === commonPrefix) continue;
+      if (entries.length === maxKeys) {
+        truncated = true;
+        break;
+      }
+      entries.push({ commonPrefix });
+    } else {
+      if (entries.length === maxKeys) {
+        truncated = true;
+        break;
+      }
+      entries.push({ key });
+    }
+  }
+  const contents = entries
+    .filter((entry) => entry.key !== undefined)
+    .map(({ key }) => {
+      const object = bucket.get(key!)!;
+      return `<Contents><Key>${xmlEscape(key!)}</Key><LastModified>${object.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(object.etag)}</ETag><Size>${object.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
     })
     .join('');
-  const next = truncated ? `<NextContinuationToken>${Buffer.from(page[page.length - 1]!).toString('base64')}</NextContinuationToken>` : '';
+  const commonPrefixes = entries
+    .filter((entry) => entry.commonPrefix !== undefined)
+    .map(({ commonPrefix }) => `<CommonPrefixes><Prefix>${xmlEscape(commonPrefix!)}</Prefix></CommonPrefixes>`)
+    .join('');
+  const last = entries.at(-1);
+  const next = truncated && last ? `<NextContinuationToken>${Buffer.from(last.key ?? last.commonPrefix!).toString('base64')}</NextContinuationToken>` : '';
   const body =
     `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xmlEscape(bucketName)}</Name>` +
-    `<Prefix>${xmlEscape(prefix)}</Prefix>${startAfter ? `<StartAfter>${xmlEscape(startAfter)}</StartAfter>` : ''}${token ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : ''}` +
-    `<KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`;
+    `<Prefix>${xmlEscape(prefix)}</Prefix>${delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : ''}${startAfter ? `<StartAfter>${xmlEscape(startAfter)}</StartAfter>` : ''}${token ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : ''}` +
+    `<KeyCount>${entries.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${commonPrefixes}${next}</ListBucketResult>`;
   res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
