@@ -8,16 +8,16 @@
  * Everything that varies by account and deployment still comes from the client: its
  * credentials (the standard chain: IRSA, SSO, instance metadata...), region, custom endpoint,
  * FIPS / dual-stack and path-style settings; the URL and signing region from its own endpoint
- * rules (`endpointProvider`). The request is signed with AWS Signature Version 4 (header
- * form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
+ * rules (`endpointProvider`). The request is signed by the SDK's own SigV4 signer
+ * (@smithy/signature-v4; header form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
  * an auth scheme other than sigv4, a redirect, an error status other than 404 — is sent again
  * through `client.send`, and the rest of the reads then go through the SDK, so its retries,
  * region redirects and error messages apply unchanged.
  */
-import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { isNoSuchKey } from './s3-ledger.js';
 
 export interface S3ObjectRead {
@@ -51,34 +51,31 @@ interface Target {
 
 /** RFC 3986 encoding of each key segment, as S3 signs paths (no double encoding). */
 const encodeKey = (key: string) => key.split('/').map((part) => encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
-const hmac = (key: Buffer | string, text: string) => createHmac('sha256', key).update(text).digest();
 
-/** Signature Version 4 headers of a GET/HEAD without a body. Exported for its test against the SDK's signer. */
-export function signV4(
+/**
+ * Signature Version 4 headers of a GET/HEAD without a body, by the SDK's own signer
+ * (@smithy/signature-v4, as @aws-sdk/client-s3 signs S3 requests: path not escaped twice,
+ * `UNSIGNED-PAYLOAD`). It caches its signing keys. Exported for its test.
+ */
+export async function signV4(
   request: { method: string; host: string; path: string; headers: Record<string, string> },
   identity: Identity,
   region: string,
   now: Date,
-  keyCache?: Map<string, Buffer>,
-): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const headers: Record<string, string> = { ...request.headers, host: request.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
-  if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
-  const names = Object.keys(headers).map((name) => name.toLowerCase()).sort();
-  const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value.trim().replace(/\s+/g, ' ')]));
-  const signedHeaders = names.join(';');
-  const canonical = [request.method, request.path, '', ...names.map((name) => `${name}:${lower[name]}`), '', signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n');
-  const scope = `${day}/${region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  const cacheKey = `${identity.secretAccessKey}\u0000${scope}`;
-  let signingKey = keyCache?.get(cacheKey);
-  if (!signingKey) {
-    signingKey = hmac(hmac(hmac(hmac(`AWS4${identity.secretAccessKey}`, day), region), 's3'), 'aws4_request');
-    keyCache?.set(cacheKey, signingKey);
+  sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'],
+  signers?: Map<string, SignatureV4>,
+): Promise<Record<string, string>> {
+  const cacheKey = `${region}\u0000${identity.accessKeyId}\u0000${identity.sessionToken ?? ''}`;
+  let signer = signers?.get(cacheKey);
+  if (!signer) {
+    signer = new SignatureV4({ service: 's3', region, credentials: identity, sha256, uriEscapePath: false, applyChecksum: false });
+    signers?.set(cacheKey, signer);
   }
-  const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
-  return { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${identity.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}` };
+  const signed = await signer.sign(
+    { method: request.method, protocol: 'https:', hostname: request.host, path: request.path, headers: { ...request.headers, host: request.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, query: {} },
+    { signingDate: now },
+  );
+  return signed.headers;
 }
 
 class Unexpected extends Error {}
@@ -86,7 +83,7 @@ class Unexpected extends Error {}
 /** A reader of `bucket`'s objects (see the module comment); `concurrency` sockets at most. */
 export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 16): S3ObjectReader {
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: concurrency }), https: new https.Agent({ keepAlive: true, maxSockets: concurrency }) };
-  const keyCache = new Map<string, Buffer>();
+  const signers = new Map<string, SignatureV4>();
   let target: Promise<Target | undefined> | undefined;
   let identity: Promise<Identity> | undefined;
   /** Set after the first surprise: every later read goes through the SDK. */
@@ -129,7 +126,7 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
     if (!where) throw new Unexpected('not a sigv4 endpoint');
     const base = where.url.pathname.replace(/\/$/, '');
     const pathname = `${base}/${encodeKey(key)}`;
-    const headers = signV4({ method, host: where.url.host, path: pathname, headers: method === 'HEAD' ? { 'x-amz-checksum-mode': 'ENABLED' } : {} }, await currentIdentity(), where.signingRegion, new Date(), keyCache);
+    const headers = await signV4({ method, host: where.url.host, path: pathname, headers: method === 'HEAD' ? { 'x-amz-checksum-mode': 'ENABLED' } : {} }, await currentIdentity(), where.signingRegion, new Date(), client.config.sha256, signers);
     const transport = where.url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(

@@ -1,7 +1,8 @@
 /**
- * The lean S3 reader (reports/evidence/s3-http.ts). The fake S3 does not check signatures, so
- * the signature is graded against the SDK's own signer (@smithy/signature-v4, what
- * @aws-sdk/client-s3 signs with) for the same request, keys and instant; the reads against
+ * The lean S3 reader (reports/evidence/s3-http.ts). The fake S3 does not check signatures; the
+ * reader signs with the SDK's own signer (@smithy/signature-v4, what @aws-sdk/client-s3 signs
+ * with), and the test checks that the request it hands it (path encoding of odd keys, headers,
+ * session token) signs exactly like a direct use of that signer for the same keys and instant; the reads against
  * the fake's objects, and the fall-back to the SDK for what the lean path does not expect.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +24,7 @@ describe('signV4', () => {
       ['HEAD', { 'x-amz-checksum-mode': 'ENABLED' }],
     ] as const) {
       const path = `/prod/2026-12-01T100000Z-orders (db)/${encodeURIComponent("it's*!.json").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
-      const ours = signV4({ method, host: `${Bucket}.s3.eu-west-1.amazonaws.com`, path: path.replace(/ /g, '%20').replace(/\(/g, '%28').replace(/\)/g, '%29'), headers }, credentials, 'eu-west-1', now);
+      const ours = await signV4({ method, host: `${Bucket}.s3.eu-west-1.amazonaws.com`, path: path.replace(/ /g, '%20').replace(/\(/g, '%28').replace(/\)/g, '%29'), headers }, credentials, 'eu-west-1', now, s3.client.config.sha256);
       const signed = await sdk.sign(
         {
           method,
