@@ -110,7 +110,7 @@ export function s3VerifySection(result: S3VerifyBench): { summary: { name: strin
   return {
     summary: { name: `verify s3:// over ${result.runs} runs (fake S3)`, goal: '< 10 s', value: `${seconds.toFixed(1)} s, peak RSS ${(result.peakRssKb / 1024).toFixed(0)} MiB`, ok: seconds < 10 },
     section: [
-      '## verify s3:// against the fake S3',
+      '## 8. verify s3:// against the fake S3',
       '',
       `\`drillbook verify s3://…\` over ${result.runs} signed runs (${result.objects} objects) in the local fake S3 (test/helpers/fake-s3.ts, a real HTTP server on 127.0.0.1), the real AWS SDK client.`,
       'Figures against a fake on the same machine: no network latency, and the fake shares the 2 cores with the verifier; real S3 adds round trips that the bounded concurrency (16) hides only partly.',
