@@ -34,3 +34,8 @@ export interface RunCoordination {
   /** Set when the holder could not renew the lock during the drill: the drill was aborted. */
   lost: string | null;
 }
+
+/** A lock just asked for: nothing acquired, waited, seen or released yet. */
+export function requestedCoordination(fields: Pick<RunCoordination, 'lock' | 'name' | 'holder' | 'overlap' | 'requestedAt'>): RunCoordination {
+  return { ...fields, result: 'acquired', acquiredAt: null, waitedSeconds: 0, heldBy: [], tookOverFrom: null, reason: null, releasedAt: null, lost: null };
+}

@@ -8,7 +8,7 @@
  */
 import { type Clock, systemClock } from '../clock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunCoordination } from '../../reports/coordination-record.js';
+import { type RunCoordination, requestedCoordination } from '../../reports/coordination-record.js';
 import type { LockHolder, OverlapPolicy, SystemLockBackend } from './types.js';
 
 export interface GateOptions {
@@ -44,21 +44,7 @@ export async function enterSystemLock(backend: SystemLockBackend, options: GateO
   const pollMs = options.pollMs ?? Math.min(2000, Math.max(50, backend.ttlMs / 3));
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   const startedMono = clock.monoMs();
-  const evidence: RunCoordination = {
-    lock: backend.kind,
-    name: backend.name,
-    holder: backend.identity,
-    overlap: options.overlap,
-    result: 'acquired',
-    requestedAt: iso(),
-    acquiredAt: null,
-    waitedSeconds: 0,
-    heldBy: [],
-    tookOverFrom: null,
-    reason: null,
-    releasedAt: null,
-    lost: null,
-  };
+  const evidence: RunCoordination = requestedCoordination({ lock: backend.kind, name: backend.name, holder: backend.identity, overlap: options.overlap, requestedAt: iso() });
   const waited = () => Math.round(clock.monoMs() - startedMono) / 1000;
   /** Notes the holder; true when it is another one than last time. */
   const seen = (holder: LockHolder): boolean => {

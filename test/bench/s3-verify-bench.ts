@@ -7,7 +7,7 @@
  * `node dist/test/bench/s3-verify-bench.js 1000`.
  */
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import { EvidenceBundle } from '../../reports/evidence.js';
 import { listFilesRecursive, sha256Hex } from '../../reports/evidence-files.js';
 import { LEDGER_GENESIS, composeLedgerLine } from '../../reports/evidence/ledger.js';
 import { ledgerLineKey } from '../../reports/evidence/s3-ledger.js';
-import { startFakeS3, type FakeObject } from '../helpers/fake-s3.js';
+import { fakeObject, startFakeS3 } from '../helpers/fake-s3.js';
 import { makeProbes, makeRunRecord } from '../helpers/run-record-fixture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -50,17 +50,7 @@ export async function benchS3Verify(runs: number): Promise<S3VerifyBench> {
     const bodies = await Promise.all(files.map(async (file) => ({ file, body: await readFile(path.join(dir, file)) })));
     const manifestSha256 = sha256Hex(await readFile(path.join(dir, 'manifest.json')));
     const objects = fake.buckets.get(Bucket)!;
-    const put = (key: string, body: Buffer) => {
-      const object: FakeObject = {
-        body,
-        etag: `"${createHash('md5').update(body).digest('hex')}"`,
-        lastModified: new Date(),
-        contentType: undefined,
-        checksumSha256: createHash('sha256').update(body).digest('base64'),
-        metadata: {},
-      };
-      objects.set(key, object);
-    };
+    const put = (key: string, body: Buffer) => objects.set(key, fakeObject(body));
     let position = { seq: 1, prev: LEDGER_GENESIS };
     for (let i = 0; i < runs; i++) {
       const name = `2026-12-01T000000Z-bench-${String(i).padStart(6, '0')}`;

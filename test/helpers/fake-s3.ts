@@ -27,6 +27,18 @@ export interface FakeObject {
   metadata: Record<string, string>;
 }
 
+/** An object as S3 would hold it after a PUT of `body` with a SHA-256 checksum. */
+export function fakeObject(body: Buffer): FakeObject {
+  return {
+    body,
+    etag: `"${createHash('md5').update(body).digest('hex')}"`,
+    lastModified: new Date(),
+    contentType: undefined,
+    checksumSha256: createHash('sha256').update(body).digest('base64'),
+    metadata: {},
+  };
+}
+
 export interface FakeS3 {
   endpoint: string;
   /** bucket → key → object; tests may tamper with it directly (an attacker with delete rights). */

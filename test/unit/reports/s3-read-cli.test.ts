@@ -3,7 +3,7 @@
  * against the same evidence in a local directory: the same output and exit codes. Ground
  * truth: the local directory the test writes, copied object for object into the fake S3.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { listFilesRecursive } from '../../../reports/evidence-files.js';
 import { recordRunItems } from '../../../reports/remediation.js';
 import { appendSignoff } from '../../../reports/signoff.js';
 import { runCli } from '../../helpers/cli.js';
-import { startFakeS3, type FakeS3 } from '../../helpers/fake-s3.js';
+import { fakeObject, startFakeS3, type FakeS3 } from '../../helpers/fake-s3.js';
 import { FIRST_FAILING_RUN, makeProbes, makeRunRecord } from '../../helpers/run-record-fixture.js';
 import { NOW, PLAN, fixtureRecord, FIXTURE_RUNS, writeFixtureEvidence } from '../../fixtures/coverage/evidence.js';
 
@@ -49,14 +49,7 @@ beforeAll(async () => {
   const objects = fake.buckets.get(Bucket)!;
   for (const file of await listFilesRecursive(evidence)) {
     const body = await readFile(path.join(evidence, file));
-    objects.set(`${Prefix}/${file}`, {
-      body,
-      etag: `"${createHash('md5').update(body).digest('hex')}"`,
-      lastModified: new Date(),
-      contentType: undefined,
-      checksumSha256: createHash('sha256').update(body).digest('base64'),
-      metadata: {},
-    });
+    objects.set(`${Prefix}/${file}`, fakeObject(body));
   }
   // What the store holds beside the runs: the shared chain and a lock (never taken for runs).
   objects.set(`${Prefix}/ledger/000000000001.json`, { ...objects.get(`${Prefix}/ledger.jsonl`)! });

@@ -1,25 +1,14 @@
 /** A scheduled drill that another runner's drill kept from running (or made wait) shows so in the schedule history. */
 import { describe, expect, it } from 'vitest';
-import type { RunCoordination } from '../../../reports/coordination-record.js';
+import { type RunCoordination, requestedCoordination } from '../../../reports/coordination-record.js';
 import type { RunRecord } from '../../../reports/run-record.js';
 import { addEntry, finishEntry } from '../../../runners/scheduler/history.js';
 import { emptyState } from '../../../runners/scheduler/state.js';
 
 const job = { key: 'a.yaml', file: '/d/a.yaml', scenario: 'orders-walk', system: 'orders-db', scheduledFor: Date.parse('2026-12-01T03:00:00Z'), caughtUp: false };
 const coordination = (over: Partial<RunCoordination>): RunCoordination => ({
-  lock: 'kubernetes-lease',
-  name: 'Lease drillbook/drillbook-system-orders-db',
-  holder: 'pod-b',
-  overlap: 'skip',
-  result: 'acquired',
-  requestedAt: '2026-12-01T03:00:01.000Z',
+  ...requestedCoordination({ lock: 'kubernetes-lease', name: 'Lease drillbook/drillbook-system-orders-db', holder: 'pod-b', overlap: 'skip', requestedAt: '2026-12-01T03:00:01.000Z' }),
   acquiredAt: '2026-12-01T03:00:01.000Z',
-  waitedSeconds: 0,
-  heldBy: [],
-  tookOverFrom: null,
-  reason: null,
-  releasedAt: null,
-  lost: null,
   ...over,
 });
 const record = (c: RunCoordination, outcome: RunRecord['outcome']) => ({ runId: 'r1', outcome, coordination: c }) as RunRecord;
