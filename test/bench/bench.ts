@@ -898,15 +898,7 @@ async function benchPgBackRest(scale: number, rounds: number): Promise<{ summary
     };
     for (let n = 1; n <= rounds; n++) {
       const bareFirst = n % 2 === 1;
-      // Each round from a differential backup taken just before it, so both sides restore the
-      // same set and replay about the same WAL: without it every round replays the segments
-      // all earlier rounds' heartbeats archived (one `archive-get` each), and later restores
-      // are slower whichever side they are.
-      if (n > 1) {
-        backupLabel = (await primary.backup('diff')).label;
-        await primary.archiveCurrentWal();
-      }
-      log(`pgBackRest round ${n}/${rounds} (${bareFirst ? 'bare first' : 'drill first'}, set ${backupLabel})`);
+      log(`pgBackRest round ${n}/${rounds} (${bareFirst ? 'bare first' : 'drill first'})`);
       let b: { totalMs: number; restoreMs: number; redoEnd: string | null } | undefined;
       if (bareFirst) b = await bare(n);
       const d = await drill(n);
@@ -948,7 +940,7 @@ async function benchPgBackRest(scale: number, rounds: number): Promise<{ summary
   const section = [
     `${PGBACKREST_SECTION_TITLE} (pgbench -i -s ${scale}: ${(dbBytes / 1024 ** 3).toFixed(2)} GiB, set ${backupLabel}, ${rows.length} paired rounds)`,
     '',
-    'Both sides restore the same set of the same stanza (the full backup in round 1, a differential taken just before each later round), on Debian\'s PostgreSQL 15 and pgBackRest, in the same run, alternating which goes first.',
+    'Both sides restore the same full set of the same stanza, on Debian\'s PostgreSQL 15 and pgBackRest, in the same run, alternating which goes first.',
     '- **bare**: `pgbackrest restore --pg1-path=… --archive-mode=off`, start PostgreSQL 15, wait until it is out of recovery, one INSERT acknowledged (timed by the bench from the restore command).',
     '- **drill**: `drillbook run` in-process with `backup.pgbackrest`, its RTO: restore request (T0) → `repo-ls` of the archive, the same restore, copy configured and started, first write acknowledged, one `SELECT 1` check; probes every 25 ms.',
     '- Peak RSS: the bench process running the drill in-process (pgBackRest and PostgreSQL are separate processes and not counted).',
