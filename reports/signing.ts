@@ -191,6 +191,21 @@ export function verifyBytes(data: string | Uint8Array, signature: Uint8Array, pu
   }
 }
 
+/**
+ * verifyBytes off the main thread: crypto.verify with a callback runs in libuv's thread pool,
+ * so checking tens of thousands of ledger lines runs beside the reads instead of between them.
+ */
+export function verifyBytesAsync(data: string | Uint8Array, signature: Uint8Array, publicKey: KeyObject): Promise<boolean> {
+  if (signature.byteLength !== ED25519_SIGNATURE_BYTES) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify(null, typeof data === 'string' ? Buffer.from(data) : data, publicKey, signature, (error, valid) => resolve(!error && valid));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Trusted keys (verify --trust)
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { MANIFEST_FILE, isObject, isSafeRelativePath, readOptional, sha256Hex } from '../evidence-files.js';
 import { REMEDIATION_FILE } from '../remediation-events.js';
-import { SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE, keyIdOf, parsePublicKeyPem, splitSignedJsonLine, verifyBytes, type TrustedKey } from '../signing.js';
+import { SIGNER_PUBLIC_KEY_FILE, SIGNOFFS_FILE, keyIdOf, parsePublicKeyPem, splitSignedJsonLine, verifyBytesAsync, type TrustedKey } from '../signing.js';
 import { KEY_ROTATION_KIND, LEDGER_FILE, LEDGER_GENESIS, UNSIGNED_KEY_ID, signerOf, type LedgerEntry, type LedgerRotationEntry } from './ledger.js';
 
 export interface LedgerProblem {
@@ -57,16 +57,28 @@ type LineSignature = 'valid' | 'invalid' | 'unsigned' | 'unchecked';
 /** Reads run directories' public keys and sign-off files once per verification. */
 class EvidenceReader {
   private readonly keys = new Map<string, Promise<KeyObject | undefined>>();
+  private readonly byKeyId = new Map<string, KeyObject>();
   private readonly signoffs = new Map<string, Promise<Map<string, string> | undefined>>();
 
   constructor(private readonly objects: EvidenceObjects) {}
 
-  runKey(dir: string): Promise<KeyObject | undefined> {
+  /**
+   * The public key a run's line is signed with. A key id is the hash of the key itself, so
+   * once one run's key file gave the key with that id, later runs signed by the same id are
+   * checked with it without reading their copy again (tens of thousands of reads in S3). Each
+   * run's own copy is still covered by its manifest: a changed or missing one is reported
+   * there.
+   */
+  runKey(dir: string, keyId?: string): Promise<KeyObject | undefined> {
+    const known = keyId === undefined ? undefined : this.byKeyId.get(keyId);
+    if (known) return Promise.resolve(known);
     let key = this.keys.get(dir);
     if (!key) {
-      key = this.objects.read(`${dir}/${SIGNER_PUBLIC_KEY_FILE}`).then((pem) =>
-        pem === undefined ? undefined : parsePublicKeyPem(pem.toString('utf8')),
-      );
+      key = this.objects.read(`${dir}/${SIGNER_PUBLIC_KEY_FILE}`).then((pem) => {
+        const parsed = pem === undefined ? undefined : parsePublicKeyPem(pem.toString('utf8'));
+        if (parsed && keyId !== undefined && keyIdOf(parsed) === keyId) this.byKeyId.set(keyId, parsed);
+        return parsed;
+      });
       this.keys.set(dir, key);
     }
     return key;
@@ -451,14 +463,14 @@ async function checkLedgerLineSignature(
       const record = typeof entry.signoffSha256 === 'string' ? (await reader.signoffLines(entry.dir))?.get(entry.signoffSha256) : undefined;
       const pem = record === undefined ? undefined : publicKeyOfRecord(record);
       key = pem === undefined ? undefined : parsePublicKeyPem(pem);
-    } else key = await reader.runKey(entry.dir);
+    } else key = await reader.runKey(entry.dir, entry.keyId);
     if (key && keyIdOf(key) !== entry.keyId) key = undefined;
   }
   if (!key) {
     if (checkManifests) problem(`line ${lineNumber}: cannot check its signature: key ${entry.keyId} is not available (its run's ${SIGNER_PUBLIC_KEY_FILE} is missing or changed; pin it with --trust)`);
     return 'unchecked';
   }
-  if (!verifyBytes(split.message, split.signature, key)) {
+  if (!(await verifyBytesAsync(split.message, split.signature, key))) {
     problem(`line ${lineNumber} was changed: its signature (key ${entry.keyId}) does not verify`);
     return 'invalid';
   }

@@ -115,8 +115,11 @@ async function verifyS3Store(client: S3Client, location: S3Location, options: Le
   const limit = pLimit(concurrency);
   const signoffCounts = new Map<string, number>();
   for (const signoff of ledger.signoffs) signoffCounts.set(signoff.dir, (signoffCounts.get(signoff.dir) ?? 0) + 1);
+  // Runs are taken a few at a time (their reads still share `limit`): tens of thousands of
+  // runs queued at once only cost memory, garbage collection and the HTTP agent's queue.
+  const runLimit = pLimit(concurrency);
   const perRun = await Promise.all(
-    ledger.runs.map(async (line) => {
+    ledger.runs.map((line) => runLimit(async () => {
       const problems: VerificationProblem[] = [];
       const name = line.dir;
       const manifestBytes = await objects.read(`${name}/${MANIFEST_FILE}`);
@@ -157,7 +160,7 @@ async function verifyS3Store(client: S3Client, location: S3Location, options: Le
         signoffs: signoffCounts.get(name) ?? 0,
       };
       return { run, problems };
-    }),
+    })),
   );
   for (const { run, problems } of perRun) {
     result.runs.push(run);

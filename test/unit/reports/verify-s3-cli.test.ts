@@ -69,4 +69,22 @@ describe('drillbook verify s3://…', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/invalid S3 bucket/);
   }, 60_000);
+
+  it('a run whose copy of the signer key was swapped is caught, although its line is checked with the key the same id named earlier', async () => {
+    // The chain checks run 2's line with the key run 1's copy gave for the same key id (a key id
+    // is the key's hash) and does not read run 2's copy; the manifest's checksum still covers it.
+    const name = '2026-12-01T110000Z-orders-db-failover-00000002';
+    const objects = fake.buckets.get(Bucket)!;
+    const key = `prod/${name}/signer.pub.pem`;
+    const original = objects.get(key)!;
+    const other = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    objects.set(key, { ...original, body: other, checksumSha256: createHash('sha256').update(other).digest('base64') });
+    try {
+      const swapped = await runCli(['verify', `s3://${Bucket}/prod`], { env });
+      expect(swapped.code).toBe(1);
+      expect(swapped.stderr).toMatch(new RegExp(`${name}.*changed: signer\\.pub\\.pem|changed: signer\\.pub\\.pem`));
+    } finally {
+      objects.set(key, original);
+    }
+  }, 60_000);
 });
