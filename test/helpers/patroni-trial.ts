@@ -25,10 +25,14 @@ export interface Graded {
    * The truth is an interval, from the writer's own log: the service was back for every client
    * by `truthRtoMs` (the acknowledgement of the first write of the writer's stable run: every
    * write it sent in the next 2 s was acknowledged too), and not yet at `truthFromMs` (the send
-   * of the last write before that run which failed). Both from T0.
+   * of the last write before that run which failed). Through HAProxy, neither is before HAProxy
+   * had stopped routing to the dead leader (its log). Both from T0.
    */
   truthRtoMs: number;
   truthFromMs: number;
+  /** The writer's interval alone (before HAProxy's log is taken into account), from T0. */
+  writerFromMs: number;
+  writerToMs: number;
   measuredRtoMs: number;
   boundMs: number;
   /** The writer's longest pause between two sends in the truth window (its sampling resolution there). */
@@ -109,8 +113,15 @@ export async function gradeAgainstWriter(
   const lost = [...missing].sort((a, b) => a.sentAt - b.sentAt);
   const survivedBefore = lost[0] ? acked.filter((a) => a.sentAt < lost[0]!.sentAt && !missingSeqs.has(a.seq)).at(-1) : undefined;
   const writerWindowMs = lost[0] && survivedBefore ? lost.at(-1)!.sentAt - survivedBefore.sentAt : 0;
-  const truthFromMs = (resumed.lastFailure?.sentAt ?? t0Ms) - t0Ms;
-  const truthRtoMs = resumed.stable.ackAt! - t0Ms;
+  // Through HAProxy its own log bounds the truth too: until it had marked the dead leader DOWN
+  // (and the new one UP) it could send a new client to the dead one, so every client was not
+  // served before that. The writer samples every 20 ms and can be lucky for a few writes in that
+  // window; HAProxy's moment keeps its interval from starting too early.
+  const routedMs = haproxy ? haproxyRoutedAt(haproxy, t0Ms) - t0Ms : Number.NEGATIVE_INFINITY;
+  const writerFromMs = (resumed.lastFailure?.sentAt ?? t0Ms) - t0Ms;
+  const writerToMs = resumed.stable.ackAt! - t0Ms;
+  const truthFromMs = Math.max(writerFromMs, routedMs);
+  const truthRtoMs = Math.max(writerToMs, routedMs);
   const measuredRtoMs = record.measured.rto.seconds * 1000;
   const boundMs = record.measured.rto.errorSeconds * 1000;
   const sends = writer
@@ -124,10 +135,12 @@ export async function gradeAgainstWriter(
     drill,
     truthRtoMs,
     truthFromMs,
+    writerFromMs,
+    writerToMs,
     measuredRtoMs,
     boundMs,
     writerResolutionMs,
-    ...(haproxy ? { haproxyRoutedMs: haproxyRoutedAt(haproxy, t0Ms) - t0Ms } : {}),
+    ...(haproxy ? { haproxyRoutedMs: routedMs } : {}),
     writerLost: missing.length,
     writerWindowMs,
     drillLost: record.measured.rpo?.lostWrites ?? -1,

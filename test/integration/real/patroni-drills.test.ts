@@ -5,8 +5,8 @@
  * - the measured RTO lies within its reported bound of the writer's truth: between the last
  *   write that failed and the first write of the writer's stable run (every write sent in the
  *   next 2 s acknowledged). Not its first lucky write: while HAProxy still has the dead leader
- *   UP beside the new one, it routes clients to either at random (seen in its own log, which
- *   the grade reports as `haproxyRoutedMs`);
+ *   UP beside the new one, it routes clients to either at random (seen in its own log: the truth
+ *   starts no earlier than HAProxy had stopped routing to the dead leader, `haproxyRoutedMs`);
  * - the lost-write window agrees with the writer's within one heartbeat interval;
  * - the old and new leader are named as the harness sees them;
  * - kill-primary aimed at the replica's data directory is refused with exit 2, nothing killed.
