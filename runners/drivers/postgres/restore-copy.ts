@@ -178,6 +178,9 @@ export class PostgresRestore {
    */
   private async waitForCopy(ctx: RunContext): Promise<void> {
     const deadline = ctx.clock.elapsed() + ms(ctx.loaded.scenario.spec.probes.maxWait);
+    // As often as the probes would look (at most every 100 ms): the copy's readiness is inside
+    // the RTO, so a slower poll here would be drillbook's delay, not the restore's.
+    const pollMs = Math.min(100, ms(ctx.loaded.scenario.spec.probes.interval));
     const settings = this.settings.restored!;
     while (ctx.clock.elapsed() < deadline) {
       ctx.signal.throwIfAborted();
@@ -191,7 +194,7 @@ export class PostgresRestore {
         await client.end().catch(() => undefined);
         return;
       } catch {
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, pollMs));
       }
     }
   }
