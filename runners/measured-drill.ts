@@ -266,7 +266,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       wallOf: (mono) => ctx.clock.wallOf(mono),
       phases,
       ...(outage !== undefined ? { observedOutage: outage } : {}),
-      identityChanges: leaderChanges(observer.settled(), recoveryStream === observer ? [] : recoveryStream.settled(), recovery.recovered, t0Mono, (mono) => ctx.clock.wallOf(mono)),
+      identityChanges: leaderChanges(observer.settled(), recoveryStream === observer ? [] : recoveryStream.settled(), restoring ? undefined : recovery.recovered, t0Mono, (mono) => ctx.clock.wallOf(mono)),
       reopened: recovery.reopened,
     });
     if (restoring && !checksPassed) result.failure ??= 'the restored copy failed its data checks: it is not a usable recovery';
@@ -316,11 +316,13 @@ function openStream(ctx: RunContext, session: DriverSession, endpoint: EndpointN
 /**
  * Every change of server seen: within each stream, and from the server that answered the
  * disrupted endpoint before T0 to the one that recovered on another endpoint (a promotion).
+ * A parallel restore passes no `recovered`: its copy is another server by design, not a
+ * change behind production's endpoint.
  */
-function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[], recovered: ProbeAttempt, t0Mono: number, wallOf: (mono: number) => string): IdentityChange[] {
+function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[], recovered: ProbeAttempt | undefined, t0Mono: number, wallOf: (mono: number) => string): IdentityChange[] {
   const changes = identityChanges([...observed, ...recoveryAttempts], wallOf);
   const before = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
-  if (before && recovered.server && recovered.probe !== observed[0]?.probe && (!sameServer(before, recovered.server) || before.inRecovery !== recovered.server.inRecovery))
+  if (before && recovered?.server && recovered.probe !== observed[0]?.probe && (!sameServer(before, recovered.server) || before.inRecovery !== recovered.server.inRecovery))
     changes.push({ at: wallOf(recovered.endMono), mono: recovered.endMono, probe: `${observed[0]!.probe} → ${recovered.probe}`, from: before, to: recovered.server });
   return changes.sort((a, b) => a.mono - b.mono).slice(0, 200);
 }

@@ -97,6 +97,8 @@ describe('an existing PostgreSQL server', () => {
     expect(fs.readdirSync(work).filter((d) => d.startsWith('drillbook-restore-'))).toEqual([]);
     expect(processesMentioning(path.join(work, 'drillbook-restore-'))).toEqual([]);
     expect(record.measured.rpo!.lowerBoundOnly).toBe(false);
+    // The copy is another server by design: no "server changed behind" production's endpoint.
+    expect(record.measured.rto!.identityChanges ?? [], JSON.stringify(record.measured.rto!.identityChanges)).toEqual([]);
 
     // Point in time: a batch committed after the target must not be in the copy.
     const source = await connect(cluster.primary);
