@@ -139,7 +139,9 @@ export function binariesForMajor(major: number, binDir?: string): PgBinaries & {
     const found = candidates.map((c) => `${c.where} ${c.dir}: ${c.major === null ? 'none' : `PostgreSQL ${c.major}`}`).join('; ');
     throw new Error(`no PostgreSQL ${major} binaries for this PostgreSQL ${major} backup (looked in: ${found})`);
   }
-  return { initdb: path.join(match.dir, 'initdb'), postgres: path.join(match.dir, 'postgres'), dir: match.dir, major, where: match.where };
+  // The embedded ones through the same reachable copy as pgBinaries (as root, from a private checkout).
+  const dir = match.where.startsWith('embedded') ? reachableEmbedded(match.dir) : match.dir;
+  return { initdb: path.join(dir, 'initdb'), postgres: path.join(dir, 'postgres'), dir, major, where: match.where };
 }
 
 /** The embedded binaries' directory without importing the package (sync, for validate); undefined when not installed. */
