@@ -129,7 +129,7 @@ export function buildView(record: RunRecord, options: RenderOptions, svg: (marku
       verdictClass: record.verdict.rto,
       margin: marginText(record.verdict.rtoMarginSeconds),
       method: rto
-        ? `${rto.method} (probe every ${formatSeconds(rto.probeInterval)}, ${rto.stableFor} further consecutive successes required${rto.stableForDuration ? `, held for ${rto.stableForDuration}` : ''}; recovered at ${rto.recoveredAt})`
+        ? `${rto.method} (probe every ${formatSeconds(rto.probeInterval)}, ${rto.stableFor} further consecutive successes required${rto.stableForDuration ? `, held for ${rto.stableForDuration}` : ''}; recovered at ${rto.recoveredAt}${rto.truthAfter ? `; the true recovery lies after ${rto.truthAfter.at}: ${rto.truthAfter.evidence}` : ''})`
         : NOT_APPLICABLE,
       extra: rtoExtra(record),
     },

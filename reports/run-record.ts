@@ -38,6 +38,11 @@ export interface ProbeAttempt {
   timedOut?: boolean;
   /** Attempt number in its probe's start order (attempts overlap, so they end out of order). */
   attempt?: number;
+  /**
+   * One of the extra attempts started at once after the first success that followed a failure
+   * (ProbeStream): it can break that candidate recovery, never confirm it.
+   */
+  confirming?: boolean;
   /** The server that answered a successful SQL probe. */
   server?: ServerFacts;
 }
@@ -92,6 +97,12 @@ export interface RtoMeasurement extends Measurement {
   identityChanges?: IdentityChange[];
   /** Recoveries that had been confirmed and were broken again (the measurement continued). */
   reopened?: { at: string; probe: string; reason: string }[];
+  /**
+   * The lower end of the error bound: the true recovery lies after `at` (and before
+   * `recoveredAt`), for the reason given — the last attempt that showed the outage, or the
+   * fault's own release of the server that then answered (a pause's SIGCONT).
+   */
+  truthAfter?: { at: string; evidence: string };
 }
 
 export interface RpoMeasurement extends Measurement {

@@ -49,6 +49,8 @@ export interface Recovery {
   lastFailureBefore: ProbeAttempt | undefined;
   /** The latest instant the attempts before `recovered` prove an outage (or `fromMono`). */
   lowerBoundMono: number;
+  /** What proves the outage at lowerBoundMono, for the evidence. */
+  lowerBoundEvidence: string;
   /** Recoveries that had been confirmed and were then broken (a demotion, a new timeline, a failure). */
   reopened: Reopening[];
 }
@@ -58,7 +60,7 @@ export interface Recovery {
  * out of order). A run of `stableFor` + 1 consecutive successes, from the same server (same
  * system identifier and timeline, not in recovery), that has held for `stableForMs`, is a
  * recovery; a failure or a change of server after it re-opens the outage, and the search
- * goes on. Undefined when no recovery holds at the end of the attempts.
+ * goes on. Confirming attempts (started at once after a candidate) can break a run, not make one. Undefined when no recovery holds at the end of the attempts.
  */
 export function findRecovery(attempts: readonly ProbeAttempt[], rule: RecoveryRule): Recovery | undefined {
   const reopened: Reopening[] = [];
@@ -70,6 +72,8 @@ export function findRecovery(attempts: readonly ProbeAttempt[], rule: RecoveryRu
     const base = streak[0]?.server;
     const demoted = attempt.ok && attempt.server?.inRecovery === true;
     const changed = attempt.ok && streak.length > 0 && !sameServer(base, attempt.server);
+    // A confirming attempt (ProbeStream) only tests the candidate: its failure breaks it, its success counts for nothing.
+    if (attempt.confirming && attempt.ok && !demoted && !changed) continue;
     if (!attempt.ok || demoted || changed) {
       if (confirmed)
         reopened.push({
@@ -81,7 +85,7 @@ export function findRecovery(attempts: readonly ProbeAttempt[], rule: RecoveryRu
               : `another server answered: ${describeServer(base!)} → ${describeServer(attempt.server!)}`,
         });
       confirmed = undefined;
-      streak = attempt.ok && !demoted ? [attempt] : [];
+      streak = attempt.ok && !demoted && !attempt.confirming ? [attempt] : [];
       streakStartIndex = streak.length ? index : -1;
       continue;
     }
@@ -96,9 +100,16 @@ export function findRecovery(attempts: readonly ProbeAttempt[], rule: RecoveryRu
   // Any attempt before the recovered one that did not succeed on this server is evidence of
   // outage: a failure as outageEvidenceAt says; another server's answer only from the attempt's
   // start (its connection was routed then; it may have ended after the switch).
-  const evidence = before.filter((a) => !a.ok || a.server?.inRecovery === true || !sameServer(a.server, confirmed!.recovered.server)).map((a) => (a.ok ? a.startMono : outageEvidenceAt(a)));
-  const lowerBoundMono = Math.max(rule.fromMono, ...evidence.filter((m) => m <= confirmed!.recovered.endMono));
-  return { recovered: confirmed.recovered, confirmedBy: confirmed.confirmedBy, lastFailureBefore, lowerBoundMono, reopened };
+  let lowerBoundMono = rule.fromMono;
+  let lowerBoundEvidence = 'T0 (no attempt after it showed the outage)';
+  for (const a of before) {
+    if (a.ok && a.server?.inRecovery !== true && sameServer(a.server, confirmed.recovered.server)) continue;
+    const mono = a.ok ? a.startMono : outageEvidenceAt(a);
+    if (mono <= lowerBoundMono || mono > confirmed.recovered.endMono) continue;
+    lowerBoundMono = mono;
+    lowerBoundEvidence = `${a.probe} attempt ${a.attempt ?? '?'} ${a.ok ? 'was answered by another server (from its start)' : a.timedOut ? 'timed out (from its start)' : `failed: ${a.error ?? 'error'}`}`;
+  }
+  return { recovered: confirmed.recovered, confirmedBy: confirmed.confirmedBy, lastFailureBefore, lowerBoundMono, lowerBoundEvidence, reopened };
 }
 
 /**
@@ -156,6 +167,8 @@ export interface RtoInput {
   lastFailureBefore: ProbeAttempt | undefined;
   /** The latest evidence of outage before `recovered` (findRecovery); else from lastFailureBefore. */
   lowerBoundMono?: number;
+  /** What proves the outage at lowerBoundMono (findRecovery's, or the fault's release). */
+  lowerBoundEvidence?: string;
   /** When data checks must pass too (parallel restore), the instant they did. */
   completedMono?: number | undefined;
   intervalMs: number;
@@ -185,6 +198,7 @@ export function measureRto(input: RtoInput): RtoMeasurement {
   return {
     seconds: round((recoveredMono - input.t0Mono) / 1000),
     errorSeconds: round((input.recovered.endMono - lowerBound) / 1000),
+    truthAfter: { at: input.wallOf(lowerBound), evidence: lowerBound === input.t0Mono ? 'T0' : (input.lowerBoundEvidence ?? 'the last failed attempt before the recovery') },
     method: input.method,
     recoveredAt: input.wallOf(recoveredMono),
     probeInterval: input.intervalMs / 1000,

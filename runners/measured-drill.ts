@@ -112,7 +112,7 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
       ctx.record(`T0: ${action}`, { t0: true }, instant);
       return instant;
     };
-    const { endpoint: recoveryEndpoint, effects } = await disrupt(ctx, session, spec, markT0, result);
+    const { endpoint: recoveryEndpoint, effects, releases = [] } = await disrupt(ctx, session, spec, markT0, result);
     if (!t0) throw new Error('no disruptive action was issued');
     const t0Mono = (t0 as Instant).mono;
     watchOutage(ctx, observer, t0Mono);
@@ -250,12 +250,14 @@ export async function runMeasuredDrill(ctx: RunContext, driver: Driver, result: 
     });
     phases.sort((a, b) => a.mono - b.mono);
 
+    const lowerBound = restoring ? recovery : releasedLowerBound(recovery, observer.settled(), t0Mono, releases, (mono) => ctx.clock.wallOf(mono));
     // Parallel restore: the copy counts as recovered once it both answers and holds good data.
     result.rto = measureRto({
       t0Mono,
       recovered: recovery.recovered,
       lastFailureBefore: recovery.lastFailureBefore,
-      lowerBoundMono: recovery.lowerBoundMono,
+      lowerBoundMono: lowerBound.lowerBoundMono,
+      lowerBoundEvidence: lowerBound.lowerBoundEvidence,
       completedMono: restoring && checksPassed ? checked.mono : undefined,
       intervalMs: interval,
       stableFor: probes.stableFor,
@@ -327,6 +329,32 @@ function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[
   return changes.sort((a, b) => a.mono - b.mono).slice(0, 200);
 }
 
+/**
+ * The fault's release of a frozen server as the lower end of the bound (FaultEffect.releasedMono):
+ * it applies when the recovery was answered by that server — the same system identifier and
+ * timeline as answered the disrupted endpoint before T0 (whose processes the fault checked) —
+ * and when it is later than what the probes prove.
+ */
+function releasedLowerBound(
+  recovery: { recovered: ProbeAttempt; lowerBoundMono: number; lowerBoundEvidence: string },
+  observed: ProbeAttempt[],
+  t0Mono: number,
+  releases: (() => number | undefined)[],
+  wallOf: (mono: number) => string,
+): { lowerBoundMono: number; lowerBoundEvidence: string } {
+  const frozen = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
+  const answered = recovery.recovered.server;
+  let best = { lowerBoundMono: recovery.lowerBoundMono, lowerBoundEvidence: recovery.lowerBoundEvidence };
+  // Without a system identifier and timeline on both sides, "the same server" cannot be shown.
+  if (!frozen?.systemIdentifier || frozen.timeline == null || !answered || answered.inRecovery || !sameServer(frozen, answered)) return best;
+  for (const release of releases) {
+    const mono = release();
+    if (mono === undefined || mono <= best.lowerBoundMono || mono > recovery.recovered.endMono) continue;
+    best = { lowerBoundMono: mono, lowerBoundEvidence: `the fault released the frozen server (SIGCONT at ${wallOf(mono)}), and that same server (${describeServer(answered)}) answered the recovery` };
+  }
+  return best;
+}
+
 /** Records the outage on the timeline as soon as the observer sees it (once). */
 function watchOutage(ctx: RunContext, observer: ProbeStream, t0Mono: number): void {
   void observer
@@ -349,7 +377,7 @@ async function disrupt(
   spec: ScenarioSpec,
   markT0: (action: string) => Instant,
   result: DrillResult,
-): Promise<{ endpoint: EndpointName; effects: string[] }> {
+): Promise<{ endpoint: EndpointName; effects: string[]; releases?: (() => number | undefined)[] }> {
   if (spec.type === 'parallel-restore') {
     const copy = await session.requestRestore(spec.restore ?? { restoreTo: 'latest' }, ctx, markT0);
     result.restoredCopy = copy.record;
@@ -357,13 +385,15 @@ async function disrupt(
     return { endpoint: copy.endpoint, effects: [] };
   }
   const effects: string[] = [];
+  const releases: (() => number | undefined)[] = [];
   for (const fault of spec.faults) {
     const effect = await session.injectFault(fault, ctx, markT0);
     result.faults.push({ type: fault.type, description: effect.description });
     if (effect.observed) effects.push(effect.observed);
+    if (effect.releasedMono) releases.push(effect.releasedMono);
     ctx.record(`fault injected: ${effect.description}`);
   }
-  return { endpoint: spec.probes.endpoint ?? (spec.recovery?.action === 'promote' ? 'standby' : 'primary'), effects };
+  return { endpoint: spec.probes.endpoint ?? (spec.recovery?.action === 'promote' ? 'standby' : 'primary'), effects, releases };
 }
 
 function probeLoop(

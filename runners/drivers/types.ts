@@ -31,6 +31,14 @@ export interface FaultEffect {
    * status RDS reported. Absent: the fault reports no effect of its own.
    */
   observedEffect?: { at: string; how: string };
+  /**
+   * A fault that froze the very server behind the endpoint (its processes checked against the
+   * endpoint before T0) and lets it go itself (a pause): the run-clock instant just before it
+   * did, once it has. That server cannot have answered anyone before then, so a recovery it
+   * answers is no earlier — a lower bound the probes cannot give after a freeze, whose held
+   * attempts all return at once.
+   */
+  releasedMono?(): number | undefined;
 }
 
 export interface RestoredCopy {

@@ -35,6 +35,8 @@ export const pauseLeaderFault: FaultModule<PauseLeaderFault, PostgresFaultTarget
     let undoId: number;
     let resume: () => Promise<void>;
     let name: string;
+    // Known only for a local leader: a resume command's thaw lands at some unknown point of its run.
+    let released: number | undefined;
     if (fault.command && fault.resumeCommand) {
       const leader = await cluster.resolveLeader();
       name = leader.name;
@@ -58,6 +60,7 @@ export const pauseLeaderFault: FaultModule<PauseLeaderFault, PostgresFaultTarget
       markT0(`SIGSTOP leader ${leader.name} (${leader.host}:${leader.port}) for ${fault.duration}`);
       for (const pid of pids) sendSignal(pid, 'SIGSTOP');
       resume = async () => {
+        released = ctx.clock.elapsed();
         for (const pid of [...pids].reverse()) sendSignal(pid, 'SIGCONT');
       };
     }
@@ -73,6 +76,6 @@ export const pauseLeaderFault: FaultModule<PauseLeaderFault, PostgresFaultTarget
         },
       ),
     );
-    return { description: `leader ${name} frozen for ${fault.duration}`, ended };
+    return { description: `leader ${name} frozen for ${fault.duration}`, ended, releasedMono: () => released };
   },
 };

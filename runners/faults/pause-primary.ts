@@ -23,7 +23,9 @@ export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarg
     const durationMs = parseDuration(fault.duration) ?? 0;
     const t0 = markT0(`SIGSTOP primary for ${fault.duration}`);
     for (const pid of pids) sendSignal(pid, 'SIGSTOP');
+    let released: number | undefined;
     const ended = endAfter(durationMs, ctx.signal, () => {
+      released = ctx.clock.elapsed();
       for (const pid of [...pids].reverse()) sendSignal(pid, 'SIGCONT');
       const end = ctx.record('fault ended: primary resumed (SIGCONT)', { pausedMs: ctx.clock.elapsed() - t0.mono });
       ctx.undo.settle(undoId, `resumed after ${Math.round(end.mono - t0.mono)} ms`);
@@ -34,6 +36,7 @@ export const pausePrimaryFault: FaultModule<PausePrimaryFault, PostgresFaultTarg
     return {
       description: `SIGSTOP sent to the primary's ${pids.length} processes for ${fault.duration}`,
       ended,
+      releasedMono: () => released,
       ...(stopped > 0 ? { observed: `${stopped} of the primary's ${pids.length} processes seen stopped (state T in /proc)` } : {}),
     };
   },

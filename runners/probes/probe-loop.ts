@@ -5,6 +5,12 @@
  * while no backend is up, a SIGSTOPped server) therefore never delays the next attempt, and
  * the attempt that sees the recovery starts at most one interval after it. Every attempt is
  * kept, because the attempts *are* the RTO evidence.
+ *
+ * One success after a failure is a sample of one: behind a proxy that still has the dead
+ * server UP beside the new one (HAProxy between a failover and its `fall` checks), it may be
+ * the lucky half. So the first success after a failure starts `CONFIRMING_ATTEMPTS` more at
+ * once, each on its own connection; one of them landing on the dead server breaks that
+ * candidate recovery (findRecovery), and none of them can confirm it.
  */
 import type { ProbeAttempt, ServerFacts } from '../../reports/run-record.js';
 import { type RunClock, sleep } from '../clock.js';
@@ -28,12 +34,19 @@ export function maxInFlight(timeoutMs: number, intervalMs: number): number {
   return Math.ceil(timeoutMs / Math.max(1, intervalMs)) + 1;
 }
 
+/** Against a round-robin proxy with two servers UP, three connections in a row reach both. */
+export const CONFIRMING_ATTEMPTS = 3;
+
 export class ProbeStream {
   /** Attempts by start order (index = attempt number − 1); undefined while in flight. */
   private readonly slots: (ProbeAttempt | undefined)[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly waiters = new Set<() => void>();
+  private readonly confirmingInFlight = new Set<number>();
+  /** Start instants by attempt, known also while the attempt is in flight. */
+  private readonly starts: number[] = [];
+  private lastBurstMono = -Infinity;
   private ticking: Promise<void> | undefined;
   private failure: unknown;
   readonly cap: number;
@@ -112,22 +125,52 @@ export class ProbeStream {
     for (const wake of waiting) wake();
   }
 
+  /** Starts attempt number `slots.length + 1` now. */
+  private launch(confirming: boolean): void {
+    const n = this.slots.length + 1;
+    this.slots.push(undefined);
+    this.starts.push(this.options.clock.elapsed());
+    if (confirming) this.confirmingInFlight.add(n);
+    const running: Promise<void> = attemptOnce(this.options, n, confirming).then((attempt) => {
+      this.slots[n - 1] = attempt;
+      this.inFlight.delete(running);
+      this.confirmingInFlight.delete(n);
+      this.options.onAttempt(attempt);
+      if (this.candidateRecovery(attempt)) {
+        this.lastBurstMono = this.options.clock.elapsed();
+        for (let i = 0; i < CONFIRMING_ATTEMPTS; i++) this.launch(true);
+      }
+      this.notify();
+    });
+    this.inFlight.add(running);
+  }
+
+  /**
+   * A scheduled success while an attempt started within the timeout before it failed or hangs
+   * (in flight far longer than this one took): a candidate recovery, worth sampling again at
+   * once. At most one burst per half interval.
+   */
+  private candidateRecovery(attempt: ProbeAttempt): boolean {
+    if (!attempt.ok || attempt.confirming || this.stopping.signal.aborted || this.options.signal.aborted) return false;
+    const now = this.options.clock.elapsed();
+    if (now - this.lastBurstMono < this.options.intervalMs / 2) return false;
+    const from = attempt.startMono - this.options.timeoutMs;
+    for (let i = attempt.attempt! - 2; i >= 0 && this.starts[i]! >= from; i--) {
+      const slot = this.slots[i];
+      if (slot ? !slot.ok : now - this.starts[i]! > 2 * attempt.latencyMs + 20) return true;
+    }
+    return false;
+  }
+
   private async tick(): Promise<void> {
     const { clock, intervalMs } = this.options;
     const stop = AbortSignal.any([this.options.signal, this.stopping.signal]);
     let next = clock.elapsed();
     while (!stop.aborted) {
-      while (this.inFlight.size >= this.cap && !stop.aborted) await Promise.race(this.inFlight);
+      // The cap counts scheduled attempts only: confirming ones never delay the schedule.
+      while (this.inFlight.size - this.confirmingInFlight.size >= this.cap && !stop.aborted) await Promise.race(this.inFlight);
       if (stop.aborted) break;
-      const n = this.slots.length + 1;
-      this.slots.push(undefined);
-      const running: Promise<void> = attemptOnce(this.options, n).then((attempt) => {
-        this.slots[n - 1] = attempt;
-        this.inFlight.delete(running);
-        this.options.onAttempt(attempt);
-        this.notify();
-      });
-      this.inFlight.add(running);
+      this.launch(false);
       // Start to start; after a stall (the cap, a blocked event loop) the schedule restarts
       // from now rather than firing a burst of attempts to catch up.
       next = Math.max(next + intervalMs, clock.elapsed());
@@ -171,7 +214,7 @@ export async function runProbeLoop(options: ProbeLoopOptions): Promise<ProbeLoop
   }
 }
 
-async function attemptOnce(options: ProbeStreamOptions, n: number): Promise<ProbeAttempt> {
+async function attemptOnce(options: ProbeStreamOptions, n: number, confirming: boolean): Promise<ProbeAttempt> {
   const { clock } = options;
   const start = clock.now();
   const attemptAbort = new AbortController();
@@ -192,12 +235,12 @@ async function attemptOnce(options: ProbeStreamOptions, n: number): Promise<Prob
       }),
     ]);
     const end = clock.elapsed();
-    return { probe: options.name, attempt: n, startedAt: start.at, startMono: start.mono, endMono: end, ok: true, latencyMs: end - start.mono, ...(facts ? { server: facts } : {}) };
+    return { probe: options.name, attempt: n, startedAt: start.at, startMono: start.mono, endMono: end, ok: true, latencyMs: end - start.mono, ...(facts ? { server: facts } : {}), ...(confirming ? { confirming } : {}) };
   } catch (error) {
     const end = clock.elapsed();
     const message = error instanceof Error ? error.message : String(error);
     const timedOut = error === timeoutError;
-    return { probe: options.name, attempt: n, startedAt: start.at, startMono: start.mono, endMono: end, ok: false, latencyMs: end - start.mono, error: message, ...(timedOut ? { timedOut } : {}) };
+    return { probe: options.name, attempt: n, startedAt: start.at, startMono: start.mono, endMono: end, ok: false, latencyMs: end - start.mono, error: message, ...(timedOut ? { timedOut } : {}), ...(confirming ? { confirming } : {}) };
   } finally {
     clearTimeout(timer);
     if (!attemptAbort.signal.aborted) attemptAbort.abort(new Error('attempt finished'));

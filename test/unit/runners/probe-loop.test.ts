@@ -3,15 +3,20 @@ import { RunClock } from '../../../runners/clock.js';
 import type { ProbeAttempt } from '../../../reports/run-record.js';
 import { findRecovery } from '../../../runners/measure.js';
 import { HeartbeatWriter } from '../../../runners/probes/heartbeat.js';
-import { maxInFlight, ProbeStream, runProbeLoop } from '../../../runners/probes/probe-loop.js';
+import { CONFIRMING_ATTEMPTS, maxInFlight, ProbeStream, runProbeLoop } from '../../../runners/probes/probe-loop.js';
 
 describe('runProbeLoop', () => {
   it('needs stableFor successes after the first and keeps every attempt', async () => {
     const outcomes = [false, false, true, false, true, true, true, true];
+    // Scheduled attempts follow `outcomes`. The success of the third follows a failure, so three
+    // confirming attempts start at once (calls 4–6, all up here: they neither break nor make the
+    // run); the fourth scheduled attempt is call 7.
+    let calls = 0;
     const result = await runProbeLoop({
       name: 'p',
-      probe: async (n) => {
-        if (!outcomes[n - 1]) throw new Error(`down ${n}`);
+      probe: async () => {
+        calls++;
+        if (calls <= 2 || calls === 7) throw new Error(`down ${calls}`);
       },
       clock: new RunClock(),
       intervalMs: 5,
@@ -21,9 +26,46 @@ describe('runProbeLoop', () => {
       signal: new AbortController().signal,
       onAttempt: () => undefined,
     });
-    expect(result.attempts.map((a) => a.ok)).toEqual(outcomes.slice(0, 7));
-    expect(result.recovered).toBe(result.attempts[4]);
-    expect(result.lastFailureBefore).toBe(result.attempts[3]);
+    const regular = result.attempts.filter((a) => !a.confirming);
+    expect(regular.map((a) => a.ok)).toEqual(outcomes.slice(0, 7));
+    expect(result.recovered).toBe(regular[4]);
+    expect(result.lastFailureBefore).toBe(regular[3]);
+  });
+
+  it('starts confirming attempts after a candidate recovery; one failing breaks it, and none confirms it', async () => {
+    let calls = 0;
+    // By call: down, down, up (the candidate: 3 confirming attempts start at once), down (the
+    // first of them, as if a proxy sent it to the dead server), then up.
+    const result = await runProbeLoop({
+      name: 'p',
+      probe: async () => {
+        calls++;
+        if (calls <= 2 || calls === 4) throw new Error(`down ${calls}`);
+      },
+      clock: new RunClock(),
+      intervalMs: 20,
+      timeoutMs: 100,
+      stableFor: 2,
+      maxWaitMs: 5_000,
+      signal: new AbortController().signal,
+      onAttempt: () => undefined,
+    });
+    const a = result.attempts;
+    expect(a.slice(0, 6).map((x) => [x.ok, x.confirming ?? false])).toEqual([
+      [false, false],
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+      [true, true],
+    ]);
+    // The candidate (attempt 3) was broken by its confirming attempt: the recovery is the next
+    // scheduled success, confirmed by two more scheduled ones (confirming successes do not count).
+    expect(result.lastFailureBefore).toBe(a[3]);
+    const next = a.slice(6).filter((x) => !x.confirming);
+    expect(result.recovered).toBe(next[0]);
+    expect(a.filter((x) => x.confirming).length).toBeGreaterThanOrEqual(CONFIRMING_ATTEMPTS);
+    expect(next.length).toBeGreaterThanOrEqual(3);
   });
 
   it('cuts a hanging attempt at the timeout and marks it as such', async () => {
@@ -107,8 +149,10 @@ describe('ProbeStream (overlapping attempts)', () => {
     expect(before.length).toBeGreaterThanOrEqual(Math.floor(upAt / 20) - 3);
     expect(stream.cap).toBe(maxInFlight(100, 20));
     expect(stream.cap).toBe(6);
-    // The loop never has more attempts open than the cap (a hung attempt is cut at its timeout).
-    for (const a of stream.completed()) expect(stream.completed().filter((b) => b.startMono <= a.startMono && b.endMono > a.startMono).length).toBeLessThanOrEqual(stream.cap);
+    // The loop never has more scheduled attempts open than the cap (a hung attempt is cut at its
+    // timeout); confirming ones come on top, never in the schedule's way.
+    const scheduled = stream.completed().filter((a) => !a.confirming);
+    for (const a of scheduled) expect(scheduled.filter((b) => b.startMono <= a.startMono && b.endMono > a.startMono).length).toBeLessThanOrEqual(stream.cap);
     expect(maxSeen).toBeGreaterThan(1); // they did overlap
     // Every attempt reached onAttempt (probes.csv), numbered in start order.
     expect(attempts.length).toBe(stream.completed().length);
