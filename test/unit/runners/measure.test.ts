@@ -113,6 +113,21 @@ describe('findRecovery: a recovery must hold on one server', () => {
     expect(rto.reopened).toHaveLength(1);
   });
 
+  it('lets a confirming attempt break a candidate, never confirm one, and names what bounds the truth', () => {
+    const confirming = (a: ProbeAttempt): ProbeAttempt => ({ ...a, confirming: true });
+    // A lone success at 200 with its confirming attempts: one lands on the dead server and hangs.
+    const attempts = [at(0, false), at(100, false), at(200, true, A2), confirming(at(206, true, A2)), confirming({ ...at(207, false, undefined, true), attempt: 5 }), at(300, true, A2), at(400, true, A2), at(500, true, A2)];
+    const r = findRecovery(attempts, { fromMono: 0, stableFor: 2 })!;
+    expect(r.recovered).toBe(attempts[5]);
+    expect(r.lowerBoundMono).toBe(207); // the timed-out confirming attempt, from its start
+    expect(r.lowerBoundEvidence).toMatch(/attempt 5 timed out \(from its start\)/);
+    // Confirming successes alone do not make a run: 200 + two confirming is not stableFor 2.
+    expect(findRecovery([at(0, false), at(200, true, A2), confirming(at(206, true, A2)), confirming(at(207, true, A2))], { fromMono: 0, stableFor: 2 })).toBeUndefined();
+    const rto = measureRto({ t0Mono: 0, recovered: r.recovered, lastFailureBefore: r.lastFailureBefore, lowerBoundMono: r.lowerBoundMono, lowerBoundEvidence: r.lowerBoundEvidence, intervalMs: 100, stableFor: 2, method: 'm', wallOf, phases: [] });
+    expect(rto.errorSeconds).toBe(0.098);
+    expect(rto.truthAfter).toEqual({ at: wallOf(207), evidence: r.lowerBoundEvidence });
+  });
+
   it('re-opens when another server answers without any failure in between (a switchover behind a proxy)', () => {
     const attempts = [at(0, true, A), at(100, true, A), at(200, true, A), at(300, true, B), at(400, true, B), at(500, true, B)];
     const r = findRecovery(attempts, { fromMono: 0, stableFor: 2 })!;
