@@ -8,8 +8,8 @@
  * Everything that varies by account and deployment still comes from the client: its
  * credentials (the standard chain: IRSA, SSO, instance metadata...), region, custom endpoint,
  * FIPS / dual-stack and path-style settings; the URL and signing region from its own endpoint
- * rules (`endpointProvider`). The request is signed by the SDK's own SigV4 signer
- * (@smithy/signature-v4; header form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
+ * rules (`endpointProvider`). The request is signed as the SDK's SigV4 signer signs it
+ * (s3-sigv4.ts: header form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
  * an auth scheme other than sigv4, a redirect, an error status other than 404 — is sent again
  * through `client.send`, and the rest of the reads then go through the SDK, so its retries,
  * region redirects and error messages apply unchanged.
@@ -17,8 +17,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { isNoSuchKey } from './s3-ledger.js';
+import { SigV4Signer } from './s3-sigv4.js';
 
 export interface S3ObjectRead {
   /** undefined when there is no such key. */
@@ -52,38 +52,12 @@ interface Target {
 /** RFC 3986 encoding of each key segment, as S3 signs paths (no double encoding). */
 const encodeKey = (key: string) => key.split('/').map((part) => encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
 
-/**
- * Signature Version 4 headers of a GET/HEAD without a body, by the SDK's own signer
- * (@smithy/signature-v4, as @aws-sdk/client-s3 signs S3 requests: path not escaped twice,
- * `UNSIGNED-PAYLOAD`). It caches its signing keys. Exported for its test.
- */
-export async function signV4(
-  request: { method: string; host: string; path: string; headers: Record<string, string> },
-  identity: Identity,
-  region: string,
-  now: Date,
-  sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'],
-  signers?: Map<string, SignatureV4>,
-): Promise<Record<string, string>> {
-  const cacheKey = `${region}\u0000${identity.accessKeyId}\u0000${identity.sessionToken ?? ''}`;
-  let signer = signers?.get(cacheKey);
-  if (!signer) {
-    signer = new SignatureV4({ service: 's3', region, credentials: identity, sha256, uriEscapePath: false, applyChecksum: false });
-    signers?.set(cacheKey, signer);
-  }
-  const signed = await signer.sign(
-    { method: request.method, protocol: 'https:', hostname: request.host, path: request.path, headers: { ...request.headers, host: request.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, query: {} },
-    { signingDate: now },
-  );
-  return signed.headers;
-}
-
 class Unexpected extends Error {}
 
 /** A reader of `bucket`'s objects (see the module comment); `concurrency` sockets at most. */
 export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 16): S3ObjectReader {
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: concurrency }), https: new https.Agent({ keepAlive: true, maxSockets: concurrency }) };
-  const signers = new Map<string, SignatureV4>();
+  const signer = new SigV4Signer();
   let target: Promise<Target | undefined> | undefined;
   let identity: Promise<Identity> | undefined;
   /** Set after the first surprise: every later read goes through the SDK. */
@@ -126,7 +100,7 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
     if (!where) throw new Unexpected('not a sigv4 endpoint');
     const base = where.url.pathname.replace(/\/$/, '');
     const pathname = `${base}/${encodeKey(key)}`;
-    const headers = await signV4({ method, host: where.url.host, path: pathname, headers: method === 'HEAD' ? { 'x-amz-checksum-mode': 'ENABLED' } : {} }, await currentIdentity(), where.signingRegion, new Date(), client.config.sha256, signers);
+    const headers = signer.sign({ method, host: where.url.host, path: pathname, headers: method === 'HEAD' ? { 'x-amz-checksum-mode': 'ENABLED' } : {} }, await currentIdentity(), where.signingRegion, new Date());
     const transport = where.url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(
