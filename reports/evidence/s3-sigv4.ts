@@ -31,6 +31,10 @@ export interface SignableRequest {
 
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
+/** A header value as SigV4 signs it (as the SDK trims it); one test first, values rarely need it. */
+const canonicalValue = (value: string) =>
+  /[\r\n\t]|^ | $| {2}/.test(value) ? value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '') : value;
+
 /** Signs requests for one service; caches the day's signing key and the second's date stamp. */
 export class SigV4Signer {
   private key: { scope: string; secret: string; bytes: Buffer } | undefined;
@@ -46,7 +50,7 @@ export class SigV4Signer {
     const headers: Record<string, string> = { ...request.headers, host: request.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'x-amz-date': amzDate };
     if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
     const names = Object.keys(headers).sort();
-    const canonicalHeaders = names.map((name) => `${name}:${headers[name]!.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '')}\n`).join('');
+    const canonicalHeaders = names.map((name) => `${name}:${canonicalValue(headers[name]!)}\n`).join('');
     const signedHeaders = names.join(';');
     const canonicalRequest = `${request.method}\n${request.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
