@@ -8,88 +8,62 @@
  * Everything that varies by account and deployment still comes from the client: its
  * credentials (the standard chain: IRSA, SSO, instance metadata...), region, custom endpoint,
  * FIPS / dual-stack and path-style settings; the URL and signing region from its own endpoint
- * rules (`endpointProvider`). The request is signed by the SDK's own SigV4 signer
- * (@smithy/signature-v4; header form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
+ * rules (`endpointProvider`). The request is signed as the SDK's SigV4 signer signs it
+ * (s3-sigv4.ts: header form, `UNSIGNED-PAYLOAD`, as the SDK signs S3 GETs). Whatever this path does not expect —
  * an auth scheme other than sigv4, a redirect, an error status other than 404 — is sent again
  * through `client.send`, and the rest of the reads then go through the SDK, so its retries,
  * region redirects and error messages apply unchanged.
+ *
+ * `heads` (verify's per-file checks) shares its HEADs between this thread and a worker thread
+ * (s3-head-worker.ts), each with its own agent of `concurrency` sockets: sending requests is
+ * what verify's CPU goes to, and the worker puts the second core to it.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
+import pLimit from 'p-limit';
+import type { HeadWorker } from './s3-head-worker.js';
+import { headOf, isExpected, leanSender, type LeanResponse, type S3ObjectHead, type S3RequestTarget } from './s3-request.js';
 import { isNoSuchKey } from './s3-ledger.js';
+import type { SigningIdentity } from './s3-sigv4.js';
 
-export interface S3ObjectRead {
-  /** undefined when there is no such key. */
-  body: Buffer | undefined;
-}
-export interface S3ObjectHead {
-  exists: boolean;
-  /** `x-amz-checksum-sha256` (base64), when S3 holds one. */
-  checksumSha256: string | undefined;
-}
+export type { S3ObjectHead } from './s3-request.js';
 
 export interface S3ObjectReader {
   get(key: string): Promise<Buffer | undefined>;
   /** HeadObject with checksum mode. */
   head(key: string): Promise<S3ObjectHead>;
+  /** HeadObject with checksum mode of each key, in order; on this thread and the worker's. */
+  heads(keys: string[]): Promise<S3ObjectHead[]>;
   close(): void;
 }
 
-interface Identity {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string | undefined;
+interface Identity extends SigningIdentity {
   expiration?: Date | undefined;
-}
-
-interface Target {
-  url: URL;
-  signingRegion: string;
-}
-
-/** RFC 3986 encoding of each key segment, as S3 signs paths (no double encoding). */
-const encodeKey = (key: string) => key.split('/').map((part) => encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
-
-/**
- * Signature Version 4 headers of a GET/HEAD without a body, by the SDK's own signer
- * (@smithy/signature-v4, as @aws-sdk/client-s3 signs S3 requests: path not escaped twice,
- * `UNSIGNED-PAYLOAD`). It caches its signing keys. Exported for its test.
- */
-export async function signV4(
-  request: { method: string; host: string; path: string; headers: Record<string, string> },
-  identity: Identity,
-  region: string,
-  now: Date,
-  sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'],
-  signers?: Map<string, SignatureV4>,
-): Promise<Record<string, string>> {
-  const cacheKey = `${region}\u0000${identity.accessKeyId}\u0000${identity.sessionToken ?? ''}`;
-  let signer = signers?.get(cacheKey);
-  if (!signer) {
-    signer = new SignatureV4({ service: 's3', region, credentials: identity, sha256, uriEscapePath: false, applyChecksum: false });
-    signers?.set(cacheKey, signer);
-  }
-  const signed = await signer.sign(
-    { method: request.method, protocol: 'https:', hostname: request.host, path: request.path, headers: { ...request.headers, host: request.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, query: {} },
-    { signingDate: now },
-  );
-  return signed.headers;
 }
 
 class Unexpected extends Error {}
 
-/** A reader of `bucket`'s objects (see the module comment); `concurrency` sockets at most. */
-export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 16): S3ObjectReader {
-  const agents = { http: new http.Agent({ keepAlive: true, maxSockets: concurrency }), https: new https.Agent({ keepAlive: true, maxSockets: concurrency }) };
-  const signers = new Map<string, SignatureV4>();
-  let target: Promise<Target | undefined> | undefined;
+export interface S3ObjectReaderOptions {
+  /** Starts the worker `heads` shares with (default: s3-head-worker.ts's); undefined: none. */
+  startWorker?: (concurrency: number) => Promise<HeadWorker | undefined>;
+}
+
+/** A worker thread of s3-head-worker.ts, imported when first needed: its chunk then holds that module alone. */
+const startDefaultWorker = async (concurrency: number) => (await import('./s3-head-worker.js')).startHeadWorker(concurrency);
+
+/** A reader of `bucket`'s objects (see the module comment); `concurrency` sockets at most per thread. */
+export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 16, options: S3ObjectReaderOptions = {}): S3ObjectReader {
+  const startWorker = options.startWorker ?? startDefaultWorker;
+  const sender = leanSender(concurrency);
+  let target: Promise<S3RequestTarget | undefined> | undefined;
   let identity: Promise<Identity> | undefined;
   /** Set after the first surprise: every later read goes through the SDK. */
   let sdkOnly = false;
+  /** Started by the first `heads`; null when there is none to be had (or it died). */
+  let worker: Promise<HeadWorker | null> | undefined;
+  const localHeads = pLimit(concurrency);
+  let localPending = 0;
 
-  const resolveTarget = async (): Promise<Target | undefined> => {
+  const resolveTarget = async (): Promise<S3RequestTarget | undefined> => {
     const config = client.config;
     const region = await config.region();
     // A custom endpoint is either given to the client or configured for the service
@@ -111,7 +85,9 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
     );
     const scheme = (resolved.properties?.authSchemes as { name?: string; signingRegion?: string }[] | undefined)?.[0];
     if (scheme?.name !== 'sigv4' || Object.keys(resolved.headers ?? {}).length > 0) return undefined;
-    return { url: new URL(resolved.url.toString()), signingRegion: scheme.signingRegion ?? region };
+    const url = new URL(resolved.url.toString());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return { protocol: url.protocol, hostname: url.hostname, port: url.port, host: url.host, basePath: url.pathname.replace(/\/$/, ''), signingRegion: scheme.signingRegion ?? region };
   };
   const currentIdentity = async (): Promise<Identity> => {
     const held = identity ? await identity : undefined;
@@ -119,29 +95,11 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
     identity = client.config.credentials() as Promise<Identity>;
     return identity;
   };
-
-  const send = async (method: 'GET' | 'HEAD', key: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> => {
+  const leanTarget = async (): Promise<S3RequestTarget> => {
     target ??= resolveTarget();
     const where = await target;
     if (!where) throw new Unexpected('not a sigv4 endpoint');
-    const base = where.url.pathname.replace(/\/$/, '');
-    const pathname = `${base}/${encodeKey(key)}`;
-    const headers = await signV4({ method, host: where.url.host, path: pathname, headers: method === 'HEAD' ? { 'x-amz-checksum-mode': 'ENABLED' } : {} }, await currentIdentity(), where.signingRegion, new Date(), client.config.sha256, signers);
-    const transport = where.url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const request = transport.request(
-        { protocol: where.url.protocol, hostname: where.url.hostname, port: where.url.port || undefined, path: pathname, method, headers, agent: where.url.protocol === 'https:' ? agents.https : agents.http, timeout: 60_000 },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-          response.on('error', reject);
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error(`GET ${key}: no response within 60 s`)));
-      request.on('error', reject);
-      request.end();
-    });
+    return where;
   };
 
   const viaSdk = {
@@ -166,19 +124,30 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
   };
 
   /** The lean request, or the SDK's for anything it does not expect (and from then on). */
-  const read = async <T>(method: 'GET' | 'HEAD', key: string, lean: (response: { status: number; headers: http.IncomingHttpHeaders; body: Buffer }) => T, sdk: () => Promise<T>): Promise<T> => {
+  const read = async <T>(method: 'GET' | 'HEAD', key: string, lean: (response: LeanResponse) => T, sdk: () => Promise<T>): Promise<T> => {
     if (sdkOnly) return sdk();
     try {
-      const response = await send(method, key);
-      // A 404 from GET names its cause; only NoSuchKey is "no such object" (HEAD has no body:
-      // its bucket was listed before any object of it is read).
-      const noSuchKey = response.status === 404 && (method === 'HEAD' || response.body.includes('<Code>NoSuchKey</Code>'));
-      if (response.status === 200 || noSuchKey) return lean(response);
+      const response = await sender.send(await leanTarget(), await currentIdentity(), method, key);
+      if (isExpected(method, response)) return lean(response);
     } catch {
       // A transport error, or an endpoint this path does not sign: the SDK decides.
     }
     sdkOnly = true;
     return sdk();
+  };
+  const head = (key: string) => read('HEAD', key, headOf, () => viaSdk.head(key));
+
+  /** The worker, while the lean path is in use and one could be started. */
+  const headWorker = async (): Promise<HeadWorker | null> => {
+    if (sdkOnly) return null;
+    // No lean target, or no worker to be had: this thread does all.
+    worker ??= leanTarget()
+      .then(() => startWorker(concurrency))
+      .then(
+        (started) => started ?? null,
+        () => null,
+      );
+    return worker;
   };
 
   return {
@@ -189,19 +158,40 @@ export function s3ObjectReader(client: S3Client, bucket: string, concurrency = 1
         (response) => (response.status === 404 ? undefined : response.body),
         () => viaSdk.get(key),
       ),
-    head: (key) =>
-      read(
-        'HEAD',
-        key,
-        (response) => {
-          const checksum = response.headers['x-amz-checksum-sha256'];
-          return response.status === 404 ? { exists: false, checksumSha256: undefined } : { exists: true, checksumSha256: typeof checksum === 'string' ? checksum : undefined };
-        },
-        () => viaSdk.head(key),
-      ),
+    head,
+    heads: async (keys) => {
+      const lane = await headWorker();
+      // What the worker needs, before the choice: choosing and sending must not be split by an
+      // await, or every batch of a burst would see the same counts.
+      const request = lane ? await Promise.all([leanTarget(), currentIdentity()]).catch(() => undefined) : undefined;
+      // Each batch to the thread with fewer keys waiting, so both stay busy.
+      if (lane && request && !sdkOnly && lane.pending <= localPending) {
+        const answers = await lane.heads(request[0], request[1], keys).catch(() => {
+          // The worker died: do without it.
+          worker = Promise.resolve(null);
+          return undefined;
+        });
+        if (answers) {
+          return Promise.all(
+            answers.map((answer, index) => {
+              if (answer) return answer;
+              // A surprise in the worker is one here too: the SDK, from now on.
+              sdkOnly = true;
+              return viaSdk.head(keys[index]!);
+            }),
+          );
+        }
+      }
+      localPending += keys.length;
+      try {
+        return await Promise.all(keys.map((key) => localHeads(() => head(key))));
+      } finally {
+        localPending -= keys.length;
+      }
+    },
     close: () => {
-      agents.http.destroy();
-      agents.https.destroy();
+      sender.close();
+      void worker?.then((started) => started?.close());
     },
   };
 }

@@ -112,11 +112,11 @@ async function verifyS3Store(client: S3Client, location: S3Location, options: Le
   const where = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix}`}`;
   const result: EvidenceVerification = { ok: false, evidenceDir: where, runs: [], ledger, register: null, problems: [], notes: [] };
   if (ledger.entries === 0) throw new EvidenceError(`${where}: no ledger objects under ledger/; give the s3:// location runs were uploaded to`);
-  const limit = pLimit(concurrency);
   const signoffCounts = new Map<string, number>();
   for (const signoff of ledger.signoffs) signoffCounts.set(signoff.dir, (signoffCounts.get(signoff.dir) ?? 0) + 1);
-  // Runs are taken a few at a time (their reads still share `limit`): tens of thousands of
-  // runs queued at once only cost memory, garbage collection and the HTTP agent's queue.
+  // Runs are taken a few at a time: tens of thousands of runs queued at once only cost memory,
+  // garbage collection and the HTTP agent's queue. Their files' HEADs are shared between this
+  // thread and a worker (S3ObjectReader.heads), `concurrency` in flight on each.
   const runLimit = pLimit(concurrency);
   const perRun = await Promise.all(
     ledger.runs.map((line) => runLimit(async () => {
@@ -131,23 +131,22 @@ async function verifyS3Store(client: S3Client, location: S3Location, options: Le
       }
       if (manifestBytes === undefined) problems.push({ subject: name, message: `missing: ${MANIFEST_FILE}` });
       const files = Array.isArray(manifest?.files) ? manifest.files : [];
-      await Promise.all(
-        files.map((file) =>
-          limit(async () => {
-            if (typeof file.path !== 'string' || typeof file.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(file.sha256)) {
-              problems.push({ subject: name, message: `${MANIFEST_FILE} lists an entry without a path and sha256` });
-              return;
-            }
-            const head = await reader.head(s3Key(location, name, file.path));
-            if (!head.exists) problems.push({ subject: name, message: `missing: ${file.path}` });
-            else if (head.checksumSha256 === undefined) {
-              problems.push({ subject: name, message: `${file.path}: S3 holds no SHA-256 checksum for it (not uploaded by drillbook?), so it cannot be checked without downloading it` });
-            } else if (Buffer.from(head.checksumSha256, 'base64').toString('hex') !== file.sha256) {
-              problems.push({ subject: name, message: `changed: ${file.path} (its sha256 differs from the one recorded in ${MANIFEST_FILE})` });
-            }
-          }),
-        ),
-      );
+      const listed: { path: string; sha256: string }[] = [];
+      for (const file of files) {
+        if (typeof file.path !== 'string' || typeof file.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(file.sha256)) {
+          problems.push({ subject: name, message: `${MANIFEST_FILE} lists an entry without a path and sha256` });
+        } else listed.push({ path: file.path, sha256: file.sha256 });
+      }
+      const heads = await reader.heads(listed.map((file) => s3Key(location, name, file.path)));
+      listed.forEach((file, index) => {
+        const head = heads[index]!;
+        if (!head.exists) problems.push({ subject: name, message: `missing: ${file.path}` });
+        else if (head.checksumSha256 === undefined) {
+          problems.push({ subject: name, message: `${file.path}: S3 holds no SHA-256 checksum for it (not uploaded by drillbook?), so it cannot be checked without downloading it` });
+        } else if (Buffer.from(head.checksumSha256, 'base64').toString('hex') !== file.sha256) {
+          problems.push({ subject: name, message: `changed: ${file.path} (its sha256 differs from the one recorded in ${MANIFEST_FILE})` });
+        }
+      });
       const keyId = typeof manifest?.signature?.keyId === 'string' ? manifest.signature.keyId : null;
       const run: RunVerification = {
         runDir: `${where}/${name}`,

@@ -1,25 +1,18 @@
 /**
  * Bench section: `drillbook verify s3://…` over N runs in the fake S3 (test/helpers/fake-s3.ts),
- * timed, with the verifier's peak RSS (VmHWM of its process). The store is filled directly
- * (not through N uploads): one real signed bundle's objects under N run names, each with its
- * S3 checksum, and a chain of N signed ledger lines in the one-object-per-line layout. Ground
+ * timed, with the verifier's peak RSS (VmHWM of its process, its worker thread included). The
+ * store is filled directly (test/helpers/fake-s3-store.ts: one real signed bundle's objects
+ * under N run names, each with its S3 checksum, and a chain of N signed ledger lines). Ground
  * truth is what was put: verify must report exactly N intact runs. Run alone:
  * `node dist/test/bench/s3-verify-bench.js 1000`.
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { EvidenceBundle } from '../../reports/evidence.js';
-import { listFilesRecursive, sha256Hex } from '../../reports/evidence-files.js';
-import { LEDGER_GENESIS, composeLedgerLine } from '../../reports/evidence/ledger.js';
-import { ledgerLineKey } from '../../reports/evidence/s3-ledger.js';
-import { fakeObject, startFakeS3 } from '../helpers/fake-s3.js';
-import { makeProbes, makeRunRecord } from '../helpers/run-record-fixture.js';
+import { startFakeS3 } from '../helpers/fake-s3.js';
+import { putSignedRuns } from '../helpers/fake-s3-store.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(ROOT, 'bin', 'drillbook.js');
@@ -38,27 +31,9 @@ export async function benchS3Verify(runs: number): Promise<S3VerifyBench> {
   const Bucket = 'bench-evidence';
   const prefix = 'bench';
   const fake = await startFakeS3({ buckets: [Bucket] });
-  const work = await mkdtemp(path.join(os.tmpdir(), 'drillbook-bench-s3-'));
   try {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const record = makeRunRecord();
-    const bundle = await EvidenceBundle.create(work, 'template', { signingKey: privateKey });
-    for (const event of record.timeline) await bundle.appendTimeline(event);
-    for (const probe of makeProbes()) await bundle.appendProbe(probe);
-    const { dir } = await bundle.finalize(record);
-    const files = (await listFilesRecursive(dir)).filter((file) => !file.startsWith('exports/'));
-    const bodies = await Promise.all(files.map(async (file) => ({ file, body: await readFile(path.join(dir, file)) })));
-    const manifestSha256 = sha256Hex(await readFile(path.join(dir, 'manifest.json')));
+    await putSignedRuns(fake, Bucket, prefix, runs);
     const objects = fake.buckets.get(Bucket)!;
-    const put = (key: string, body: Buffer) => objects.set(key, fakeObject(body));
-    let position = { seq: 1, prev: LEDGER_GENESIS };
-    for (let i = 0; i < runs; i++) {
-      const name = `2026-12-01T000000Z-bench-${String(i).padStart(6, '0')}`;
-      for (const { file, body } of bodies) put(`${prefix}/${name}/${file}`, body);
-      const { line } = composeLedgerLine({ runId: record.runId, dir: name, manifestSha256 }, position, undefined, { signingKey: privateKey });
-      put(ledgerLineKey({ bucket: Bucket, prefix }, position.seq), Buffer.from(`${line}\n`));
-      position = { seq: position.seq + 1, prev: sha256Hex(line) };
-    }
     const env = { ...process.env, AWS_ENDPOINT_URL_S3: fake.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', CI: 'true' };
     const started = performance.now();
     const child = spawn(process.execPath, [CLI, 'verify', `s3://${Bucket}/${prefix}`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,7 +65,6 @@ export async function benchS3Verify(runs: number): Promise<S3VerifyBench> {
     return { runs, code, wallMs, peakRssKb, intactRuns, objects: objects.size, requests: { ...fake.counts } };
   } finally {
     await fake.close();
-    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -102,8 +76,8 @@ export function s3VerifySection(result: S3VerifyBench): { summary: { name: strin
     section: [
       '## 8. verify s3:// against the fake S3',
       '',
-      `\`drillbook verify s3://…\` over ${result.runs} signed runs (${result.objects} objects) in the local fake S3 (test/helpers/fake-s3.ts, a real HTTP server on 127.0.0.1), the real AWS SDK client.`,
-      'Figures against a fake on the same machine: no network latency, and the fake shares the 2 cores with the verifier; real S3 adds round trips that the bounded concurrency (16) hides only partly.',
+      `\`drillbook verify s3://…\` over ${result.runs} signed runs (${result.objects} objects) in the local fake S3 (test/helpers/fake-s3.ts, a real HTTP server on 127.0.0.1), read as the CLI reads real S3 (credentials and endpoint from the AWS SDK client, objects by the lean signed reader of reports/evidence/s3-http.ts).`,
+      'Figures against a fake on the same machine: no network latency, and the fake shares the 2 cores with the verifier; real S3 adds round trips that the bounded concurrency (16 requests on the main thread and 16 on its HEAD worker thread) hides only partly.',
       '',
       '| runs | wall | peak RSS (VmHWM) | requests |',
       '|---|---|---|---|',

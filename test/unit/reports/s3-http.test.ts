@@ -1,43 +1,53 @@
 /**
  * The lean S3 reader (reports/evidence/s3-http.ts). The fake S3 does not check signatures; the
- * reader signs with the SDK's own signer (@smithy/signature-v4, what @aws-sdk/client-s3 signs
- * with), and the test checks that the request it hands it (path encoding of odd keys, headers,
- * session token) signs exactly like a direct use of that signer for the same keys and instant; the reads against
- * the fake's objects, and the fall-back to the SDK for what the lean path does not expect.
+ * reader signs with its own SigV4 (reports/evidence/s3-sigv4.ts), and the test checks that it
+ * sends exactly the headers the SDK's own signer (@smithy/signature-v4, what @aws-sdk/client-s3
+ * signs with) gives for the same request (path encoding of odd keys, headers, session token),
+ * instant and region, also across a change of day and of credentials; the reads against the
+ * fake's objects, and the fall-back to the SDK for what the lean path does not expect.
  */
 import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { s3ObjectReader, signV4 } from '../../../reports/evidence/s3-http.js';
+import { s3ObjectReader } from '../../../reports/evidence/s3-http.js';
+import { SigV4Signer } from '../../../reports/evidence/s3-sigv4.js';
 import { useFakeS3 } from '../../helpers/fake-s3-suite.js';
 
 const Bucket = 'acme-drill-evidence';
 const s3 = useFakeS3([Bucket]);
 
-describe('signV4', () => {
-  it('signs a GET and a checksum HEAD exactly as the SDK signer does (session token, odd key characters)', async () => {
-    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'FQoGZXIvYXdzEJr//////////token' };
-    const now = new Date('2026-12-01T12:34:56.789Z');
-    const sdk = new SignatureV4({ service: 's3', region: 'eu-west-1', credentials, sha256: s3.client.config.sha256, uriEscapePath: false, applyChecksum: false });
-    for (const [method, headers] of [
-      ['GET', {}],
-      ['HEAD', { 'x-amz-checksum-mode': 'ENABLED' }],
-    ] as const) {
-      const path = `/prod/2026-12-01T100000Z-orders (db)/${encodeURIComponent("it's*!.json").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
-      const ours = await signV4({ method, host: `${Bucket}.s3.eu-west-1.amazonaws.com`, path: path.replace(/ /g, '%20').replace(/\(/g, '%28').replace(/\)/g, '%29'), headers }, credentials, 'eu-west-1', now, s3.client.config.sha256);
-      const signed = await sdk.sign(
-        {
-          method,
-          protocol: 'https:',
-          hostname: `${Bucket}.s3.eu-west-1.amazonaws.com`,
-          path: path.replace(/ /g, '%20').replace(/\(/g, '%28').replace(/\)/g, '%29'),
-          headers: { ...headers, host: `${Bucket}.s3.eu-west-1.amazonaws.com`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-          query: {},
-        },
-        { signingDate: now },
-      );
-      expect(ours.authorization).toBe(signed.headers.authorization);
-      expect(ours['x-amz-security-token']).toBe(credentials.sessionToken);
+describe('SigV4Signer', () => {
+  it('signs a GET and a checksum HEAD exactly as the SDK signer does (session token, odd key characters, a new day, other credentials)', async () => {
+    const withToken = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'FQoGZXIvYXdzEJr//////////token' };
+    const other = { accessKeyId: 'AKIDOTHER', secretAccessKey: 'another/secret+key' };
+    const host = `${Bucket}.s3.eu-west-1.amazonaws.com`;
+    const path = `/prod/2026-12-01T100000Z-orders (db)/${encodeURIComponent("it's*!.json").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`
+      .replace(/ /g, '%20')
+      .replace(/\(/g, '%28')
+      .replace(/\)/g, '%29');
+    // One signer through all of them, as a reader uses it: its cached key and date must follow.
+    const ours = new SigV4Signer();
+    const cases = [
+      { credentials: withToken, region: 'eu-west-1', now: new Date('2026-12-01T12:34:56.789Z') },
+      { credentials: withToken, region: 'eu-west-1', now: new Date('2026-12-01T12:34:56.999Z') },
+      { credentials: withToken, region: 'eu-west-1', now: new Date('2026-12-02T00:00:00.001Z') },
+      { credentials: other, region: 'eu-west-1', now: new Date('2026-12-02T00:00:00.001Z') },
+      { credentials: other, region: 'us-east-1', now: new Date('2026-12-02T00:00:01.000Z') },
+    ];
+    for (const { credentials, region, now } of cases) {
+      const sdk = new SignatureV4({ service: 's3', region, credentials, sha256: s3.client.config.sha256, uriEscapePath: false, applyChecksum: false });
+      for (const [method, headers] of [
+        ['GET', {}],
+        ['HEAD', { 'x-amz-checksum-mode': 'ENABLED' }],
+        // Values are signed trimmed, runs of blanks as one (none of drillbook's own need it).
+        ['HEAD', { 'x-amz-checksum-mode': '  ENABLED \t  x\n' }],
+      ] as const) {
+        const signed = await sdk.sign(
+          { method, protocol: 'https:', hostname: host, path, headers: { ...headers, host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, query: {} },
+          { signingDate: now },
+        );
+        expect(ours.sign({ method, host, path, headers }, credentials, region, now)).toEqual(signed.headers);
+      }
     }
   });
 });
