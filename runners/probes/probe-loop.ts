@@ -44,6 +44,7 @@ export class ProbeStream {
   private readonly stopping = new AbortController();
   private readonly waiters = new Set<() => void>();
   private readonly confirmingInFlight = new Set<number>();
+  private readonly confirmingNumbers = new Set<number>();
   /** Start instants by attempt, known also while the attempt is in flight. */
   private readonly starts: number[] = [];
   private lastBurstMono = -Infinity;
@@ -130,7 +131,10 @@ export class ProbeStream {
     const n = this.slots.length + 1;
     this.slots.push(undefined);
     this.starts.push(this.options.clock.elapsed());
-    if (confirming) this.confirmingInFlight.add(n);
+    if (confirming) {
+      this.confirmingInFlight.add(n);
+      this.confirmingNumbers.add(n);
+    }
     const running: Promise<void> = attemptOnce(this.options, n, confirming).then((attempt) => {
       this.slots[n - 1] = attempt;
       this.inFlight.delete(running);
@@ -146,18 +150,19 @@ export class ProbeStream {
   }
 
   /**
-   * A scheduled success while an attempt started within the timeout before it failed or hangs
-   * (in flight far longer than this one took): a candidate recovery, worth sampling again at
-   * once. At most one burst per half interval.
+   * A scheduled success while an attempt started since the previous scheduled one (that one
+   * included) failed or hangs (in flight far longer than this one took): a candidate recovery,
+   * worth sampling again at once. Once a candidate held, the next success has only successes
+   * before it, so a recovery costs one burst, not one per attempt.
    */
   private candidateRecovery(attempt: ProbeAttempt): boolean {
     if (!attempt.ok || attempt.confirming || this.stopping.signal.aborted || this.options.signal.aborted) return false;
     const now = this.options.clock.elapsed();
     if (now - this.lastBurstMono < this.options.intervalMs / 2) return false;
-    const from = attempt.startMono - this.options.timeoutMs;
-    for (let i = attempt.attempt! - 2; i >= 0 && this.starts[i]! >= from; i--) {
+    for (let i = attempt.attempt! - 2; i >= 0; i--) {
       const slot = this.slots[i];
       if (slot ? !slot.ok : now - this.starts[i]! > 2 * attempt.latencyMs + 20) return true;
+      if (!this.confirmingNumbers.has(i + 1)) return false; // the previous scheduled attempt: done
     }
     return false;
   }

@@ -68,6 +68,26 @@ describe('runProbeLoop', () => {
     expect(next.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('confirms a recovery with one burst, not one per success after it', async () => {
+    let calls = 0;
+    const stream = new ProbeStream({
+      name: 'p',
+      probe: async () => {
+        if (++calls <= 3) throw new Error(`down ${calls}`);
+      },
+      clock: new RunClock(),
+      intervalMs: 10,
+      timeoutMs: 1_000,
+      signal: new AbortController().signal,
+      onAttempt: () => undefined,
+    }).start();
+    await new Promise((r) => setTimeout(r, 300));
+    await stream.stop();
+    const attempts = stream.completed();
+    expect(attempts.filter((a) => !a.confirming).length).toBeGreaterThan(10);
+    expect(attempts.filter((a) => a.confirming).map((a) => a.attempt)).toEqual([5, 6, 7]);
+  });
+
   it('cuts a hanging attempt at the timeout and marks it as such', async () => {
     let calls = 0;
     const result = await runProbeLoop({
