@@ -323,10 +323,15 @@ function openStream(ctx: RunContext, session: DriverSession, endpoint: EndpointN
  */
 function leaderChanges(observed: ProbeAttempt[], recoveryAttempts: ProbeAttempt[], recovered: ProbeAttempt | undefined, t0Mono: number, wallOf: (mono: number) => string): IdentityChange[] {
   const changes = identityChanges([...observed, ...recoveryAttempts], wallOf);
-  const before = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
+  const before = serverBeforeT0(observed, t0Mono);
   if (before && recovered?.server && recovered.probe !== observed[0]?.probe && (!sameServer(before, recovered.server) || before.inRecovery !== recovered.server.inRecovery))
     changes.push({ at: wallOf(recovered.endMono), mono: recovered.endMono, probe: `${observed[0]!.probe} → ${recovered.probe}`, from: before, to: recovered.server });
   return changes.sort((a, b) => a.mono - b.mono).slice(0, 200);
+}
+
+/** The server that last answered the disrupted endpoint before T0. */
+function serverBeforeT0(observed: readonly ProbeAttempt[], t0Mono: number): ServerFacts | undefined {
+  return [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
 }
 
 /**
@@ -342,7 +347,7 @@ function releasedLowerBound(
   releases: (() => number | undefined)[],
   wallOf: (mono: number) => string,
 ): { lowerBoundMono: number; lowerBoundEvidence: string } {
-  const frozen = [...observed].reverse().find((a) => a.ok && a.server && a.startMono < t0Mono)?.server;
+  const frozen = serverBeforeT0(observed, t0Mono);
   const answered = recovery.recovered.server;
   let best = { lowerBoundMono: recovery.lowerBoundMono, lowerBoundEvidence: recovery.lowerBoundEvidence };
   // Without a system identifier and timeline on both sides, "the same server" cannot be shown.

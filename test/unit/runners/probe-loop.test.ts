@@ -5,27 +5,27 @@ import { findRecovery } from '../../../runners/measure.js';
 import { HeartbeatWriter } from '../../../runners/probes/heartbeat.js';
 import { CONFIRMING_ATTEMPTS, maxInFlight, ProbeStream, runProbeLoop } from '../../../runners/probes/probe-loop.js';
 
+/** A probe that fails on the calls `down` picks (call numbers from 1, confirming attempts included). */
+function failingOn(down: (call: number) => boolean) {
+  let calls = 0;
+  return async () => {
+    calls++;
+    if (down(calls)) throw new Error(`down ${calls}`);
+  };
+}
+
+/** Loop options for an instant probe; tests override what they are about. */
+function loopOptions(probe: () => Promise<void>, over: { intervalMs?: number; timeoutMs?: number } = {}) {
+  return { name: 'p', probe, clock: new RunClock(), intervalMs: 5, timeoutMs: 100, stableFor: 2, maxWaitMs: 5_000, signal: new AbortController().signal, onAttempt: () => undefined, ...over };
+}
+
 describe('runProbeLoop', () => {
   it('needs stableFor successes after the first and keeps every attempt', async () => {
     const outcomes = [false, false, true, false, true, true, true, true];
     // Scheduled attempts follow `outcomes`. The success of the third follows a failure, so three
     // confirming attempts start at once (calls 4–6, all up here: they neither break nor make the
     // run); the fourth scheduled attempt is call 7.
-    let calls = 0;
-    const result = await runProbeLoop({
-      name: 'p',
-      probe: async () => {
-        calls++;
-        if (calls <= 2 || calls === 7) throw new Error(`down ${calls}`);
-      },
-      clock: new RunClock(),
-      intervalMs: 5,
-      timeoutMs: 100,
-      stableFor: 2,
-      maxWaitMs: 5_000,
-      signal: new AbortController().signal,
-      onAttempt: () => undefined,
-    });
+    const result = await runProbeLoop(loopOptions(failingOn((call) => call <= 2 || call === 7)));
     const regular = result.attempts.filter((a) => !a.confirming);
     expect(regular.map((a) => a.ok)).toEqual(outcomes.slice(0, 7));
     expect(result.recovered).toBe(regular[4]);
@@ -33,23 +33,9 @@ describe('runProbeLoop', () => {
   });
 
   it('starts confirming attempts after a candidate recovery; one failing breaks it, and none confirms it', async () => {
-    let calls = 0;
     // By call: down, down, up (the candidate: 3 confirming attempts start at once), down (the
     // first of them, as if a proxy sent it to the dead server), then up.
-    const result = await runProbeLoop({
-      name: 'p',
-      probe: async () => {
-        calls++;
-        if (calls <= 2 || calls === 4) throw new Error(`down ${calls}`);
-      },
-      clock: new RunClock(),
-      intervalMs: 20,
-      timeoutMs: 100,
-      stableFor: 2,
-      maxWaitMs: 5_000,
-      signal: new AbortController().signal,
-      onAttempt: () => undefined,
-    });
+    const result = await runProbeLoop(loopOptions(failingOn((call) => call <= 2 || call === 4), { intervalMs: 20 }));
     const a = result.attempts;
     expect(a.slice(0, 6).map((x) => [x.ok, x.confirming ?? false])).toEqual([
       [false, false],
@@ -69,18 +55,7 @@ describe('runProbeLoop', () => {
   });
 
   it('confirms a recovery with one burst, not one per success after it', async () => {
-    let calls = 0;
-    const stream = new ProbeStream({
-      name: 'p',
-      probe: async () => {
-        if (++calls <= 3) throw new Error(`down ${calls}`);
-      },
-      clock: new RunClock(),
-      intervalMs: 10,
-      timeoutMs: 1_000,
-      signal: new AbortController().signal,
-      onAttempt: () => undefined,
-    }).start();
+    const stream = new ProbeStream(loopOptions(failingOn((call) => call <= 3), { intervalMs: 10, timeoutMs: 1_000 })).start();
     await new Promise((r) => setTimeout(r, 300));
     await stream.stop();
     const attempts = stream.completed();
